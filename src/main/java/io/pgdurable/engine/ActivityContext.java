@@ -1,0 +1,33 @@
+package io.pgdurable.engine;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+
+/** What an activity knows about itself, and the exactly-once completion hook. */
+public interface ActivityContext {
+
+    String instanceId();
+
+    int executionId();
+
+    int taskId();
+
+    String name();
+
+    /** 1 on the first try; higher when an earlier worker died or a transient error recurred. */
+    int attempt();
+
+    <T> T input(Class<T> type);
+
+    String rawInput();
+
+    /**
+     * Records this activity's result inside the open transaction of {@code connection} and
+     * commits it, so the activity's own writes on that connection and its completion commit
+     * together or not at all. The connection must be to the engine's database with autocommit
+     * off; any role may use it. If the lease was lost (another worker took the item over, the
+     * instance was cancelled, or the result was already recorded) the transaction is rolled
+     * back and {@link LeaseLostException} is thrown.
+     */
+    void completeAndCommit(Connection connection, Object result) throws SQLException;
+}

@@ -1,0 +1,27 @@
+package io.pgdurable.engine;
+
+/** Kinds of history events. The names are stored in {@code df_engine.history.event_type}. */
+public enum EventType {
+    /** A turn began; carries the deterministic time of the turn. */
+    OrchestratorStarted,
+    ExecutionStarted,
+    TaskScheduled,
+    TaskCompleted,
+    TaskFailed,
+    TimerCreated,
+    TimerFired,
+    SubOrchestrationCreated,
+    SubOrchestrationCompleted,
+    SubOrchestrationFailed,
+    SubOrchestrationCancelRequested,
+    EventRaised,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ContinuedAsNew;
+
+    /** Events that record a decision: replay must reproduce the same decision. */
+    public boolean isDecision() {
+        return this == TaskScheduled || this == TimerCreated || this == SubOrchestrationCreated
+                || this == SubOrchestrationCancelRequested;
+    }
+}

@@ -1,0 +1,8 @@
+package io.pgdurable.engine.store;
+
+import java.util.UUID;
+
+/** A claimed activity work item and the lease that proves the claim. */
+public record ActivityItem(long id, String instanceId, int executionId, int taskId, String name, String input,
+                           UUID leaseToken, int attempt) {
+}

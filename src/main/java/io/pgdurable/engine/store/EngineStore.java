@@ -1,0 +1,519 @@
+package io.pgdurable.engine.store;
+
+import io.pgdurable.engine.Action;
+import io.pgdurable.engine.EventType;
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.HistoryEvent;
+import io.pgdurable.engine.TurnResult;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The engine's tables, as the worker uses them. Every method takes the caller's connection and
+ * never commits: the caller owns the transaction.
+ */
+public final class EngineStore {
+
+    /**
+     * Locks up to {@code limit} instances that have visible messages, skipping instances another
+     * worker is turning. The row lock is the turn's claim: it lasts exactly as long as the turn's
+     * transaction, so a crashed worker's claims vanish with its connection.
+     */
+    public List<InstanceRow> lockReadyInstances(Connection c, int limit) throws SQLException {
+        String sql = """
+                SELECT i.id, i.name, i.status, i.execution_id, coalesce(e.event_count, 0),
+                       i.parent_id, i.parent_execution_id, i.parent_task_id
+                  FROM df_engine.instances i
+                  LEFT JOIN df_engine.executions e
+                    ON e.instance_id = i.id AND e.execution_id = i.execution_id
+                 WHERE i.id IN (SELECT q.instance_id
+                                  FROM df_engine.orchestrator_queue q
+                                 WHERE q.visible_at <= now()
+                                 ORDER BY q.visible_at
+                                 LIMIT ?)
+                 LIMIT ?
+                   FOR UPDATE OF i SKIP LOCKED
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setInt(1, limit * 8);
+            ps.setInt(2, limit);
+            return readRows(ps);
+        }
+    }
+
+    /** Locks one instance by id for a turn; empty when it is gone or another worker holds it. */
+    public List<InstanceRow> lockInstance(Connection c, String instanceId) throws SQLException {
+        String sql = """
+                SELECT i.id, i.name, i.status, i.execution_id, coalesce(e.event_count, 0),
+                       i.parent_id, i.parent_execution_id, i.parent_task_id
+                  FROM df_engine.instances i
+                  LEFT JOIN df_engine.executions e
+                    ON e.instance_id = i.id AND e.execution_id = i.execution_id
+                 WHERE i.id = ?
+                   FOR UPDATE OF i SKIP LOCKED
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, instanceId);
+            return readRows(ps);
+        }
+    }
+
+    private static List<InstanceRow> readRows(PreparedStatement ps) throws SQLException {
+        List<InstanceRow> rows = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                rows.add(new InstanceRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                        rs.getInt(5), rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8)));
+            }
+        }
+        return rows;
+    }
+
+    /** Removes and returns the visible messages of the given (locked) instances, oldest first. */
+    public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
+        String sql = """
+                WITH taken AS (
+                    DELETE FROM df_engine.orchestrator_queue
+                     WHERE instance_id = ANY (?) AND visible_at <= now()
+                    RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
+                SELECT * FROM taken ORDER BY id
+                """;
+        Map<String, List<Message>> byInstance = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setArray(1, c.createArrayOf("text", instanceIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
+                            rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));
+                    byInstance.computeIfAbsent(m.instanceId(), k -> new ArrayList<>()).add(m);
+                }
+            }
+        }
+        return byInstance;
+    }
+
+    /** Loads an execution's history from position {@code fromIndex} (0-based) on. */
+    public List<HistoryEvent> loadHistory(Connection c, String instanceId, int executionId, int fromIndex)
+            throws SQLException {
+        String sql = """
+                SELECT event_type, task_id, name, payload, event_time
+                  FROM df_engine.history
+                 WHERE instance_id = ? AND execution_id = ? AND seq > ?
+                 ORDER BY seq
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, instanceId);
+            ps.setInt(2, executionId);
+            ps.setInt(3, fromIndex);
+            List<HistoryEvent> events = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    events.add(new HistoryEvent(EventType.valueOf(rs.getString(1)), (Integer) rs.getObject(2),
+                            rs.getString(3), rs.getString(4), rs.getTimestamp(5).toInstant()));
+                }
+            }
+            return events;
+        }
+    }
+
+    /**
+     * Collects the writes of several turns and issues each kind as one batched statement, so a
+     * batch of turns costs a handful of round trips.
+     */
+    public TurnWriter turnWriter() {
+        return new TurnWriter();
+    }
+
+    /** Accumulates turn results; {@link #flush(Connection)} writes them all. */
+    public static final class TurnWriter {
+        private final List<Object[]> history = new ArrayList<>();
+        private final List<Object[]> activities = new ArrayList<>();
+        private final List<Object[]> messages = new ArrayList<>();
+        private final List<Object[]> children = new ArrayList<>();
+        private final List<Object[]> cancels = new ArrayList<>();
+        private final List<Object[]> running = new ArrayList<>();
+        private final List<Object[]> finished = new ArrayList<>();
+        private final List<Object[]> continued = new ArrayList<>();
+
+        /** Records what {@code result} decided for the locked instance {@code row}. */
+        public void add(InstanceRow row, TurnResult result, Instant now) {
+            int seq = row.eventCount();
+            for (HistoryEvent e : result.history()) {
+                history.add(new Object[] {row.id(), row.executionId(), ++seq, e.type().name(), e.taskId(), e.name(),
+                        e.payload(), ts(e.timestamp())});
+            }
+            for (Action action : result.actions()) {
+                if (action instanceof Action.ScheduleActivity a) {
+                    activities.add(new Object[] {row.id(), row.executionId(), a.taskId(), a.name(), a.input()});
+                } else if (action instanceof Action.CreateTimer t) {
+                    messages.add(new Object[] {row.id(), row.executionId(), EventType.TimerFired.name(), t.taskId(),
+                            null, null, ts(t.fireAt())});
+                } else if (action instanceof Action.CreateSubOrchestration s) {
+                    children.add(new Object[] {s.instanceId(), s.name(), s.input(), row.id(), row.executionId(),
+                            s.taskId()});
+                } else if (action instanceof Action.CancelSubOrchestration k) {
+                    cancels.add(new Object[] {k.instanceId(), k.reason()});
+                }
+            }
+            int eventCount = seq;
+            TurnResult.Completion completion = result.completion();
+            if (completion == null) {
+                running.add(new Object[] {row.id(), row.executionId(), eventCount});
+            } else if (completion instanceof TurnResult.ContinuedAsNew next) {
+                continued.add(new Object[] {row.id(), row.executionId(), eventCount, next.input()});
+                int nextExecution = row.executionId() + 1;
+                messages.add(new Object[] {row.id(), nextExecution, EventType.ExecutionStarted.name(), null, row.name(),
+                        next.input(), ts(now)});
+                for (HistoryEvent carried : next.carriedEvents()) {
+                    messages.add(new Object[] {row.id(), nextExecution, EventType.EventRaised.name(), null,
+                            carried.name(), carried.payload(), ts(now)});
+                }
+            } else {
+                boolean ok = completion instanceof TurnResult.Completed;
+                String output = ok ? ((TurnResult.Completed) completion).output()
+                        : ((TurnResult.Failed) completion).failure().toJson();
+                finished.add(new Object[] {row.id(), row.executionId(), eventCount, ok ? "Completed" : "Failed",
+                        output});
+                if (row.parentId() != null) {
+                    messages.add(new Object[] {row.parentId(), row.parentExecutionId(),
+                            ok ? EventType.SubOrchestrationCompleted.name() : EventType.SubOrchestrationFailed.name(),
+                            row.parentTaskId(), null, output, ts(now)});
+                }
+            }
+        }
+
+        /** Fails an instance outright, e.g. when no orchestration of its name is registered. */
+        public void fail(InstanceRow row, FailureDetails failure, Instant now) {
+            HistoryEvent event = new HistoryEvent(EventType.ExecutionFailed, null, null, failure.toJson(), now);
+            add(row, new TurnResult(List.of(event), List.of(), List.of(), new TurnResult.Failed(failure)), now);
+        }
+
+        public boolean isEmpty() {
+            return history.isEmpty() && running.isEmpty() && finished.isEmpty() && continued.isEmpty();
+        }
+
+        public void flush(Connection c) throws SQLException {
+            batch(c, """
+                    INSERT INTO df_engine.history
+                        (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, history);
+            batch(c, """
+                    INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, input)
+                    VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
+                    """, activities);
+            createChildren(c);
+            batch(c, """
+                    UPDATE df_engine.instances
+                       SET status = 'Running', updated_at = clock_timestamp()
+                     WHERE id = ? AND execution_id = ? AND status = 'Pending'
+                    """, project(running, 0, 1));
+            batch(c, """
+                    UPDATE df_engine.executions SET event_count = ?
+                     WHERE instance_id = ? AND execution_id = ?
+                    """, project(running, 2, 0, 1));
+            finishExecutions(c);
+            continueExecutions(c);
+            batch(c, """
+                    INSERT INTO df_engine.orchestrator_queue
+                        (instance_id, execution_id, kind, task_id, name, payload, visible_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, messages);
+            for (Object[] cancel : cancels) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.cancel(?, ?)")) {
+                    ps.setString(1, (String) cancel[0]);
+                    ps.setString(2, (String) cancel[1]);
+                    ps.execute();
+                }
+            }
+            if (!messages.isEmpty() || !cancels.isEmpty()) {
+                // Other workers may be idle: wake them. Workers wake themselves locally.
+                try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.wake()")) {
+                    ps.execute();
+                }
+            }
+        }
+
+        private void createChildren(Connection c) throws SQLException {
+            if (children.isEmpty()) {
+                return;
+            }
+            // A child id that already exists fails the parent's task rather than the whole turn.
+            String sql = """
+                    WITH ins AS (
+                        INSERT INTO df_engine.instances
+                            (id, name, input, parent_id, parent_execution_id, parent_task_id)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (id) DO NOTHING
+                        RETURNING id, input),
+                    ex AS (
+                        INSERT INTO df_engine.executions (instance_id, execution_id, input)
+                        SELECT id, 1, input FROM ins)
+                    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload)
+                    SELECT id, 1, 'ExecutionStarted', ?, input FROM ins
+                    """;
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (Object[] child : children) {
+                    bind(ps, child);
+                    ps.setString(7, (String) child[1]);
+                    if (ps.executeUpdate() == 0) {
+                        FailureDetails dup = new FailureDetails("DuplicateInstance",
+                                "sub-orchestration instance '" + child[0] + "' already exists");
+                        messages.add(new Object[] {child[3], child[4], EventType.SubOrchestrationFailed.name(),
+                                child[5], null, dup.toJson(), new Timestamp(System.currentTimeMillis())});
+                    }
+                }
+            }
+        }
+
+        private void finishExecutions(Connection c) throws SQLException {
+            if (finished.isEmpty()) {
+                return;
+            }
+            batch(c, """
+                    UPDATE df_engine.instances
+                       SET status = ?, output = ?, updated_at = clock_timestamp(), completed_at = clock_timestamp()
+                     WHERE id = ? AND execution_id = ?
+                    """, project(finished, 3, 4, 0, 1));
+            batch(c, """
+                    UPDATE df_engine.executions
+                       SET status = ?, output = ?, event_count = ?, ended_at = clock_timestamp()
+                     WHERE instance_id = ? AND execution_id = ?
+                    """, project(finished, 3, 4, 2, 0, 1));
+            // Leftover timers and queued activities of a finished instance will never matter.
+            String[] ids = finished.stream().map(f -> (String) f[0]).toArray(String[]::new);
+            deleteQueued(c, ids, false);
+        }
+
+        private void continueExecutions(Connection c) throws SQLException {
+            if (continued.isEmpty()) {
+                return;
+            }
+            batch(c, """
+                    UPDATE df_engine.executions
+                       SET status = 'ContinuedAsNew', output = ?, event_count = ?, ended_at = clock_timestamp()
+                     WHERE instance_id = ? AND execution_id = ?
+                    """, project(continued, 3, 2, 0, 1));
+            // The finished generation's history is dropped: it can never be replayed again, and
+            // keeping it would let a long-running loop grow its history without bound.
+            batch(c, "DELETE FROM df_engine.history WHERE instance_id = ? AND execution_id = ?",
+                    project(continued, 0, 1));
+            batch(c, """
+                    UPDATE df_engine.instances
+                       SET execution_id = execution_id + 1, input = ?, status = 'Running',
+                           updated_at = clock_timestamp()
+                     WHERE id = ? AND execution_id = ?
+                    """, project(continued, 3, 0, 1));
+            batch(c, """
+                    INSERT INTO df_engine.executions (instance_id, execution_id, input)
+                    VALUES (?, ? + 1, ?)
+                    """, project(continued, 0, 1, 3));
+            String[] ids = continued.stream().map(f -> (String) f[0]).toArray(String[]::new);
+            deleteQueued(c, ids, true);
+        }
+
+        private static void deleteQueued(Connection c, String[] ids, boolean keepInstanceScoped) throws SQLException {
+            Array array = c.createArrayOf("text", ids);
+            String messagesSql = keepInstanceScoped
+                    ? "DELETE FROM df_engine.orchestrator_queue WHERE instance_id = ANY (?) AND execution_id IS NOT NULL"
+                    : "DELETE FROM df_engine.orchestrator_queue WHERE instance_id = ANY (?)";
+            try (PreparedStatement ps = c.prepareStatement(messagesSql)) {
+                ps.setArray(1, array);
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "DELETE FROM df_engine.activity_queue WHERE instance_id = ANY (?)")) {
+                ps.setArray(1, array);
+                ps.executeUpdate();
+            }
+        }
+
+        private static List<Object[]> project(List<Object[]> rows, int... columns) {
+            List<Object[]> out = new ArrayList<>(rows.size());
+            for (Object[] row : rows) {
+                Object[] p = new Object[columns.length];
+                for (int i = 0; i < columns.length; i++) {
+                    p[i] = row[columns[i]];
+                }
+                out.add(p);
+            }
+            return out;
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Activities
+    // -------------------------------------------------------------------------------------------
+
+    /**
+     * Claims up to {@code limit} visible activity items in one statement. Each gets a fresh
+     * random lease token, and becomes visible again when the lease expires unless renewed.
+     */
+    public List<ActivityItem> claimActivities(Connection c, String owner, int limit, Duration lease)
+            throws SQLException {
+        String sql = """
+                UPDATE df_engine.activity_queue q
+                   SET lease_owner = ?, lease_token = gen_random_uuid(),
+                       visible_at = now() + make_interval(secs => ?), attempts = q.attempts + 1
+                 WHERE q.id IN (SELECT id FROM df_engine.activity_queue
+                                 WHERE visible_at <= now()
+                                 ORDER BY visible_at
+                                 LIMIT ?
+                                   FOR UPDATE SKIP LOCKED)
+                RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, owner);
+            ps.setDouble(2, lease.toMillis() / 1000.0);
+            ps.setInt(3, limit);
+            List<ActivityItem> items = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    items.add(new ActivityItem(rs.getLong(1), rs.getString(2), rs.getInt(3), rs.getInt(4),
+                            rs.getString(5), rs.getString(6), (UUID) rs.getObject(7), rs.getInt(8)));
+                }
+            }
+            return items;
+        }
+    }
+
+    /**
+     * Records an activity's result; false when the lease is no longer held (taken over,
+     * duplicate, or the instance was cancelled), in which case nothing was recorded.
+     */
+    public boolean completeActivity(Connection c, ActivityItem item, String result, boolean failed)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.complete_activity(?, ?, ?, ?)")) {
+            ps.setLong(1, item.id());
+            ps.setObject(2, item.leaseToken());
+            ps.setString(3, result);
+            ps.setBoolean(4, failed);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getBoolean(1);
+            }
+        }
+    }
+
+    /** Extends the leases of items still running; returns how many were still held. */
+    public int renewLeases(Connection c, Collection<ActivityItem> items, Duration lease) throws SQLException {
+        if (items.isEmpty()) {
+            return 0;
+        }
+        String sql = """
+                UPDATE df_engine.activity_queue q
+                   SET visible_at = now() + make_interval(secs => ?)
+                  FROM unnest(?::bigint[], ?::uuid[]) AS held(id, token)
+                 WHERE q.id = held.id AND q.lease_token = held.token
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setDouble(1, lease.toMillis() / 1000.0);
+            ps.setArray(2, c.createArrayOf("bigint", items.stream().map(ActivityItem::id).toArray()));
+            ps.setArray(3, c.createArrayOf("uuid", items.stream().map(ActivityItem::leaseToken).toArray()));
+            return ps.executeUpdate();
+        }
+    }
+
+    /** Gives an item back for another try after {@code delay}, if the lease is still ours. */
+    public void releaseActivity(Connection c, ActivityItem item, Duration delay) throws SQLException {
+        String sql = """
+                UPDATE df_engine.activity_queue
+                   SET visible_at = now() + make_interval(secs => ?), lease_owner = NULL, lease_token = NULL
+                 WHERE id = ? AND lease_token = ?
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setDouble(1, delay.toMillis() / 1000.0);
+            ps.setLong(2, item.id());
+            ps.setObject(3, item.leaseToken());
+            ps.executeUpdate();
+        }
+    }
+
+    /** When the next queued message becomes visible, or {@code null} when the queue is empty. */
+    public Instant nextMessageDue(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT min(visible_at) FROM df_engine.orchestrator_queue");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            Timestamp t = rs.getTimestamp(1);
+            return t == null ? null : t.toInstant();
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Workers
+    // -------------------------------------------------------------------------------------------
+
+    public void heartbeat(Connection c, String workerId, String host, long pid, String mode) throws SQLException {
+        String sql = """
+                INSERT INTO df_engine.workers (id, host, pid, mode) VALUES (?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET last_seen_at = now()
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, workerId);
+            ps.setString(2, host);
+            ps.setLong(3, pid);
+            ps.setString(4, mode);
+            ps.executeUpdate();
+        }
+    }
+
+    public void removeWorker(Connection c, String workerId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM df_engine.workers WHERE id = ?")) {
+            ps.setString(1, workerId);
+            ps.executeUpdate();
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    private static void batch(Connection c, String sql, List<Object[]> rows) throws SQLException {
+        if (rows.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            if (rows.size() == 1) {
+                bind(ps, rows.get(0));
+                ps.executeUpdate();
+                return;
+            }
+            for (Object[] row : rows) {
+                bind(ps, row);
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    private static void bind(PreparedStatement ps, Object[] row) throws SQLException {
+        for (int i = 0; i < row.length; i++) {
+            Object v = row[i];
+            if (v == null) {
+                ps.setNull(i + 1, Types.NULL);
+            } else if (v instanceof Integer n) {
+                ps.setInt(i + 1, n);
+            } else if (v instanceof Timestamp t) {
+                ps.setTimestamp(i + 1, t);
+            } else {
+                ps.setString(i + 1, v.toString());
+            }
+        }
+    }
+
+    private static Timestamp ts(Instant instant) {
+        return Timestamp.from(instant);
+    }
+}

@@ -1,0 +1,10 @@
+package io.pgdurable.engine.store;
+
+/** An instance locked for an orchestration turn, with its current generation's event count. */
+public record InstanceRow(String id, String name, String status, int executionId, int eventCount,
+                          String parentId, Integer parentExecutionId, Integer parentTaskId) {
+
+    public boolean isTerminal() {
+        return InstanceInfo.isTerminal(status);
+    }
+}

@@ -1,0 +1,88 @@
+package io.pgdurable.worker;
+
+import io.pgdurable.engine.ActivityContext;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.LeaseLostException;
+import io.pgdurable.engine.store.ActivityItem;
+import io.pgdurable.engine.store.EngineStore;
+import java.sql.Connection;
+import java.sql.SQLException;
+
+final class ActivityContextImpl implements ActivityContext {
+    private final ActivityItem item;
+    private final EngineStore store;
+    private final FaultInjector faults;
+    private volatile boolean completed;
+
+    ActivityContextImpl(ActivityItem item, EngineStore store, FaultInjector faults) {
+        this.item = item;
+        this.store = store;
+        this.faults = faults;
+    }
+
+    @Override
+    public String instanceId() {
+        return item.instanceId();
+    }
+
+    @Override
+    public int executionId() {
+        return item.executionId();
+    }
+
+    @Override
+    public int taskId() {
+        return item.taskId();
+    }
+
+    @Override
+    public String name() {
+        return item.name();
+    }
+
+    @Override
+    public int attempt() {
+        return item.attempt();
+    }
+
+    @Override
+    public <T> T input(Class<T> type) {
+        return JsonCodec.fromJson(item.input(), type);
+    }
+
+    @Override
+    public String rawInput() {
+        return item.input();
+    }
+
+    boolean completed() {
+        return completed;
+    }
+
+    @Override
+    public void completeAndCommit(Connection connection, Object result) throws SQLException {
+        if (connection.getAutoCommit()) {
+            throw new IllegalStateException("completeAndCommit needs a connection with autocommit off,"
+                    + " holding the activity's uncommitted work");
+        }
+        boolean recorded;
+        try {
+            recorded = store.completeActivity(connection, item, JsonCodec.toJson(result), false);
+            if (recorded) {
+                faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
+            }
+        } catch (SQLException | RuntimeException e) {
+            OrchestrationDispatcher.rollbackQuietly(connection);
+            throw e;
+        }
+        if (!recorded) {
+            connection.rollback();
+            throw new LeaseLostException("activity '" + item.name() + "' (task " + item.taskId() + " of instance "
+                    + item.instanceId() + ") no longer holds its lease: it was completed already, taken over"
+                    + " after the lease expired, or its instance was cancelled; its work was rolled back");
+        }
+        connection.commit();
+        completed = true;
+        faults.at(FaultPoint.AFTER_ACTIVITY_COMMIT, item.instanceId());
+    }
+}

@@ -1,0 +1,167 @@
+package io.pgdurable.worker;
+
+import io.pgdurable.engine.Activity;
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.LeaseLostException;
+import io.pgdurable.engine.store.ActivityItem;
+import io.pgdurable.engine.store.EngineStore;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Claims activity items as slots free up and runs each on the activity pool. A result is
+ * recorded with the item's lease token; an item whose worker dies is claimed again by anyone
+ * once its lease runs out, which is why activities are at-least-once unless they complete
+ * inside their own transaction.
+ */
+final class ActivityDispatcher implements Runnable {
+    private static final Logger LOG = Logger.getLogger(ActivityDispatcher.class.getName());
+
+    private final WorkerRuntime runtime;
+    private final ExecutorService pool;
+    private final EngineStore store = new EngineStore();
+    private final Semaphore slots;
+    private final Map<Long, ActivityItem> inFlight = new ConcurrentHashMap<>();
+    private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
+
+    ActivityDispatcher(WorkerRuntime runtime, ExecutorService pool) {
+        this.runtime = runtime;
+        this.pool = pool;
+        this.slots = new Semaphore(runtime.config().activityThreads());
+    }
+
+    Collection<ActivityItem> inFlight() {
+        return inFlight.values();
+    }
+
+    @Override
+    public void run() {
+        while (!runtime.stopping()) {
+            try {
+                slots.acquire();
+                int wanted = 1 + slots.drainPermits();
+                List<ActivityItem> items = claim(wanted);
+                slots.release(wanted - items.size());
+                backoff.reset();
+                for (ActivityItem item : items) {
+                    inFlight.put(item.id(), item);
+                    pool.execute(() -> execute(item));
+                }
+                if (items.isEmpty()) {
+                    runtime.activityWakeup().await(runtime.config().pollInterval().toMillis());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (Exception e) {
+                long delay = backoff.nextDelayMillis();
+                LOG.log(TransientErrors.isTransient(e) ? Level.INFO : Level.WARNING,
+                        "activity dispatch failed; retrying in " + delay + " ms", e);
+                try {
+                    Thread.sleep(delay);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private List<ActivityItem> claim(int limit) throws SQLException {
+        if (runtime.stopping()) {
+            return List.of();
+        }
+        try (Connection c = runtime.dataSource().getConnection()) {
+            return store.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration());
+        }
+    }
+
+    private void execute(ActivityItem item) {
+        ActivityContextImpl ctx = new ActivityContextImpl(item, store, runtime.config().faultInjector());
+        try {
+            Activity activity = runtime.registry().findActivity(item.name()).orElse(null);
+            if (activity == null) {
+                complete(item, new FailureDetails("NotRegistered", "no activity named '" + item.name()
+                        + "' is registered on worker " + runtime.config().workerId()).toJson(), true);
+                return;
+            }
+            Object result = activity.run(ctx);
+            if (!ctx.completed()) {
+                complete(item, JsonCodec.toJson(result), false);
+            }
+        } catch (SimulatedCrashException e) {
+            LOG.info(() -> "activity " + item.name() + " of " + item.instanceId() + " abandoned: " + e.getMessage());
+        } catch (LeaseLostException e) {
+            LOG.fine(e::getMessage);
+        } catch (Throwable t) {
+            if (TransientErrors.isTransient(t) && !runtime.stopping()) {
+                Duration delay = Duration.ofMillis(Math.min(30_000, 200L << Math.min(item.attempt(), 7)));
+                LOG.log(Level.INFO, "activity " + item.name() + " of " + item.instanceId() + " hit a transient error;"
+                        + " retrying in " + delay.toMillis() + " ms", t);
+                release(item, delay);
+            } else {
+                complete(item, FailureDetails.of(t).toJson(), true);
+            }
+        } finally {
+            inFlight.remove(item.id());
+            slots.release();
+            runtime.countActivities(1);
+            runtime.orchestrationWakeup().signal();
+        }
+    }
+
+    private void complete(ActivityItem item, String result, boolean failed) {
+        try (Connection c = runtime.dataSource().getConnection()) {
+            if (!store.completeActivity(c, item, result, failed)) {
+                LOG.fine(() -> "result of " + item.name() + " for " + item.instanceId() + " not recorded: lease lost");
+            }
+        } catch (SQLException e) {
+            LOG.log(Level.WARNING, "could not record the result of activity " + item.name() + " for "
+                    + item.instanceId() + "; it will run again when its lease expires", e);
+        }
+    }
+
+    private void release(ActivityItem item, Duration delay) {
+        try (Connection c = runtime.dataSource().getConnection()) {
+            store.releaseActivity(c, item, delay);
+        } catch (SQLException e) {
+            LOG.log(Level.WARNING, "could not release activity item " + item.id() + "; its lease will expire", e);
+        }
+    }
+
+    /** Keeps the leases of running activities alive. */
+    void renewLeases() {
+        List<ActivityItem> held = new ArrayList<>(inFlight.values());
+        if (held.isEmpty()) {
+            return;
+        }
+        try (Connection c = runtime.dataSource().getConnection()) {
+            store.renewLeases(c, held, runtime.config().leaseDuration());
+        } catch (SQLException e) {
+            LOG.log(Level.WARNING, "lease renewal failed", e);
+        }
+    }
+
+    /** Waits for running activities, then gives back the leases of those still running. */
+    void drain(Duration grace) throws InterruptedException {
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (!inFlight.isEmpty() && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+        for (ActivityItem item : new ArrayList<>(inFlight.values())) {
+            release(item, Duration.ZERO);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+package io.pgdurable.worker;
+
+/** Named places where tests inject crashes to prove recovery. */
+public enum FaultPoint {
+    /** An activity's work and its completion are written, not yet committed. */
+    BEFORE_ACTIVITY_COMMIT,
+    /** An activity's work and completion are committed; the worker has not moved on. */
+    AFTER_ACTIVITY_COMMIT,
+    /** A batch of orchestration turns is written, not yet committed. */
+    BEFORE_TURN_COMMIT
+}

@@ -1,0 +1,89 @@
+package io.pgdurable.worker;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+
+/**
+ * LISTENs on the engine's channel and wakes the dispatch loops when work is enqueued elsewhere.
+ * An optimisation only: the loops poll anyway, so a lost connection costs latency, not work.
+ */
+final class NotificationListener implements Runnable {
+    static final String CHANNEL = "df_engine";
+    private static final Logger LOG = Logger.getLogger(NotificationListener.class.getName());
+
+    private final WorkerRuntime runtime;
+    private final Backoff backoff = new Backoff(Duration.ofMillis(200), Duration.ofSeconds(30));
+    private volatile Connection connection;
+
+    NotificationListener(WorkerRuntime runtime) {
+        this.runtime = runtime;
+    }
+
+    @Override
+    public void run() {
+        while (!runtime.stopping()) {
+            try (Connection c = connect()) {
+                connection = c;
+                try (Statement s = c.createStatement()) {
+                    s.execute("LISTEN " + CHANNEL);
+                }
+                backoff.reset();
+                PGConnection pg = c.unwrap(PGConnection.class);
+                int timeout = (int) Math.max(50, runtime.config().pollInterval().toMillis());
+                while (!runtime.stopping()) {
+                    PGNotification[] notes = pg.getNotifications(timeout);
+                    if (notes != null && notes.length > 0) {
+                        runtime.orchestrationWakeup().signal();
+                        runtime.activityWakeup().signal();
+                    }
+                }
+            } catch (SQLException e) {
+                if (runtime.stopping()) {
+                    return;
+                }
+                long delay = backoff.nextDelayMillis();
+                LOG.log(Level.INFO, "notification listener lost its connection; reconnecting in " + delay + " ms", e);
+                try {
+                    Thread.sleep(delay);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            } finally {
+                connection = null;
+            }
+        }
+    }
+
+    private Connection connect() throws SQLException {
+        Properties props = new Properties();
+        if (runtime.config().user() != null) {
+            props.setProperty("user", runtime.config().user());
+        }
+        if (runtime.config().password() != null) {
+            props.setProperty("password", runtime.config().password());
+        }
+        props.setProperty("ApplicationName", "pg_durable listener");
+        return DriverManager.getConnection(runtime.config().jdbcUrl(), props);
+    }
+
+    /** Unblocks a pending wait so the thread can see it is stopping. */
+    void close() {
+        Connection c = connection;
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException e) {
+                LOG.log(Level.FINE, "closing listener connection", e);
+            }
+        }
+    }
+}

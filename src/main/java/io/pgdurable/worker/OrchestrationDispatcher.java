@@ -1,0 +1,237 @@
+package io.pgdurable.worker;
+
+import io.pgdurable.engine.EventType;
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.HistoryEvent;
+import io.pgdurable.engine.Orchestration;
+import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.ReplaySession;
+import io.pgdurable.engine.TurnResult;
+import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.engine.store.EngineStore;
+import io.pgdurable.engine.store.InstanceRow;
+import io.pgdurable.engine.store.Message;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
+
+/**
+ * One orchestration dispatch loop: lock a batch of instances with pending messages, run a turn
+ * for each, write every decision, commit once. Several loops run side by side; row locks keep
+ * them (and other workers) off each other's instances.
+ */
+final class OrchestrationDispatcher implements Runnable {
+    private static final Logger LOG = Logger.getLogger(OrchestrationDispatcher.class.getName());
+
+    private final WorkerRuntime runtime;
+    private final EngineStore store = new EngineStore();
+    private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
+    private int isolateTurns;
+
+    OrchestrationDispatcher(WorkerRuntime runtime) {
+        this.runtime = runtime;
+    }
+
+    @Override
+    public void run() {
+        while (!runtime.stopping()) {
+            try {
+                long idle = pollOnce();
+                backoff.reset();
+                if (idle > 0) {
+                    runtime.orchestrationWakeup().await(idle);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (SimulatedCrashException e) {
+                LOG.info(() -> "orchestration turn abandoned: " + e.getMessage());
+            } catch (Exception e) {
+                long delay = backoff.nextDelayMillis();
+                LOG.log(TransientErrors.isTransient(e) ? Level.INFO : Level.WARNING,
+                        "orchestration dispatch failed; retrying in " + delay + " ms", e);
+                sleepQuietly(delay);
+            }
+        }
+    }
+
+    /** Runs one batch; returns 0 if it did work, else how long to idle (ms). */
+    long pollOnce() throws SQLException {
+        DataSource ds = runtime.dataSource();
+        int limit = isolateTurns > 0 ? 1 : runtime.config().turnBatchSize();
+        try (Connection c = ds.getConnection()) {
+            c.setAutoCommit(false);
+            List<InstanceRow> rows = List.of();
+            try {
+                rows = store.lockReadyInstances(c, limit);
+                if (rows.isEmpty()) {
+                    Instant due = store.nextMessageDue(c);
+                    c.commit();
+                    return idleMillis(due);
+                }
+                processBatch(c, rows);
+                if (isolateTurns > 0) {
+                    isolateTurns--;
+                }
+                return 0;
+            } catch (SQLException | RuntimeException e) {
+                rollbackQuietly(c);
+                if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || rows.isEmpty()) {
+                    throw e;
+                }
+                if (rows.size() > 1) {
+                    // Retry the batch one instance at a time to find the one that fails.
+                    isolateTurns = rows.size();
+                    LOG.log(Level.INFO, "a batch of " + rows.size() + " turns failed; isolating them", e);
+                    return 0;
+                }
+                failInstance(rows.get(0).id(), e);
+                return 0;
+            }
+        }
+    }
+
+    private void processBatch(Connection c, List<InstanceRow> rows) throws SQLException {
+        Instant now = runtime.config().clock().instant();
+        Map<String, List<Message>> messages = store.takeMessages(c, rows.stream().map(InstanceRow::id).toList());
+        EngineStore.TurnWriter writer = store.turnWriter();
+        List<ReplaySession> sessions = new ArrayList<>();
+        List<TurnResult> results = new ArrayList<>();
+        List<TurnWrite> writes = new ArrayList<>();
+        boolean committed = false;
+        try {
+            for (InstanceRow row : rows) {
+                if (row.isTerminal()) {
+                    continue; // messages for a finished instance are dropped with the turn
+                }
+                Optional<Orchestration> orchestration = runtime.registry().findOrchestration(row.name());
+                if (orchestration.isEmpty()) {
+                    writer.fail(row, new FailureDetails("NotRegistered", "no orchestration named '" + row.name()
+                            + "' is registered on worker " + runtime.config().workerId()), now);
+                    continue;
+                }
+                List<HistoryEvent> fresh = freshEvents(row, messages.getOrDefault(row.id(), List.of()), now);
+                if (fresh.size() == 1) {
+                    continue; // nothing but stale messages from an earlier generation
+                }
+                ReplaySession session = sessionFor(row, orchestration.get());
+                List<HistoryEvent> past = session.eventsApplied() < row.eventCount()
+                        ? store.loadHistory(c, row.id(), row.executionId(), session.eventsApplied())
+                        : List.of();
+                sessions.add(session);
+                TurnResult result = session.replayAndRun(past, fresh);
+                results.add(result);
+                writer.add(row, result, now);
+                writes.addAll(result.writes());
+            }
+            writer.flush(c);
+            for (TurnWrite write : writes) {
+                write.apply(c);
+            }
+            runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, rows.get(0).id());
+            c.commit();
+            committed = true;
+        } finally {
+            boolean scheduled = false;
+            for (int i = 0; i < sessions.size(); i++) {
+                ReplaySession session = sessions.get(i);
+                if (committed && i < results.size()) {
+                    session.committed(results.get(i));
+                    scheduled |= !results.get(i).actions().isEmpty();
+                    runtime.sessions().put(session);
+                } else {
+                    session.close();
+                }
+            }
+            if (committed) {
+                runtime.countTurns(rows.size());
+                if (scheduled) {
+                    runtime.activityWakeup().signal();
+                }
+                runtime.orchestrationWakeup().signal(); // children or continue-as-new may be ready
+            }
+        }
+    }
+
+    private ReplaySession sessionFor(InstanceRow row, Orchestration orchestration) {
+        ReplaySession cached = runtime.sessions().take(row.id());
+        if (cached != null && cached.executionId() == row.executionId() && cached.isReusable()
+                && cached.eventsApplied() <= row.eventCount()) {
+            return cached;
+        }
+        if (cached != null) {
+            cached.close();
+        }
+        return new ReplaySession(row.id(), row.executionId(), row.name(), orchestration);
+    }
+
+    private static List<HistoryEvent> freshEvents(InstanceRow row, List<Message> messages, Instant now) {
+        List<HistoryEvent> events = new ArrayList<>(messages.size() + 1);
+        events.add(HistoryEvent.orchestratorStarted(now));
+        for (Message m : messages) {
+            if (m.executionId() != null && m.executionId() != row.executionId()) {
+                continue; // result for a generation that has since continued as new
+            }
+            EventType type = EventType.valueOf(m.kind());
+            if (type == EventType.ExecutionStarted && row.eventCount() > 0) {
+                continue;
+            }
+            events.add(new HistoryEvent(type, m.taskId(), m.name(), m.payload(), now));
+        }
+        return events;
+    }
+
+    /** A turn that fails for reasons other than the database fails its instance, not the worker. */
+    private void failInstance(String instanceId, Exception cause) throws SQLException {
+        LOG.log(Level.WARNING, "orchestration turn of " + instanceId + " failed; failing the instance", cause);
+        try (Connection c = runtime.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                List<InstanceRow> rows = store.lockInstance(c, instanceId);
+                if (!rows.isEmpty() && !rows.get(0).isTerminal()) {
+                    store.takeMessages(c, List.of(instanceId));
+                    EngineStore.TurnWriter writer = store.turnWriter();
+                    writer.fail(rows.get(0), FailureDetails.of(cause), runtime.config().clock().instant());
+                    writer.flush(c);
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                rollbackQuietly(c);
+                throw e;
+            }
+        }
+    }
+
+    private long idleMillis(Instant nextDue) {
+        long poll = runtime.config().pollInterval().toMillis();
+        if (nextDue == null) {
+            return poll;
+        }
+        long untilDue = Duration.between(runtime.config().clock().instant(), nextDue).toMillis();
+        return Math.max(1, Math.min(poll, untilDue));
+    }
+
+    static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException e) {
+            LOG.log(Level.FINE, "rollback failed", e);
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package io.pgdurable.worker;
+
+import io.pgdurable.engine.ReplaySession;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Suspended orchestration sessions by instance id, least recently used evicted first. A session
+ * is taken out while a turn uses it and put back only after the turn committed, so a failed
+ * turn never leaves a session ahead of the stored history.
+ */
+final class SessionCache {
+    private final int capacity;
+    private final LinkedHashMap<String, ReplaySession> sessions = new LinkedHashMap<>(16, 0.75f, true);
+
+    SessionCache(int capacity) {
+        this.capacity = capacity;
+    }
+
+    synchronized ReplaySession take(String instanceId) {
+        return sessions.remove(instanceId);
+    }
+
+    void put(ReplaySession session) {
+        if (capacity == 0 || !session.isReusable()) {
+            session.close();
+            return;
+        }
+        ReplaySession evicted = null;
+        synchronized (this) {
+            ReplaySession previous = sessions.put(session.instanceId(), session);
+            if (previous != null && previous != session) {
+                previous.close();
+            }
+            if (sessions.size() > capacity) {
+                Iterator<Map.Entry<String, ReplaySession>> eldest = sessions.entrySet().iterator();
+                evicted = eldest.next().getValue();
+                eldest.remove();
+            }
+        }
+        if (evicted != null) {
+            evicted.close();
+        }
+    }
+
+    synchronized int size() {
+        return sessions.size();
+    }
+
+    synchronized void clear() {
+        sessions.values().forEach(ReplaySession::close);
+        sessions.clear();
+    }
+}

@@ -1,0 +1,36 @@
+package io.pgdurable.worker;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/** A latch a dispatcher sleeps on between polls; any signal ends the current or next sleep. */
+final class Wakeup {
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private boolean signalled;
+
+    void signal() {
+        lock.lock();
+        try {
+            signalled = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sleeps up to {@code millis} unless signalled since the last call. */
+    void await(long millis) throws InterruptedException {
+        lock.lock();
+        try {
+            long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
+            while (!signalled && nanos > 0) {
+                nanos = changed.awaitNanos(nanos);
+            }
+            signalled = false;
+        } finally {
+            lock.unlock();
+        }
+    }
+}

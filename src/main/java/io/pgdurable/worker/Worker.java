@@ -1,0 +1,233 @@
+package io.pgdurable.worker;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.store.EngineStore;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
+
+/**
+ * The worker runtime: orchestration dispatch loops, the activity pool, LISTEN wake-ups, lease
+ * renewal and a heartbeat, over one bounded connection pool. The same code runs as a standalone
+ * process ({@code java -jar pg-durable.jar worker}) and inside a database backend.
+ *
+ * <p>{@link #close()} shuts down gracefully: it stops claiming, lets running activities finish
+ * within the grace period, gives back the leases of those that did not, and removes the
+ * heartbeat row.
+ */
+public final class Worker implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Worker.class.getName());
+
+    private final WorkerConfig config;
+    private final Registry registry;
+    private final HikariDataSource dataSource;
+    private final Runtime runtime = new Runtime();
+    private final SessionCache sessions;
+    private final Wakeup orchestrationWakeup = new Wakeup();
+    private final Wakeup activityWakeup = new Wakeup();
+    private final AtomicLong turns = new AtomicLong();
+    private final AtomicLong activities = new AtomicLong();
+    private final EngineStore store = new EngineStore();
+    private final List<Thread> loops = new ArrayList<>();
+    private final ExecutorService activityPool;
+    private final ScheduledExecutorService housekeeping;
+    private final ActivityDispatcher activityDispatcher;
+    private final NotificationListener listener;
+    private final long startedNanos = System.nanoTime();
+    private volatile boolean stopping;
+    private boolean closed;
+
+    private Worker(WorkerConfig config, Registry registry) {
+        this.config = config;
+        this.registry = registry;
+        this.sessions = new SessionCache(config.sessionCacheSize());
+        this.dataSource = new HikariDataSource(poolConfig(config));
+        this.activityPool = Executors.newFixedThreadPool(config.activityThreads(), named("pg_durable-activity"));
+        this.housekeeping = Executors.newSingleThreadScheduledExecutor(named("pg_durable-housekeeping"));
+        this.activityDispatcher = new ActivityDispatcher(runtime, activityPool);
+        this.listener = config.listen() ? new NotificationListener(runtime) : null;
+    }
+
+    /** Starts a worker; it runs until {@link #close()}. */
+    public static Worker start(WorkerConfig config, Registry registry) {
+        Worker worker = new Worker(config, registry);
+        try {
+            worker.begin();
+        } catch (RuntimeException e) {
+            worker.close();
+            throw e;
+        }
+        return worker;
+    }
+
+    private void begin() {
+        heartbeat();
+        for (int i = 0; i < config.orchestrationThreads(); i++) {
+            startLoop("pg_durable-orchestration-" + i, new OrchestrationDispatcher(runtime));
+        }
+        startLoop("pg_durable-activity-claim", activityDispatcher);
+        if (listener != null) {
+            startLoop("pg_durable-listen", listener);
+        }
+        long renewMillis = Math.max(100, config.leaseDuration().toMillis() / 3);
+        housekeeping.scheduleWithFixedDelay(activityDispatcher::renewLeases, renewMillis, renewMillis,
+                TimeUnit.MILLISECONDS);
+        long beat = config.heartbeatInterval().toMillis();
+        housekeeping.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
+        LOG.info(() -> "worker started: " + config);
+    }
+
+    public String id() {
+        return config.workerId();
+    }
+
+    public WorkerConfig config() {
+        return config;
+    }
+
+    /** The worker's engine connection pool. */
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    public WorkerStats stats() {
+        return new WorkerStats(config.workerId(), turns.get(), activities.get(),
+                Duration.ofNanos(System.nanoTime() - startedNanos));
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        stopping = true;
+        LOG.info(() -> "worker " + config.workerId() + " stopping");
+        orchestrationWakeup.signal();
+        activityWakeup.signal();
+        if (listener != null) {
+            listener.close();
+        }
+        try {
+            for (Thread loop : loops) {
+                loop.join(Math.max(1000, config.shutdownGrace().toMillis()));
+            }
+            activityDispatcher.drain(config.shutdownGrace());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        activityPool.shutdownNow();
+        housekeeping.shutdownNow();
+        sessions.clear();
+        try (Connection c = dataSource.getConnection()) {
+            store.removeWorker(c, config.workerId());
+        } catch (SQLException e) {
+            LOG.log(Level.FINE, "could not remove heartbeat row", e);
+        }
+        dataSource.close();
+        LOG.info(() -> "worker " + config.workerId() + " stopped: " + stats());
+    }
+
+    private void heartbeat() {
+        try (Connection c = dataSource.getConnection()) {
+            store.heartbeat(c, config.workerId(), WorkerConfig.hostName(), ProcessHandle.current().pid(), config.mode());
+        } catch (SQLException e) {
+            LOG.log(Level.WARNING, "heartbeat failed", e);
+        }
+    }
+
+    private void startLoop(String name, Runnable body) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        t.start();
+        loops.add(t);
+    }
+
+    private static HikariConfig poolConfig(WorkerConfig config) {
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(config.jdbcUrl());
+        if (config.user() != null) {
+            hc.setUsername(config.user());
+        }
+        if (config.password() != null) {
+            hc.setPassword(config.password());
+        }
+        hc.setPoolName("pg_durable-engine");
+        hc.setMaximumPoolSize(config.maxPoolSize());
+        hc.setMinimumIdle(Math.min(2, config.maxPoolSize()));
+        hc.setConnectionTimeout(10_000);
+        hc.addDataSourceProperty("reWriteBatchedInserts", "true");
+        hc.addDataSourceProperty("ApplicationName", "pg_durable worker");
+        return hc;
+    }
+
+    private static ThreadFactory named(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + "-" + n.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    private final class Runtime implements WorkerRuntime {
+        @Override
+        public WorkerConfig config() {
+            return config;
+        }
+
+        @Override
+        public Registry registry() {
+            return registry;
+        }
+
+        @Override
+        public DataSource dataSource() {
+            return dataSource;
+        }
+
+        @Override
+        public SessionCache sessions() {
+            return sessions;
+        }
+
+        @Override
+        public Wakeup orchestrationWakeup() {
+            return orchestrationWakeup;
+        }
+
+        @Override
+        public Wakeup activityWakeup() {
+            return activityWakeup;
+        }
+
+        @Override
+        public boolean stopping() {
+            return stopping;
+        }
+
+        @Override
+        public void countTurns(int n) {
+            turns.addAndGet(n);
+        }
+
+        @Override
+        public void countActivities(int n) {
+            activities.addAndGet(n);
+        }
+    }
+}

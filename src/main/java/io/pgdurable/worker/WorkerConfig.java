@@ -1,0 +1,181 @@
+package io.pgdurable.worker;
+
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * Worker settings, validated once by {@link Builder#build()} and immutable afterwards.
+ */
+public final class WorkerConfig {
+    private final String jdbcUrl;
+    private final String user;
+    private final String password;
+    private final String workerId;
+    private final String mode;
+    private final int orchestrationThreads;
+    private final int activityThreads;
+    private final int turnBatchSize;
+    private final int maxPoolSize;
+    private final Duration pollInterval;
+    private final Duration leaseDuration;
+    private final Duration shutdownGrace;
+    private final Duration heartbeatInterval;
+    private final int sessionCacheSize;
+    private final boolean listen;
+    private final Clock clock;
+    private final FaultInjector faultInjector;
+
+    private WorkerConfig(Builder b) {
+        this.jdbcUrl = b.jdbcUrl;
+        this.user = b.user;
+        this.password = b.password;
+        this.workerId = b.workerId != null ? b.workerId : defaultWorkerId();
+        this.mode = b.mode;
+        this.orchestrationThreads = b.orchestrationThreads;
+        this.activityThreads = b.activityThreads;
+        this.turnBatchSize = b.turnBatchSize;
+        this.maxPoolSize = b.maxPoolSize > 0 ? b.maxPoolSize : orchestrationThreads + activityThreads + 3;
+        this.pollInterval = b.pollInterval;
+        this.leaseDuration = b.leaseDuration;
+        this.shutdownGrace = b.shutdownGrace;
+        this.heartbeatInterval = b.heartbeatInterval;
+        this.sessionCacheSize = b.sessionCacheSize;
+        this.listen = b.listen;
+        this.clock = b.clock;
+        this.faultInjector = b.faultInjector;
+    }
+
+    public static Builder builder(String jdbcUrl) {
+        return new Builder(jdbcUrl);
+    }
+
+    public String jdbcUrl() { return jdbcUrl; }
+    public String user() { return user; }
+    public String password() { return password; }
+    public String workerId() { return workerId; }
+    public String mode() { return mode; }
+    public int orchestrationThreads() { return orchestrationThreads; }
+    public int activityThreads() { return activityThreads; }
+    public int turnBatchSize() { return turnBatchSize; }
+    public int maxPoolSize() { return maxPoolSize; }
+    public Duration pollInterval() { return pollInterval; }
+    public Duration leaseDuration() { return leaseDuration; }
+    public Duration shutdownGrace() { return shutdownGrace; }
+    public Duration heartbeatInterval() { return heartbeatInterval; }
+    public int sessionCacheSize() { return sessionCacheSize; }
+    public boolean listen() { return listen; }
+    public Clock clock() { return clock; }
+    public FaultInjector faultInjector() { return faultInjector; }
+
+    private static String defaultWorkerId() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = "unknown-host";
+        }
+        return host + ":" + ProcessHandle.current().pid() + ":" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static String hostName() {
+        String name = ManagementFactory.getRuntimeMXBean().getName();
+        int at = name.indexOf('@');
+        return at >= 0 ? name.substring(at + 1) : name;
+    }
+
+    @Override
+    public String toString() {
+        return "WorkerConfig{id=" + workerId + ", mode=" + mode + ", orchestrationThreads=" + orchestrationThreads
+                + ", activityThreads=" + activityThreads + ", turnBatchSize=" + turnBatchSize
+                + ", maxPoolSize=" + maxPoolSize + ", pollInterval=" + pollInterval
+                + ", leaseDuration=" + leaseDuration + ", shutdownGrace=" + shutdownGrace + "}";
+    }
+
+    /** Builder; every setting has a default except the JDBC URL. */
+    public static final class Builder {
+        private final String jdbcUrl;
+        private String user;
+        private String password;
+        private String workerId;
+        private String mode = "external";
+        private int orchestrationThreads = 2;
+        private int activityThreads = 8;
+        private int turnBatchSize = 32;
+        private int maxPoolSize;
+        private Duration pollInterval = Duration.ofMillis(500);
+        private Duration leaseDuration = Duration.ofSeconds(30);
+        private Duration shutdownGrace = Duration.ofSeconds(10);
+        private Duration heartbeatInterval = Duration.ofSeconds(10);
+        private int sessionCacheSize = 1000;
+        private boolean listen = true;
+        private Clock clock = Clock.systemUTC();
+        private FaultInjector faultInjector = FaultInjector.NONE;
+
+        private Builder(String jdbcUrl) {
+            this.jdbcUrl = jdbcUrl;
+        }
+
+        public Builder user(String v) { this.user = v; return this; }
+        public Builder password(String v) { this.password = v; return this; }
+        public Builder workerId(String v) { this.workerId = v; return this; }
+        public Builder mode(String v) { this.mode = v; return this; }
+        public Builder orchestrationThreads(int v) { this.orchestrationThreads = v; return this; }
+        public Builder activityThreads(int v) { this.activityThreads = v; return this; }
+        public Builder turnBatchSize(int v) { this.turnBatchSize = v; return this; }
+        public Builder maxPoolSize(int v) { this.maxPoolSize = v; return this; }
+        public Builder pollInterval(Duration v) { this.pollInterval = v; return this; }
+        public Builder leaseDuration(Duration v) { this.leaseDuration = v; return this; }
+        public Builder shutdownGrace(Duration v) { this.shutdownGrace = v; return this; }
+        public Builder heartbeatInterval(Duration v) { this.heartbeatInterval = v; return this; }
+        public Builder sessionCacheSize(int v) { this.sessionCacheSize = v; return this; }
+        public Builder listen(boolean v) { this.listen = v; return this; }
+        public Builder clock(Clock v) { this.clock = v; return this; }
+        public Builder faultInjector(FaultInjector v) { this.faultInjector = v; return this; }
+
+        /** Validates every setting, naming the first bad one. */
+        public WorkerConfig build() {
+            if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
+                throw new IllegalArgumentException("JDBC URL must start with jdbc:postgresql:, got '" + jdbcUrl + "'");
+            }
+            positive("orchestration threads", orchestrationThreads);
+            positive("activity threads", activityThreads);
+            positive("turn batch size", turnBatchSize);
+            if (maxPoolSize < 0) {
+                throw new IllegalArgumentException("max pool size must not be negative, got " + maxPoolSize);
+            }
+            if (maxPoolSize > 0 && maxPoolSize < orchestrationThreads + 2) {
+                throw new IllegalArgumentException("max pool size " + maxPoolSize + " is too small for "
+                        + orchestrationThreads + " orchestration threads: need at least " + (orchestrationThreads + 2));
+            }
+            positive("poll interval", pollInterval);
+            positive("lease duration", leaseDuration);
+            positive("heartbeat interval", heartbeatInterval);
+            if (shutdownGrace.isNegative()) {
+                throw new IllegalArgumentException("shutdown grace must not be negative, got " + shutdownGrace);
+            }
+            if (sessionCacheSize < 0) {
+                throw new IllegalArgumentException("session cache size must not be negative, got " + sessionCacheSize);
+            }
+            Objects.requireNonNull(clock, "clock");
+            Objects.requireNonNull(faultInjector, "faultInjector");
+            Objects.requireNonNull(mode, "mode");
+            return new WorkerConfig(this);
+        }
+
+        private static void positive(String what, int v) {
+            if (v < 1) {
+                throw new IllegalArgumentException(what + " must be at least 1, got " + v);
+            }
+        }
+
+        private static void positive(String what, Duration v) {
+            if (v == null || v.isNegative() || v.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, got " + v);
+            }
+        }
+    }
+}
