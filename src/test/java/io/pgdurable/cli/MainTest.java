@@ -1,0 +1,142 @@
+package io.pgdurable.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgdurable.schema.SchemaInstaller;
+import io.pgdurable.testing.TestCluster;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class MainTest {
+
+    private final TestCluster cluster = TestCluster.get();
+
+    @Test
+    void install_creates_the_schema_and_reports_each_migration_and_the_version() throws SQLException {
+        String db = cluster.createEmptyDatabase("cli_install");
+        SchemaInstaller installer = new SchemaInstaller();
+
+        Run run = run("install", "--url", cluster.jdbcUrl(db), "--user", TestCluster.SUPERUSER);
+
+        assertThat(run.exitCode).as(run.err).isZero();
+        for (var m : installer.migrations()) {
+            assertThat(run.out).contains("Applied " + m.name());
+        }
+        assertThat(run.out).contains("Schema df_engine is now at version " + installer.latestVersion() + ".");
+        assertThat(ledgerVersions(db)).isEqualTo(installer.migrations().stream().map(m -> m.version()).toList());
+    }
+
+    @Test
+    void install_on_a_current_schema_says_it_is_up_to_date() {
+        String db = cluster.createDatabase("cli_install_again");
+
+        Run run = run("install", "--url", cluster.jdbcUrl(db, TestCluster.SUPERUSER));
+
+        assertThat(run.exitCode).as(run.err).isZero();
+        assertThat(run.out).doesNotContain("Applied")
+                .contains("Schema df_engine is up to date at version " + new SchemaInstaller().latestVersion() + ".");
+    }
+
+    @Test
+    void help_is_available_on_the_main_command_and_on_subcommands() {
+        Run main = run("--help");
+        assertThat(main.exitCode).isZero();
+        assertThat(main.out).contains("install");
+
+        Run install = run("install", "--help");
+        assertThat(install.exitCode).isZero();
+        assertThat(install.out).contains("--url", "--user", "--password");
+    }
+
+    @Test
+    void version_is_available_on_the_main_command_and_on_subcommands() {
+        assertThat(run("--version").out).startsWith("pg-durable ");
+        Run install = run("install", "--version");
+        assertThat(install.exitCode).isZero();
+        assertThat(install.out).startsWith("pg-durable ");
+    }
+
+    @Test
+    void unreachable_server_fails_with_one_line_naming_the_problem() throws IOException {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(TestCluster.HOST))) {
+            closedPort = s.getLocalPort();
+        }
+
+        Run run = run("install", "--url", "jdbc:postgresql://127.0.0.1:" + closedPort + "/postgres?user=postgres");
+
+        assertThat(run.exitCode).isEqualTo(1);
+        assertThat(run.out).isEmpty();
+        assertThat(run.err.strip().lines()).singleElement().asString()
+                .startsWith("install: error: cannot connect to the database:")
+                .contains("127.0.0.1:" + closedPort, "refused");
+    }
+
+    @Test
+    void url_that_is_not_a_postgresql_jdbc_url_is_a_usage_error() {
+        Run run = run("install", "--url", "mysql://localhost/db");
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("--url must be a PostgreSQL JDBC URL", "mysql://localhost/db");
+    }
+
+    @Test
+    void user_given_both_in_the_url_and_as_an_option_is_a_usage_error() {
+        Run run = run("install", "--url", cluster.jdbcUrl("postgres", "alice"), "--user", "bob");
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("the user is given twice");
+    }
+
+    @Test
+    void missing_url_is_a_usage_error() {
+        Run run = run("install");
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("--url");
+    }
+
+    @Test
+    void no_subcommand_is_a_usage_error_that_lists_the_subcommands() {
+        Run run = run();
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("Missing subcommand", "install");
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cmd = Main.commandLine();
+        cmd.setOut(new PrintWriter(out, true));
+        cmd.setErr(new PrintWriter(err, true));
+        int exitCode = cmd.execute(args);
+        return new Run(exitCode, out.toString(), err.toString());
+    }
+
+    private List<Integer> ledgerVersions(String db) throws SQLException {
+        List<Integer> versions = new ArrayList<>();
+        try (Connection c = cluster.connect(db);
+             Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT version FROM df_engine.schema_migrations ORDER BY version")) {
+            while (rs.next()) {
+                versions.add(rs.getInt(1));
+            }
+        }
+        return versions;
+    }
+
+    private record Run(int exitCode, String out, String err) {
+    }
+}
