@@ -1,0 +1,134 @@
+package io.pgdurable.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.store.EngineClient;
+import io.pgdurable.engine.store.InstanceInfo;
+import io.pgdurable.testing.TestCluster;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An activity that writes its effect and records its completion in one transaction runs
+ * exactly once: a crash just before that commit leaves no trace of the first try, and a crash
+ * just after it does not run the activity again.
+ */
+class ExactlyOnceTest {
+    private static final int INSTANCES = 10;
+    private static final int STEPS = 3;
+    private static final TestCluster CLUSTER = TestCluster.get();
+    private static String db;
+
+    @BeforeAll
+    static void createDatabase() throws SQLException {
+        db = CLUSTER.createDatabase("exactly_once");
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE eo_rows (instance_id text, step int, attempt int)");
+        }
+    }
+
+    @Test
+    void crash_before_commit_rolls_back_the_insert_with_the_completion_and_the_retry_inserts_once()
+            throws SQLException {
+        Set<String> crashed = ConcurrentHashMap.newKeySet();
+        AtomicInteger injected = new AtomicInteger();
+        FaultInjector crashFirstTryOfEachInstance = (point, instanceId) -> {
+            if (point == FaultPoint.BEFORE_ACTIVITY_COMMIT && crashed.add(instanceId)) {
+                injected.incrementAndGet();
+                throw new SimulatedCrashException(point);
+            }
+        };
+        List<String> ids = run("before", crashFirstTryOfEachInstance);
+
+        assertThat(injected.get()).isEqualTo(INSTANCES);
+        for (String id : ids) {
+            assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id = '" + id + "'")).isEqualTo(STEPS);
+        }
+        // The row of each crashed try is gone: only the second attempt's insert of step 0 exists.
+        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE 'before-%' AND step = 0 AND attempt = 1"))
+                .isZero();
+        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE 'before-%' AND step = 0 AND attempt = 2"))
+                .isEqualTo(INSTANCES);
+    }
+
+    @Test
+    void crash_after_commit_does_not_run_the_activity_again() throws SQLException {
+        Set<String> crashed = ConcurrentHashMap.newKeySet();
+        FaultInjector crashAfterFirstCommit = (point, instanceId) -> {
+            if (point == FaultPoint.AFTER_ACTIVITY_COMMIT && crashed.add(instanceId)) {
+                throw new SimulatedCrashException(point);
+            }
+        };
+        List<String> ids = run("after", crashAfterFirstCommit);
+
+        assertThat(crashed).hasSize(INSTANCES);
+        for (String id : ids) {
+            assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id = '" + id + "'")).isEqualTo(STEPS);
+        }
+        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE 'after-%' AND attempt > 1")).isZero();
+    }
+
+    private List<String> run(String prefix, FaultInjector faults) {
+        String url = CLUSTER.jdbcUrl(db, "postgres");
+        Properties props = new Properties();
+        Registry registry = new Registry()
+                .orchestration("eo.steps", ctx -> {
+                    for (int i = 0; i < STEPS; i++) {
+                        ctx.callActivity("eo.insert", i, String.class).await();
+                    }
+                    return STEPS;
+                })
+                .activity("eo.insert", ctx -> {
+                    try (Connection c = DriverManager.getConnection(url, props)) {
+                        c.setAutoCommit(false);
+                        try (PreparedStatement ps = c.prepareStatement(
+                                "INSERT INTO eo_rows (instance_id, step, attempt) VALUES (?, ?, ?)")) {
+                            ps.setString(1, ctx.instanceId());
+                            ps.setInt(2, ctx.input(Integer.class));
+                            ps.setInt(3, ctx.attempt());
+                            ps.executeUpdate();
+                        }
+                        ctx.completeAndCommit(c, "ok");
+                        return "ok";
+                    }
+                });
+        WorkerConfig config = WorkerConfig.builder(url)
+                .pollInterval(Duration.ofMillis(50))
+                .leaseDuration(Duration.ofMillis(500))
+                .faultInjector(faults)
+                .build();
+        List<String> ids = new ArrayList<>();
+        try (Worker worker = Worker.start(config, registry)) {
+            EngineClient client = new EngineClient(worker.dataSource());
+            for (int i = 0; i < INSTANCES; i++) {
+                ids.add(client.start("eo.steps", prefix + "-" + i, null));
+            }
+            for (String id : ids) {
+                InstanceInfo info = client.awaitTerminal(id, Duration.ofSeconds(30));
+                assertThat(info.status()).as("status of %s (output %s)", id, info.output()).isEqualTo("Completed");
+            }
+        }
+        return ids;
+    }
+
+    private static long count(String sql) throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+}
