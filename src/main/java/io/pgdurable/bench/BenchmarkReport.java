@@ -1,0 +1,151 @@
+package io.pgdurable.bench;
+
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/** The figures of one benchmark run; a scenario that did not run has no entry. */
+public final class BenchmarkReport {
+
+    /** Raw commit rate: {@code threads} clients doing autocommit single-row INSERTs. */
+    public record Ceiling(int threads, long inserts, Duration elapsed) {
+        public double insertsPerSecond() {
+            return inserts / seconds(elapsed);
+        }
+    }
+
+    /** {@code instances} orchestrations of {@code steps} activities each, started at once. */
+    public record Throughput(int instances, int steps, Duration wall, LatencyStats instanceLatency,
+                             Verification verification) {
+        public double stepsPerSecond() {
+            return (double) instances * steps / seconds(wall);
+        }
+    }
+
+    /** Start-to-completed times of single-step orchestrations run one at a time, seen by the client. */
+    public record Latency(LatencyStats stats, Verification verification) {
+    }
+
+    /**
+     * One orchestration of {@code steps} sequential activities against the median of short
+     * {@code referenceSteps}-step runs.
+     */
+    public record LongWorkflow(int steps, Duration total, int referenceSteps, Duration referenceTotal,
+                               Verification verification) {
+        public double perStepNanos() {
+            return (double) total.toNanos() / steps;
+        }
+
+        public double referencePerStepNanos() {
+            return (double) referenceTotal.toNanos() / referenceSteps;
+        }
+
+        /** Per-step cost of the long run over that of the short one; 1.0 means no slowdown with length. */
+        public double ratio() {
+            return perStepNanos() / referencePerStepNanos();
+        }
+    }
+
+    /**
+     * What a scenario left behind: every instance should have completed, and {@code bench_rows}
+     * should hold one row per activity, no more (exactly-once) and no fewer.
+     */
+    public record Verification(String scenario, long expectedRows, long rows, long distinctRows,
+                               long expectedInstances, long completedInstances, String firstFailure) {
+        public boolean ok() {
+            return rows == expectedRows && distinctRows == expectedRows && completedInstances == expectedInstances;
+        }
+
+        /** {@code OK}, or {@code MISMATCH} and what differs. */
+        public String describe() {
+            if (ok()) {
+                return "OK (" + rows + " rows, " + completedInstances + " instances completed)";
+            }
+            StringBuilder s = new StringBuilder("MISMATCH: ").append(rows).append(" rows (")
+                    .append(distinctRows).append(" distinct instance/step pairs), expected ").append(expectedRows)
+                    .append("; ").append(completedInstances).append(" of ").append(expectedInstances)
+                    .append(" instances completed");
+            if (firstFailure != null) {
+                s.append("; first failure: ").append(firstFailure);
+            }
+            return s.toString();
+        }
+    }
+
+    private final Ceiling ceiling;
+    private final Throughput throughput;
+    private final Latency latency;
+    private final LongWorkflow longWorkflow;
+
+    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow) {
+        this.ceiling = ceiling;
+        this.throughput = throughput;
+        this.latency = latency;
+        this.longWorkflow = longWorkflow;
+    }
+
+    public Optional<Ceiling> ceiling() {
+        return Optional.ofNullable(ceiling);
+    }
+
+    public Optional<Throughput> throughput() {
+        return Optional.ofNullable(throughput);
+    }
+
+    public Optional<Latency> latency() {
+        return Optional.ofNullable(latency);
+    }
+
+    public Optional<LongWorkflow> longWorkflow() {
+        return Optional.ofNullable(longWorkflow);
+    }
+
+    /** The row and instance checks of every engine scenario that ran. */
+    public List<Verification> verifications() {
+        List<Verification> all = new ArrayList<>();
+        throughput().ifPresent(t -> all.add(t.verification()));
+        latency().ifPresent(l -> all.add(l.verification()));
+        longWorkflow().ifPresent(l -> all.add(l.verification()));
+        return all;
+    }
+
+    /** True when every check passed. */
+    public boolean ok() {
+        return verifications().stream().allMatch(Verification::ok);
+    }
+
+    /** The summary block: one line per scenario that ran. */
+    public void printSummary(PrintWriter out) {
+        out.println();
+        out.println("summary");
+        ceiling().ifPresent(c -> out.printf(Locale.ROOT,
+                "ceiling            insert commits/s   %-8.0f (%d threads, %.1f s)%n",
+                c.insertsPerSecond(), c.threads(), seconds(c.elapsed())));
+        throughput().ifPresent(t -> out.printf(Locale.ROOT,
+                "throughput         steps/s            %-8.0f (%d x %d, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
+                t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),
+                LatencyStats.millis(t.instanceLatency().p50Nanos()),
+                LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification())));
+        latency().ifPresent(l -> out.printf(Locale.ROOT,
+                "latency 1 step     p50 %s  p99 %s  max %s  (%d samples)  rows %s%n",
+                LatencyStats.millis(l.stats().p50Nanos()), LatencyStats.millis(l.stats().p99Nanos()),
+                LatencyStats.millis(l.stats().maxNanos()), l.stats().count(), verdict(l.verification())));
+        longWorkflow().ifPresent(l -> out.printf(Locale.ROOT,
+                "long workflow      %d steps  per-step %s  vs %d-step %s  ratio %.2f  (total %.2f s)  rows %s%n",
+                l.steps(), LatencyStats.millis(l.perStepNanos()), l.referenceSteps(),
+                LatencyStats.millis(l.referencePerStepNanos()), l.ratio(), seconds(l.total()),
+                verdict(l.verification())));
+        out.flush();
+    }
+
+    private static String verdict(Verification v) {
+        return v.ok() ? "OK" : "MISMATCH";
+    }
+
+    static double seconds(Duration d) {
+        return d.toNanos() / 1e9;
+    }
+}

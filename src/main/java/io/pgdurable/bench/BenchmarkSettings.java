@@ -1,0 +1,140 @@
+package io.pgdurable.bench;
+
+import java.time.Duration;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
+
+/** What {@link EngineBenchmark} measures and how hard it pushes; validated by {@link Builder#build()}. */
+public final class BenchmarkSettings {
+    private final String jdbcUrl;
+    private final String user;
+    private final String password;
+    private final Set<Scenario> scenarios;
+    private final int activityThreads;
+    private final int orchestrationThreads;
+    private final int turnBatchSize;
+    private final int instances;
+    private final int steps;
+    private final int latencySamples;
+    private final int longSteps;
+    private final Duration ceilingDuration;
+    private final int warmupInstances;
+    private final Duration timeout;
+
+    private BenchmarkSettings(Builder b) {
+        this.jdbcUrl = b.jdbcUrl;
+        this.user = b.user;
+        this.password = b.password;
+        this.scenarios = Collections.unmodifiableSet(EnumSet.copyOf(b.scenarios));
+        this.activityThreads = b.activityThreads;
+        this.orchestrationThreads = b.orchestrationThreads;
+        this.turnBatchSize = b.turnBatchSize;
+        this.instances = b.instances;
+        this.steps = b.steps;
+        this.latencySamples = b.latencySamples;
+        this.longSteps = b.longSteps;
+        this.ceilingDuration = b.ceilingDuration;
+        this.warmupInstances = b.warmupInstances;
+        this.timeout = b.timeout;
+    }
+
+    public static Builder builder(String jdbcUrl) {
+        return new Builder(jdbcUrl);
+    }
+
+    public String jdbcUrl() { return jdbcUrl; }
+    public String user() { return user; }
+    public String password() { return password; }
+    public Set<Scenario> scenarios() { return scenarios; }
+    /** Activity threads of the worker, and client threads of the ceiling scenario. */
+    public int activityThreads() { return activityThreads; }
+    public int orchestrationThreads() { return orchestrationThreads; }
+    public int turnBatchSize() { return turnBatchSize; }
+    /** Orchestrations started at once by the throughput scenario. */
+    public int instances() { return instances; }
+    /** Activities per throughput orchestration. */
+    public int steps() { return steps; }
+    public int latencySamples() { return latencySamples; }
+    public int longSteps() { return longSteps; }
+    public Duration ceilingDuration() { return ceilingDuration; }
+    /** Orchestrations run, unmeasured, before the engine scenarios; 0 skips the warm-up. */
+    public int warmupInstances() { return warmupInstances; }
+    /** The longest any one wait for orchestrations may take before the benchmark gives up. */
+    public Duration timeout() { return timeout; }
+
+    public boolean runs(Scenario s) {
+        return scenarios.contains(s);
+    }
+
+    /** Builder; every setting has a default except the JDBC URL. */
+    public static final class Builder {
+        private final String jdbcUrl;
+        private String user;
+        private String password;
+        private Set<Scenario> scenarios = EnumSet.allOf(Scenario.class);
+        private int activityThreads = 8;
+        private int orchestrationThreads = 2;
+        private int turnBatchSize = 32;
+        private int instances = 200;
+        private int steps = 10;
+        private int latencySamples = 200;
+        private int longSteps = 500;
+        private Duration ceilingDuration = Duration.ofSeconds(5);
+        private int warmupInstances = 20;
+        private Duration timeout = Duration.ofMinutes(10);
+
+        private Builder(String jdbcUrl) {
+            this.jdbcUrl = jdbcUrl;
+        }
+
+        public Builder user(String v) { this.user = v; return this; }
+        public Builder password(String v) { this.password = v; return this; }
+        public Builder scenarios(Set<Scenario> v) { this.scenarios = v; return this; }
+        public Builder activityThreads(int v) { this.activityThreads = v; return this; }
+        public Builder orchestrationThreads(int v) { this.orchestrationThreads = v; return this; }
+        public Builder turnBatchSize(int v) { this.turnBatchSize = v; return this; }
+        public Builder instances(int v) { this.instances = v; return this; }
+        public Builder steps(int v) { this.steps = v; return this; }
+        public Builder latencySamples(int v) { this.latencySamples = v; return this; }
+        public Builder longSteps(int v) { this.longSteps = v; return this; }
+        public Builder ceilingDuration(Duration v) { this.ceilingDuration = v; return this; }
+        public Builder warmupInstances(int v) { this.warmupInstances = v; return this; }
+        public Builder timeout(Duration v) { this.timeout = v; return this; }
+
+        /** Validates every setting, naming the first bad one. */
+        public BenchmarkSettings build() {
+            if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
+                throw new IllegalArgumentException("JDBC URL must start with jdbc:postgresql:, got '" + jdbcUrl + "'");
+            }
+            if (scenarios == null || scenarios.isEmpty()) {
+                throw new IllegalArgumentException("at least one scenario must be chosen");
+            }
+            positive("activity threads", activityThreads);
+            positive("orchestration threads", orchestrationThreads);
+            positive("turn batch size", turnBatchSize);
+            positive("instances", instances);
+            positive("steps", steps);
+            positive("latency samples", latencySamples);
+            positive("long steps", longSteps);
+            if (warmupInstances < 0) {
+                throw new IllegalArgumentException("warm-up instances must not be negative, got " + warmupInstances);
+            }
+            positive("ceiling duration", ceilingDuration);
+            positive("timeout", timeout);
+            return new BenchmarkSettings(this);
+        }
+
+        private static void positive(String what, int v) {
+            if (v < 1) {
+                throw new IllegalArgumentException(what + " must be at least 1, got " + v);
+            }
+        }
+
+        private static void positive(String what, Duration v) {
+            if (v == null || v.isNegative() || v.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, got " + v);
+            }
+        }
+    }
+}

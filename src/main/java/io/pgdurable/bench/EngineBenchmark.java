@@ -1,0 +1,579 @@
+package io.pgdurable.bench;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.pgdurable.engine.ActivityContext;
+import io.pgdurable.engine.DurableException;
+import io.pgdurable.engine.OrchestrationContext;
+import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.store.EngineClient;
+import io.pgdurable.engine.store.InstanceInfo;
+import io.pgdurable.schema.SchemaInstaller;
+import io.pgdurable.worker.Worker;
+import io.pgdurable.worker.WorkerConfig;
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import javax.sql.DataSource;
+import org.postgresql.PGProperty;
+
+/**
+ * Measures the engine against the database it runs on, with an in-process {@link Worker}.
+ *
+ * <p>Every activity inserts one row into {@code bench_rows} and completes exactly-once with
+ * {@link ActivityContext#completeAndCommit}, so the row and the step's completion commit
+ * together; each engine scenario then checks that the table holds exactly one row per step.
+ * The {@linkplain Scenario#CEILING ceiling} scenario measures the same single-row commit without
+ * the engine, which bounds what any engine on this database can reach.
+ *
+ * <p>Each scenario begins by emptying {@code bench_rows} and deleting every engine instance whose
+ * orchestration name starts with {@value #NAME_PREFIX}; the last scenario's data stays for
+ * inspection. No other worker should serve the database meanwhile: one that does not know the
+ * {@code bench.*} orchestrations would take their work and fail it.
+ */
+public final class EngineBenchmark {
+
+    /** Prefix of every orchestration and activity name the benchmark registers. */
+    public static final String NAME_PREFIX = "bench.";
+
+    /** Steps of the short orchestration the long workflow is compared with. */
+    public static final int REFERENCE_STEPS = 10;
+
+    static final String INSERT_ACTIVITY = NAME_PREFIX + "insert";
+    static final String WARMUP = NAME_PREFIX + "warmup";
+    static final String THROUGHPUT = NAME_PREFIX + "throughput";
+    static final String LATENCY = NAME_PREFIX + "latency";
+    static final String REFERENCE = NAME_PREFIX + "reference";
+    static final String LONG = NAME_PREFIX + "long";
+
+    private static final int REFERENCE_RUNS = 3;
+    private static final int WARMUP_SINGLE_RUNS = 5;
+    private static final int CEILING_WARMUP_INSERTS = 20;
+    private static final Duration GROUP_POLL = Duration.ofMillis(20);
+    private static final long SINGLE_POLL_NANOS = 1_000_000;
+    private static final Duration RECENT_HEARTBEAT = Duration.ofMinutes(1);
+    private static final String PAYLOAD = "x".repeat(100);
+
+    private static final String CREATE_TABLE = """
+            CREATE TABLE IF NOT EXISTS bench_rows (
+                id          bigserial PRIMARY KEY,
+                instance_id text,
+                step        int,
+                payload     text
+            )""";
+    private static final String INSERT_ROW = "INSERT INTO bench_rows (instance_id, step, payload) VALUES (?, ?, ?)";
+    private static final String CLEAR_ROWS = "TRUNCATE bench_rows";
+    private static final String CLEAR_INSTANCES = """
+            WITH doomed AS (SELECT id FROM df_engine.instances WHERE name LIKE 'bench.%'),
+                 history AS (DELETE FROM df_engine.history WHERE instance_id IN (SELECT id FROM doomed)),
+                 orchestrator AS (DELETE FROM df_engine.orchestrator_queue
+                                   WHERE instance_id IN (SELECT id FROM doomed)),
+                 activity AS (DELETE FROM df_engine.activity_queue WHERE instance_id IN (SELECT id FROM doomed))
+            DELETE FROM df_engine.instances WHERE id IN (SELECT id FROM doomed)""";
+    private static final String START_MANY =
+            "SELECT count(df_engine.start_orchestration(id, ?, ?)) FROM unnest(?::text[]) AS id";
+    private static final String COUNT_UNFINISHED =
+            "SELECT count(*) FROM df_engine.instances WHERE status IN ('Pending', 'Running') AND name = ?";
+    private static final String STATUS = "SELECT status FROM df_engine.instances WHERE id = ?";
+    private static final String INSTANCE_LATENCIES = """
+            SELECT (extract(epoch FROM completed_at - created_at) * 1e9)::bigint
+              FROM df_engine.instances
+             WHERE name = ? AND completed_at IS NOT NULL""";
+    private static final String COUNT_ROWS = "SELECT count(*), count(DISTINCT (instance_id, step)) FROM bench_rows";
+    private static final String COUNT_COMPLETED = """
+            SELECT count(*) FILTER (WHERE status = 'Completed'),
+                   (array_agg(id || ' ' || status || ': ' || coalesce(output, ''))
+                        FILTER (WHERE status <> 'Completed'))[1]
+              FROM df_engine.instances
+             WHERE name = ANY (?)""";
+    private static final String OTHER_WORKERS =
+            "SELECT count(*) FROM df_engine.workers WHERE last_seen_at > now() - make_interval(secs => ?)";
+
+    private final BenchmarkSettings settings;
+    private final PrintWriter out;
+    private final String runTag = UUID.randomUUID().toString().substring(0, 8);
+
+    public EngineBenchmark(BenchmarkSettings settings, PrintWriter out) {
+        this.settings = settings;
+        this.out = out;
+    }
+
+    /**
+     * Runs the chosen scenarios in order, printing progress as it goes.
+     *
+     * @throws DurableException if the schema is missing or out of date, or orchestrations do not
+     *         finish within the timeout
+     */
+    public BenchmarkReport run() throws SQLException {
+        BenchmarkReport.Ceiling ceiling = null;
+        BenchmarkReport.Throughput throughput = null;
+        BenchmarkReport.Latency latency = null;
+        BenchmarkReport.LongWorkflow longWorkflow = null;
+        try (Connection admin = connect("pg-durable bench")) {
+            checkSchema(admin);
+            execute(admin, CREATE_TABLE);
+            describeServer(admin);
+            if (settings.runs(Scenario.CEILING)) {
+                clear(admin);
+                ceiling = runCeiling();
+            }
+            if (settings.runs(Scenario.THROUGHPUT) || settings.runs(Scenario.LATENCY) || settings.runs(Scenario.LONG)) {
+                warnAboutOtherWorkers(admin);
+                try (HikariDataSource rowPool = rowPool();
+                     Worker worker = Worker.start(workerConfig(), registry(rowPool));
+                     Connection client = connect("pg-durable bench client")) {
+                    Runner runner = new Runner(admin, client, new EngineClient(worker.dataSource()));
+                    runner.warmUp();
+                    if (settings.runs(Scenario.THROUGHPUT)) {
+                        clear(admin);
+                        throughput = runner.throughput();
+                    }
+                    if (settings.runs(Scenario.LATENCY)) {
+                        clear(admin);
+                        latency = runner.latency();
+                    }
+                    if (settings.runs(Scenario.LONG)) {
+                        clear(admin);
+                        longWorkflow = runner.longWorkflow();
+                    }
+                }
+            }
+        }
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow);
+    }
+
+    private void checkSchema(Connection c) throws SQLException {
+        int installed;
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT to_regclass('df_engine.schema_migrations') IS NOT NULL")) {
+            rs.next();
+            if (!rs.getBoolean(1)) {
+                throw new DurableException("the df_engine schema is not installed in this database;"
+                        + " run 'pg-durable install --url <jdbc-url>' first");
+            }
+        }
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce(max(version), 0) FROM df_engine.schema_migrations")) {
+            rs.next();
+            installed = rs.getInt(1);
+        }
+        int latest = new SchemaInstaller().latestVersion();
+        if (installed < latest) {
+            throw new DurableException("the df_engine schema is at version " + installed + " but this build needs "
+                    + latest + "; run 'pg-durable install --url <jdbc-url>' first");
+        }
+    }
+
+    private void describeServer(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT current_database(), current_setting('server_version'),"
+                     + " current_setting('synchronous_commit'), current_setting('fsync')")) {
+            rs.next();
+            out.printf(Locale.ROOT, "database %s on PostgreSQL %s (synchronous_commit=%s, fsync=%s)%n",
+                    rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4));
+        }
+        out.printf(Locale.ROOT, "worker: %d activity threads, %d orchestration threads, turn batch %d%n",
+                settings.activityThreads(), settings.orchestrationThreads(), settings.turnBatchSize());
+        out.flush();
+    }
+
+    private void warnAboutOtherWorkers(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(OTHER_WORKERS)) {
+            ps.setLong(1, RECENT_HEARTBEAT.toSeconds());
+            long others = single(ps);
+            if (others > 0) {
+                out.printf(Locale.ROOT, "warning: %d other worker(s) sent a heartbeat in the last minute;"
+                        + " they compete for the benchmark's work and fail bench.* orchestrations they do not know%n",
+                        others);
+                out.flush();
+            }
+        }
+    }
+
+    /** Empties {@code bench_rows} and deletes the benchmark's engine instances, their history and queued work. */
+    private static void clear(Connection c) throws SQLException {
+        execute(c, CLEAR_ROWS);
+        execute(c, CLEAR_INSTANCES);
+    }
+
+    private BenchmarkReport.Ceiling runCeiling() throws SQLException {
+        int threads = settings.activityThreads();
+        out.printf(Locale.ROOT, "ceiling: %d clients doing autocommit single-row INSERTs for %.1f s ...%n",
+                threads, BenchmarkReport.seconds(settings.ceilingDuration()));
+        out.flush();
+        ExecutorService pool = Executors.newFixedThreadPool(threads, named("pg_durable-bench-ceiling"));
+        CountDownLatch ready = new CountDownLatch(threads);
+        CountDownLatch go = new CountDownLatch(1);
+        AtomicLong deadline = new AtomicLong();
+        List<Future<Long>> counts = new ArrayList<>();
+        try {
+            for (int i = 0; i < threads; i++) {
+                String instanceId = "ceiling-" + runTag + "-" + i;
+                counts.add(pool.submit(() -> insertUntilDeadline(instanceId, ready, go, deadline)));
+            }
+            ready.await();
+            long started = System.nanoTime();
+            deadline.set(started + settings.ceilingDuration().toNanos());
+            go.countDown();
+            long inserts = 0;
+            for (Future<Long> f : counts) {
+                inserts += f.get();
+            }
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+            BenchmarkReport.Ceiling result = new BenchmarkReport.Ceiling(threads, inserts, elapsed);
+            out.printf(Locale.ROOT, "ceiling: %d inserts in %.2f s = %.0f commits/s%n",
+                    inserts, BenchmarkReport.seconds(elapsed), result.insertsPerSecond());
+            out.flush();
+            return result;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DurableException("interrupted while measuring the ceiling", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw new DurableException("a ceiling client failed: " + e.getCause(), e.getCause());
+        } finally {
+            go.countDown();
+            pool.shutdownNow();
+        }
+    }
+
+    private long insertUntilDeadline(String instanceId, CountDownLatch ready, CountDownLatch go, AtomicLong deadline)
+            throws SQLException, InterruptedException {
+        try (Connection c = connect("pg-durable bench ceiling");
+             PreparedStatement ps = c.prepareStatement(INSERT_ROW)) {
+            ps.setString(1, instanceId);
+            ps.setString(3, PAYLOAD);
+            int step = 0;
+            try {
+                for (; step < CEILING_WARMUP_INSERTS; step++) {
+                    ps.setInt(2, step);
+                    ps.executeUpdate();
+                }
+            } finally {
+                ready.countDown();
+            }
+            go.await();
+            long end = deadline.get();
+            long count = 0;
+            while (System.nanoTime() < end) {
+                ps.setInt(2, ++step);
+                ps.executeUpdate();
+                count++;
+            }
+            return count;
+        }
+    }
+
+    private Registry registry(DataSource rows) {
+        Registry registry = new Registry().activity(INSERT_ACTIVITY, ctx -> insertRow(rows, ctx));
+        for (String name : List.of(WARMUP, THROUGHPUT, LATENCY, REFERENCE, LONG)) {
+            registry.orchestration(name, EngineBenchmark::sequence);
+        }
+        return registry;
+    }
+
+    /** Runs {@code input} insert activities one after another. */
+    private static Object sequence(OrchestrationContext ctx) {
+        int steps = ctx.input(Integer.class);
+        for (int step = 1; step <= steps; step++) {
+            ctx.callActivity(INSERT_ACTIVITY, step, Integer.class).await();
+        }
+        return steps;
+    }
+
+    /** Inserts one row and records the step's completion in the same transaction. */
+    private static Object insertRow(DataSource rows, ActivityContext ctx) throws SQLException {
+        int step = ctx.input(Integer.class);
+        try (Connection c = rows.getConnection();
+             PreparedStatement ps = c.prepareStatement(INSERT_ROW)) {
+            ps.setString(1, ctx.instanceId());
+            ps.setInt(2, step);
+            ps.setString(3, PAYLOAD);
+            ps.executeUpdate();
+            ctx.completeAndCommit(c, step);
+        }
+        return step;
+    }
+
+    private WorkerConfig workerConfig() {
+        return WorkerConfig.builder(settings.jdbcUrl())
+                .user(settings.user())
+                .password(settings.password())
+                .activityThreads(settings.activityThreads())
+                .orchestrationThreads(settings.orchestrationThreads())
+                .turnBatchSize(settings.turnBatchSize())
+                .build();
+    }
+
+    /** The activities' own pool, one connection per activity thread, autocommit off for completeAndCommit. */
+    private HikariDataSource rowPool() {
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(settings.jdbcUrl());
+        if (settings.user() != null) {
+            hc.setUsername(settings.user());
+        }
+        if (settings.password() != null) {
+            hc.setPassword(settings.password());
+        }
+        hc.setPoolName("pg_durable-bench-rows");
+        hc.setMaximumPoolSize(settings.activityThreads());
+        hc.setMinimumIdle(settings.activityThreads());
+        hc.setAutoCommit(false);
+        hc.setConnectionTimeout(10_000);
+        hc.addDataSourceProperty("ApplicationName", "pg-durable bench activity");
+        return new HikariDataSource(hc);
+    }
+
+    private Connection connect(String applicationName) throws SQLException {
+        Properties props = new Properties();
+        PGProperty.APPLICATION_NAME.set(props, applicationName);
+        if (settings.user() != null) {
+            PGProperty.USER.set(props, settings.user());
+        }
+        if (settings.password() != null) {
+            PGProperty.PASSWORD.set(props, settings.password());
+        }
+        return DriverManager.getConnection(settings.jdbcUrl(), props);
+    }
+
+    /** The engine scenarios, sharing the admin connection, a client connection and the running worker. */
+    private final class Runner {
+        private final Connection admin;
+        private final Connection client;
+        private final EngineClient engine;
+        private final PreparedStatement status;
+        private final AtomicInteger serial = new AtomicInteger();
+
+        Runner(Connection admin, Connection client, EngineClient engine) throws SQLException {
+            this.admin = admin;
+            this.client = client;
+            this.engine = engine;
+            this.status = client.prepareStatement(STATUS);
+        }
+
+        void warmUp() throws SQLException {
+            int n = settings.warmupInstances();
+            if (n == 0) {
+                return;
+            }
+            out.printf(Locale.ROOT, "warm-up: %d x %d steps at once, then %d single-step runs ...%n",
+                    n, settings.steps(), WARMUP_SINGLE_RUNS);
+            out.flush();
+            long started = System.nanoTime();
+            startMany(WARMUP, n, settings.steps());
+            awaitGroup(WARMUP, n);
+            for (int i = 0; i < WARMUP_SINGLE_RUNS; i++) {
+                runOne(WARMUP, 1);
+            }
+            out.printf(Locale.ROOT, "warm-up: done in %.2f s%n", (System.nanoTime() - started) / 1e9);
+            out.flush();
+        }
+
+        BenchmarkReport.Throughput throughput() throws SQLException {
+            int instances = settings.instances();
+            int steps = settings.steps();
+            out.printf(Locale.ROOT, "throughput: %d orchestrations x %d steps, started in one transaction ...%n",
+                    instances, steps);
+            out.flush();
+            long started = System.nanoTime();
+            startMany(THROUGHPUT, instances, steps);
+            long finished = awaitGroup(THROUGHPUT, instances);
+            Duration wall = Duration.ofNanos(finished - started);
+            LatencyStats perInstance = instanceLatencies(THROUGHPUT);
+            BenchmarkReport.Verification check = verify("throughput", (long) instances * steps, instances,
+                    List.of(THROUGHPUT));
+            BenchmarkReport.Throughput result =
+                    new BenchmarkReport.Throughput(instances, steps, wall, perInstance, check);
+            out.printf(Locale.ROOT, "throughput: %.2f s wall = %.0f steps/s; per instance start->completed %s%n",
+                    BenchmarkReport.seconds(wall), result.stepsPerSecond(), perInstance);
+            out.printf(Locale.ROOT, "throughput: rows %s%n", check.describe());
+            out.flush();
+            return result;
+        }
+
+        BenchmarkReport.Latency latency() throws SQLException {
+            int samples = settings.latencySamples();
+            out.printf(Locale.ROOT, "latency: %d single-step orchestrations one at a time, polled every 1 ms ...%n",
+                    samples);
+            out.flush();
+            long[] nanos = new long[samples];
+            for (int i = 0; i < samples; i++) {
+                nanos[i] = runOne(LATENCY, 1);
+            }
+            LatencyStats stats = LatencyStats.ofNanos(nanos);
+            BenchmarkReport.Verification check = verify("latency", samples, samples, List.of(LATENCY));
+            out.printf(Locale.ROOT, "latency: start->completed %s  mean %s%n",
+                    stats, LatencyStats.millis(stats.meanNanos()));
+            out.printf(Locale.ROOT, "latency: rows %s%n", check.describe());
+            out.flush();
+            return new BenchmarkReport.Latency(stats, check);
+        }
+
+        BenchmarkReport.LongWorkflow longWorkflow() throws SQLException {
+            int steps = settings.longSteps();
+            out.printf(Locale.ROOT, "long: %d runs of a %d-step orchestration, then one of %d steps ...%n",
+                    REFERENCE_RUNS, REFERENCE_STEPS, steps);
+            out.flush();
+            long[] reference = new long[REFERENCE_RUNS];
+            for (int i = 0; i < REFERENCE_RUNS; i++) {
+                reference[i] = runOne(REFERENCE, REFERENCE_STEPS);
+            }
+            Duration referenceTotal = Duration.ofNanos(LatencyStats.ofNanos(reference).p50Nanos());
+            Duration total = Duration.ofNanos(runOne(LONG, steps));
+            BenchmarkReport.Verification check = verify("long",
+                    (long) REFERENCE_RUNS * REFERENCE_STEPS + steps, REFERENCE_RUNS + 1, List.of(REFERENCE, LONG));
+            BenchmarkReport.LongWorkflow result =
+                    new BenchmarkReport.LongWorkflow(steps, total, REFERENCE_STEPS, referenceTotal, check);
+            out.printf(Locale.ROOT,
+                    "long: %d-step median %s (%s per step); %d steps %.2f s (%s per step); ratio %.2f%n",
+                    REFERENCE_STEPS, LatencyStats.millis(referenceTotal.toNanos()),
+                    LatencyStats.millis(result.referencePerStepNanos()), steps, BenchmarkReport.seconds(total),
+                    LatencyStats.millis(result.perStepNanos()), result.ratio());
+            out.printf(Locale.ROOT, "long: rows %s%n", check.describe());
+            out.flush();
+            return result;
+        }
+
+        /** Starts {@code count} instances of {@code name} in one statement, hence one transaction. */
+        private void startMany(String name, int count, int steps) throws SQLException {
+            String[] ids = new String[count];
+            for (int i = 0; i < count; i++) {
+                ids[i] = nextId(name);
+            }
+            try (PreparedStatement ps = admin.prepareStatement(START_MANY)) {
+                ps.setString(1, name);
+                ps.setString(2, Integer.toString(steps));
+                ps.setArray(3, admin.createArrayOf("text", ids));
+                ps.executeQuery().close();
+            }
+        }
+
+        /** Polls until no instance of {@code name} is pending or running; returns when that was seen. */
+        private long awaitGroup(String name, int count) throws SQLException {
+            long deadline = System.nanoTime() + settings.timeout().toNanos();
+            try (PreparedStatement ps = admin.prepareStatement(COUNT_UNFINISHED)) {
+                ps.setString(1, name);
+                while (true) {
+                    long unfinished = single(ps);
+                    long now = System.nanoTime();
+                    if (unfinished == 0) {
+                        return now;
+                    }
+                    if (now > deadline) {
+                        throw new DurableException(unfinished + " of " + count + " " + name
+                                + " orchestrations were still unfinished after " + settings.timeout()
+                                + " (--timeout-seconds); see the worker log");
+                    }
+                    pause(GROUP_POLL.toNanos());
+                }
+            }
+        }
+
+        /** Starts one instance and polls its status every millisecond; returns start-to-terminal nanoseconds. */
+        private long runOne(String name, int steps) throws SQLException {
+            String id = nextId(name);
+            long started = System.nanoTime();
+            engine.start(client, name, id, steps);
+            long deadline = started + settings.timeout().toNanos();
+            status.setString(1, id);
+            while (true) {
+                try (ResultSet rs = status.executeQuery()) {
+                    if (rs.next() && InstanceInfo.isTerminal(rs.getString(1))) {
+                        return System.nanoTime() - started;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new DurableException("orchestration " + id + " did not finish within " + settings.timeout()
+                            + " (--timeout-seconds); see the worker log");
+                }
+                pause(SINGLE_POLL_NANOS);
+            }
+        }
+
+        private LatencyStats instanceLatencies(String name) throws SQLException {
+            List<Long> values = new ArrayList<>();
+            try (PreparedStatement ps = admin.prepareStatement(INSTANCE_LATENCIES)) {
+                ps.setString(1, name);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        values.add(rs.getLong(1));
+                    }
+                }
+            }
+            return LatencyStats.ofNanos(values.stream().mapToLong(Long::longValue).toArray());
+        }
+
+        private BenchmarkReport.Verification verify(String scenario, long expectedRows, long expectedInstances,
+                                                    List<String> names) throws SQLException {
+            long rows;
+            long distinct;
+            try (Statement st = admin.createStatement(); ResultSet rs = st.executeQuery(COUNT_ROWS)) {
+                rs.next();
+                rows = rs.getLong(1);
+                distinct = rs.getLong(2);
+            }
+            try (PreparedStatement ps = admin.prepareStatement(COUNT_COMPLETED)) {
+                ps.setArray(1, admin.createArrayOf("text", names.toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return new BenchmarkReport.Verification(scenario, expectedRows, rows, distinct,
+                            expectedInstances, rs.getLong(1), rs.getString(2));
+                }
+            }
+        }
+
+        private String nextId(String name) {
+            return name + "-" + runTag + "-" + serial.incrementAndGet();
+        }
+    }
+
+    private static long single(PreparedStatement ps) throws SQLException {
+        try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static void execute(Connection c, String sql) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.execute(sql);
+        }
+    }
+
+    private static void pause(long nanos) {
+        LockSupport.parkNanos(nanos);
+        if (Thread.currentThread().isInterrupted()) {
+            throw new DurableException("interrupted while waiting for bench orchestrations");
+        }
+    }
+
+    private static ThreadFactory named(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + "-" + n.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

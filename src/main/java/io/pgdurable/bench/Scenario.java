@@ -1,0 +1,52 @@
+package io.pgdurable.bench;
+
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+
+/** The parts of the benchmark, in the order they run. */
+public enum Scenario {
+    /** The database's own single-row INSERT commit rate, without the engine. */
+    CEILING,
+    /** Many multi-step orchestrations at once. */
+    THROUGHPUT,
+    /** Single-step orchestrations, one at a time. */
+    LATENCY,
+    /** One long sequential orchestration against a short one. */
+    LONG;
+
+    /** The name used on the command line. */
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * Reads a comma-separated list such as {@code ceiling,latency}; order and repeats do not
+     * matter, since scenarios always run in declaration order.
+     */
+    public static Set<Scenario> parseList(String list) {
+        EnumSet<Scenario> chosen = EnumSet.noneOf(Scenario.class);
+        for (String part : list.split(",")) {
+            String name = part.strip();
+            if (name.isEmpty()) {
+                continue;
+            }
+            chosen.add(parse(name));
+        }
+        if (chosen.isEmpty()) {
+            throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
+                    + "ceiling, throughput, latency, long");
+        }
+        return chosen;
+    }
+
+    private static Scenario parse(String name) {
+        for (Scenario s : values()) {
+            if (s.label().equals(name.toLowerCase(Locale.ROOT))) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("unknown scenario '" + name
+                + "': expected ceiling, throughput, latency or long");
+    }
+}

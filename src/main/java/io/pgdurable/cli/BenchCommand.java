@@ -1,0 +1,131 @@
+package io.pgdurable.cli;
+
+import io.pgdurable.bench.BenchmarkReport;
+import io.pgdurable.bench.BenchmarkSettings;
+import io.pgdurable.bench.EngineBenchmark;
+import io.pgdurable.bench.Scenario;
+import java.io.PrintWriter;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.postgresql.PGProperty;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code bench}: measures the engine against a database with an in-process worker. */
+@Command(
+        name = "bench",
+        description = {
+                "Benchmark the engine against a database that has the df_engine schema installed.",
+                "Runs an in-process worker whose activities each insert one row into the table bench_rows",
+                "(created if missing) exactly-once, and measures: the database's raw insert commit rate",
+                "(ceiling), steps/s of many orchestrations at once (throughput), start-to-completed time of",
+                "single-step orchestrations (latency), and the per-step cost of a long orchestration (long).",
+                "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop",
+                "other workers of the database first. Exits with 1 if a row or instance check fails."
+        })
+final class BenchCommand implements Callable<Integer> {
+
+    @Mixin
+    ConnectionOptions database;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--scenarios", paramLabel = "<list>", defaultValue = "ceiling,throughput,latency,long",
+            description = "Comma-separated scenarios to run (default: ${DEFAULT-VALUE}).")
+    String scenarios;
+
+    @Option(names = "--threads", paramLabel = "<n>", defaultValue = "8",
+            description = "Worker activity threads, and client threads of the ceiling (default: ${DEFAULT-VALUE}).")
+    int activityThreads;
+
+    @Option(names = "--orchestration-threads", paramLabel = "<n>", defaultValue = "2",
+            description = "Worker orchestration dispatch loops (default: ${DEFAULT-VALUE}).")
+    int orchestrationThreads;
+
+    @Option(names = "--turn-batch", paramLabel = "<n>", defaultValue = "32",
+            description = "Orchestration turns committed per transaction, at most (default: ${DEFAULT-VALUE}).")
+    int turnBatch;
+
+    @Option(names = "--instances", paramLabel = "<n>", defaultValue = "200",
+            description = "Throughput: orchestrations started at once (default: ${DEFAULT-VALUE}).")
+    int instances;
+
+    @Option(names = "--steps", paramLabel = "<n>", defaultValue = "10",
+            description = "Throughput: activities per orchestration (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--latency-samples", paramLabel = "<n>", defaultValue = "200",
+            description = "Latency: single-step orchestrations run one at a time (default: ${DEFAULT-VALUE}).")
+    int latencySamples;
+
+    @Option(names = "--long-steps", paramLabel = "<n>", defaultValue = "500",
+            description = "Long: activities of the long orchestration (default: ${DEFAULT-VALUE}).")
+    int longSteps;
+
+    @Option(names = "--ceiling-seconds", paramLabel = "<s>", defaultValue = "5",
+            description = "Ceiling: how long the clients insert (default: ${DEFAULT-VALUE}).")
+    double ceilingSeconds;
+
+    @Option(names = "--warmup-instances", paramLabel = "<n>", defaultValue = "20",
+            description = "Orchestrations run unmeasured before the engine scenarios; 0 skips"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int warmupInstances;
+
+    @Option(names = "--timeout-seconds", paramLabel = "<s>", defaultValue = "600",
+            description = "Give up when orchestrations take longer than this to finish (default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds;
+
+    @Override
+    public Integer call() throws SQLException {
+        BenchmarkSettings settings = settings();
+        PrintWriter out = spec.commandLine().getOut();
+        BenchmarkReport report = new EngineBenchmark(settings, out).run();
+        report.printSummary(out);
+        if (!report.ok()) {
+            PrintWriter err = spec.commandLine().getErr();
+            report.verifications().stream()
+                    .filter(v -> !v.ok())
+                    .forEach(v -> err.println("bench: " + v.scenario() + ": " + v.describe()));
+            err.flush();
+            return 1;
+        }
+        return 0;
+    }
+
+    private BenchmarkSettings settings() {
+        Properties props = database.properties("pg-durable bench");
+        Set<Scenario> chosen;
+        try {
+            chosen = Scenario.parseList(scenarios);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--scenarios: " + e.getMessage());
+        }
+        try {
+            return BenchmarkSettings.builder(database.url())
+                    .user(PGProperty.USER.getOrDefault(props))
+                    .password(PGProperty.PASSWORD.getOrDefault(props))
+                    .scenarios(chosen)
+                    .activityThreads(activityThreads)
+                    .orchestrationThreads(orchestrationThreads)
+                    .turnBatchSize(turnBatch)
+                    .instances(instances)
+                    .steps(steps)
+                    .latencySamples(latencySamples)
+                    .longSteps(longSteps)
+                    .ceilingDuration(Duration.ofMillis(Math.round(ceilingSeconds * 1000)))
+                    .warmupInstances(warmupInstances)
+                    .timeout(Duration.ofSeconds(timeoutSeconds))
+                    .build();
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package io.pgdurable.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgdurable.cli.Main;
+import io.pgdurable.engine.DurableException;
+import io.pgdurable.testing.TestCluster;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.EnumSet;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class EngineBenchmarkTest {
+
+    private final TestCluster cluster = TestCluster.get();
+
+    @Test
+    void tiny_benchmark_runs_every_scenario_and_finds_exactly_one_row_per_step() throws SQLException {
+        String db = cluster.createDatabase("bench_tiny");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .activityThreads(2)
+                .instances(5)
+                .steps(3)
+                .latencySamples(5)
+                .longSteps(20)
+                .ceilingDuration(Duration.ofSeconds(1))
+                .warmupInstances(2)
+                .timeout(Duration.ofMinutes(2))
+                .build();
+        StringWriter printed = new StringWriter();
+
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+
+        assertThat(report.ceiling()).hasValueSatisfying(c -> assertThat(c.inserts()).isPositive());
+        assertThat(report.throughput()).hasValueSatisfying(t -> {
+            assertThat(t.verification().expectedRows()).isEqualTo(15);
+            assertThat(t.instanceLatency().count()).isEqualTo(5);
+        });
+        assertThat(report.latency()).hasValueSatisfying(l -> assertThat(l.stats().count()).isEqualTo(5));
+        assertThat(report.longWorkflow()).hasValueSatisfying(l -> assertThat(l.steps()).isEqualTo(20));
+        assertThat(report.verifications()).hasSize(3)
+                .allSatisfy(v -> assertThat(v.ok()).as(v.scenario() + ": " + v.describe()).isTrue());
+        assertThat(report.ok()).isTrue();
+        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK");
+    }
+
+    @Test
+    void bench_command_prints_a_summary_and_exits_zero_when_the_rows_check_out() {
+        String db = cluster.createDatabase("bench_cli");
+
+        Run run = run("bench", "--url", cluster.jdbcUrl(db, TestCluster.SUPERUSER), "--scenarios", "throughput",
+                "--threads", "2", "--instances", "3", "--steps", "2", "--warmup-instances", "0");
+
+        assertThat(run.exitCode).as(run.err).isZero();
+        assertThat(run.out).contains("summary", "throughput         steps/s").doesNotContain("ceiling ", "MISMATCH");
+    }
+
+    @Test
+    void benchmark_against_a_database_without_the_schema_says_to_run_install() {
+        String db = cluster.createEmptyDatabase("bench_no_schema");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .scenarios(EnumSet.of(Scenario.CEILING))
+                .build();
+
+        assertThatThrownBy(() -> new EngineBenchmark(settings, new PrintWriter(new StringWriter())).run())
+                .isInstanceOf(DurableException.class)
+                .hasMessageContaining("not installed")
+                .hasMessageContaining("install");
+    }
+
+    @Test
+    void unknown_scenario_is_a_usage_error() {
+        Run run = run("bench", "--url", cluster.jdbcUrl("postgres", TestCluster.SUPERUSER),
+                "--scenarios", "ceiling,fast");
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("unknown scenario 'fast'");
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cmd = Main.commandLine();
+        cmd.setOut(new PrintWriter(out, true));
+        cmd.setErr(new PrintWriter(err, true));
+        int exitCode = cmd.execute(args);
+        return new Run(exitCode, out.toString(), err.toString());
+    }
+
+    private record Run(int exitCode, String out, String err) {
+    }
+}
