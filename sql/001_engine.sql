@@ -270,7 +270,9 @@ $$;
 -- Deletes terminal instances among p_ids (optionally only those that became terminal before
 -- p_terminal_before, at most p_limit of them, oldest first) together with all their
 -- descendants, histories, executions and queued work. Non-terminal instances in p_ids are
--- skipped, never deleted. Returns the ids of the deleted top-level instances.
+-- skipped, never deleted, and so is a terminal instance with a descendant still running (a
+-- child it started without waiting for): it can be deleted once that child has ended.
+-- Returns the ids of the deleted top-level instances.
 CREATE FUNCTION df_engine.delete_instances(
     p_ids             text[],
     p_terminal_before timestamptz DEFAULT NULL,
@@ -285,15 +287,23 @@ BEGIN
     IF p_limit IS NOT NULL AND p_limit < 0 THEN
         RAISE EXCEPTION 'limit must not be negative, got %', p_limit USING ERRCODE = '22023';
     END IF;
+    WITH RECURSIVE family(root, id, status) AS (
+        SELECT i.id, i.id, i.status FROM df_engine.instances i WHERE i.id = ANY (p_ids)
+        UNION ALL
+        SELECT f.root, c.id, c.status FROM df_engine.instances c JOIN family f ON c.parent_id = f.id
+    ), busy AS (
+        SELECT DISTINCT f.root FROM family f WHERE NOT df_engine.is_terminal(f.status)
+    )
     SELECT array_agg(s.id) INTO v_roots
       FROM (SELECT i.id
               FROM df_engine.instances i
              WHERE i.id = ANY (p_ids)
                AND df_engine.is_terminal(i.status)
                AND (p_terminal_before IS NULL OR coalesce(i.completed_at, i.created_at) < p_terminal_before)
+               AND i.id NOT IN (SELECT b.root FROM busy b)
              ORDER BY coalesce(i.completed_at, i.created_at), i.id
              LIMIT p_limit
-               FOR UPDATE) s;
+               FOR UPDATE OF i) s;
     IF v_roots IS NULL THEN
         RETURN;
     END IF;

@@ -248,7 +248,8 @@ public final class ReplaySession implements AutoCloseable {
     }
 
     private void deliver(String eventName, String payload) {
-        Deque<EventWaitTask<?>> queue = waiters.get(eventName);
+        // Once the code has returned no wait can consume the event; a continue-as-new carries it over.
+        Deque<EventWaitTask<?>> queue = finished ? null : waiters.get(eventName);
         while (queue != null && !queue.isEmpty()) {
             EventWaitTask<?> waiter = queue.poll();
             if (!waiter.isDone()) {

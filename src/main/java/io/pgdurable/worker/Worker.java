@@ -171,6 +171,11 @@ public final class Worker implements AutoCloseable {
         hc.setMinimumIdle(Math.min(2, config.maxPoolSize()));
         hc.setConnectionTimeout(10_000);
         hc.addDataSourceProperty("reWriteBatchedInserts", "true");
+        // Engine bookkeeping commits without waiting for its WAL flush. Safe because WAL is
+        // sequential: anything that acts on a turn's effects and commits synchronously (an
+        // exactly-once step, a client's call) flushes the turn first; a turn lost in a crash
+        // before that is simply run again from the messages its rollback restored.
+        hc.setConnectionInitSql("SET synchronous_commit = off");
         hc.addDataSourceProperty("ApplicationName", "pg_durable worker");
         return hc;
     }

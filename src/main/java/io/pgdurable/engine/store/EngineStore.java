@@ -31,17 +31,24 @@ public final class EngineStore {
      * Locks up to {@code limit} instances that have visible messages, skipping instances another
      * worker is turning. The row lock is the turn's claim: it lasts exactly as long as the turn's
      * transaction, so a crashed worker's claims vanish with its connection.
+     *
+     * <p>An instance whose start message is not visible yet (a delayed start) is not ready, even
+     * if events raised for it are: they wait in the queue until the orchestration starts.
      */
     public List<InstanceRow> lockReadyInstances(Connection c, int limit) throws SQLException {
         String sql = """
-                SELECT i.id, i.name, i.status, i.execution_id, coalesce(e.event_count, 0),
+                SELECT i.id, i.name, i.status, i.execution_id,
+                       (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
+                         WHERE h.instance_id = i.id AND h.execution_id = i.execution_id),
                        i.parent_id, i.parent_execution_id, i.parent_task_id
                   FROM df_engine.instances i
-                  LEFT JOIN df_engine.executions e
-                    ON e.instance_id = i.id AND e.execution_id = i.execution_id
                  WHERE i.id IN (SELECT q.instance_id
                                   FROM df_engine.orchestrator_queue q
                                  WHERE q.visible_at <= now()
+                                   AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue s
+                                                    WHERE s.instance_id = q.instance_id
+                                                      AND s.kind = 'ExecutionStarted'
+                                                      AND s.visible_at > now())
                                  ORDER BY q.visible_at
                                  LIMIT ?)
                  LIMIT ?
@@ -57,11 +64,11 @@ public final class EngineStore {
     /** Locks one instance by id for a turn; empty when it is gone or another worker holds it. */
     public List<InstanceRow> lockInstance(Connection c, String instanceId) throws SQLException {
         String sql = """
-                SELECT i.id, i.name, i.status, i.execution_id, coalesce(e.event_count, 0),
+                SELECT i.id, i.name, i.status, i.execution_id,
+                       (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
+                         WHERE h.instance_id = i.id AND h.execution_id = i.execution_id),
                        i.parent_id, i.parent_execution_id, i.parent_task_id
                   FROM df_engine.instances i
-                  LEFT JOIN df_engine.executions e
-                    ON e.instance_id = i.id AND e.execution_id = i.execution_id
                  WHERE i.id = ?
                    FOR UPDATE OF i SKIP LOCKED
                 """;
@@ -82,14 +89,22 @@ public final class EngineStore {
         return rows;
     }
 
-    /** Removes and returns the visible messages of the given (locked) instances, oldest first. */
+    /**
+     * Removes and returns the visible messages of the given (locked) instances, oldest first,
+     * except that a generation's start and the events carried over from the previous generation
+     * come before everything else: they were enqueued when the previous generation committed, but
+     * an event raised while that turn was running may have been queued, with a lower id, earlier.
+     */
     public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
         String sql = """
                 WITH taken AS (
                     DELETE FROM df_engine.orchestrator_queue
                      WHERE instance_id = ANY (?) AND visible_at <= now()
                     RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
-                SELECT * FROM taken ORDER BY id
+                SELECT * FROM taken
+                 ORDER BY kind <> 'ExecutionStarted',
+                          NOT (kind = 'EventRaised' AND execution_id IS NOT NULL),
+                          id
                 """;
         Map<String, List<Message>> byInstance = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
@@ -144,7 +159,7 @@ public final class EngineStore {
         private final List<Object[]> messages = new ArrayList<>();
         private final List<Object[]> children = new ArrayList<>();
         private final List<Object[]> cancels = new ArrayList<>();
-        private final List<Object[]> running = new ArrayList<>();
+        private final List<Object[]> started = new ArrayList<>();
         private final List<Object[]> finished = new ArrayList<>();
         private final List<Object[]> continued = new ArrayList<>();
 
@@ -171,7 +186,9 @@ public final class EngineStore {
             int eventCount = seq;
             TurnResult.Completion completion = result.completion();
             if (completion == null) {
-                running.add(new Object[] {row.id(), row.executionId(), eventCount});
+                if ("Pending".equals(row.status())) {
+                    started.add(new Object[] {row.id(), row.executionId()});
+                }
             } else if (completion instanceof TurnResult.ContinuedAsNew next) {
                 continued.add(new Object[] {row.id(), row.executionId(), eventCount, next.input()});
                 int nextExecution = row.executionId() + 1;
@@ -202,7 +219,7 @@ public final class EngineStore {
         }
 
         public boolean isEmpty() {
-            return history.isEmpty() && running.isEmpty() && finished.isEmpty() && continued.isEmpty();
+            return history.isEmpty() && started.isEmpty() && finished.isEmpty() && continued.isEmpty();
         }
 
         public void flush(Connection c) throws SQLException {
@@ -221,11 +238,7 @@ public final class EngineStore {
                     UPDATE df_engine.instances
                        SET status = 'Running', updated_at = clock_timestamp()
                      WHERE id = ? AND execution_id = ? AND status = 'Pending'
-                    """, project(running, 0, 1));
-            batch(c, """
-                    UPDATE df_engine.executions SET event_count = ?
-                     WHERE instance_id = ? AND execution_id = ?
-                    """, project(running, 2, 0, 1));
+                    """, started);
             finishExecutions(c);
             continueExecutions(c);
             batch(c, """
