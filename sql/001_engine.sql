@@ -123,8 +123,7 @@ AS $$ SELECT pg_notify('df_engine', '') $$;
 CREATE FUNCTION df_engine.start_orchestration(
     p_instance_id text,
     p_name        text,
-    p_input       text DEFAULT NULL,
-    p_start_at    timestamptz DEFAULT NULL)
+    p_input       text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -143,8 +142,8 @@ BEGIN
     END;
     INSERT INTO df_engine.executions (instance_id, execution_id, input)
     VALUES (p_instance_id, 1, p_input);
-    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload, visible_at)
-    VALUES (p_instance_id, 1, 'ExecutionStarted', p_name, p_input, coalesce(p_start_at, now()));
+    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload)
+    VALUES (p_instance_id, 1, 'ExecutionStarted', p_name, p_input);
     PERFORM df_engine.wake();
     RETURN p_instance_id;
 END
@@ -353,7 +352,7 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION df_engine.start_orchestration(text, text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION df_engine.start_orchestration(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.raise_event(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.cancel(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.get_instance(text) FROM PUBLIC;

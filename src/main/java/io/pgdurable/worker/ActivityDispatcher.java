@@ -35,11 +35,15 @@ final class ActivityDispatcher implements Runnable {
     private final Semaphore slots;
     private final Map<Long, ActivityItem> inFlight = new ConcurrentHashMap<>();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
+    private final CompletionBatcher completions;
 
-    ActivityDispatcher(WorkerRuntime runtime, ExecutorService pool) {
+    ActivityDispatcher(WorkerRuntime runtime, ExecutorService pool, CompletionBatcher completions) {
         this.runtime = runtime;
         this.pool = pool;
-        this.slots = new Semaphore(runtime.config().activityThreads());
+        this.completions = completions;
+        // Claim up to twice the pool size: items queued locally start the moment a thread frees
+        // up, and claims are fewer and larger. Queued items' leases are renewed like running ones.
+        this.slots = new Semaphore(2 * runtime.config().activityThreads());
     }
 
     Collection<ActivityItem> inFlight() {
@@ -118,19 +122,14 @@ final class ActivityDispatcher implements Runnable {
             inFlight.remove(item.id());
             slots.release();
             runtime.countActivities(1);
-            runtime.orchestrationWakeup().signal();
+            if (ctx.completed()) {
+                runtime.orchestrationWakeup().signal();
+            }
         }
     }
 
     private void complete(ActivityItem item, String result, boolean failed) {
-        try (Connection c = runtime.dataSource().getConnection()) {
-            if (!store.completeActivity(c, item, result, failed)) {
-                LOG.fine(() -> "result of " + item.name() + " for " + item.instanceId() + " not recorded: lease lost");
-            }
-        } catch (SQLException e) {
-            LOG.log(Level.WARNING, "could not record the result of activity " + item.name() + " for "
-                    + item.instanceId() + "; it will run again when its lease expires", e);
-        }
+        completions.submit(new EngineStore.Completion(item, result, failed));
     }
 
     private void release(ActivityItem item, Duration delay) {

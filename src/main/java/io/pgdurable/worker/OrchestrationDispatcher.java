@@ -8,6 +8,7 @@ import io.pgdurable.engine.Registry;
 import io.pgdurable.engine.ReplaySession;
 import io.pgdurable.engine.TurnResult;
 import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.engine.store.ClaimedTurn;
 import io.pgdurable.engine.store.EngineStore;
 import io.pgdurable.engine.store.InstanceRow;
 import io.pgdurable.engine.store.Message;
@@ -17,7 +18,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -69,46 +69,46 @@ final class OrchestrationDispatcher implements Runnable {
         int limit = isolateTurns > 0 ? 1 : runtime.config().turnBatchSize();
         try (Connection c = ds.getConnection()) {
             c.setAutoCommit(false);
-            List<InstanceRow> rows = List.of();
+            List<ClaimedTurn> turns = List.of();
             try {
-                rows = store.lockReadyInstances(c, limit);
-                if (rows.isEmpty()) {
+                turns = store.claimTurns(c, limit);
+                if (turns.isEmpty()) {
                     Instant due = store.nextMessageDue(c);
                     c.commit();
                     return idleMillis(due);
                 }
-                processBatch(c, rows);
+                processBatch(c, turns);
                 if (isolateTurns > 0) {
                     isolateTurns--;
                 }
                 return 0;
             } catch (SQLException | RuntimeException e) {
                 rollbackQuietly(c);
-                if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || rows.isEmpty()) {
+                if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || turns.isEmpty()) {
                     throw e;
                 }
-                if (rows.size() > 1) {
+                if (turns.size() > 1) {
                     // Retry the batch one instance at a time to find the one that fails.
-                    isolateTurns = rows.size();
-                    LOG.log(Level.INFO, "a batch of " + rows.size() + " turns failed; isolating them", e);
+                    isolateTurns = turns.size();
+                    LOG.log(Level.INFO, "a batch of " + turns.size() + " turns failed; isolating them", e);
                     return 0;
                 }
-                failInstance(rows.get(0).id(), e);
+                failInstance(turns.get(0).row().id(), e);
                 return 0;
             }
         }
     }
 
-    private void processBatch(Connection c, List<InstanceRow> rows) throws SQLException {
+    private void processBatch(Connection c, List<ClaimedTurn> turns) throws SQLException {
         Instant now = runtime.config().clock().instant();
-        Map<String, List<Message>> messages = store.takeMessages(c, rows.stream().map(InstanceRow::id).toList());
         EngineStore.TurnWriter writer = store.turnWriter();
         List<ReplaySession> sessions = new ArrayList<>();
         List<TurnResult> results = new ArrayList<>();
         List<TurnWrite> writes = new ArrayList<>();
         boolean committed = false;
         try {
-            for (InstanceRow row : rows) {
+            for (ClaimedTurn turn : turns) {
+                InstanceRow row = turn.row();
                 if (row.isTerminal()) {
                     continue; // messages for a finished instance are dropped with the turn
                 }
@@ -118,7 +118,7 @@ final class OrchestrationDispatcher implements Runnable {
                             + "' is registered on worker " + runtime.config().workerId()), now);
                     continue;
                 }
-                List<HistoryEvent> fresh = freshEvents(row, messages.getOrDefault(row.id(), List.of()), now);
+                List<HistoryEvent> fresh = freshEvents(row, turn.messages(), now);
                 if (fresh.size() == 1) {
                     continue; // nothing but stale messages from an earlier generation
                 }
@@ -136,7 +136,7 @@ final class OrchestrationDispatcher implements Runnable {
             for (TurnWrite write : writes) {
                 write.apply(c);
             }
-            runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, rows.get(0).id());
+            runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, turns.get(0).row().id());
             c.commit();
             committed = true;
         } finally {
@@ -152,7 +152,7 @@ final class OrchestrationDispatcher implements Runnable {
                 }
             }
             if (committed) {
-                runtime.countTurns(rows.size());
+                runtime.countTurns(turns.size());
                 if (scheduled) {
                     runtime.activityWakeup().signal();
                 }

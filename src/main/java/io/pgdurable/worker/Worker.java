@@ -47,6 +47,8 @@ public final class Worker implements AutoCloseable {
     private final ScheduledExecutorService housekeeping;
     private final ActivityDispatcher activityDispatcher;
     private final NotificationListener listener;
+    private final CompletionBatcher completions;
+    private Thread completionThread;
     private final long startedNanos = System.nanoTime();
     private volatile boolean stopping;
     private boolean closed;
@@ -58,7 +60,8 @@ public final class Worker implements AutoCloseable {
         this.dataSource = new HikariDataSource(poolConfig(config));
         this.activityPool = Executors.newFixedThreadPool(config.activityThreads(), named("pg_durable-activity"));
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(named("pg_durable-housekeeping"));
-        this.activityDispatcher = new ActivityDispatcher(runtime, activityPool);
+        this.completions = new CompletionBatcher(runtime);
+        this.activityDispatcher = new ActivityDispatcher(runtime, activityPool, completions);
         this.listener = config.listen() ? new NotificationListener(runtime) : null;
     }
 
@@ -76,6 +79,9 @@ public final class Worker implements AutoCloseable {
 
     private void begin() {
         heartbeat();
+        completionThread = new Thread(completions, "pg_durable-completions");
+        completionThread.setDaemon(true);
+        completionThread.start();
         for (int i = 0; i < config.orchestrationThreads(); i++) {
             startLoop("pg_durable-orchestration-" + i, new OrchestrationDispatcher(runtime));
         }
@@ -127,6 +133,10 @@ public final class Worker implements AutoCloseable {
                 loop.join(Math.max(1000, config.shutdownGrace().toMillis()));
             }
             activityDispatcher.drain(config.shutdownGrace());
+            if (completionThread != null) {
+                // Results of activities that finished are recorded before the pool closes.
+                completionThread.join(Math.max(1000, config.shutdownGrace().toMillis()));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

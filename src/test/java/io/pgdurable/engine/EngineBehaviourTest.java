@@ -336,32 +336,6 @@ class EngineBehaviourTest {
         });
     }
 
-    @Test
-    void an_event_raised_before_a_delayed_start_is_delivered_once_the_orchestration_starts() throws Exception {
-        Registry registry = new Registry()
-                .orchestration("scheduled", ctx -> "got " + ctx.waitForExternalEvent("ping", String.class).await());
-        String id = "scheduled-1";
-        try (Worker worker = env.startWorker(registry)) {
-            try (Connection c = env.connect();
-                 PreparedStatement ps = c.prepareStatement(
-                         "SELECT df_engine.start_orchestration(?, 'scheduled', NULL, ?)")) {
-                ps.setString(1, id);
-                ps.setTimestamp(2, Timestamp.from(Instant.now().plusMillis(700)));
-                ps.execute();
-            }
-            EngineClient client = new EngineClient(worker.dataSource());
-            client.raiseEvent(id, "ping", "early bird");
-
-            InstanceInfo info = client.awaitTerminal(id, PATIENCE);
-
-            assertThat(info.status()).isEqualTo("Completed");
-            assertThat(JsonCodec.fromJson(info.output(), String.class)).isEqualTo("got early bird");
-            // Nothing was recorded before the start: the early event waited in the queue.
-            assertThat(env.text("SELECT event_type FROM df_engine.history WHERE instance_id = ? AND seq = 2", id))
-                    .isEqualTo("ExecutionStarted");
-        }
-    }
-
     // ---------------------------------------------------------------------------------------
     // Sub-orchestrations
     // ---------------------------------------------------------------------------------------

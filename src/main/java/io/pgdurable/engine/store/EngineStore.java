@@ -28,36 +28,66 @@ import java.util.UUID;
 public final class EngineStore {
 
     /**
-     * Locks up to {@code limit} instances that have visible messages, skipping instances another
-     * worker is turning. The row lock is the turn's claim: it lasts exactly as long as the turn's
-     * transaction, so a crashed worker's claims vanish with its connection.
+     * Claims up to {@code limit} instances that have visible messages, skipping instances another
+     * worker is turning, and takes their messages, in one statement. The row lock is the turn's
+     * claim: it lasts exactly as long as the turn's transaction, so a crashed worker's claims and
+     * taken messages come back the moment its connection dies.
      *
-     * <p>An instance whose start message is not visible yet (a delayed start) is not ready, even
-     * if events raised for it are: they wait in the queue until the orchestration starts.
+     * <p>Messages come oldest first, except that a generation's start and the events carried over
+     * from the previous generation come first: they were enqueued when the previous generation
+     * committed, but an event raised while that turn ran may have been queued earlier.
      */
-    public List<InstanceRow> lockReadyInstances(Connection c, int limit) throws SQLException {
+    public List<ClaimedTurn> claimTurns(Connection c, int limit) throws SQLException {
         String sql = """
-                SELECT i.id, i.name, i.status, i.execution_id,
+                WITH ready AS (
+                    SELECT i.id, i.name, i.status, i.execution_id,
+                           i.parent_id, i.parent_execution_id, i.parent_task_id
+                      FROM df_engine.instances i
+                     WHERE i.id IN (SELECT q.instance_id
+                                      FROM df_engine.orchestrator_queue q
+                                     WHERE q.visible_at <= now()
+                                     ORDER BY q.visible_at
+                                     LIMIT ?)
+                     LIMIT ?
+                       FOR UPDATE OF i SKIP LOCKED),
+                taken AS (
+                    DELETE FROM df_engine.orchestrator_queue q
+                     USING ready r
+                     WHERE q.instance_id = r.id AND q.visible_at <= now()
+                    RETURNING q.id, q.instance_id, q.execution_id, q.kind, q.task_id, q.name, q.payload)
+                SELECT r.id, r.name, r.status, r.execution_id,
                        (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
-                         WHERE h.instance_id = i.id AND h.execution_id = i.execution_id),
-                       i.parent_id, i.parent_execution_id, i.parent_task_id
-                  FROM df_engine.instances i
-                 WHERE i.id IN (SELECT q.instance_id
-                                  FROM df_engine.orchestrator_queue q
-                                 WHERE q.visible_at <= now()
-                                   AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue s
-                                                    WHERE s.instance_id = q.instance_id
-                                                      AND s.kind = 'ExecutionStarted'
-                                                      AND s.visible_at > now())
-                                 ORDER BY q.visible_at
-                                 LIMIT ?)
-                 LIMIT ?
-                   FOR UPDATE OF i SKIP LOCKED
+                         WHERE h.instance_id = r.id AND h.execution_id = r.execution_id),
+                       r.parent_id, r.parent_execution_id, r.parent_task_id,
+                       t.id, t.execution_id, t.kind, t.task_id, t.name, t.payload
+                  FROM ready r
+                  LEFT JOIN taken t ON t.instance_id = r.id
+                 ORDER BY r.id, t.kind <> 'ExecutionStarted',
+                          NOT (t.kind = 'EventRaised' AND t.execution_id IS NOT NULL), t.id
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setInt(1, limit * 8);
             ps.setInt(2, limit);
-            return readRows(ps);
+            List<ClaimedTurn> turns = new ArrayList<>();
+            InstanceRow current = null;
+            List<Message> messages = null;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String id = rs.getString(1);
+                    if (current == null || !current.id().equals(id)) {
+                        current = new InstanceRow(id, rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
+                                rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8));
+                        messages = new ArrayList<>();
+                        turns.add(new ClaimedTurn(current, messages));
+                    }
+                    long messageId = rs.getLong(9);
+                    if (!rs.wasNull()) {
+                        messages.add(new Message(messageId, id, (Integer) rs.getObject(10), rs.getString(11),
+                                (Integer) rs.getObject(12), rs.getString(13), rs.getString(14)));
+                    }
+                }
+            }
+            return turns;
         }
     }
 
@@ -89,12 +119,7 @@ public final class EngineStore {
         return rows;
     }
 
-    /**
-     * Removes and returns the visible messages of the given (locked) instances, oldest first,
-     * except that a generation's start and the events carried over from the previous generation
-     * come before everything else: they were enqueued when the previous generation committed, but
-     * an event raised while that turn was running may have been queued, with a lower id, earlier.
-     */
+    /** Removes and returns the visible messages of the given (locked) instances, in turn order. */
     public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
         String sql = """
                 WITH taken AS (
@@ -193,10 +218,10 @@ public final class EngineStore {
                 continued.add(new Object[] {row.id(), row.executionId(), eventCount, next.input()});
                 int nextExecution = row.executionId() + 1;
                 messages.add(new Object[] {row.id(), nextExecution, EventType.ExecutionStarted.name(), null, row.name(),
-                        next.input(), ts(now)});
+                        next.input(), null});
                 for (HistoryEvent carried : next.carriedEvents()) {
                     messages.add(new Object[] {row.id(), nextExecution, EventType.EventRaised.name(), null,
-                            carried.name(), carried.payload(), ts(now)});
+                            carried.name(), carried.payload(), null});
                 }
             } else {
                 boolean ok = completion instanceof TurnResult.Completed;
@@ -207,7 +232,7 @@ public final class EngineStore {
                 if (row.parentId() != null) {
                     messages.add(new Object[] {row.parentId(), row.parentExecutionId(),
                             ok ? EventType.SubOrchestrationCompleted.name() : EventType.SubOrchestrationFailed.name(),
-                            row.parentTaskId(), null, output, ts(now)});
+                            row.parentTaskId(), null, output, null});
                 }
             }
         }
@@ -244,7 +269,7 @@ public final class EngineStore {
             batch(c, """
                     INSERT INTO df_engine.orchestrator_queue
                         (instance_id, execution_id, kind, task_id, name, payload, visible_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, coalesce(?, now()))
                     """, messages);
             for (Object[] cancel : cancels) {
                 try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.cancel(?, ?)")) {
@@ -287,7 +312,7 @@ public final class EngineStore {
                         FailureDetails dup = new FailureDetails("DuplicateInstance",
                                 "sub-orchestration instance '" + child[0] + "' already exists");
                         messages.add(new Object[] {child[3], child[4], EventType.SubOrchestrationFailed.name(),
-                                child[5], null, dup.toJson(), new Timestamp(System.currentTimeMillis())});
+                                child[5], null, dup.toJson(), null});
                     }
                 }
             }
@@ -419,6 +444,38 @@ public final class EngineStore {
                 rs.next();
                 return rs.getBoolean(1);
             }
+        }
+    }
+
+    /** An activity result waiting to be recorded. */
+    public record Completion(ActivityItem item, String result, boolean failed) {
+    }
+
+    /**
+     * Records many activity results in one statement; results whose lease is no longer held are
+     * skipped, exactly as {@link #completeActivity} would. Returns how many were recorded.
+     */
+    public int completeActivities(Connection c, List<Completion> completions) throws SQLException {
+        if (completions.isEmpty()) {
+            return 0;
+        }
+        String sql = """
+                WITH done AS (
+                    DELETE FROM df_engine.activity_queue q
+                     USING unnest(?::bigint[], ?::uuid[], ?::text[], ?::boolean[]) AS r(id, token, result, failed)
+                     WHERE q.id = r.id AND q.lease_token = r.token
+                    RETURNING q.instance_id, q.execution_id, q.task_id, r.result, r.failed)
+                INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
+                SELECT instance_id, execution_id, CASE WHEN failed THEN 'TaskFailed' ELSE 'TaskCompleted' END,
+                       task_id, result
+                  FROM done
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setArray(1, c.createArrayOf("bigint", completions.stream().map(x -> x.item().id()).toArray()));
+            ps.setArray(2, c.createArrayOf("uuid", completions.stream().map(x -> x.item().leaseToken()).toArray()));
+            ps.setArray(3, c.createArrayOf("text", completions.stream().map(Completion::result).toArray()));
+            ps.setArray(4, c.createArrayOf("boolean", completions.stream().map(Completion::failed).toArray()));
+            return ps.executeUpdate();
         }
     }
 
