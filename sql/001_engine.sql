@@ -352,6 +352,24 @@ BEGIN
 END
 $$;
 
+-- The exactly-once form: like complete_activity, but a refused completion raises, so the
+-- caller's transaction (holding the activity's own work) cannot commit without it. The worker
+-- sends it together with COMMIT in one round trip.
+CREATE FUNCTION df_engine.complete_activity_or_fail(
+    p_item_id bigint,
+    p_token   uuid,
+    p_result  text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT df_engine.complete_activity(p_item_id, p_token, p_result, false) THEN
+        RAISE EXCEPTION 'activity item % is no longer leased with this token: it was completed already, taken over after its lease expired, or its instance was cancelled', p_item_id
+            USING ERRCODE = '55000';
+    END IF;
+END
+$$;
+
 REVOKE ALL ON FUNCTION df_engine.start_orchestration(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.raise_event(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.cancel(text, text) FROM PUBLIC;
@@ -360,3 +378,4 @@ REVOKE ALL ON FUNCTION df_engine.list_instances(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.delete_instances(text[], timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION df_engine.wake() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION df_engine.complete_activity(bigint, uuid, text, boolean) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df_engine.complete_activity_or_fail(bigint, uuid, text) TO PUBLIC;

@@ -65,23 +65,21 @@ final class ActivityContextImpl implements ActivityContext {
             throw new IllegalStateException("completeAndCommit needs a connection with autocommit off,"
                     + " holding the activity's uncommitted work");
         }
-        boolean recorded;
         try {
-            recorded = store.completeActivity(connection, item, JsonCodec.toJson(result), false);
-            if (recorded) {
-                faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
+            faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
+            store.completeAndCommit(connection, item, JsonCodec.toJson(result));
+        } catch (SQLException e) {
+            OrchestrationDispatcher.rollbackQuietly(connection);
+            if ("55000".equals(e.getSQLState())) {
+                throw new LeaseLostException("activity '" + item.name() + "' (task " + item.taskId() + " of instance "
+                        + item.instanceId() + ") no longer holds its lease: it was completed already, taken over"
+                        + " after the lease expired, or its instance was cancelled; its work was rolled back");
             }
-        } catch (SQLException | RuntimeException e) {
+            throw e;
+        } catch (RuntimeException e) {
             OrchestrationDispatcher.rollbackQuietly(connection);
             throw e;
         }
-        if (!recorded) {
-            connection.rollback();
-            throw new LeaseLostException("activity '" + item.name() + "' (task " + item.taskId() + " of instance "
-                    + item.instanceId() + ") no longer holds its lease: it was completed already, taken over"
-                    + " after the lease expired, or its instance was cancelled; its work was rolled back");
-        }
-        connection.commit();
         completed = true;
         faults.at(FaultPoint.AFTER_ACTIVITY_COMMIT, item.instanceId());
     }

@@ -447,6 +447,22 @@ public final class EngineStore {
         }
     }
 
+    /**
+     * Records an activity's result inside the connection's open transaction and commits it, in
+     * one round trip: the completion and {@code COMMIT} travel in one message, and a refused
+     * completion raises (SQLSTATE 55000), so the server never reaches the {@code COMMIT} and the
+     * transaction, with the activity's own work, is left to roll back.
+     */
+    public void completeAndCommit(Connection c, ActivityItem item, String result) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT df_engine.complete_activity_or_fail(?, ?, ?); COMMIT")) {
+            ps.setLong(1, item.id());
+            ps.setObject(2, item.leaseToken());
+            ps.setString(3, result);
+            ps.execute();
+        }
+    }
+
     /** An activity result waiting to be recorded. */
     public record Completion(ActivityItem item, String result, boolean failed) {
     }
