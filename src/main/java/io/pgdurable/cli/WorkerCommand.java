@@ -1,6 +1,7 @@
 package io.pgdurable.cli;
 
 import io.pgdurable.engine.Registry;
+import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.worker.RegistryContributor;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
@@ -54,6 +55,18 @@ final class WorkerCommand implements Callable<Integer> {
             description = "How long shutdown waits for running activities (default: ${DEFAULT-VALUE}).")
     long graceSeconds;
 
+    @Option(names = "--max-step-connections", paramLabel = "<n>", defaultValue = "16",
+            description = "SQL-step connections open at once, all roles together (default: ${DEFAULT-VALUE}).")
+    int maxStepConnections;
+
+    @Option(names = "--max-step-connections-per-role", paramLabel = "<n>", defaultValue = "8",
+            description = "SQL-step connections open at once for one submitting role (default: ${DEFAULT-VALUE}).")
+    int maxStepConnectionsPerRole;
+
+    @Option(names = "--step-acquire-timeout-seconds", paramLabel = "<s>", defaultValue = "30",
+            description = "How long a SQL step waits for a connection slot before it fails (default: ${DEFAULT-VALUE}).")
+    long stepAcquireSeconds;
+
     @Option(names = "--worker-id", paramLabel = "<id>",
             description = "Name in the heartbeat table (default: host:pid:random).")
     String workerId;
@@ -73,11 +86,21 @@ final class WorkerCommand implements Callable<Integer> {
                 .leaseDuration(Duration.ofSeconds(leaseSeconds))
                 .shutdownGrace(Duration.ofSeconds(graceSeconds))
                 .build();
-        Registry registry = RegistryContributor.discover();
+        GraphRuntime graph = new GraphRuntime(database.url(), maxStepConnections, maxStepConnectionsPerRole,
+                Duration.ofSeconds(stepAcquireSeconds));
+        Registry registry = graph.register(RegistryContributor.discover());
         CountDownLatch stopped = new CountDownLatch(1);
-        Worker worker = Worker.start(config, registry);
+        Worker worker;
+        try {
+            worker = Worker.start(config, registry);
+        } catch (RuntimeException e) {
+            graph.close();
+            throw e;
+        }
+        graph.attach(worker.dataSource());
         Thread hook = new Thread(() -> {
             worker.close();
+            graph.close();
             stopped.countDown();
         }, "pg_durable-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);

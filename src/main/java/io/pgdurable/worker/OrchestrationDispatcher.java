@@ -133,9 +133,7 @@ final class OrchestrationDispatcher implements Runnable {
                 writes.addAll(result.writes());
             }
             writer.flush(c);
-            for (TurnWrite write : writes) {
-                write.apply(c);
-            }
+            TurnWrites.apply(c, writes);
             runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, turns.get(0).row().id());
             c.commit();
             committed = true;

@@ -1,0 +1,48 @@
+package io.pgdurable.graph;
+
+import io.pgdurable.engine.Registry;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Supplier;
+import javax.sql.DataSource;
+
+/**
+ * The df control plane's side of a worker: the graph orchestrations, the SQL step activity, and
+ * the per-role connections the steps run on. Register it into the worker's registry before the
+ * worker starts, then {@link #attach(DataSource)} the worker's pool.
+ */
+public final class GraphRuntime implements AutoCloseable {
+    private final StepConnections connections;
+    private volatile DataSource control;
+
+    /**
+     * @param jdbcUrl        the control database, as the worker connects to it
+     * @param maxConnections SQL-step connections open at once, all roles together
+     * @param maxPerRole     SQL-step connections open at once for one role
+     * @param acquireTimeout how long a step waits for a connection slot before it fails
+     */
+    public GraphRuntime(String jdbcUrl, int maxConnections, int maxPerRole, Duration acquireTimeout) {
+        this.connections = new StepConnections(jdbcUrl, maxConnections, maxPerRole, acquireTimeout);
+    }
+
+    public Registry register(Registry registry) {
+        GraphOrchestration graph = new GraphOrchestration();
+        Supplier<DataSource> controlSource = () -> Objects.requireNonNull(control,
+                "GraphRuntime.attach() was not called with the worker's data source");
+        return registry
+                .orchestration(GraphOrchestration.ROOT, graph)
+                .orchestration(GraphOrchestration.BRANCH, graph)
+                .orchestration(GraphOrchestration.LOOP, graph)
+                .activity(SqlStepActivity.NAME, new SqlStepActivity(connections, controlSource));
+    }
+
+    /** The pool used to look up submitting roles; the worker's own is the natural choice. */
+    public void attach(DataSource dataSource) {
+        this.control = dataSource;
+    }
+
+    @Override
+    public void close() {
+        connections.close();
+    }
+}

@@ -1,0 +1,133 @@
+package io.pgdurable.graph;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgdurable.engine.Activity;
+import io.pgdurable.engine.ActivityContext;
+import io.pgdurable.worker.TransientErrors;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.function.Supplier;
+import javax.sql.DataSource;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
+
+/**
+ * Runs one SQL step as the submitting role and records its result in the same transaction as
+ * the statement, so the step happens exactly once: a crash before the commit leaves no trace and
+ * the step runs again; after it, never again. A statement that cannot run inside a transaction
+ * block (VACUUM, CREATE INDEX CONCURRENTLY, ...) is run again in autocommit and its result
+ * recorded separately: such steps are at-least-once.
+ */
+final class SqlStepActivity implements Activity {
+    static final String NAME = "df.sql";
+    /** active_sql_transaction: "cannot run inside a transaction block". */
+    private static final String NOT_IN_TRANSACTION = "25001";
+
+    private final StepConnections connections;
+    private final Supplier<DataSource> control;
+
+    SqlStepActivity(StepConnections connections, Supplier<DataSource> control) {
+        this.connections = connections;
+        this.control = control;
+    }
+
+    @Override
+    public Object run(ActivityContext ctx) throws Exception {
+        StepInput step = ctx.input(StepInput.class);
+        String role = currentRoleName(step);
+        PreparedSql prepared = step.prepared();
+        try (StepConnections.Lease lease = acquire(step, role)) {
+            Connection c = lease.connection();
+            c.setAutoCommit(false);
+            ObjectNode result;
+            try {
+                result = execute(c, prepared);
+            } catch (SQLException e) {
+                c.rollback();
+                if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
+                    throw failure(e);
+                }
+                c.setAutoCommit(true);
+                try {
+                    return execute(c, prepared);
+                } catch (SQLException again) {
+                    throw failure(again);
+                }
+            }
+            ctx.completeAndCommit(c, result);
+            return result;
+        }
+    }
+
+    private StepConnections.Lease acquire(StepInput step, String role) throws SQLException {
+        try {
+            return connections.acquire(step.database(), role);
+        } catch (SQLException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof SQLException sql && sql.getSQLState() != null
+                        && (sql.getSQLState().startsWith("28") || sql.getSQLState().equals("3D000"))) {
+                    // Authentication refused or no such database: retrying will not help.
+                    throw new StepFailedException("Failed to connect to database '"
+                            + (step.database() == null ? "(control database)" : step.database()) + "' as '" + role
+                            + "'. Error: " + sql.getMessage(), sql.getSQLState(), e);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static ObjectNode execute(Connection c, PreparedSql prepared) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(prepared.sql())) {
+            prepared.bind(ps);
+            if (ps.execute()) {
+                try (ResultSet rs = ps.getResultSet()) {
+                    return ResultMapper.map(rs);
+                }
+            }
+            return ResultMapper.empty();
+        }
+    }
+
+    /**
+     * The submitter's current name, looked up by oid: a renamed role still works, a dropped one
+     * fails the step with a message saying so.
+     */
+    private String currentRoleName(StepInput step) throws SQLException {
+        if (step.roleOid() == null) {
+            return step.role();
+        }
+        try (Connection c = control.get().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT rolname, rolcanlogin FROM pg_roles WHERE oid = ?")) {
+            ps.setLong(1, step.roleOid());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new StepFailedException("the role \"" + step.role() + "\" that submitted instance "
+                            + step.instanceId() + " no longer exists, so its SQL steps cannot run");
+                }
+                if (!rs.getBoolean(2)) {
+                    throw new StepFailedException("the role \"" + rs.getString(1) + "\" that submitted instance "
+                            + step.instanceId() + " can no longer log in (NOLOGIN), so its SQL steps cannot run");
+                }
+                return rs.getString(1);
+            }
+        }
+    }
+
+    /** Transient errors propagate to be retried; anything else fails the step for good. */
+    private static Exception failure(SQLException e) {
+        if (TransientErrors.isTransient(e)) {
+            return e;
+        }
+        String message = e.getMessage();
+        if (e instanceof PSQLException p && p.getServerErrorMessage() != null) {
+            ServerErrorMessage server = p.getServerErrorMessage();
+            message = server.getMessage();
+            if (server.getDetail() != null) {
+                message += " (" + server.getDetail() + ")";
+            }
+        }
+        return new StepFailedException("SQL execution failed: " + message, e.getSQLState(), e);
+    }
+}

@@ -1,0 +1,210 @@
+-- Who may start what, and row-level isolation: a role sees, cancels and awaits only its own
+-- instances, reads only its own variables, cannot write rows for another role, and cannot get
+-- around any of it by calling the SECURITY DEFINER helpers directly.
+
+-- An instance committed before the test, as if a transaction long gone had inserted it.
+BEGIN;
+INSERT INTO df.instances (id, root_node, submitted_by) VALUES ('00a01600', '00a01601', 'postgres');
+INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('00a01601', '00a01600', 'SQL', 'SELECT 1', 'postgres');
+COMMIT;
+
+BEGIN;
+SELECT plan(53);
+
+CREATE ROLE t016_alice LOGIN;
+CREATE ROLE t016_bob LOGIN;
+CREATE ROLE t016_ops LOGIN;
+CREATE ROLE t016_nologin NOLOGIN;
+CREATE ROLE t016_super SUPERUSER LOGIN;
+CREATE ROLE t016_nologin_super SUPERUSER NOLOGIN;
+CREATE ROLE t016_nobody LOGIN;
+GRANT t016_alice TO t016_ops;
+SET client_min_messages = warning;
+DO $$ BEGIN
+    PERFORM df.grant_usage(r)
+       FROM unnest(ARRAY['t016_alice', 't016_bob', 't016_ops', 't016_nologin', 't016_nologin_super']) r;
+END $$ LANGUAGE plpgsql;
+RESET client_min_messages;
+
+-- ---------------------------------------------------------------------------------------------
+-- Submitters: LOGIN required; superusers only when enabled
+-- ---------------------------------------------------------------------------------------------
+SET pg_durable.enable_superuser_instances = '';
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501',
+                 format('pg_durable: superuser instances are disabled. current_user "%s" is a superuser, but pg_durable.enable_superuser_instances is off. Set pg_durable.enable_superuser_instances = on to allow this.', current_user),
+                 'a superuser cannot start instances by default');
+SET ROLE t016_super;
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501',
+                 'pg_durable: superuser instances are disabled. current_user "t016_super" is a superuser, but pg_durable.enable_superuser_instances is off. Set pg_durable.enable_superuser_instances = on to allow this.',
+                 'nor can a role with SUPERUSER reached through SET ROLE');
+RESET ROLE;
+SET pg_durable.enable_superuser_instances = off;
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501', NULL, 'enable_superuser_instances = off refuses');
+SET pg_durable.enable_superuser_instances = no;
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501', NULL, 'enable_superuser_instances = no refuses');
+SET pg_durable.enable_superuser_instances = on;
+SELECT lives_ok($$SELECT df.start('SELECT 1')$$, 'enable_superuser_instances = on allows superuser instances');
+SET pg_durable.enable_superuser_instances = 'TRUE';
+SELECT lives_ok($$SELECT df.start('SELECT 1')$$, '... so does true');
+SET pg_durable.enable_superuser_instances = '1';
+SELECT lives_ok($$SELECT df.start('SELECT 1')$$, '... and 1');
+SET pg_durable.enable_superuser_instances = 'yes';
+SELECT lives_ok($$SELECT df.start('SELECT 1')$$, '... and yes');
+RESET pg_durable.enable_superuser_instances;
+
+SET ROLE t016_nologin;
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501',
+                 'current_user "t016_nologin" does not have LOGIN privilege. The background worker must connect as this role to execute SQL. Grant LOGIN to this role or call df.start() as a role with LOGIN.',
+                 'a NOLOGIN role cannot start instances');
+RESET ROLE;
+SET ROLE t016_nologin_super;
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501',
+                 'current_user "t016_nologin_super" does not have LOGIN privilege. The background worker must connect as this role to execute SQL. Grant LOGIN to this role or call df.start() as a role with LOGIN.',
+                 'LOGIN is checked before SUPERUSER');
+RESET ROLE;
+SET ROLE t016_nobody;
+SELECT throws_ok($$SELECT df.start('SELECT 1')$$, '42501', NULL, 'a role without df usage cannot start instances');
+SELECT throws_ok($$SELECT 'a' ~> 'b'$$, '42501', NULL, '... nor build graphs');
+RESET ROLE;
+
+-- ---------------------------------------------------------------------------------------------
+-- Two roles, one instance each
+-- ---------------------------------------------------------------------------------------------
+SET ROLE t016_alice;
+SELECT df.setvar('secret', 'alice''s') AS ok \gset
+SELECT df.start('SELECT 1' ~> 'SELECT 2', 'alice-job') AS a \gset
+SELECT df.start('SELECT 3', 'alice-job-2') AS a2 \gset
+RESET ROLE;
+SET ROLE t016_bob;
+SELECT df.setvar('secret', 'bob''s') AS ok \gset
+SELECT df.setvar('bobvar', 'b') AS ok \gset
+SELECT df.start('SELECT 1', 'bob-job') AS b \gset
+RESET ROLE;
+
+SET ROLE t016_alice;
+SELECT is((SELECT array_agg(label ORDER BY label) FROM df.instances), ARRAY['alice-job', 'alice-job-2'],
+          'alice sees only her instances');
+SELECT is((SELECT count(*)::integer FROM df.nodes WHERE instance_id = :'b'), 0, 'alice sees none of bob''s nodes');
+SELECT is((SELECT count(*)::integer FROM df.nodes), 4, 'alice sees her own nodes');
+SELECT is(df.status(:'b'), NULL, 'df.status of bob''s instance is NULL for alice');
+SELECT is(df.status(:'a'), 'pending', 'df.status of her own');
+SELECT is(df.result(:'b'), NULL, 'df.result of bob''s instance is NULL for alice');
+SELECT throws_ok(format('SELECT df.cancel(%L)', :'b'), '42704', format('Instance not found or access denied: %s', :'b'),
+                 'alice cannot cancel bob''s instance');
+SELECT throws_ok(format('SELECT df.await_instance(%L, 1)', :'b'), '42704', format('Instance not found: %s', :'b'),
+                 'alice cannot await bob''s instance');
+SELECT is(df.getvar('secret'), 'alice''s', 'alice reads her own variable');
+SELECT is(df.getvar('bobvar'), NULL, 'bob''s variables are invisible to alice');
+SELECT is((SELECT array_agg(name) FROM df.vars), ARRAY['secret'], 'df.vars shows alice only her variables');
+SELECT is(df.clearvars(), 'OK', 'alice clears her variables');
+
+-- Writing rows for someone else
+SELECT throws_ok(format($$INSERT INTO df.instances (id, root_node, submitted_by) VALUES ('00a01610', '00a01611', %L)$$, 't016_bob'),
+                 '42501', 'new row violates row-level security policy for table "instances"',
+                 'alice cannot insert an instance submitted by bob');
+SELECT throws_ok(format($$INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('00a01611', %L, 'SQL', 'x', 't016_bob')$$, :'b'),
+                 '42501', 'new row violates row-level security policy for table "nodes"',
+                 'alice cannot insert a node submitted by bob');
+SELECT throws_ok($$INSERT INTO df.vars (name, value, owner) VALUES ('x', 'y', 't016_bob')$$,
+                 '42501', 'new row violates row-level security policy for table "vars"',
+                 'alice cannot set a variable of bob''s');
+SAVEPOINT graft;
+INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('00a01612', :'b', 'SQL', 'SELECT ''graft''');
+SELECT throws_ok('SET CONSTRAINTS ALL IMMEDIATE', '23503', NULL, 'alice cannot attach a node of hers to bob''s instance');
+ROLLBACK TO SAVEPOINT graft;
+SELECT throws_ok(format($$UPDATE df.instances SET status = 'completed' WHERE id = %L$$, :'a'), '42501', NULL,
+                 'alice cannot update even her own instance''s status');
+SELECT throws_ok($$UPDATE df.nodes SET status = 'completed'$$, '42501', NULL, 'alice cannot update nodes');
+SELECT throws_ok($$DELETE FROM df.instances$$, '42501', NULL, 'alice cannot delete instances');
+SELECT throws_ok($$SELECT count(*) FROM df_engine.instances$$, '42501', NULL, 'alice cannot read the engine tables');
+SELECT throws_ok(format('SELECT df_engine.cancel(%L)', :'b'), '42501', NULL, 'alice cannot call the engine functions');
+SELECT throws_ok($$SELECT * FROM df.workers$$, '42501', NULL, 'df.workers is for administrators');
+RESET ROLE;
+SELECT is((SELECT status FROM df.instances WHERE id = :'b'), 'pending', 'bob''s instance is untouched');
+SELECT is((SELECT value FROM df.vars WHERE name = 'secret' AND owner = 't016_bob'::regrole), 'bob''s',
+          'bob''s variable is untouched');
+
+-- ---------------------------------------------------------------------------------------------
+-- The SECURITY DEFINER helpers, called directly by a logged-in role
+-- ---------------------------------------------------------------------------------------------
+SET SESSION AUTHORIZATION t016_alice;
+SELECT throws_ok(format('SELECT df._cancel(%L, %L)', :'b', 'x'), '42704', format('Instance not found or access denied: %s', :'b'),
+                 'df._cancel refuses another role''s instance');
+SELECT throws_ok(format('SELECT df._launch(%L, %L)', :'b', '{}'), '42704', format('Instance not found or access denied: %s', :'b'),
+                 'df._launch refuses another role''s instance');
+SELECT is(df._cancel(:'a', 'mine'), format('Instance %s cancelled: mine', :'a'), 'df._cancel works on her own instance');
+SELECT throws_ok(format('SELECT df._launch(%L, %L)', :'a', '{}'), '55000',
+                 format('instance %s is cancelled, not pending; only a new instance can be launched', :'a'),
+                 'df._launch refuses an instance that is not new');
+
+-- A graph written by hand goes through the same checks as df.start's.
+INSERT INTO df.instances (id, root_node) VALUES ('00a01620', '00a01621');
+INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
+    ('00a01621', '00a01620', 'THEN', NULL, '00a01622', '00a01623'),
+    ('00a01622', '00a01620', 'THEN', NULL, '00a01623', '00a01624'),
+    ('00a01623', '00a01620', 'SQL', 'SELECT 1', NULL, NULL),
+    ('00a01624', '00a01620', 'SQL', 'SELECT 2', NULL, NULL);
+SELECT throws_ok($$SELECT df._launch('00a01620', '{}')$$, '22023',
+                 'Invalid durable function graph: node 00a01623 has more than one parent; a graph must be a tree',
+                 'a node shared by two parents');
+INSERT INTO df.instances (id, root_node) VALUES ('00a01630', '00a01631');
+INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
+    ('00a01631', '00a01630', 'THEN', NULL, '00a01632', '00a01635'),
+    ('00a01632', '00a01630', 'THEN', NULL, '00a01633', '00a01636'),
+    ('00a01633', '00a01630', 'THEN', NULL, '00a01632', '00a01637'),
+    ('00a01635', '00a01630', 'SQL', 'SELECT 1', NULL, NULL),
+    ('00a01636', '00a01630', 'SQL', 'SELECT 2', NULL, NULL),
+    ('00a01637', '00a01630', 'SQL', 'SELECT 3', NULL, NULL);
+SELECT throws_ok($$SELECT df._launch('00a01630', '{}')$$, '22023',
+                 'Invalid durable function graph: node 00a01632 has more than one parent; a graph must be a tree',
+                 'a cycle');
+INSERT INTO df.instances (id, root_node) VALUES ('00a01640', '00a01641');
+INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
+    ('00a01641', '00a01640', 'SQL', 'SELECT 1', NULL, NULL),
+    ('00a01642', '00a01640', 'THEN', NULL, '00a01643', '00a01644'),
+    ('00a01643', '00a01640', 'THEN', NULL, '00a01642', '00a01645'),
+    ('00a01644', '00a01640', 'SQL', 'SELECT 2', NULL, NULL),
+    ('00a01645', '00a01640', 'SQL', 'SELECT 3', NULL, NULL);
+SELECT throws_ok($$SELECT df._launch('00a01640', '{}')$$, '22023',
+                 'Invalid durable function graph: 4 of 5 nodes are not reachable from root node 00a01641',
+                 'a cycle away from the root');
+INSERT INTO df.instances (id, root_node) VALUES ('00a01650', '00a01651');
+INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('00a01651', '00a01650', 'SLEEP', 'soon');
+SELECT throws_ok($$SELECT df._launch('00a01650', '{}')$$, '22023',
+                 'Invalid durable function graph: node 00a01651: SLEEP query must be a non-negative whole number of seconds, got ''soon''',
+                 'a node that could not run');
+INSERT INTO df.instances (id, root_node) VALUES ('00a01660', '00a01661');
+INSERT INTO df.nodes (id, instance_id, node_type, query, left_node) VALUES
+    ('00a01661', '00a01660', 'LOOP', '{"condition_node":"00a01669"}', '00a01662'),
+    ('00a01662', '00a01660', 'SQL', 'SELECT 1', NULL);
+SELECT throws_ok($$SELECT df._launch('00a01660', '{}')$$, '22023',
+                 'Invalid durable function graph: node 00a01661: condition_node refers to a node that does not exist: 00a01669',
+                 'a reference to a node that does not exist');
+SELECT throws_ok($$SELECT df._launch('00a01660', '{"v": 1}')$$, '22023', 'variables must be a JSON object of text values',
+                 'variables must be text');
+INSERT INTO df.instances (id, root_node) VALUES ('00a01670', '00a01671');
+INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
+    ('00a01671', '00a01670', 'THEN', NULL, '00a01672', '00a01673'),
+    ('00a01672', '00a01670', 'SQL', 'SELECT {v}', NULL, NULL),
+    ('00a01673', '00a01670', 'SLEEP', '5', NULL, NULL);
+SELECT lives_ok($$SELECT df._launch('00a01670', '{"v": "1"}')$$, 'a sound graph written by hand launches like df.start''s');
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT input::jsonb -> 'vars' FROM df_engine.instances WHERE id = '00a01670'), '{"v": "1"}'::jsonb,
+          '... with the variables given');
+SELECT throws_ok($$SELECT df._launch('00a01600', '{}')$$, '55000',
+                 'instance 00a01600 was not created in the current transaction; use df.start()',
+                 'df._launch refuses an instance committed earlier');
+
+-- A login role that may act for alice (a member of her role) may use the helpers for her;
+-- through the public functions it acts as itself.
+SET SESSION AUTHORIZATION t016_ops;
+SELECT throws_ok(format('SELECT df.cancel(%L)', :'a2'), '42704', format('Instance not found or access denied: %s', :'a2'),
+                 'as itself, ops cannot see alice''s instance');
+SELECT is(df._cancel(:'a2', 'by ops'), format('Instance %s cancelled: by ops', :'a2'),
+          'df._cancel lets a member of the submitter''s role act for it');
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT status FROM df.instances WHERE id = :'a2'), 'cancelled', 'alice''s second instance is cancelled');
+SELECT is(session_user::text, 'postgres', 'the session is back to the superuser');
+
+SELECT * FROM finish();
+ROLLBACK;
