@@ -1,0 +1,168 @@
+package io.pgdurable.graph.e2e;
+
+import io.pgdurable.engine.Registry;
+import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.testing.TestCluster;
+import io.pgdurable.worker.FaultInjector;
+import io.pgdurable.worker.Worker;
+import io.pgdurable.worker.WorkerConfig;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A fresh database with the full schema, an application role that may use df, and helpers to
+ * run a worker (with the df graph runtime) and SQL as that role. One per test class.
+ */
+public final class DfTestEnvironment implements AutoCloseable {
+    private final TestCluster cluster = TestCluster.get();
+    private final String db;
+    private final String role;
+    private final List<AutoCloseable> running = new ArrayList<>();
+
+    /**
+     * @param name database and role name stem: lower-case letters, digits, underscores
+     */
+    public DfTestEnvironment(String name) {
+        this.db = cluster.createDatabase(name);
+        this.role = name + "_app";
+        cluster.createLoginRole(role);
+        exec("SELECT df.grant_usage('" + role + "')");
+        exec("GRANT ALL ON SCHEMA public TO " + role);
+    }
+
+    public String database() {
+        return db;
+    }
+
+    /** The application role (LOGIN, df usage, full rights on schema public). */
+    public String role() {
+        return role;
+    }
+
+    public TestCluster cluster() {
+        return cluster;
+    }
+
+    /** Starts a worker with the df graph runtime; it stops when this environment closes. */
+    public Worker startWorker() {
+        return startWorker(FaultInjector.NONE);
+    }
+
+    public Worker startWorker(FaultInjector faults) {
+        String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
+        GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10));
+        Registry registry = graph.register(new Registry());
+        WorkerConfig config = WorkerConfig.builder(url)
+                .pollInterval(Duration.ofMillis(50))
+                .leaseDuration(Duration.ofSeconds(2))
+                .shutdownGrace(Duration.ofSeconds(2))
+                .faultInjector(faults)
+                .build();
+        Worker worker = Worker.start(config, registry);
+        graph.attach(worker.dataSource());
+        running.add(graph);
+        running.add(worker);
+        return worker;
+    }
+
+    /** Stops every worker started so far (gracefully). */
+    public void stopWorkers() {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            try {
+                running.get(i).close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        running.clear();
+    }
+
+    /** A connection as the application role. */
+    public Connection connectAsApp() throws SQLException {
+        return cluster.connect(db, role);
+    }
+
+    /** A connection as the superuser. */
+    public Connection connectAsAdmin() throws SQLException {
+        return cluster.connect(db);
+    }
+
+    /** Runs SQL as the superuser. */
+    public void exec(String sql) {
+        try (Connection c = connectAsAdmin(); Statement s = c.createStatement()) {
+            s.execute(sql);
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** First column of the first row of {@code sql} run as the application role, with params. */
+    public String queryAsApp(String sql, Object... params) {
+        try (Connection c = connectAsApp()) {
+            return first(c, sql, params);
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** First column of the first row of {@code sql} run as the superuser, with params. */
+    public String queryAsAdmin(String sql, Object... params) {
+        try (Connection c = connectAsAdmin()) {
+            return first(c, sql, params);
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Starts a workflow as the application role: {@code SELECT df.start(<expression>)}. */
+    public String start(String graphExpression) {
+        return queryAsApp("SELECT df.start(" + graphExpression + ")");
+    }
+
+    /** Waits for a terminal status via df.await_instance and returns it. */
+    public String await(String instanceId, Duration timeout) {
+        return queryAsApp("SELECT df.await_instance(?, ?)", instanceId, (int) Math.max(1, timeout.toSeconds()));
+    }
+
+    public String result(String instanceId) {
+        return queryAsApp("SELECT df.result(?)", instanceId);
+    }
+
+    public static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted", e);
+            }
+        }
+    }
+
+    private static String first(Connection c, String sql, Object... params) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        stopWorkers();
+    }
+}
