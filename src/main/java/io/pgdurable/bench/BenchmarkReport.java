@@ -79,12 +79,19 @@ public final class BenchmarkReport {
     private final Throughput throughput;
     private final Latency latency;
     private final LongWorkflow longWorkflow;
+    private final Throughput df;
 
-    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow) {
+    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
         this.longWorkflow = longWorkflow;
+        this.df = df;
+    }
+
+    /** The control-plane scenario: df workflows of SQL steps started with df.start. */
+    public Optional<Throughput> df() {
+        return Optional.ofNullable(df);
     }
 
     public Optional<Ceiling> ceiling() {
@@ -109,6 +116,7 @@ public final class BenchmarkReport {
         throughput().ifPresent(t -> all.add(t.verification()));
         latency().ifPresent(l -> all.add(l.verification()));
         longWorkflow().ifPresent(l -> all.add(l.verification()));
+        df().ifPresent(d -> all.add(d.verification()));
         return all;
     }
 
@@ -138,6 +146,11 @@ public final class BenchmarkReport {
                 l.steps(), LatencyStats.millis(l.perStepNanos()), l.referenceSteps(),
                 LatencyStats.millis(l.referencePerStepNanos()), l.ratio(), seconds(l.total()),
                 verdict(l.verification())));
+        df().ifPresent(t -> out.printf(Locale.ROOT,
+                "df workflows       steps/s            %-8.0f (%d x %d SQL steps, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
+                t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),
+                LatencyStats.millis(t.instanceLatency().p50Nanos()),
+                LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification())));
         out.flush();
     }
 

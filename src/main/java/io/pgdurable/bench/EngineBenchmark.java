@@ -128,6 +128,7 @@ public final class EngineBenchmark {
         BenchmarkReport.Throughput throughput = null;
         BenchmarkReport.Latency latency = null;
         BenchmarkReport.LongWorkflow longWorkflow = null;
+        BenchmarkReport.Throughput df = null;
         try (Connection admin = connect("pg-durable bench")) {
             checkSchema(admin);
             execute(admin, CREATE_TABLE);
@@ -157,8 +158,11 @@ public final class EngineBenchmark {
                     }
                 }
             }
+            if (settings.runs(Scenario.DF)) {
+                df = new DfBenchmark(settings, out).run(admin);
+            }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow);
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df);
     }
 
     private void checkSchema(Connection c) throws SQLException {

@@ -13,7 +13,9 @@ public enum Scenario {
     /** Single-step orchestrations, one at a time. */
     LATENCY,
     /** One long sequential orchestration against a short one. */
-    LONG;
+    LONG,
+    /** Many df workflows of SQL steps, started with df.start. */
+    DF;
 
     /** The name used on the command line. */
     public String label() {
@@ -35,7 +37,7 @@ public enum Scenario {
         }
         if (chosen.isEmpty()) {
             throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
-                    + "ceiling, throughput, latency, long");
+                    + "ceiling, throughput, latency, long, df");
         }
         return chosen;
     }
@@ -47,6 +49,6 @@ public enum Scenario {
             }
         }
         throw new IllegalArgumentException("unknown scenario '" + name
-                + "': expected ceiling, throughput, latency or long");
+                + "': expected ceiling, throughput, latency, long or df");
     }
 }

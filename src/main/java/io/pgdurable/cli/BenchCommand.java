@@ -38,7 +38,7 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--scenarios", paramLabel = "<list>", defaultValue = "ceiling,throughput,latency,long",
+    @Option(names = "--scenarios", paramLabel = "<list>", defaultValue = "ceiling,throughput,latency,long,df",
             description = "Comma-separated scenarios to run (default: ${DEFAULT-VALUE}).")
     String scenarios;
 

@@ -8,6 +8,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.postgresql.util.PSQLException;
@@ -25,8 +28,16 @@ final class SqlStepActivity implements Activity {
     /** active_sql_transaction: "cannot run inside a transaction block". */
     private static final String NOT_IN_TRANSACTION = "25001";
 
+    /** How long a role's oid-to-name check is trusted before it is made again. */
+    private static final long ROLE_CHECK_NANOS = Duration.ofSeconds(1).toNanos();
+
     private final StepConnections connections;
     private final Supplier<DataSource> control;
+    private final Map<Long, RoleCheck> roleChecks = new ConcurrentHashMap<>();
+
+    /** The submitter's login name, as last looked up by oid, and when. */
+    private record RoleCheck(String name, long checkedAt) {
+    }
 
     SqlStepActivity(StepConnections connections, Supplier<DataSource> control) {
         this.connections = connections;
@@ -98,6 +109,16 @@ final class SqlStepActivity implements Activity {
         if (step.roleOid() == null) {
             return step.role();
         }
+        RoleCheck known = roleChecks.get(step.roleOid());
+        if (known != null && System.nanoTime() - known.checkedAt() < ROLE_CHECK_NANOS) {
+            return known.name();
+        }
+        String name = lookUpRole(step);
+        roleChecks.put(step.roleOid(), new RoleCheck(name, System.nanoTime()));
+        return name;
+    }
+
+    private String lookUpRole(StepInput step) throws SQLException {
         try (Connection c = control.get().getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT rolname, rolcanlogin FROM pg_roles WHERE oid = ?")) {
             ps.setLong(1, step.roleOid());

@@ -43,10 +43,14 @@ class EngineBenchmarkTest {
         });
         assertThat(report.latency()).hasValueSatisfying(l -> assertThat(l.stats().count()).isEqualTo(5));
         assertThat(report.longWorkflow()).hasValueSatisfying(l -> assertThat(l.steps()).isEqualTo(20));
-        assertThat(report.verifications()).hasSize(3)
+        assertThat(report.df()).hasValueSatisfying(d -> {
+            assertThat(d.verification().expectedRows()).isEqualTo(15);
+            assertThat(d.instanceLatency().count()).isEqualTo(5);
+        });
+        assertThat(report.verifications()).hasSize(4)
                 .allSatisfy(v -> assertThat(v.ok()).as(v.scenario() + ": " + v.describe()).isTrue());
         assertThat(report.ok()).isTrue();
-        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK");
+        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK", "df: rows OK");
     }
 
     @Test

@@ -179,6 +179,9 @@ public final class EngineStore {
 
     /** Accumulates turn results; {@link #flush(Connection)} writes them all. */
     public static final class TurnWriter {
+        /** Generations whose executions row survives continue-as-new; older ones are deleted. */
+        static final int KEPT_GENERATIONS = 100;
+
         private final List<Object[]> history = new ArrayList<>();
         private final List<Object[]> activities = new ArrayList<>();
         private final List<Object[]> messages = new ArrayList<>();
@@ -308,7 +311,12 @@ public final class EngineStore {
                 for (Object[] child : children) {
                     bind(ps, child);
                     ps.setString(7, (String) child[1]);
-                    if (ps.executeUpdate() == 0) {
+                    ps.addBatch();
+                }
+                int[] created = ps.executeBatch();
+                for (int i = 0; i < created.length; i++) {
+                    Object[] child = children.get(i);
+                    if (created[i] == 0) {
                         FailureDetails dup = new FailureDetails("DuplicateInstance",
                                 "sub-orchestration instance '" + child[0] + "' already exists");
                         messages.add(new Object[] {child[3], child[4], EventType.SubOrchestrationFailed.name(),
@@ -341,11 +349,15 @@ public final class EngineStore {
             if (continued.isEmpty()) {
                 return;
             }
+            // The next generation's input is its own row's input; no need to store it twice.
             batch(c, """
                     UPDATE df_engine.executions
-                       SET status = 'ContinuedAsNew', output = ?, event_count = ?, ended_at = clock_timestamp()
+                       SET status = 'ContinuedAsNew', event_count = ?, ended_at = clock_timestamp()
                      WHERE instance_id = ? AND execution_id = ?
-                    """, project(continued, 3, 2, 0, 1));
+                    """, project(continued, 2, 0, 1));
+            // Likewise only the latest generations' rows are kept, so a loop of any length stays bounded.
+            batch(c, "DELETE FROM df_engine.executions WHERE instance_id = ? AND execution_id <= ? - "
+                    + KEPT_GENERATIONS, project(continued, 0, 1));
             // The finished generation's history is dropped: it can never be replayed again, and
             // keeping it would let a long-running loop grow its history without bound.
             batch(c, "DELETE FROM df_engine.history WHERE instance_id = ? AND execution_id = ?",

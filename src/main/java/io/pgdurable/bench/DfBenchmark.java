@@ -1,0 +1,210 @@
+package io.pgdurable.bench;
+
+import io.pgdurable.engine.DurableException;
+import io.pgdurable.engine.Registry;
+import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.worker.Worker;
+import io.pgdurable.worker.WorkerConfig;
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The control-plane scenario: {@code instances} workflows of {@code steps} SQL steps, each step a
+ * single-row INSERT, all started with {@code df.start} in one transaction as an ordinary login
+ * role, run by an in-process worker with the graph runtime. Measures df.start-to-completed
+ * throughput and per-instance latency, then checks every step's row exists exactly once.
+ */
+final class DfBenchmark {
+    /** The login role the workflows run as; created if missing. */
+    static final String ROLE = "durable_bench";
+    private static final Duration POLL = Duration.ofMillis(20);
+
+    private final BenchmarkSettings settings;
+    private final PrintWriter out;
+    private final String label = "bench-df-" + UUID.randomUUID().toString().substring(0, 8);
+
+    DfBenchmark(BenchmarkSettings settings, PrintWriter out) {
+        this.settings = settings;
+        this.out = out;
+    }
+
+    BenchmarkReport.Throughput run(Connection admin) throws SQLException {
+        prepare(admin);
+        int instances = settings.instances();
+        int steps = settings.steps();
+        String url = settings.jdbcUrl();
+        GraphRuntime graph = new GraphRuntime(url, settings.activityThreads(), settings.activityThreads(),
+                Duration.ofSeconds(30));
+        WorkerConfig config = WorkerConfig.builder(url)
+                .user(settings.user())
+                .password(settings.password())
+                .activityThreads(settings.activityThreads())
+                .orchestrationThreads(settings.orchestrationThreads())
+                .turnBatchSize(settings.turnBatchSize())
+                .build();
+        try (graph; Worker worker = Worker.start(config, graph.register(new Registry()));
+             Connection app = connectAsRole()) {
+            graph.attach(worker.dataSource());
+            if (settings.warmupInstances() > 0) {
+                out.printf(Locale.ROOT, "df: warm-up, %d workflows x %d steps ...%n", settings.warmupInstances(), steps);
+                out.flush();
+                start(app, label + "-warmup", settings.warmupInstances(), steps);
+                await(admin, label + "-warmup", settings.warmupInstances());
+                execute(admin, "TRUNCATE bench_df_rows");
+            }
+            out.printf(Locale.ROOT, "df: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
+                    instances, steps);
+            out.flush();
+            long started = System.nanoTime();
+            start(app, label, instances, steps);
+            long finished = await(admin, label, instances);
+            Duration wall = Duration.ofNanos(finished - started);
+            LatencyStats latencies = latencies(admin);
+            BenchmarkReport.Verification check = verify(admin, (long) instances * steps, instances);
+            BenchmarkReport.Throughput result = new BenchmarkReport.Throughput(instances, steps, wall, latencies, check);
+            out.printf(Locale.ROOT, "df: %.2f s wall = %.0f steps/s; per instance df.start->completed %s%n",
+                    BenchmarkReport.seconds(wall), result.stepsPerSecond(), latencies);
+            out.printf(Locale.ROOT, "df: rows %s%n", check.describe());
+            out.flush();
+            return result;
+        }
+    }
+
+    private void prepare(Connection admin) throws SQLException {
+        try (Statement s = admin.createStatement();
+             ResultSet rs = s.executeQuery("SELECT to_regnamespace('df') IS NOT NULL")) {
+            rs.next();
+            if (!rs.getBoolean(1)) {
+                throw new DurableException("the df schema is not installed; run `pg-durable install --url <jdbc-url>` first");
+            }
+        }
+        execute(admin, """
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'durable_bench') THEN
+                        CREATE ROLE durable_bench LOGIN;
+                    END IF;
+                END $$""");
+        execute(admin, "SELECT df.grant_usage('" + ROLE + "')");
+        execute(admin, "CREATE TABLE IF NOT EXISTS bench_df_rows (id bigserial PRIMARY KEY, instance_id text NOT NULL,"
+                + " step int NOT NULL)");
+        execute(admin, "GRANT SELECT, INSERT ON bench_df_rows TO " + ROLE);
+        execute(admin, "GRANT USAGE ON SEQUENCE bench_df_rows_id_seq TO " + ROLE);
+        execute(admin, "TRUNCATE bench_df_rows");
+    }
+
+    /** The workflow: {@code steps} single-row INSERT steps in sequence. */
+    static String workflow(int steps) {
+        List<String> parts = new ArrayList<>();
+        for (int i = 1; i <= steps; i++) {
+            parts.add("'INSERT INTO bench_df_rows (instance_id, step) VALUES (''{sys_instance_id}'', " + i + ")'");
+        }
+        return String.join(" ~> ", parts);
+    }
+
+    private void start(Connection app, String runLabel, int count, int steps) throws SQLException {
+        String sql = "SELECT df.start(" + workflow(steps) + ", ?) FROM generate_series(1, ?)";
+        app.setAutoCommit(false);
+        try (PreparedStatement ps = app.prepareStatement(sql)) {
+            ps.setString(1, runLabel);
+            ps.setInt(2, count);
+            ps.executeQuery().close();
+            app.commit();
+        } finally {
+            app.setAutoCommit(true);
+        }
+    }
+
+    private long await(Connection admin, String runLabel, int count) throws SQLException {
+        long deadline = System.nanoTime() + settings.timeout().toNanos();
+        try (PreparedStatement ps = admin.prepareStatement(
+                "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')")) {
+            ps.setString(1, runLabel);
+            while (true) {
+                long unfinished;
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    unfinished = rs.getLong(1);
+                }
+                long now = System.nanoTime();
+                if (unfinished == 0) {
+                    return now;
+                }
+                if (now > deadline) {
+                    throw new DurableException(unfinished + " of " + count + " df workflows were still unfinished after "
+                            + settings.timeout() + " (--timeout-seconds); see the worker log");
+                }
+                try {
+                    Thread.sleep(POLL.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new DurableException("interrupted", e);
+                }
+            }
+        }
+    }
+
+    private LatencyStats latencies(Connection admin) throws SQLException {
+        List<Long> nanos = new ArrayList<>();
+        try (PreparedStatement ps = admin.prepareStatement("""
+                SELECT (extract(epoch FROM completed_at - created_at) * 1e9)::bigint
+                  FROM df.instances WHERE label = ? AND completed_at IS NOT NULL""")) {
+            ps.setString(1, label);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    nanos.add(rs.getLong(1));
+                }
+            }
+        }
+        return LatencyStats.ofNanos(nanos.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    private BenchmarkReport.Verification verify(Connection admin, long expectedRows, long expectedInstances)
+            throws SQLException {
+        long rows;
+        long distinct;
+        try (Statement s = admin.createStatement();
+             ResultSet rs = s.executeQuery("SELECT count(*), count(DISTINCT (instance_id, step)) FROM bench_df_rows")) {
+            rs.next();
+            rows = rs.getLong(1);
+            distinct = rs.getLong(2);
+        }
+        try (PreparedStatement ps = admin.prepareStatement("""
+                SELECT count(*) FILTER (WHERE i.status = 'completed'),
+                       min(n.result::text) FILTER (WHERE n.status = 'failed')
+                  FROM df.instances i LEFT JOIN df.nodes n ON n.instance_id = i.id AND n.status = 'failed'
+                 WHERE i.label = ?""")) {
+            ps.setString(1, label);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return new BenchmarkReport.Verification("df", expectedRows, rows, distinct, expectedInstances,
+                        rs.getLong(1), rs.getString(2));
+            }
+        }
+    }
+
+    /** The workflows' role logs in like the worker's step connections do: no password. */
+    private Connection connectAsRole() throws SQLException {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setURL(settings.jdbcUrl());
+        ds.setUser(ROLE);
+        ds.setPassword(null);
+        ds.setApplicationName("pg-durable bench df client");
+        return ds.getConnection();
+    }
+
+    private static void execute(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+}
