@@ -31,6 +31,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         subcommands = {
                 InstallCommand.class,
                 WorkerCommand.class,
+                ReconcileCommand.class,
                 BenchCommand.class,
         })
 public final class Main implements Callable<Integer> {

@@ -98,6 +98,7 @@ final class WorkerCommand implements Callable<Integer> {
             throw e;
         }
         graph.attach(worker.dataSource());
+        graph.startReconciliation(worker.dataSource(), worker.id());
         Thread hook = new Thread(() -> {
             worker.close();
             graph.close();

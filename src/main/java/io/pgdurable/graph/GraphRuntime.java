@@ -1,6 +1,9 @@
 package io.pgdurable.graph;
 
 import io.pgdurable.engine.Registry;
+import io.pgdurable.reconcile.ReconcileLoop;
+import io.pgdurable.reconcile.Reconciler;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Supplier;
@@ -14,6 +17,7 @@ import javax.sql.DataSource;
 public final class GraphRuntime implements AutoCloseable {
     private final StepConnections connections;
     private volatile DataSource control;
+    private ReconcileLoop reconcileLoop;
 
     /**
      * @param jdbcUrl        the control database, as the worker connects to it
@@ -41,8 +45,21 @@ public final class GraphRuntime implements AutoCloseable {
         this.control = dataSource;
     }
 
+    /**
+     * Starts the periodic reconciliation on {@code dataSource} (the worker's pool), paced by
+     * {@code pg_durable.reconcile_interval}. It stops when this runtime closes.
+     */
+    public void startReconciliation(DataSource dataSource, String workerId) {
+        if (reconcileLoop == null) {
+            reconcileLoop = new ReconcileLoop(new Reconciler(dataSource, Clock.systemUTC()), workerId).start();
+        }
+    }
+
     @Override
     public void close() {
+        if (reconcileLoop != null) {
+            reconcileLoop.close();
+        }
         connections.close();
     }
 }

@@ -292,7 +292,8 @@ public final class SchemaInstaller {
         return d;
     }
 
-    static long lockKey(String name) {
+    /** An advisory lock key derived from a name: the first eight bytes of its SHA-256 digest. */
+    public static long lockKey(String name) {
         try {
             byte[] digest = MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
             return ByteBuffer.wrap(digest, 0, Long.BYTES).getLong();

@@ -1,0 +1,29 @@
+package io.pgdurable.pljava;
+
+import io.pgdurable.reconcile.ReconcileResult;
+import io.pgdurable.reconcile.Reconciler;
+import java.sql.SQLException;
+import java.time.Clock;
+
+/**
+ * Entry points bound to SQL functions through PL/Java. Each is declared in the deployment
+ * descriptor {@code pljava-deploy/pg_durable.ddr}; keep the two in step (a build test checks).
+ * They are thin: the work happens in the same classes the standalone worker uses.
+ */
+public final class Functions {
+    private Functions() {
+    }
+
+    /**
+     * {@code df.reconcile()}: one reconciliation pass now, returning its summary as JSON text.
+     * The pass runs on loopback connections as the calling role (see {@link Loopback}), batch by
+     * batch, and reads the settings as a new session sees them: a {@code SET} in the calling
+     * session does not change what it deletes.
+     */
+    public static String reconcile() throws SQLException {
+        Loopback loopback = Loopback.fromCallingSession();
+        ReconcileResult result = new Reconciler(loopback.dataSource("pg_durable:reconcile"), Clock.systemUTC())
+                .runOnce(Reconciler.Trigger.SQL, null);
+        return result.toJson().toString();
+    }
+}

@@ -1,0 +1,65 @@
+package io.pgdurable.reconcile;
+
+import io.pgdurable.worker.TransientErrors;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * A worker's periodic reconciliation. It wakes every few seconds, re-reads
+ * {@code pg_durable.reconcile_interval} (so a reload takes effect without a restart), and runs a
+ * pass when one is due. With several workers, the pass records in {@code df.reconcile_runs} and
+ * the reconciliation lock make sure only one of them reconciles per interval. A failing pass is
+ * logged and tried again at the next interval; it never stops the worker.
+ */
+public final class ReconcileLoop implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(ReconcileLoop.class.getName());
+    /** How often the loop looks at the interval setting; passes are never more frequent than the setting. */
+    static final Duration TICK = Duration.ofSeconds(1);
+
+    private final Reconciler reconciler;
+    private final String workerId;
+    private final Thread thread;
+    private volatile boolean stopping;
+
+    public ReconcileLoop(Reconciler reconciler, String workerId) {
+        this.reconciler = reconciler;
+        this.workerId = workerId;
+        this.thread = new Thread(this::run, "pg_durable-reconcile");
+        this.thread.setDaemon(true);
+    }
+
+    public ReconcileLoop start() {
+        thread.start();
+        return this;
+    }
+
+    private void run() {
+        while (!stopping) {
+            try {
+                reconciler.runIfDue(workerId);
+            } catch (Exception e) {
+                LOG.log(TransientErrors.isTransient(e) ? Level.INFO : Level.WARNING,
+                        "periodic reconciliation could not run; will try again", e);
+            }
+            try {
+                // A little jitter keeps several workers from polling in lockstep.
+                Thread.sleep(TICK.toMillis() + ThreadLocalRandom.current().nextLong(250));
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        stopping = true;
+        thread.interrupt();
+        try {
+            thread.join(Duration.ofSeconds(30).toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
