@@ -25,6 +25,7 @@ public final class DfTestEnvironment implements AutoCloseable {
     private final String db;
     private final String role;
     private final List<AutoCloseable> running = new ArrayList<>();
+    private GraphRuntime reconcilingGraph;
 
     /**
      * @param name database and role name stem: lower-case letters, digits, underscores
@@ -55,6 +56,13 @@ public final class DfTestEnvironment implements AutoCloseable {
         return startWorker(FaultInjector.NONE);
     }
 
+    /** Starts a worker that also runs the periodic reconciliation, paced by the database's settings. */
+    public Worker startWorkerWithReconciliation() {
+        Worker worker = startWorker(FaultInjector.NONE);
+        reconcilingGraph.startReconciliation(worker.dataSource(), worker.id());
+        return worker;
+    }
+
     public Worker startWorker(FaultInjector faults) {
         String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
         GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10));
@@ -67,6 +75,7 @@ public final class DfTestEnvironment implements AutoCloseable {
                 .build();
         Worker worker = Worker.start(config, registry);
         graph.attach(worker.dataSource());
+        reconcilingGraph = graph;
         running.add(graph);
         running.add(worker);
         return worker;
