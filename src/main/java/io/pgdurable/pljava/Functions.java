@@ -4,6 +4,8 @@ import io.pgdurable.reconcile.ReconcileResult;
 import io.pgdurable.reconcile.Reconciler;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Entry points bound to SQL functions through PL/Java. Each is declared in the deployment
@@ -11,6 +13,11 @@ import java.time.Clock;
  * They are thin: the work happens in the same classes the standalone worker uses.
  */
 public final class Functions {
+    static {
+        // Connection pool start/stop chatter would reach the client as INFO messages.
+        Logger.getLogger("com.zaxxer.hikari").setLevel(Level.WARNING);
+    }
+
     private Functions() {
     }
 
@@ -25,5 +32,13 @@ public final class Functions {
         ReconcileResult result = new Reconciler(loopback.dataSource("pg_durable:reconcile"), Clock.systemUTC())
                 .runOnce(Reconciler.Trigger.SQL, null);
         return result.toJson().toString();
+    }
+
+    /**
+     * {@code df.run_worker(seconds)}: hosts the worker in this backend for {@code seconds}, then
+     * returns a summary of the work done. See {@link InDatabaseWorker}.
+     */
+    public static String runWorker(int seconds) throws SQLException {
+        return InDatabaseWorker.run(seconds);
     }
 }

@@ -53,6 +53,10 @@ final class Loopback {
         return user;
     }
 
+    String database() {
+        return database;
+    }
+
     PGSimpleDataSource dataSource(String applicationName) {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setServerNames(new String[] {host});

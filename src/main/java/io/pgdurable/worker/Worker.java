@@ -154,7 +154,7 @@ public final class Worker implements AutoCloseable {
 
     private void heartbeat() {
         try (Connection c = dataSource.getConnection()) {
-            store.heartbeat(c, config.workerId(), WorkerConfig.hostName(), ProcessHandle.current().pid(), config.mode());
+            store.heartbeat(c, config.workerId(), config.host(), config.processId(), config.mode());
         } catch (SQLException e) {
             LOG.log(Level.WARNING, "heartbeat failed", e);
         }

@@ -1,7 +1,6 @@
 package io.pgdurable.worker;
 
 import java.lang.management.ManagementFactory;
-import java.net.InetAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
@@ -15,6 +14,8 @@ public final class WorkerConfig {
     private final String user;
     private final String password;
     private final String workerId;
+    private final String host;
+    private final long processId;
     private final String mode;
     private final int orchestrationThreads;
     private final int activityThreads;
@@ -33,7 +34,10 @@ public final class WorkerConfig {
         this.jdbcUrl = b.jdbcUrl;
         this.user = b.user;
         this.password = b.password;
-        this.workerId = b.workerId != null ? b.workerId : defaultWorkerId();
+        this.host = b.host != null ? b.host : hostName();
+        this.processId = b.processId != null ? b.processId : ProcessHandle.current().pid();
+        this.workerId = b.workerId != null ? b.workerId
+                : host + ":" + processId + ":" + UUID.randomUUID().toString().substring(0, 8);
         this.mode = b.mode;
         this.orchestrationThreads = b.orchestrationThreads;
         this.activityThreads = b.activityThreads;
@@ -57,6 +61,10 @@ public final class WorkerConfig {
     public String user() { return user; }
     public String password() { return password; }
     public String workerId() { return workerId; }
+    /** Host name recorded in the heartbeat. */
+    public String host() { return host; }
+    /** Process id recorded in the heartbeat: the JVM's, or the backend's for an in-database worker. */
+    public long processId() { return processId; }
     public String mode() { return mode; }
     public int orchestrationThreads() { return orchestrationThreads; }
     public int activityThreads() { return activityThreads; }
@@ -70,16 +78,6 @@ public final class WorkerConfig {
     public boolean listen() { return listen; }
     public Clock clock() { return clock; }
     public FaultInjector faultInjector() { return faultInjector; }
-
-    private static String defaultWorkerId() {
-        String host;
-        try {
-            host = InetAddress.getLocalHost().getHostName();
-        } catch (Exception e) {
-            host = "unknown-host";
-        }
-        return host + ":" + ProcessHandle.current().pid() + ":" + UUID.randomUUID().toString().substring(0, 8);
-    }
 
     static String hostName() {
         String name = ManagementFactory.getRuntimeMXBean().getName();
@@ -101,6 +99,8 @@ public final class WorkerConfig {
         private String user;
         private String password;
         private String workerId;
+        private String host;
+        private Long processId;
         private String mode = "external";
         private int orchestrationThreads = 2;
         private int activityThreads = 8;
@@ -122,6 +122,8 @@ public final class WorkerConfig {
         public Builder user(String v) { this.user = v; return this; }
         public Builder password(String v) { this.password = v; return this; }
         public Builder workerId(String v) { this.workerId = v; return this; }
+        public Builder host(String v) { this.host = v; return this; }
+        public Builder processId(long v) { this.processId = v; return this; }
         public Builder mode(String v) { this.mode = v; return this; }
         public Builder orchestrationThreads(int v) { this.orchestrationThreads = v; return this; }
         public Builder activityThreads(int v) { this.activityThreads = v; return this; }
