@@ -1425,7 +1425,9 @@ AS $fn$
     SELECT n.result::text
       FROM df.instances i
       JOIN df.nodes n ON n.instance_id = i.id AND n.id = i.root_node
-     WHERE i.id = $1 AND n.status = 'completed'
+     -- The instance must have completed too: a df.break() outside any loop completes its
+     -- node (and the root) but fails the instance.
+     WHERE i.id = $1 AND i.status = 'completed' AND n.status = 'completed'
 $fn$;
 
 -- Cancels an instance the login role may act for: the engine instance and its children stop
