@@ -13,9 +13,12 @@ import java.util.logging.Logger;
  * They are thin: the work happens in the same classes the standalone worker uses.
  */
 public final class Functions {
+    /** Held strongly: java.util.logging forgets the level of a logger nobody references. */
+    private static final Logger POOL_LOG = Logger.getLogger("com.zaxxer.hikari");
+
     static {
         // Connection pool start/stop chatter would reach the client as INFO messages.
-        Logger.getLogger("com.zaxxer.hikari").setLevel(Level.WARNING);
+        POOL_LOG.setLevel(Level.WARNING);
     }
 
     private Functions() {

@@ -2,93 +2,80 @@ package io.pgdurable.pljava;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgdurable.engine.Registry;
-import io.pgdurable.graph.GraphRuntime;
-import io.pgdurable.reconcile.ReconcileResult;
-import io.pgdurable.reconcile.Reconciler;
 import io.pgdurable.schema.SchemaInstaller;
-import io.pgdurable.worker.RegistryContributor;
-import io.pgdurable.worker.Worker;
-import io.pgdurable.worker.WorkerConfig;
-import io.pgdurable.worker.WorkerStats;
+import java.lang.reflect.InvocationTargetException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.Clock;
 import java.time.Duration;
-import java.util.Optional;
-import java.util.logging.Level;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 /**
  * {@code df.run_worker(seconds)}: the worker runtime hosted inside the calling backend for a
- * bounded time. Its loops run on threads of their own over loopback JDBC connections (never SPI,
- * which belongs to the calling thread); the calling thread only waits, and every
- * {@value #CHECK_MILLIS} ms asks the backend, through PL/Java's own connection, whether the query
- * was cancelled or the backend told to terminate, so either stops the worker promptly.
+ * bounded time.
  *
- * <p>One in-database worker runs at a time per database: the call holds a session advisory lock
- * ({@link #LOCK_KEY}) and returns at once, doing nothing, if another backend holds it. External
+ * <p>The worker's threads must never call into the backend, which belongs to the thread running
+ * this function: they use loopback JDBC connections (never SPI), run on classes loaded from a
+ * snapshot of the jar ({@link IsolatedClasses}) rather than through PL/Java's loader, and hand
+ * their log records to this thread. This thread only waits, forwards those records to the server
+ * log, and every {@value #CHECK_MILLIS} ms asks the backend whether the query was cancelled or the
+ * backend told to terminate; a cancel stops the worker before the error propagates.
+ *
+ * <p>One in-database worker runs at a time per database: the call holds a transaction-scoped
+ * advisory lock ({@link #LOCK_KEY}) and returns at once, doing nothing, if another backend holds it. External
  * workers need no lock and run alongside.
  */
 final class InDatabaseWorker {
-    private static final Logger LOG = Logger.getLogger(InDatabaseWorker.class.getName());
+    static final String JAR_NAME = "pg_durable";
     static final String LOCK_NAME = "pg_durable:run_worker";
     static final long LOCK_KEY = SchemaInstaller.lockKey(LOCK_NAME);
     static final long CHECK_MILLIS = 100;
     static final int MAX_SECONDS = 3600;
 
+    /** The last jar snapshot, reused while the installed jar does not change. */
+    private static IsolatedClasses classes;
+    private static String classesFingerprint;
+
     private InDatabaseWorker() {
     }
 
     static String run(int seconds) throws SQLException {
+        // Runs on the backend's own thread; see the class comment for what the others may not do.
         if (seconds < 1 || seconds > MAX_SECONDS) {
             throw new SQLException("df.run_worker: seconds must be between 1 and " + MAX_SECONDS + ", got " + seconds,
                     "22023");
         }
         ObjectNode summary = JsonNodeFactory.instance.objectNode();
-        try (Connection session = DriverManager.getConnection("jdbc:default:connection")) {
-            if (!advisoryLock(session, "pg_try_advisory_lock")) {
-                summary.put("ran", false);
-                summary.put("reason", "another df.run_worker() is running in this database");
-                return summary.toString();
-            }
-            try {
-                return host(session, seconds, summary);
-            } finally {
-                advisoryLock(session, "pg_advisory_unlock");
-            }
+        Connection session = DriverManager.getConnection("jdbc:default:connection");
+        // A transaction-scoped lock: it goes when the calling transaction ends, however it ends.
+        if (!tryLock(session)) {
+            summary.put("ran", false);
+            summary.put("reason", "another df.run_worker() is running in this database");
+            session.close();
+            return summary.toString();
         }
+        host(session, seconds, summary);
+        session.close();
+        return summary.toString();
     }
 
-    private static String host(Connection session, int seconds, ObjectNode summary) throws SQLException {
+    private static void host(Connection session, int seconds, ObjectNode summary) throws SQLException {
         Loopback loopback = Loopback.fromCallingSession();
-        long started = System.nanoTime();
         long backendPid = backendPid(session);
-        WorkerConfig config = WorkerConfig.builder(loopback.jdbcUrl())
-                .user(loopback.user())
-                .mode("pljava")
-                .host("in-database")
-                .processId(backendPid)
-                .workerId("pljava:" + loopback.database() + ":" + backendPid)
-                .orchestrationThreads(1)
-                .activityThreads(4)
-                .pollInterval(Duration.ofMillis(250))
-                .shutdownGrace(Duration.ofSeconds(3))
-                .build();
-        GraphRuntime graph = new GraphRuntime(loopback.jdbcUrl(), 4, 4, Duration.ofSeconds(30));
-        Registry registry = graph.register(RegistryContributor.discover());
-        WorkerStats stats;
-        Optional<ReconcileResult> reconciled = Optional.empty();
-        try (graph; Worker worker = Worker.start(config, registry)) {
-            graph.attach(worker.dataSource());
-            try {
-                reconciled = new Reconciler(worker.dataSource(), Clock.systemUTC()).runIfDue(worker.id());
-            } catch (SQLException e) {
-                LOG.log(Level.WARNING, "df.run_worker: periodic reconciliation could not run", e);
-            }
+        String workerId = "pljava:" + loopback.database() + ":" + backendPid;
+        Queue<LogRecord> logs = new ConcurrentLinkedQueue<>();
+        long started = System.nanoTime();
+        AutoCloseable worker = start(session, loopback, workerId, backendPid, logs);
+        Map<String, Object> stats;
+        PreparedStatement probe = session.prepareStatement("SELECT 1");
+        try {
             long deadline = started + Duration.ofSeconds(seconds).toNanos();
             while (System.nanoTime() < deadline) {
                 try {
@@ -97,19 +84,76 @@ final class InDatabaseWorker {
                     Thread.currentThread().interrupt();
                     break;
                 }
-                // A cancel or terminate request surfaces as an exception from the next call into
-                // the backend; it propagates, and the try-with-resources stops the worker.
-                checkForInterrupts(session);
+                forward(logs);
+                checkForInterrupts(probe);
             }
-            stats = worker.stats();
+        } catch (SQLException | RuntimeException e) {
+            // Cancelled (or the backend failed): stop every worker thread before the error
+            // returns to PostgreSQL, so none of them outlives this call. Their last log records
+            // are dropped: the backend may not be called any more.
+            closeQuietly(worker);
+            throw e;
         }
+        probe.close();
+        stats = summary(worker);
+        closeQuietly(worker);
+        forward(logs);
         summary.put("ran", true);
         summary.put("seconds", Duration.ofNanos(System.nanoTime() - started).toMillis() / 1000.0);
-        summary.put("turns", stats.turns());
-        summary.put("activities", stats.activities());
-        summary.put("worker_id", stats.workerId());
-        reconciled.ifPresent(r -> summary.set("reconciliation", r.toJson()));
-        return summary.toString();
+        stats.forEach((k, v) -> summary.putPOJO(k, v));
+    }
+
+    private static AutoCloseable start(Connection session, Loopback loopback, String workerId, long backendPid,
+                                       Queue<LogRecord> logs) throws SQLException {
+        IsolatedClasses loader = isolatedClasses(session);
+        try {
+            Class<?> hosted = loader.loadClass(HostedWorker.class.getName());
+            return (AutoCloseable) hosted
+                    .getMethod("start", String.class, String.class, String.class, long.class, Queue.class)
+                    .invoke(null, loopback.jdbcUrl(), loopback.user(), workerId, backendPid, logs);
+        } catch (InvocationTargetException e) {
+            forward(logs);
+            Throwable cause = e.getCause();
+            throw new SQLException("df.run_worker: the worker could not start: " + cause, "XX000", cause);
+        } catch (ReflectiveOperationException e) {
+            throw new SQLException("df.run_worker: cannot load the worker from jar " + JAR_NAME + ": " + e, "XX000", e);
+        }
+    }
+
+    private static synchronized IsolatedClasses isolatedClasses(Connection session) throws SQLException {
+        String fingerprint = IsolatedClasses.fingerprint(session, JAR_NAME);
+        if (classes == null || !fingerprint.equals(classesFingerprint)) {
+            classes = IsolatedClasses.snapshot(session, JAR_NAME);
+            classesFingerprint = fingerprint;
+        }
+        return classes;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> summary(AutoCloseable worker) throws SQLException {
+        try {
+            return (Map<String, Object>) worker.getClass().getMethod("summary").invoke(worker);
+        } catch (ReflectiveOperationException e) {
+            throw new SQLException("df.run_worker: cannot read the worker's summary: " + e, "XX000", e);
+        }
+    }
+
+    /** Publishes the worker's log records to the server log, from this (the backend's) thread. */
+    private static void forward(Queue<LogRecord> logs) {
+        Handler[] handlers = Logger.getLogger("").getHandlers();
+        for (LogRecord r = logs.poll(); r != null; r = logs.poll()) {
+            for (Handler h : handlers) {
+                h.publish(r);
+            }
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable worker) {
+        try {
+            worker.close();
+        } catch (Exception e) {
+            Logger.getLogger(InDatabaseWorker.class.getName()).warning("df.run_worker: stopping the worker: " + e);
+        }
     }
 
     private static long backendPid(Connection session) throws SQLException {
@@ -120,14 +164,17 @@ final class InDatabaseWorker {
         }
     }
 
-    private static void checkForInterrupts(Connection session) throws SQLException {
-        try (PreparedStatement ps = session.prepareStatement("SELECT 1")) {
-            ps.executeQuery().close();
-        }
+    /**
+     * Lets the backend act on a pending cancel or terminate request. After such an error no
+     * backend call may follow, so nothing is closed on that path: the statement goes with the
+     * failed transaction.
+     */
+    private static void checkForInterrupts(PreparedStatement probe) throws SQLException {
+        probe.executeQuery().close();
     }
 
-    private static boolean advisoryLock(Connection session, String function) throws SQLException {
-        try (PreparedStatement ps = session.prepareStatement("SELECT " + function + "(?)")) {
+    private static boolean tryLock(Connection session) throws SQLException {
+        try (PreparedStatement ps = session.prepareStatement("SELECT pg_try_advisory_xact_lock(?)")) {
             ps.setLong(1, LOCK_KEY);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
