@@ -27,6 +27,8 @@ final class SqlStepActivity implements Activity {
     static final String NAME = "df.sql";
     /** active_sql_transaction: "cannot run inside a transaction block". */
     private static final String NOT_IN_TRANSACTION = "25001";
+    /** query_canceled: statement_timeout or a cancel request; the same statement would hit it again. */
+    private static final String QUERY_CANCELED = "57014";
 
     /** How long a role's oid-to-name check is trusted before it is made again. */
     private static final long ROLE_CHECK_NANOS = Duration.ofSeconds(1).toNanos();
@@ -138,7 +140,8 @@ final class SqlStepActivity implements Activity {
 
     /** Transient errors propagate to be retried; anything else fails the step for good. */
     private static Exception failure(SQLException e) {
-        if (TransientErrors.isTransient(e)) {
+        boolean canceled = QUERY_CANCELED.equals(e.getSQLState());
+        if (TransientErrors.isTransient(e) && !canceled) {
             return e;
         }
         String message = e.getMessage();
@@ -149,6 +152,8 @@ final class SqlStepActivity implements Activity {
                 message += " (" + server.getDetail() + ")";
             }
         }
-        return new StepFailedException("SQL execution failed: " + message, e.getSQLState(), e);
+        // A cancelled statement keeps no cause: the worker retries any failure whose cause chain
+        // holds a transient SQLSTATE, and class 57 is one.
+        return new StepFailedException("SQL execution failed: " + message, e.getSQLState(), canceled ? null : e);
     }
 }

@@ -361,10 +361,62 @@ public final class TestCluster {
             conf.append("shared_preload_libraries = 'pg_cron'\n")
                     .append("cron.database_name = 'postgres'\n");
         }
+        if (hasPlJavaLibrary()) {
+            // PL/Java (optional, installed by hand where present): this JVM's libjvm, and our
+            // policy next to PL/Java's. The policy is copied into the data directory, which the
+            // server's OS user can always read.
+            Path libjvm = Path.of(System.getProperty("java.home"), "lib", "server", "libjvm.so");
+            Path policy = dataDir.resolve("pg_durable.policy");
+            try {
+                Files.copy(projectDir().resolve("pljava-deploy").resolve("pg_durable.policy"), policy,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                chownToServerUser(policy);
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot copy the PL/Java policy for the test cluster", e);
+            }
+            conf.append("pljava.libjvm_location = '").append(libjvm.toString().replace("'", "''")).append("'\n")
+                    .append("pljava.policy_urls = '\"file:${org.postgresql.sysconfdir}/pljava.policy\",")
+                    .append("\"file:").append(policy.toString().replace("'", "''")).append("\",\"=\"'\n");
+        }
         try {
             Files.writeString(dataDir.resolve("postgresql.conf"), conf, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot write the test cluster's postgresql.conf", e);
+        }
+    }
+
+    /** True if PL/Java's native library is installed for this PostgreSQL. */
+    public boolean hasPlJavaLibrary() {
+        try (var files = Files.list(pkglibdir())) {
+            return files.anyMatch(f -> f.getFileName().toString().startsWith("libpljava"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * A copy of {@code file} the server's OS user can read (for sqlj.install_jar's file: URLs),
+     * in the cluster's directory.
+     */
+    public Path copyForServer(Path file) {
+        Path copy = dataDir.resolveSibling(file.getFileName().toString());
+        try {
+            Files.copy(file, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            chownToServerUser(copy);
+            return copy;
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot copy " + file + " for the server", e);
+        }
+    }
+
+    private static Path projectDir() {
+        return Path.of(System.getProperty("pgdurable.test.projectDir", ".")).toAbsolutePath();
+    }
+
+    private void chownToServerUser(Path file) throws IOException {
+        file.toFile().setReadable(true, false);
+        if (isRoot()) {
+            Processes.runOrFail(Duration.ofSeconds(30), List.of("chown", "postgres:postgres", file.toString()));
         }
     }
 

@@ -1,0 +1,174 @@
+package io.pgdurable.graph.e2e;
+
+import static io.pgdurable.graph.e2e.SqlProbe.adminColumn;
+import static io.pgdurable.graph.e2e.SqlProbe.adminLong;
+import static io.pgdurable.graph.e2e.SqlProbe.execAsApp;
+import static io.pgdurable.graph.e2e.SqlProbe.failure;
+import static io.pgdurable.graph.e2e.SqlProbe.message;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.postgresql.util.PSQLException;
+
+/**
+ * df.cancel against a running worker: the df status, the engine instance and all its children
+ * end cancelled, their timers and queued work are gone, and no step after the cancel runs.
+ */
+class CancellationTest {
+    private static final Duration DONE = Duration.ofSeconds(20);
+    private static final String OTHER_ROLE = "cancel_e2e_other";
+
+    private static DfTestEnvironment env;
+
+    @BeforeAll
+    static void setUp() {
+        env = new DfTestEnvironment("cancel_e2e");
+        env.cluster().createLoginRole(OTHER_ROLE);
+        env.exec("SELECT df.grant_usage('" + OTHER_ROLE + "')");
+        execAsApp(env, "CREATE TABLE cancel_marks (instance_id text, what text)");
+        env.startWorker();
+    }
+
+    @AfterAll
+    static void tearDown() {
+        env.close();
+    }
+
+    @Test
+    void cancelling_a_sleeping_root_loop_stops_it_for_good() throws InterruptedException {
+        String id = env.start("df.loop(df.sleep(1) ~> " + mark("tick") + ")");
+        DfTestEnvironment.awaitTrue(() -> marks(id, "tick") >= 2, DONE, "two loop iterations");
+
+        assertThat(env.queryAsApp("SELECT df.cancel(?)", id))
+                .isEqualTo("Instance " + id + " cancelled: Cancelled by user");
+
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        assertThat(env.result(id)).isNull();
+        assertEngineTreeCancelledAndIdle(id);
+        long ticks = marks(id, "tick");
+        // Longer than two iterations of the loop: had anything survived, it would have ticked.
+        Thread.sleep(2_500);
+        assertThat(marks(id, "tick")).isEqualTo(ticks);
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        assertEngineTreeCancelledAndIdle(id);
+    }
+
+    @Test
+    void cancelling_inside_join_branches_cancels_every_branch_and_runs_nothing_after() throws InterruptedException {
+        String id = env.start("df.\"join\"("
+                + "df.sleep(2) ~> " + mark("after sleep") + ", df.wait_for_signal('never'))"
+                + " ~> " + mark("after join"));
+        DfTestEnvironment.awaitTrue(() -> bothBranchesWaiting(id), DONE, "both branches to be waiting");
+        assertThat(adminLong(env, "SELECT count(*) FROM df_engine.instances WHERE id LIKE ? || '::%'", id))
+                .as("one engine instance per branch").isEqualTo(2);
+
+        env.queryAsApp("SELECT df.cancel(?, 'no longer needed')", id);
+
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        assertEngineTreeCancelledAndIdle(id);
+        assertThat(env.queryAsAdmin("SELECT output FROM df_engine.instances WHERE id = ?", id))
+                .isEqualTo("\"no longer needed\"");
+        // Past the moment the sleep would have fired.
+        Thread.sleep(2_500);
+        assertThat(marks(id, "after sleep")).isZero();
+        assertThat(marks(id, "after join")).isZero();
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        assertEngineTreeCancelledAndIdle(id);
+    }
+
+    @Test
+    void cancelling_while_a_step_runs_rolls_back_that_steps_work() throws InterruptedException {
+        String id = env.start("'INSERT INTO cancel_marks (instance_id, what)"
+                + " SELECT ''{sys_instance_id}'', ''in flight'' FROM pg_sleep(1.5)'"
+                + " ~> " + mark("next"));
+        DfTestEnvironment.awaitTrue(() -> adminLong(env, "SELECT count(*) FROM pg_stat_activity"
+                + " WHERE query LIKE '%in flight%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+                + " AND state = 'active'") == 1, DONE, "the first step to be running");
+
+        env.queryAsApp("SELECT df.cancel(?)", id);
+
+        DfTestEnvironment.awaitTrue(() -> adminLong(env, "SELECT count(*) FROM pg_stat_activity"
+                + " WHERE query LIKE '%in flight%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+                + " AND state = 'active'") == 0, DONE, "the step's statement to end");
+        // The step could not record its completion, so its transaction, insert included, rolled back.
+        Thread.sleep(500);
+        assertThat(marks(id, "in flight")).isZero();
+        assertThat(marks(id, "next")).isZero();
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        assertEngineTreeCancelledAndIdle(id);
+    }
+
+    @Test
+    void cancelling_a_terminal_instance_is_a_no_op_that_keeps_its_status() {
+        String id = env.start("'SELECT 1 AS one'");
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        String completedAt = env.queryAsAdmin("SELECT completed_at::text FROM df.instances WHERE id = ?", id);
+
+        assertThat(env.queryAsApp("SELECT df.cancel(?, 'too late')", id))
+                .isEqualTo("Instance " + id + " cancelled: too late");
+
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("completed");
+        assertThat(env.result(id)).isEqualTo("{\"rows\": [{\"one\": 1}], \"row_count\": 1}");
+        assertThat(env.queryAsAdmin("SELECT completed_at::text FROM df.instances WHERE id = ?", id))
+                .isEqualTo(completedAt);
+        assertThat(env.queryAsAdmin("SELECT status FROM df_engine.instances WHERE id = ?", id)).isEqualTo("Completed");
+    }
+
+    @Test
+    void cancelling_another_roles_instance_is_refused_and_leaves_it_running() throws SQLException {
+        String theirs;
+        try (Connection c = env.cluster().connect(env.database(), OTHER_ROLE);
+             PreparedStatement ps = c.prepareStatement("SELECT df.start(df.sleep(30))");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            theirs = rs.getString(1);
+        }
+
+        PSQLException e = failure(env.connectAsApp(), "SELECT df.cancel(?)", theirs);
+        assertThat(e.getSQLState()).isEqualTo("42704");
+        assertThat(message(e)).isEqualTo("Instance not found or access denied: " + theirs);
+        assertThat(env.queryAsAdmin("SELECT status FROM df.instances WHERE id = ?", theirs)).isIn("pending", "running");
+        assertThat(env.queryAsAdmin("SELECT status FROM df_engine.instances WHERE id = ?", theirs))
+                .isIn("Pending", "Running");
+        env.exec("SELECT df.cancel('" + theirs + "')");
+    }
+
+    @Test
+    void cancelling_an_unknown_instance_is_refused() throws SQLException {
+        PSQLException e = failure(env.connectAsApp(), "SELECT df.cancel('0badf00d')");
+        assertThat(e.getSQLState()).isEqualTo("42704");
+        assertThat(message(e)).isEqualTo("Instance not found or access denied: 0badf00d");
+    }
+
+    /** A SQL step (as a quoted graph literal) that records {@code what} for its instance. */
+    private static String mark(String what) {
+        return "'INSERT INTO cancel_marks (instance_id, what) VALUES (''{sys_instance_id}'', ''" + what + "'')'";
+    }
+
+    private static boolean bothBranchesWaiting(String id) {
+        return adminLong(env, "SELECT count(*) FROM df.signal_waits WHERE instance_id = ?", id) == 1
+                && adminLong(env, "SELECT count(*) FROM df.nodes WHERE instance_id = ? AND node_type = 'SLEEP'"
+                        + " AND status = 'running'", id) == 1;
+    }
+
+    private static long marks(String id, String what) {
+        return adminLong(env, "SELECT count(*) FROM cancel_marks WHERE instance_id = ? AND what = ?", id, what);
+    }
+
+    /** The engine root and its children are Cancelled; no message, timer or activity is queued for them. */
+    private static void assertEngineTreeCancelledAndIdle(String id) {
+        assertThat(adminColumn(env, "SELECT DISTINCT status FROM df_engine.instances"
+                + " WHERE id = ? OR id LIKE ? || '::%'", id, id)).containsExactly("Cancelled");
+        assertThat(adminLong(env, "SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id = ?"
+                + " OR instance_id LIKE ? || '::%'", id, id)).isZero();
+        assertThat(adminLong(env, "SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = ?"
+                + " OR instance_id LIKE ? || '::%'", id, id)).isZero();
+    }
+}
