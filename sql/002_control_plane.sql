@@ -433,10 +433,9 @@ BEGIN
                                       'OCT', 'NOV', 'DEC'], upper(p_token));
         RETURN v_pos;
     ELSIF p_field = 5 THEN
+        -- As in Vixie cron and pg_cron, SUN is 0 (only the number 7 also means Sunday), so
+        -- SUN-SAT is the whole week and SAT-SUN runs backwards.
         v_pos := array_position(ARRAY['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'], upper(p_token));
-        IF v_pos = 1 AND p_in_range THEN
-            RETURN 7;
-        END IF;
         RETURN v_pos - 1;
     END IF;
     RETURN NULL;
@@ -509,12 +508,55 @@ BEGIN
                     v_lo := v_hi;
                 ELSIF v_lo > v_hi THEN
                     RETURN format('%s: range ''%s'' starts after it ends', v_name, v_parts[1])
-                        || CASE WHEN f = 5 AND upper(v_bounds[1]) = 'SUN' THEN ' (in a range SUN is 7; write 0-6)' ELSE '' END;
+                        || CASE WHEN f = 5 AND upper(v_bounds[2]) = 'SUN' THEN ' (SUN is 0; write 7 for a range ending on Sunday)' ELSE '' END;
                 END IF;
             END LOOP;
         END LOOP;
     END LOOP;
+    -- Day-of-month and month restrict together when day-of-week is '*' (as in pg_cron): a day
+    -- that exists in none of the months can never come.
+    IF v_fields[5] LIKE '*%' AND v_fields[3] NOT LIKE '*%' AND NOT EXISTS (
+            SELECT 1
+              FROM unnest(df._cron_expand(v_fields[3], 3)) AS d(day),
+                   unnest(df._cron_expand(v_fields[4], 4)) AS m(month)
+             WHERE d.day <= (ARRAY[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m.month]) THEN
+        RETURN format('day-of-month ''%s'' never occurs in month ''%s'', so it never fires', v_fields[3], v_fields[4]);
+    END IF;
     RETURN NULL;
+END
+$fn$;
+
+-- The values a validated cron field stands for.
+CREATE FUNCTION df._cron_expand(p_field text, p_f integer) RETURNS integer[]
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c_min  constant integer[] := ARRAY[0, 0, 1, 1, 0];
+    c_max  constant integer[] := ARRAY[59, 23, 31, 12, 7];
+    v_out  integer[] := '{}';
+    v_item text;
+    v_parts text[];
+    v_bounds text[];
+    v_lo integer;
+    v_hi integer;
+    v_step integer;
+BEGIN
+    FOREACH v_item IN ARRAY string_to_array(p_field, ',') LOOP
+        v_parts := string_to_array(v_item, '/');
+        v_step := CASE WHEN cardinality(v_parts) = 2 THEN v_parts[2]::integer ELSE 1 END;
+        IF v_parts[1] = '*' THEN
+            v_lo := c_min[p_f];
+            v_hi := c_max[p_f];
+        ELSE
+            v_bounds := string_to_array(v_parts[1], '-');
+            v_lo := df._cron_value(v_bounds[1], p_f, cardinality(v_bounds) = 2);
+            v_hi := CASE WHEN cardinality(v_bounds) = 2 THEN df._cron_value(v_bounds[2], p_f, true)
+                         WHEN cardinality(v_parts) = 2 THEN c_max[p_f]
+                         ELSE v_lo END;
+        END IF;
+        v_out := v_out || ARRAY(SELECT generate_series(v_lo, v_hi, v_step));
+    END LOOP;
+    RETURN v_out;
 END
 $fn$;
 
@@ -1704,6 +1746,7 @@ INSERT INTO df._usage_functions (signature) VALUES
     ('df._result_name_problem(text)'),
     ('df._cron_value(text,integer,boolean)'),
     ('df._cron_problem(text)'),
+    ('df._cron_expand(text,integer)'),
     ('df._node_problem(text,text,boolean,boolean,boolean,text)'),
     ('df._json_compact(json)'),
     ('df._config_with(text,text)'),

@@ -1,15 +1,15 @@
 -- Cron expressions accepted by df.wait_for_schedule: five fields; *, values, ranges, steps, lists;
 -- month and day-of-week names; day-of-week 0-7 where 0 and 7 are Sunday.
 BEGIN;
-SELECT plan(44);
+SELECT plan(46);
 
 SELECT is(
     (SELECT array_agg(e) FROM unnest(ARRAY[
         '* * * * *', '*/5 * * * *', '0 0 * * 0', '0 0 * * 7', '0 0 * * 0-7', '0 0 * * SUN', '0 0 * * sun',
-        '0 0 * * MON-FRI', '0 0 * * SAT-SUN', '0 0 * * MON-SUN', '0 0 * * SUN-SUN', '0 0 * * MON-FRI/2', '0 0 * * MON/2',
+        '0 0 * * MON-FRI', '0 0 * * SUN-SAT', '0 0 * * MON-7', '0 0 * * SUN-SUN', '0 0 * * MON-FRI/2', '0 0 * * MON/2',
         '0 9 1,15 * *', '0 0 1 JAN-MAR *', '0 0 1 jan,Jul *', '0-30/7 * * * *', '5/10 * * * *',
         '59 23 31 12 7', '00 00 * * *', ' 0  0 * * * ', E'0\t0 * * *', '*/59 * * * *', '1-1 * * * *',
-        '0 0 31 2 *', '0 */23 * * *', '0 0 */31 */12 */7', '0,15,30,45 8-18/2 * 1-6,9-12 1-5']) e
+        '0 0 29 2 *', '0 0 31 2 1', '0 */23 * * *', '0 0 */31 */12 */7', '0,15,30,45 8-18/2 * 1-6,9-12 1-5']) e
       WHERE df._cron_problem(e) IS NOT NULL),
     NULL,
     'every expression of the grammar is accepted');
@@ -32,8 +32,10 @@ SELECT is(df._cron_problem(e), m, format('%L: %s', e, m))
     ('5-1 * * * *', 'minute field: range ''5-1'' starts after it ends'),
     ('* * * FEB-JAN *', 'month field: range ''FEB-JAN'' starts after it ends'),
     ('0 0 * * 7-1', 'day-of-week field: range ''7-1'' starts after it ends'),
-    ('0 0 * * SUN-SAT', 'day-of-week field: range ''SUN-SAT'' starts after it ends (in a range SUN is 7; write 0-6)'),
-    ('0 0 * * sun-mon', 'day-of-week field: range ''sun-mon'' starts after it ends (in a range SUN is 7; write 0-6)'),
+    ('0 0 31 2 *', 'day-of-month ''31'' never occurs in month ''2'', so it never fires'),
+    ('0 0 30,31 FEB *', 'day-of-month ''30,31'' never occurs in month ''FEB'', so it never fires'),
+    ('0 0 * * SAT-SUN', 'day-of-week field: range ''SAT-SUN'' starts after it ends (SUN is 0; write 7 for a range ending on Sunday)'),
+    ('0 0 * * mon-sun', 'day-of-week field: range ''mon-sun'' starts after it ends (SUN is 0; write 7 for a range ending on Sunday)'),
     ('0 0 * * FOO', 'day-of-week field: invalid value ''FOO'''),
     ('0 0 * * JAN', 'day-of-week field: invalid value ''JAN'''),
     ('0 0 * MON *', 'month field: invalid value ''MON'''),

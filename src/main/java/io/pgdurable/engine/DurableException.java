@@ -20,6 +20,11 @@ public class DurableException extends RuntimeException {
         this.sqlState = sqlState;
     }
 
+    /** The failure type recorded when this error fails a task or an orchestration. */
+    public String failureType() {
+        return getClass().getSimpleName();
+    }
+
     /** The SQLSTATE to report for this error, or {@code null} when none is natural. */
     public String sqlState() {
         return sqlState;

@@ -14,7 +14,8 @@ public record FailureDetails(@JsonProperty("type") String type, @JsonProperty("m
             return tfe.details();
         }
         String message = t.getMessage() != null ? t.getMessage() : t.getClass().getName();
-        return new FailureDetails(t.getClass().getSimpleName(), message);
+        String type = t instanceof DurableException d ? d.failureType() : t.getClass().getSimpleName();
+        return new FailureDetails(type, message);
     }
 
     public String toJson() {

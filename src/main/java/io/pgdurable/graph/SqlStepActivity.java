@@ -27,6 +27,8 @@ final class SqlStepActivity implements Activity {
     static final String NAME = "df.sql";
     /** active_sql_transaction: "cannot run inside a transaction block". */
     private static final String NOT_IN_TRANSACTION = "25001";
+    /** sqlclient_unable_to_establish_sqlconnection: pgjdbc's "server requested a password ...". */
+    private static final String CONNECTION_REJECTED = "08004";
     /** query_canceled: statement_timeout or a cancel request; the same statement would hit it again. */
     private static final String QUERY_CANCELED = "57014";
 
@@ -53,24 +55,47 @@ final class SqlStepActivity implements Activity {
         PreparedSql prepared = step.prepared();
         try (StepConnections.Lease lease = acquire(step, role)) {
             Connection c = lease.connection();
+            if (!connections.isControlDatabase(step.database())) {
+                // The engine's tables live in the control database only: a step in another
+                // database cannot record its completion in its own transaction, so it runs in
+                // autocommit and its result is recorded afterwards (at-least-once).
+                return autocommit(c, prepared);
+            }
             c.setAutoCommit(false);
             ObjectNode result;
             try {
                 result = execute(c, prepared);
             } catch (SQLException e) {
-                c.rollback();
+                rollbackQuietly(c);
                 if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
                     throw failure(e);
                 }
-                c.setAutoCommit(true);
-                try {
-                    return execute(c, prepared);
-                } catch (SQLException again) {
-                    throw failure(again);
-                }
+                return autocommit(c, prepared);
             }
             ctx.completeAndCommit(c, result);
             return result;
+        }
+    }
+
+    /** Runs a statement outside a transaction block; its result is recorded separately. */
+    private static ObjectNode autocommit(Connection c, PreparedSql prepared) throws Exception {
+        c.setAutoCommit(true);
+        try {
+            return execute(c, prepared);
+        } catch (SQLException e) {
+            throw failure(e);
+        }
+    }
+
+    /**
+     * A failed statement's transaction is rolled back; if the connection itself is gone (the pool
+     * closes connections on some errors), the statement's own error is what matters.
+     */
+    private static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // the original error is reported instead
         }
     }
 
@@ -80,8 +105,10 @@ final class SqlStepActivity implements Activity {
         } catch (SQLException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof SQLException sql && sql.getSQLState() != null
-                        && (sql.getSQLState().startsWith("28") || sql.getSQLState().equals("3D000"))) {
-                    // Authentication refused or no such database: retrying will not help.
+                        && (sql.getSQLState().startsWith("28") || sql.getSQLState().equals("3D000")
+                            || sql.getSQLState().equals(CONNECTION_REJECTED))) {
+                    // Authentication refused (or a password demanded that the worker cannot give),
+                    // or no such database: retrying will not help.
                     throw new StepFailedException("Failed to connect to database '"
                             + (step.database() == null ? "(control database)" : step.database()) + "' as '" + role
                             + "'. Error: " + sql.getMessage(), sql.getSQLState(), e);
@@ -122,7 +149,11 @@ final class SqlStepActivity implements Activity {
 
     private String lookUpRole(StepInput step) throws SQLException {
         try (Connection c = control.get().getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT rolname, rolcanlogin FROM pg_roles WHERE oid = ?")) {
+             PreparedStatement ps = c.prepareStatement("""
+                     SELECT rolname, rolcanlogin, rolsuper,
+                            coalesce(current_setting('pg_durable.enable_superuser_instances', true), 'off')
+                       FROM pg_roles WHERE oid = ?
+                     """)) {
             ps.setLong(1, step.roleOid());
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
@@ -133,9 +164,19 @@ final class SqlStepActivity implements Activity {
                     throw new StepFailedException("the role \"" + rs.getString(1) + "\" that submitted instance "
                             + step.instanceId() + " can no longer log in (NOLOGIN), so its SQL steps cannot run");
                 }
+                if (rs.getBoolean(3) && !isOn(rs.getString(4))) {
+                    throw new StepFailedException("pg_durable blocked instance " + step.instanceId()
+                            + ": submitted_by role \"" + rs.getString(1) + "\" is a superuser, but"
+                            + " pg_durable.enable_superuser_instances is off");
+                }
                 return rs.getString(1);
             }
         }
+    }
+
+    private static boolean isOn(String setting) {
+        String v = setting.strip().toLowerCase(java.util.Locale.ROOT);
+        return v.equals("on") || v.equals("true") || v.equals("1") || v.equals("yes");
     }
 
     /** Transient errors propagate to be retried; anything else fails the step for good. */

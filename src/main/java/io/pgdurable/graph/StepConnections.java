@@ -36,6 +36,7 @@ public final class StepConnections implements AutoCloseable {
     private final int perRole;
     private final Duration acquireTimeout;
     private final Semaphore slots;
+    private final String controlDatabase;
     private final Map<String, HikariDataSource> pools = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -49,6 +50,9 @@ public final class StepConnections implements AutoCloseable {
         this.perRole = perRole;
         this.acquireTimeout = acquireTimeout;
         this.slots = new Semaphore(total, true);
+        PGSimpleDataSource parsed = new PGSimpleDataSource();
+        parsed.setURL(baseUrl);
+        this.controlDatabase = parsed.getDatabaseName();
     }
 
     /** A connection to {@code database} (null: the control database) authenticated as {@code role}. */
@@ -58,17 +62,31 @@ public final class StepConnections implements AutoCloseable {
         }
         try {
             if (!slots.tryAcquire(acquireTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new DurableException("pg_durable: connection limit reached (max_user_connections=" + total
-                        + "). Timed out after " + acquireTimeout.toSeconds()
+                throw new DurableException("pg_durable: SQL-step connection limit reached (--max-step-connections="
+                        + total + "). Timed out after " + acquireTimeout.toSeconds()
                         + "s waiting for an available execution slot.", "53300", null);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SQLException("interrupted while waiting for a step connection", "57014", e);
         }
+        HikariDataSource pool;
         try {
-            HikariDataSource pool = pool(database, role);
+            pool = pool(database, role);
+        } catch (RuntimeException e) {
+            slots.release();
+            throw e;
+        }
+        try {
             return new Lease(pool, pool.getConnection());
+        } catch (java.sql.SQLTransientConnectionException e) {
+            slots.release();
+            if (e.getCause() != null) {
+                throw e; // the pool could not connect at all: the cause says why
+            }
+            throw new DurableException("pg_durable: SQL-step connection limit for role \"" + role
+                    + "\" reached (--max-step-connections-per-role=" + perRole + "). Timed out after "
+                    + acquireTimeout.toSeconds() + "s waiting for one of its connections.", "53300", e);
         } catch (SQLException | RuntimeException e) {
             slots.release();
             throw e;
@@ -98,6 +116,11 @@ public final class StepConnections implements AutoCloseable {
             hc.setInitializationFailTimeout(-1);
             return new HikariDataSource(hc);
         });
+    }
+
+    /** Whether {@code database} (null: the one in the URL) is the control database. */
+    public boolean isControlDatabase(String database) {
+        return database == null || database.equals(controlDatabase);
     }
 
     @Override

@@ -15,4 +15,9 @@ public final class StepFailedException extends DurableException {
     public StepFailedException(String message, String sqlState, Throwable cause) {
         super(message, sqlState, cause);
     }
+
+    @Override
+    public String failureType() {
+        return "StepFailed";
+    }
 }

@@ -110,8 +110,10 @@ final class ActivityDispatcher implements Runnable {
         } catch (LeaseLostException e) {
             LOG.fine(e::getMessage);
         } catch (Throwable t) {
-            if (TransientErrors.isTransient(t) && !runtime.stopping()) {
-                Duration delay = Duration.ofMillis(Math.min(30_000, 200L << Math.min(item.attempt(), 7)));
+            if (TransientErrors.isTransient(t)) {
+                // Stopping: give the item back at once for another worker instead of failing it.
+                Duration delay = runtime.stopping() ? Duration.ZERO
+                        : Duration.ofMillis(Math.min(30_000, 200L << Math.min(item.attempt(), 7)));
                 LOG.log(Level.INFO, "activity " + item.name() + " of " + item.instanceId() + " hit a transient error;"
                         + " retrying in " + delay.toMillis() + " ms", t);
                 release(item, delay);

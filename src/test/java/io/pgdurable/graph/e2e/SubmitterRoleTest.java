@@ -100,6 +100,31 @@ class SubmitterRoleTest {
 
     @Test
     void superuser_instance_runs_as_the_superuser_when_enabled() throws SQLException {
+        // Enabled where both df.start and the worker's running sessions read it (the worker checks
+        // before each step): the server configuration, reloaded.
+        alterSystem("SET pg_durable.enable_superuser_instances = on");
+        DfTestEnvironment.awaitTrue(() -> "on".equals(env.queryAsAdmin(
+                "SELECT current_setting('pg_durable.enable_superuser_instances', true)")),
+                java.time.Duration.ofSeconds(10), "the reloaded setting");
+        try {
+            String id;
+            try (Connection c = env.connectAsAdmin(); Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT df.start('SELECT current_user AS who')")) {
+                rs.next();
+                id = rs.getString(1);
+            }
+
+            assertThat(adminAwait(id)).isEqualTo("completed");
+            assertThat(env.queryAsAdmin("SELECT df.result(?)", id))
+                    .isEqualTo("{\"rows\": [{\"who\": \"postgres\"}], \"row_count\": 1}");
+        } finally {
+            alterSystem("RESET pg_durable.enable_superuser_instances");
+        }
+    }
+
+    @Test
+    void superuser_instance_enabled_only_in_the_submitting_session_is_blocked_before_its_first_step()
+            throws SQLException {
         String id;
         try (Connection c = env.connectAsAdmin(); Statement s = c.createStatement()) {
             s.execute("SET pg_durable.enable_superuser_instances = on");
@@ -109,9 +134,21 @@ class SubmitterRoleTest {
             }
         }
 
-        assertThat(adminAwait(id)).isEqualTo("completed");
-        assertThat(env.queryAsAdmin("SELECT df.result(?)", id))
-                .isEqualTo("{\"rows\": [{\"who\": \"postgres\"}], \"row_count\": 1}");
+        assertThat(adminAwait(id)).isEqualTo("failed");
+        assertThat(env.queryAsAdmin("SELECT result #>> '{}' FROM df.nodes WHERE instance_id = ?", id))
+                .contains("is a superuser, but pg_durable.enable_superuser_instances is off");
+    }
+
+    /**
+     * ALTER SYSTEM accepts a setting no loaded module defines only once the session knows its
+     * name, hence the SET first; then the configuration is reloaded.
+     */
+    private static void alterSystem(String change) throws SQLException {
+        try (Connection c = env.connectAsAdmin(); Statement s = c.createStatement()) {
+            s.execute("SET pg_durable.enable_superuser_instances = off");
+            s.execute("ALTER SYSTEM " + change);
+            s.execute("SELECT pg_reload_conf()");
+        }
     }
 
     /** Creates a LOGIN role with df usage and starts {@code workflow} as it. */
