@@ -25,9 +25,8 @@ SELECT is((SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint
           'df.instances has the id, root_node and status checks');
 SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'instances_identity_key'),
           'UNIQUE (id, submitted_by)', 'instances_identity_key is UNIQUE (id, submitted_by)');
-SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'instances_root_node_same_instance_fkey'),
-          'FOREIGN KEY (id, root_node) REFERENCES df.nodes(instance_id, id) DEFERRABLE INITIALLY DEFERRED',
-          'the root node is a node of the same instance (deferred)');
+SELECT is((SELECT count(*)::int FROM pg_constraint WHERE conrelid = 'df.instances'::regclass AND contype = 'f'),
+          0, 'df.instances has no foreign key to its nodes: df.start checks the graph (migration 007)');
 
 -- df.nodes
 SELECT columns_are('df', 'nodes',
@@ -42,8 +41,8 @@ SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = '
           'a node belongs to an instance of the same submitter and goes with it');
 SELECT is((SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint
             WHERE conrelid = 'df.nodes'::regclass AND contype = 'f'),
-          ARRAY['nodes_instance_identity_fkey', 'nodes_left_node_same_instance_fkey', 'nodes_right_node_same_instance_fkey'],
-          'df.nodes has the instance and same-instance child foreign keys');
+          ARRAY['nodes_instance_identity_fkey'],
+          'df.nodes has only the foreign key to its instance: df.start checks the graph (migration 007)');
 SELECT is((SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint
             WHERE conrelid = 'df.nodes'::regclass AND contype = 'c'),
           ARRAY['nodes_id_format_chk', 'nodes_left_node_format_chk', 'nodes_node_type_chk', 'nodes_result_name_chk',
@@ -238,8 +237,8 @@ SELECT throws_ok($$INSERT INTO df.nodes (id, instance_id, node_type, query, stat
                  '23514', NULL, 'only a completed or failed node has a result');
 SAVEPOINT fk;
 INSERT INTO df.nodes (id, instance_id, node_type, left_node, right_node) VALUES ('0b0b0b0b', '0a0a0a0a', 'THEN', '0c0c0c0c', '0d0d0d0d');
-SELECT throws_ok('SET CONSTRAINTS ALL IMMEDIATE', '23503', NULL,
-                 'children must be nodes of the same instance (checked at commit)');
+SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE',
+                'dangling children are no table constraint since migration 007: df.start''s launch refuses them');
 ROLLBACK TO SAVEPOINT fk;
 INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('0b0b0b0b', '0a0a0a0a', 'SQL', 'SELECT 1');
 SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'an instance with its root node satisfies every foreign key');

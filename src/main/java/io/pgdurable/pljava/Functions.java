@@ -15,10 +15,13 @@ import java.util.logging.Logger;
 public final class Functions {
     /** Held strongly: java.util.logging forgets the level of a logger nobody references. */
     private static final Logger POOL_LOG = Logger.getLogger("com.zaxxer.hikari");
+    private static final Logger OWN_LOG = Logger.getLogger("io.pgdurable");
 
     static {
-        // Connection pool start/stop chatter would reach the client as INFO messages.
+        // PL/Java turns INFO records into INFO messages, which PostgreSQL always sends to the
+        // client; the functions return their summaries instead. Warnings still reach the log.
         POOL_LOG.setLevel(Level.WARNING);
+        OWN_LOG.setLevel(Level.WARNING);
     }
 
     private Functions() {

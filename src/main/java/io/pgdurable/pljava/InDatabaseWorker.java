@@ -69,23 +69,25 @@ final class InDatabaseWorker {
     private static void host(Connection session, int seconds, ObjectNode summary) throws SQLException {
         Loopback loopback = Loopback.fromCallingSession();
         long backendPid = backendPid(session);
+        // Load now what this thread needs afterwards: once a cancel has been raised, PL/Java's
+        // loader (which reads classes through the backend) can load nothing more.
+        summary.put("ran", true);
+        summary.putPOJO("preload", 0L);
+        summary.toString();
+        summary.remove("preload");
         String workerId = "pljava:" + loopback.database() + ":" + backendPid;
         Queue<LogRecord> logs = new ConcurrentLinkedQueue<>();
         long started = System.nanoTime();
         AutoCloseable worker = start(session, loopback, workerId, backendPid, logs);
         Map<String, Object> stats;
-        PreparedStatement probe = session.prepareStatement("SELECT 1");
+        // The wait itself happens in the backend (pg_sleep), which acts on a cancel or terminate
+        // request at once; a bare SELECT 1 might never check for them.
+        PreparedStatement probe = session.prepareStatement("SELECT pg_sleep(" + CHECK_MILLIS / 1000.0 + ")");
         try {
             long deadline = started + Duration.ofSeconds(seconds).toNanos();
             while (System.nanoTime() < deadline) {
-                try {
-                    Thread.sleep(CHECK_MILLIS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-                forward(logs);
                 checkForInterrupts(probe);
+                forward(logs);
             }
         } catch (SQLException | RuntimeException e) {
             // Cancelled (or the backend failed): stop every worker thread before the error
@@ -106,6 +108,12 @@ final class InDatabaseWorker {
     private static AutoCloseable start(Connection session, Loopback loopback, String workerId, long backendPid,
                                        Queue<LogRecord> logs) throws SQLException {
         IsolatedClasses loader = isolatedClasses(session);
+        Thread self = Thread.currentThread();
+        ClassLoader previous = self.getContextClassLoader();
+        // Threads inherit the context class loader of the thread that creates them, and libraries
+        // (ServiceLoader, Jackson) load classes through it: the worker's threads must get the
+        // snapshot, never PL/Java's loader.
+        self.setContextClassLoader(loader);
         try {
             Class<?> hosted = loader.loadClass(HostedWorker.class.getName());
             return (AutoCloseable) hosted
@@ -117,6 +125,8 @@ final class InDatabaseWorker {
             throw new SQLException("df.run_worker: the worker could not start: " + cause, "XX000", cause);
         } catch (ReflectiveOperationException e) {
             throw new SQLException("df.run_worker: cannot load the worker from jar " + JAR_NAME + ": " + e, "XX000", e);
+        } finally {
+            self.setContextClassLoader(previous);
         }
     }
 
@@ -165,12 +175,15 @@ final class InDatabaseWorker {
     }
 
     /**
-     * Lets the backend act on a pending cancel or terminate request. After such an error no
-     * backend call may follow, so nothing is closed on that path: the statement goes with the
-     * failed transaction.
+     * Waits {@value #CHECK_MILLIS} ms in the backend, which acts on a pending cancel or terminate
+     * request. After such an error no backend call may follow, so nothing is closed on that path:
+     * the statement goes with the failed transaction.
      */
     private static void checkForInterrupts(PreparedStatement probe) throws SQLException {
-        probe.executeQuery().close();
+        // PL/Java runs a query when its first row is fetched, not when it is opened.
+        ResultSet rs = probe.executeQuery();
+        rs.next();
+        rs.close();
     }
 
     private static boolean tryLock(Connection session) throws SQLException {

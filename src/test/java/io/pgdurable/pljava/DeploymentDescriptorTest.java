@@ -1,0 +1,117 @@
+package io.pgdurable.pljava;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.jar.JarFile;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The PL/Java deployment descriptor must declare every Java entry point, and only real ones, and
+ * must remove exactly what it creates. Runs everywhere, with or without PL/Java.
+ */
+class DeploymentDescriptorTest {
+    private static final Path PROJECT = Path.of(System.getProperty("pgdurable.test.projectDir", "."));
+    private static final Pattern JAVA_TARGET = Pattern.compile("AS '([\\w.]+)\\.(\\w+)'");
+    private static final Pattern CREATED = Pattern.compile("CREATE OR REPLACE FUNCTION (df\\.\\w+)\\(([^)]*)\\)");
+    private static final Pattern DROPPED = Pattern.compile("DROP FUNCTION IF EXISTS (df\\.\\w+)\\(([^)]*)\\)");
+
+    private static String descriptor() throws IOException {
+        return Files.readString(PROJECT.resolve("pljava-deploy/pg_durable.ddr"), StandardCharsets.UTF_8);
+    }
+
+    private static String section(String ddr, String action) {
+        int from = ddr.indexOf("BEGIN " + action);
+        int to = ddr.indexOf("END " + action);
+        assertThat(from).as("BEGIN %s", action).isNotNegative();
+        assertThat(to).as("END %s", action).isGreaterThan(from);
+        return ddr.substring(from, to);
+    }
+
+    @Test
+    void every_public_entry_point_is_declared_and_every_declaration_has_an_entry_point() throws Exception {
+        String install = section(descriptor(), "INSTALL");
+        Set<String> declared = new TreeSet<>();
+        Matcher m = JAVA_TARGET.matcher(install);
+        while (m.find()) {
+            Class<?> owner = Class.forName(m.group(1));
+            List<Method> candidates = Arrays.stream(owner.getMethods())
+                    .filter(x -> x.getName().equals(m.group(2)) && Modifier.isStatic(x.getModifiers()))
+                    .toList();
+            assertThat(candidates).as("public static %s.%s", m.group(1), m.group(2)).isNotEmpty();
+            declared.add(m.group(2));
+        }
+        Set<String> entryPoints = new TreeSet<>();
+        for (Method method : Functions.class.getDeclaredMethods()) {
+            if (Modifier.isPublic(method.getModifiers()) && Modifier.isStatic(method.getModifiers())) {
+                entryPoints.add(method.getName());
+            }
+        }
+        assertThat(declared).as("entry points declared in the descriptor").isEqualTo(entryPoints);
+    }
+
+    @Test
+    void remove_actions_drop_exactly_the_functions_the_install_actions_create_and_no_table() throws IOException {
+        String ddr = descriptor();
+        Set<String> created = signatures(CREATED, section(ddr, "INSTALL"));
+        Set<String> dropped = signatures(DROPPED, section(ddr, "REMOVE"));
+        assertThat(created).isNotEmpty().isEqualTo(dropped);
+        assertThat(section(ddr, "REMOVE")).doesNotContainIgnoringCase("DROP TABLE").doesNotContainIgnoringCase("DROP SCHEMA");
+    }
+
+    @Test
+    void install_script_applies_every_migration_in_order() throws IOException {
+        List<String> migrations = new ArrayList<>();
+        for (String line : Files.readAllLines(PROJECT.resolve("sql/migrations.list"))) {
+            if (!line.isBlank() && !line.startsWith("#")) {
+                migrations.add(line.strip());
+            }
+        }
+        String install = Files.readString(PROJECT.resolve("pljava-deploy/install.sql"));
+        int at = 0;
+        for (String migration : migrations) {
+            int version = Integer.parseInt(migration.substring(0, migration.indexOf('_')));
+            int include = install.indexOf("\\ir ../sql/" + migration, at);
+            assertThat(include).as("install.sql applies %s after the previous migration", migration).isGreaterThan(at);
+            assertThat(install.indexOf("VALUES (" + version + ", '" + migration + "')", include))
+                    .as("install.sql records %s in the ledger", migration).isPositive();
+            at = include;
+        }
+    }
+
+    @Test
+    void the_built_jar_carries_the_descriptor_and_names_it_in_its_manifest() throws IOException {
+        Path jar = PROJECT.resolve("target/pg-durable.jar");
+        assertThat(jar).exists();
+        try (JarFile file = new JarFile(jar.toFile())) {
+            assertThat(file.getEntry("pljava-deploy/pg_durable.ddr")).isNotNull();
+            java.util.jar.Attributes section = file.getManifest().getAttributes("pljava-deploy/pg_durable.ddr");
+            assertThat(section).as("manifest section of the descriptor").isNotNull();
+            assertThat(section.getValue("SQLJDeploymentDescriptor")).isEqualToIgnoringCase("TRUE");
+            String inJar = new String(file.getInputStream(file.getEntry("pljava-deploy/pg_durable.ddr")).readAllBytes(),
+                    StandardCharsets.UTF_8);
+            assertThat(inJar).isEqualTo(descriptor());
+        }
+    }
+
+    private static Set<String> signatures(Pattern p, String text) {
+        Set<String> out = new TreeSet<>();
+        Matcher m = p.matcher(text);
+        while (m.find()) {
+            out.add(m.group(1) + "(" + m.group(2).replaceAll("\\s*\\w+\\s+(\\w+)(\\s+DEFAULT\\s+\\w+)?", "$1").strip() + ")");
+        }
+        return out;
+    }
+}

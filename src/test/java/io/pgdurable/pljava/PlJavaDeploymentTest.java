@@ -1,0 +1,260 @@
+package io.pgdurable.pljava;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.testing.ProcessResult;
+import io.pgdurable.testing.TestCluster;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The in-database path: install.sql on a fresh database, df.reconcile() and df.run_worker()
+ * through PL/Java, pg_cron scheduling, replace_jar and uninstall. Needs PL/Java installed for this
+ * PostgreSQL (it is not available from a package registry); without it every test here is skipped,
+ * saying so, and everything else runs.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PlJavaDeploymentTest {
+    private static final TestCluster CLUSTER = TestCluster.get();
+    private static final Path PROJECT = Path.of(System.getProperty("pgdurable.test.projectDir", "."));
+    private static final String ROLE = "pljava_app";
+    private static String db;
+    private static Path jar;
+
+    @BeforeAll
+    static void requirePlJava() {
+        Assumptions.assumeTrue(CLUSTER.hasPlJavaLibrary() && CLUSTER.isExtensionAvailable("pljava"),
+                "PL/Java is not installed for this PostgreSQL: skipping the in-database tests"
+                        + " (install.sql, df.reconcile, df.run_worker, replace_jar, uninstall);"
+                        + " everything else runs without it");
+        db = CLUSTER.createEmptyDatabase("pljava_deploy");
+        jar = CLUSTER.copyForServer(PROJECT.resolve("target/pg-durable.jar"));
+    }
+
+    @Test
+    @Order(1)
+    void install_script_installs_from_scratch_and_is_safe_to_run_twice() throws SQLException {
+        for (int run = 1; run <= 2; run++) {
+            ProcessResult r = installScript();
+            assertThat(r.exitCode()).as("install.sql run %d:%n%s", run, r.output()).isZero();
+        }
+        assertThat(query("SELECT count(*) FROM df_engine.schema_migrations"))
+                .isEqualTo(String.valueOf(new io.pgdurable.schema.SchemaInstaller().migrations().size()));
+        assertThat(query("SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc"
+                + " WHERE pronamespace = 'df'::regnamespace AND proname IN ('reconcile', 'run_worker')"))
+                .isEqualTo("reconcile,run_worker");
+        assertThat(query("SELECT has_function_privilege('public', 'df.reconcile()', 'EXECUTE')")).isEqualTo("f");
+        CLUSTER.createLoginRole(ROLE);
+        exec("SELECT df.grant_usage('" + ROLE + "')");
+    }
+
+    @Test
+    @Order(2)
+    void reconcile_runs_through_sql_and_returns_its_summary() throws SQLException {
+        JsonNode summary = JsonCodec.tree(query("SELECT df.reconcile()::text"));
+        assertThat(summary.path("skipped").asBoolean(true)).isFalse();
+        assertThat(summary.has("instances_removed")).isTrue();
+        assertThat(summary.path("settings").path("retention_days").asInt()).isEqualTo(30);
+        assertThat(query("SELECT count(*) FROM df.reconcile_runs WHERE trigger = 'sql' AND error IS NULL"))
+                .isEqualTo("1");
+    }
+
+    @Test
+    @Order(3)
+    void run_worker_completes_a_workflow_without_an_external_worker() throws SQLException {
+        String id = startAsApp("('SELECT 20 AS a' |=> 'a') ~> 'SELECT $a + 1 AS b'");
+        JsonNode summary = JsonCodec.tree(query("SELECT df.run_worker(4)::text"));
+        assertThat(summary.path("ran").asBoolean()).isTrue();
+        assertThat(query("SELECT status FROM df.instances WHERE id = '" + id + "'")).isEqualTo("completed");
+        assertThat(query("SELECT df.result('" + id + "')")).isEqualTo("{\"rows\": [{\"b\": 21}], \"row_count\": 1}");
+        assertThat(query("SELECT count(*) FROM df_engine.workers")).as("heartbeat removed").isEqualTo("0");
+    }
+
+    @Test
+    @Order(4)
+    void run_worker_stops_promptly_on_query_cancel() throws SQLException {
+        long started = System.nanoTime();
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            // Long enough for the JVM to start and the worker to be running when the cancel comes.
+            s.execute("SET statement_timeout = '8s'");
+            assertThatThrownBy(() -> s.executeQuery("SELECT df.run_worker(60)"))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageContaining("statement timeout");
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(20));
+        assertThat(query("SELECT count(*) FROM df_engine.workers")).as("worker stopped and left").isEqualTo("0");
+    }
+
+    @Test
+    @Order(5)
+    void schedule_worker_outside_the_cron_database_explains_what_to_run() {
+        assertThatThrownBy(() -> query("SELECT df.schedule_worker()"))
+                .isInstanceOf(SQLException.class)
+                .hasMessageContaining("pg_cron is not installed in database " + db);
+    }
+
+    @Test
+    @Order(6)
+    void a_workflow_completes_through_run_worker_scheduled_by_pg_cron() throws Exception {
+        Assumptions.assumeTrue(CLUSTER.hasPgCron(), "pg_cron is not preloaded: skipping the scheduled-worker test");
+        String job = "pgd_worker_" + db;
+        try (Connection cron = CLUSTER.connect("postgres"); Statement s = cron.createStatement()) {
+            s.execute("CREATE EXTENSION IF NOT EXISTS pg_cron");
+            s.execute("SELECT cron.schedule_in_database('" + job + "', '* * * * *', 'SELECT df.run_worker(50)', '"
+                    + db + "')");
+        }
+        try {
+            String id = startAsApp("'SELECT 1 AS one' ~> 'SELECT 2 AS two'");
+            // pg_cron fires at minute boundaries.
+            awaitTrue(() -> "completed".equals(queryQuietly("SELECT status FROM df.instances WHERE id = '" + id + "'")),
+                    Duration.ofSeconds(150), "the scheduled in-database worker to run the workflow");
+        } finally {
+            try (Connection cron = CLUSTER.connect("postgres"); Statement s = cron.createStatement()) {
+                s.execute("SELECT cron.unschedule('" + job + "')");
+            }
+            // A scheduled run may still be going: cancel it (it stops promptly) and wait until it left.
+            exec("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND pid <> pg_backend_pid() AND query LIKE 'SELECT df.run_worker%'");
+            awaitTrue(() -> "0".equals(queryQuietly("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND pid <> pg_backend_pid() AND query LIKE 'SELECT df.run_worker%' AND state = 'active'")),
+                    Duration.ofSeconds(30), "the scheduled in-database worker to stop");
+        }
+    }
+
+    @Test
+    @Order(7)
+    void in_database_worker_runs_the_seed_reconciliation_scenario() throws Exception {
+        // An engine record whose df rows were deleted by hand: made before the short retention applies.
+        String orphan = startAsApp("'SELECT 1'");
+        query("SELECT df.run_worker(3)::text");
+        assertThat(query("SELECT status FROM df.instances WHERE id = '" + orphan + "'")).isEqualTo("completed");
+        exec("DELETE FROM df.instances WHERE id = '" + orphan + "'");
+        assertThat(query("SELECT count(*) FROM df_engine.instances WHERE id = '" + orphan + "'")).isEqualTo("1");
+
+        exec("ALTER DATABASE " + db + " SET pg_durable.reconcile_interval = 2");
+        exec("ALTER DATABASE " + db + " SET pg_durable.retention_days = 0");
+        try {
+            // A rolled-back df.start leaves nothing in either store.
+            try (Connection c = CLUSTER.connect(db, ROLE)) {
+                c.setAutoCommit(false);
+                try (Statement s = c.createStatement()) {
+                    s.executeQuery("SELECT df.start('SELECT 1', 'rolled-back')").close();
+                }
+                c.rollback();
+            }
+            assertThat(query("SELECT count(*) FROM df.instances WHERE label = 'rolled-back'")).isEqualTo("0");
+            String waiting = startAsApp("df.wait_for_signal('go') ~> 'SELECT 42 AS answer'");
+
+            // Several periodic passes while the instance waits: it survives them all.
+            query("SELECT df.run_worker(7)::text");
+            assertThat(Integer.parseInt(query("SELECT count(*) FROM df.reconcile_runs WHERE trigger = 'worker'")))
+                    .isGreaterThanOrEqualTo(2);
+            assertThat(query("SELECT count(*) FROM df_engine.instances WHERE id = '" + orphan + "'"))
+                    .as("orphan reclaimed").isEqualTo("0");
+            assertThat(query("SELECT status FROM df.instances WHERE id = '" + waiting + "'")).isEqualTo("running");
+            assertThat(query("SELECT status FROM df_engine.instances WHERE id = '" + waiting + "'")).isEqualTo("Running");
+
+            // Signal it; it completes; a later pass removes it.
+            try (Connection c = CLUSTER.connect(db, ROLE);
+                 PreparedStatement ps = c.prepareStatement("SELECT df.signal(?, 'go')")) {
+                ps.setString(1, waiting);
+                ps.executeQuery().close();
+            }
+            CompletableFuture<String> run = CompletableFuture.supplyAsync(() -> queryQuietly("SELECT df.run_worker(8)::text"));
+            awaitTrue(() -> "0".equals(queryQuietly("SELECT count(*) FROM df.instances WHERE id = '" + waiting + "'")),
+                    Duration.ofSeconds(30), "the completed instance to be reconciled away");
+            run.get();
+            assertThat(query("SELECT count(*) FROM df_engine.instances WHERE id = '" + waiting + "'")).isEqualTo("0");
+            assertThat(query("SELECT count(*) FROM df.instances WHERE status IN ('pending', 'running')")).isEqualTo("0");
+        } finally {
+            exec("ALTER DATABASE " + db + " RESET pg_durable.reconcile_interval");
+            exec("ALTER DATABASE " + db + " RESET pg_durable.retention_days");
+        }
+    }
+
+    @Test
+    @Order(8)
+    void replace_jar_keeps_every_instance_and_row() throws SQLException {
+        String kept = startAsApp("'SELECT 5 AS five'");
+        String before = query("SELECT count(*) || '/' || (SELECT count(*) FROM df.nodes) FROM df.instances");
+        Path newBuild = CLUSTER.copyForServer(PROJECT.resolve("target/pg-durable.jar"));
+        exec("SELECT sqlj.replace_jar('file:" + newBuild + "', 'pg_durable', true)");
+        assertThat(query("SELECT count(*) || '/' || (SELECT count(*) FROM df.nodes) FROM df.instances")).isEqualTo(before);
+        query("SELECT df.run_worker(3)::text");
+        assertThat(query("SELECT status FROM df.instances WHERE id = '" + kept + "'")).isEqualTo("completed");
+    }
+
+    @Test
+    @Order(9)
+    void uninstall_removes_the_java_functions_and_keeps_the_tables() throws SQLException {
+        ProcessResult r = CLUSTER.psql(db, "-v", "ON_ERROR_STOP=1",
+                "-f", PROJECT.resolve("pljava-deploy/uninstall.sql").toString());
+        assertThat(r.exitCode()).as(r.output()).isZero();
+        assertThat(query("SELECT count(*) FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
+                + " WHERE p.pronamespace = 'df'::regnamespace AND l.lanname IN ('java', 'javau')")).isEqualTo("0");
+        assertThat(query("SELECT count(*) FROM pg_proc WHERE pronamespace = 'df'::regnamespace"
+                + " AND proname IN ('reconcile', 'run_worker')")).isEqualTo("0");
+        assertThat(query("SELECT count(*) > 0 FROM df.instances")).isEqualTo("t");
+        assertThat(query("SELECT count(*) FROM sqlj.jar_repository WHERE jarname = 'pg_durable'")).isEqualTo("0");
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    private static ProcessResult installScript() {
+        return CLUSTER.psql(db, "-v", "jar=" + jar, "-f", PROJECT.resolve("pljava-deploy/install.sql").toString());
+    }
+
+    private static String startAsApp(String expression) throws SQLException {
+        try (Connection c = CLUSTER.connect(db, ROLE); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT df.start(" + expression + ")")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static String query(String sql) throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+
+    private static String queryQuietly(String sql) {
+        try {
+            return query(sql);
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void exec(String sql) throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+
+    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+            }
+            Thread.sleep(200);
+        }
+    }
+}
