@@ -56,8 +56,15 @@ final class ActivityDispatcher implements Runnable {
             try {
                 slots.acquire();
                 int wanted = 1 + slots.drainPermits();
-                List<ActivityItem> items = claim(wanted);
-                slots.release(wanted - items.size());
+                List<ActivityItem> items;
+                try {
+                    items = claim(wanted);
+                } catch (SQLException | RuntimeException e) {
+                    slots.release(wanted);
+                    throw e;
+                }
+                // The claim never returns more than asked (see EngineStore.claimActivities).
+                slots.release(Math.max(0, wanted - items.size()));
                 backoff.reset();
                 for (ActivityItem item : items) {
                     inFlight.put(item.id(), item);

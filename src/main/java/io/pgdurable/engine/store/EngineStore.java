@@ -416,20 +416,25 @@ public final class EngineStore {
     public List<ActivityItem> claimActivities(Connection c, String owner, int limit, Duration lease)
             throws SQLException {
         String sql = """
+                WITH claimable AS MATERIALIZED (
+                    -- Materialized: a subquery with LIMIT and SKIP LOCKED that the planner chose
+                    -- to rescan could hand back more rows than asked for.
+                    SELECT id FROM df_engine.activity_queue
+                     WHERE visible_at <= now()
+                     ORDER BY visible_at
+                     LIMIT ?
+                       FOR UPDATE SKIP LOCKED)
                 UPDATE df_engine.activity_queue q
                    SET lease_owner = ?, lease_token = gen_random_uuid(),
                        visible_at = now() + make_interval(secs => ?), attempts = q.attempts + 1
-                 WHERE q.id IN (SELECT id FROM df_engine.activity_queue
-                                 WHERE visible_at <= now()
-                                 ORDER BY visible_at
-                                 LIMIT ?
-                                   FOR UPDATE SKIP LOCKED)
+                  FROM claimable c
+                 WHERE q.id = c.id
                 RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, owner);
-            ps.setDouble(2, lease.toMillis() / 1000.0);
-            ps.setInt(3, limit);
+            ps.setInt(1, limit);
+            ps.setString(2, owner);
+            ps.setDouble(3, lease.toMillis() / 1000.0);
             List<ActivityItem> items = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
