@@ -1154,6 +1154,38 @@ BEGIN
 END
 $fn$;
 
+-- Why a decoded graph node is not acceptable at this depth, or NULL; shared by df.start (which
+-- raises it) and df.explain (which shows it), so both always agree.
+CREATE FUNCTION df._graph_node_problem(p_node df._node, p_depth integer) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c_max_depth constant integer := 256;
+    v_config json;
+BEGIN
+    IF p_depth > c_max_depth THEN
+        RETURN format('Graph exceeds maximum nesting depth of %s. Simplify the workflow or break it into multiple instances.', c_max_depth);
+    ELSIF NOT p_node.node_type = ANY (df._node_types()) THEN
+        RETURN format('Unknown node_type ''%s''. Valid types: %s',
+                      p_node.node_type, array_to_string(df._node_types(), ', '));
+    ELSIF p_node.condition_node IS NOT NULL AND p_node.node_type NOT IN ('IF', 'LOOP') THEN
+        RETURN format('condition_node is not valid for %s nodes', p_node.node_type);
+    ELSIF cardinality(p_node.extra_nodes) > 0 AND p_node.node_type <> 'JOIN' THEN
+        RETURN format('extra_nodes is not valid for %s nodes', p_node.node_type);
+    ELSIF p_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
+        v_config := df._try_json(p_node.query);
+        IF json_typeof(v_config) = 'object' THEN
+            IF p_node.node_type <> 'JOIN' AND v_config -> 'condition_node' IS NOT NULL THEN
+                RETURN format('condition_node in %s must be a first-class Durofut field, not embedded in query', p_node.node_type);
+            ELSIF p_node.node_type = 'JOIN' AND v_config -> 'extra_nodes' IS NOT NULL THEN
+                RETURN 'extra_nodes in JOIN must be a first-class Durofut field, not embedded in query';
+            END IF;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
 CREATE FUNCTION df.start(fut text, label text DEFAULT NULL, database text DEFAULT NULL,
                          transaction_mode text DEFAULT 'caller') RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -1272,24 +1304,9 @@ BEGIN
             v_problem := NULL;
             v_config := NULL;
 
-            IF v_depth > c_max_depth THEN
-                v_problem := format('Graph exceeds maximum nesting depth of %s. Simplify the workflow or break it into multiple instances.', c_max_depth);
-            ELSIF NOT v_node.node_type = ANY (df._node_types()) THEN
-                v_problem := format('Unknown node_type ''%s''. Valid types: %s',
-                                    v_node.node_type, array_to_string(df._node_types(), ', '));
-            ELSIF v_node.condition_node IS NOT NULL AND v_node.node_type NOT IN ('IF', 'LOOP') THEN
-                v_problem := format('condition_node is not valid for %s nodes', v_node.node_type);
-            ELSIF cardinality(v_node.extra_nodes) > 0 AND v_node.node_type <> 'JOIN' THEN
-                v_problem := format('extra_nodes is not valid for %s nodes', v_node.node_type);
-            ELSIF v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
+            v_problem := df._graph_node_problem(v_node, v_depth);
+            IF v_problem IS NULL AND v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
                 v_config := df._try_json(v_node.query);
-                IF json_typeof(v_config) = 'object' THEN
-                    IF v_node.node_type <> 'JOIN' AND v_config -> 'condition_node' IS NOT NULL THEN
-                        v_problem := format('condition_node in %s must be a first-class Durofut field, not embedded in query', v_node.node_type);
-                    ELSIF v_node.node_type = 'JOIN' AND v_config -> 'extra_nodes' IS NOT NULL THEN
-                        v_problem := 'extra_nodes in JOIN must be a first-class Durofut field, not embedded in query';
-                    END IF;
-                END IF;
             END IF;
             IF v_problem IS NOT NULL THEN
                 RAISE EXCEPTION 'Invalid durable function graph: %: %', v_path, v_problem USING ERRCODE = '22023';
@@ -1747,6 +1764,7 @@ INSERT INTO df._usage_functions (signature) VALUES
     ('df._cron_value(text,integer,boolean)'),
     ('df._cron_problem(text)'),
     ('df._cron_expand(text,integer)'),
+    ('df._graph_node_problem(df._node,integer)'),
     ('df._node_problem(text,text,boolean,boolean,boolean,text)'),
     ('df._json_compact(json)'),
     ('df._config_with(text,text)'),

@@ -783,26 +783,10 @@ BEGIN
         v_path := s_path[v_top];
         v_top := v_top - 1;
 
-        v_problem := NULL;
         v_config := NULL;
-        IF v_depth > c_max_depth THEN
-            v_problem := format('Graph exceeds maximum nesting depth of %s. Simplify the workflow or break it into multiple instances.', c_max_depth);
-        ELSIF NOT v_node.node_type = ANY (df._node_types()) THEN
-            v_problem := format('Unknown node_type ''%s''. Valid types: %s',
-                                v_node.node_type, array_to_string(df._node_types(), ', '));
-        ELSIF v_node.condition_node IS NOT NULL AND v_node.node_type NOT IN ('IF', 'LOOP') THEN
-            v_problem := format('condition_node is not valid for %s nodes', v_node.node_type);
-        ELSIF cardinality(v_node.extra_nodes) > 0 AND v_node.node_type <> 'JOIN' THEN
-            v_problem := format('extra_nodes is not valid for %s nodes', v_node.node_type);
-        ELSIF v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
+        v_problem := df._graph_node_problem(v_node, v_depth);
+        IF v_problem IS NULL AND v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
             v_config := df._try_json(v_node.query);
-            IF json_typeof(v_config) = 'object' THEN
-                IF v_node.node_type <> 'JOIN' AND v_config -> 'condition_node' IS NOT NULL THEN
-                    v_problem := format('condition_node in %s must be a first-class Durofut field, not embedded in query', v_node.node_type);
-                ELSIF v_node.node_type = 'JOIN' AND v_config -> 'extra_nodes' IS NOT NULL THEN
-                    v_problem := 'extra_nodes in JOIN must be a first-class Durofut field, not embedded in query';
-                END IF;
-            END IF;
         END IF;
         IF v_problem IS NOT NULL THEN
             RETURN format('Invalid durable function graph: %s: %s', v_path, v_problem);
