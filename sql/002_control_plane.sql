@@ -413,9 +413,10 @@ $fn$;
 -- Cron expressions: five fields (minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or
 -- JAN-DEC, day-of-week 0-7 or SUN-SAT, where 0 and 7 are Sunday). Each field is a comma
 -- list of '*', a value, a range a-b, or one of those with a step: '*/n', 'a-b/n', 'a/n'.
--- Names are case-insensitive. SUN alone is Sunday; in a range SUN is 7, as in the worker's cron
--- parser (SAT-SUN works, SUN-SAT does not: write 0-6). Every expression accepted here is one the
--- worker's parser (cron-utils, UNIX definition) accepts too.
+-- Names are case-insensitive; SUN is 0, as in Vixie cron and pg_cron (SUN-SAT is the whole week;
+-- a range ending on Sunday is written with 7). When day-of-week is '*', a day of month that exists
+-- in none of the chosen months is refused: it would never fire. The worker's parser
+-- (io.pgdurable.graph.CronSchedule) accepts exactly the same expressions; CronAgreementTest checks.
 -- ---------------------------------------------------------------------------------------------
 
 -- The value of one cron token in a field, or NULL when it is not a number or a name.
