@@ -137,7 +137,24 @@ public final class DfTestEnvironment implements AutoCloseable {
 
     /** Waits for a terminal status via df.await_instance and returns it. */
     public String await(String instanceId, Duration timeout) {
-        return queryAsApp("SELECT df.await_instance(?, ?)", instanceId, (int) Math.max(1, timeout.toSeconds()));
+        try {
+            return queryAsApp("SELECT df.await_instance(?, ?)", instanceId, (int) Math.max(1, timeout.toSeconds()));
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(e.getMessage() + "\n" + engineState(instanceId), e);
+        }
+    }
+
+    /** The engine's view of an instance and its children, for failure messages. */
+    public String engineState(String instanceId) {
+        String like = instanceId + "%";
+        return queryAsAdmin("SELECT 'instances: ' || coalesce((SELECT string_agg(i.id || '=' || i.status || '/gen'"
+                + " || i.execution_id || ' history=' || (SELECT count(*) FROM df_engine.history h WHERE h.instance_id = i.id),"
+                + " '; ') FROM df_engine.instances i WHERE i.id LIKE ?), '-')"
+                + " || E'\\nmessages: ' || coalesce((SELECT string_agg(q.instance_id || ':' || q.kind || ' visible_at='"
+                + " || q.visible_at, '; ') FROM df_engine.orchestrator_queue q WHERE q.instance_id LIKE ?), '-')"
+                + " || E'\\nactivities: ' || coalesce((SELECT string_agg(a.instance_id || ':' || a.name || ' attempts='"
+                + " || a.attempts || ' visible_at=' || a.visible_at, '; ') FROM df_engine.activity_queue a"
+                + " WHERE a.instance_id LIKE ?), '-')", like, like, like);
     }
 
     public String result(String instanceId) {
