@@ -41,10 +41,20 @@ public final class Functions {
     }
 
     /**
-     * {@code df.run_worker(seconds)}: hosts the worker in this backend for {@code seconds}, then
-     * returns a summary of the work done. See {@link InDatabaseWorker}.
+     * {@code df._worker_start(seconds)}: starts the worker that {@code df.run_worker(seconds)}
+     * hosts in this backend; returns its id. See {@link InDatabaseWorker}.
      */
-    public static String runWorker(int seconds) throws SQLException {
-        return InDatabaseWorker.run(seconds);
+    public static String startWorker(int seconds) throws SQLException {
+        return InDatabaseWorker.start(seconds);
+    }
+
+    /** {@code df._worker_poll()}: the hosted worker's log lines since the last call. */
+    public static String[] pollWorker() {
+        return InDatabaseWorker.poll();
+    }
+
+    /** {@code df._worker_stop()}: stops the hosted worker; returns its summary, or null if none runs. */
+    public static String stopWorker() {
+        return InDatabaseWorker.stop();
     }
 }

@@ -1,5 +1,7 @@
 package io.pgdurable.pljava;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.worker.RegistryContributor;
@@ -7,9 +9,7 @@ import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
 import io.pgdurable.worker.WorkerStats;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Queue;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
@@ -18,9 +18,9 @@ import java.util.logging.Logger;
 /**
  * The worker as {@code df.run_worker} hosts it. This class is loaded by {@link IsolatedClasses},
  * and the calling thread reaches it only through {@code java.*} types (by reflection, as an
- * {@link AutoCloseable} and a {@code Map}), since its classes are distinct from PL/Java's copies.
- * Its threads never call into the backend: they use loopback JDBC, and their log records go to a
- * queue that the calling thread drains into the server log.
+ * {@link AutoCloseable} whose summary is a JSON string), since its classes are distinct from
+ * PL/Java's copies. Its threads never call into the backend: they use loopback JDBC, and their log
+ * records go to a queue that {@code df.run_worker} drains and raises as warnings.
  */
 public final class HostedWorker implements AutoCloseable {
     /**
@@ -30,29 +30,58 @@ public final class HostedWorker implements AutoCloseable {
     private static final List<Logger> LOGGERS = List.of(Logger.getLogger("io.pgdurable"),
             Logger.getLogger("com.zaxxer.hikari"), Logger.getLogger("org.postgresql"));
 
+    /**
+     * How long stopping may take when the backend exits: PL/Java gives the JVM's shutdown five
+     * seconds before it kills the process, and a killed process would send the whole cluster
+     * through crash recovery.
+     */
+    static final Duration EXIT_BUDGET = Duration.ofMillis(3000);
+    /** What running activities get of that budget before their items are given back. */
+    static final Duration EXIT_GRACE = Duration.ofMillis(1000);
+    /** How long past its planned end a worker nobody stopped keeps running. */
+    static final Duration OVERRUN = Duration.ofSeconds(30);
+
     private final GraphRuntime graph;
     private final Worker worker;
     private final Handler handler;
     private final Thread shutdownHook;
+    private final Thread watchdog;
+    private final long startedNanos = System.nanoTime();
+    private boolean stopped;
+    private volatile String stopError;
 
-    private HostedWorker(GraphRuntime graph, Worker worker, Handler handler) {
+    private HostedWorker(GraphRuntime graph, Worker worker, Handler handler, Duration planned) {
         this.graph = graph;
         this.worker = worker;
         this.handler = handler;
-        // A backend told to terminate exits without returning to this function; PL/Java then
-        // destroys the JVM, which runs shutdown hooks first. Stopping the worker there keeps its
-        // threads from running on while the process tears the JVM down.
-        this.shutdownHook = new Thread(this::stop, "pg_durable-backend-exit");
+        // A backend told to terminate exits from the SQL loop around this worker, not through it;
+        // PL/Java then destroys the JVM, which runs shutdown hooks once no non-daemon thread is
+        // left (all of ours are daemons). Stopping the worker there, within a budget, takes its
+        // heartbeat row away and hands its activities back before the process goes.
+        this.shutdownHook = new Thread(() -> stopWithin(EXIT_BUDGET), "pg_durable-backend-exit");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
+        // df.run_worker always stops the worker; should that call ever fail to, the worker still
+        // ends shortly after its planned time rather than with the backend.
+        this.watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(planned.plus(OVERRUN).toMillis());
+                stop(worker.config().shutdownGrace());
+            } catch (InterruptedException stoppedInTime) {
+                // closed normally
+            }
+        }, "pg_durable-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
     }
 
     /**
      * Starts the worker and its periodic reconciliation.
      *
      * @param logs where log records go; the caller drains it on its own thread
+     * @param planned how long the caller means to let it run
      */
     public static HostedWorker start(String jdbcUrl, String user, String workerId, long backendPid,
-                                     Queue<LogRecord> logs) {
+                                     Queue<LogRecord> logs, Duration planned) {
         // DriverManager hands a driver only to callers whose class loader sees the same driver
         // class: register this loader's own copy of pgjdbc.
         try {
@@ -76,6 +105,8 @@ public final class HostedWorker implements AutoCloseable {
             public void close() {
             }
         };
+        // df.run_worker raises each record as a WARNING: lesser records would only be noise there.
+        handler.setLevel(java.util.logging.Level.WARNING);
         for (Logger logger : LOGGERS) {
             logger.setUseParentHandlers(false);
             logger.addHandler(handler);
@@ -98,7 +129,7 @@ public final class HostedWorker implements AutoCloseable {
             Worker worker = Worker.start(config, registry);
             graph.attach(worker.dataSource());
             graph.startReconciliation(worker.dataSource(), worker.id());
-            return new HostedWorker(graph, worker, handler);
+            return new HostedWorker(graph, worker, handler, planned);
         } catch (RuntimeException e) {
             graph.close();
             restoreLogging(handler);
@@ -106,17 +137,25 @@ public final class HostedWorker implements AutoCloseable {
         }
     }
 
-    /** What the worker did so far. */
-    public Map<String, Object> summary() {
+    /** What the worker did so far, as a JSON object (seconds run, turns, activities, worker id). */
+    public String summary() {
         WorkerStats stats = worker.stats();
-        Map<String, Object> out = new LinkedHashMap<>();
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        out.put("ran", true);
+        out.put("seconds", Duration.ofNanos(System.nanoTime() - startedNanos).toMillis() / 1000.0);
         out.put("worker_id", stats.workerId());
         out.put("turns", stats.turns());
         out.put("activities", stats.activities());
-        return out;
+        if (stopError != null) {
+            out.put("stop_error", stopError);
+        }
+        return out.toString();
     }
 
-    /** Stops gracefully: no more claims, running activities finish or give back their leases. */
+    /**
+     * Stops gracefully: no more claims, running activities finish or give back their items. Never
+     * throws; a failure shows in {@link #summary()} as {@code stop_error}.
+     */
     @Override
     public void close() {
         try {
@@ -124,13 +163,32 @@ public final class HostedWorker implements AutoCloseable {
         } catch (IllegalStateException alreadyShuttingDown) {
             // the hook is running or has run: it stops the worker
         }
-        stop();
+        watchdog.interrupt();
+        stop(worker.config().shutdownGrace());
     }
 
-    private synchronized void stop() {
+    /** Stops on another thread and waits at most {@code budget} for it. */
+    private void stopWithin(Duration budget) {
+        Thread stopping = new Thread(() -> stop(EXIT_GRACE), "pg_durable-stop");
+        stopping.setDaemon(true);
+        stopping.start();
         try {
-            worker.close();
+            stopping.join(budget.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private synchronized void stop(Duration grace) {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        try {
+            worker.close(grace);
             graph.close();
+        } catch (RuntimeException e) {
+            stopError = e.toString();
         } finally {
             restoreLogging(handler);
         }

@@ -115,8 +115,17 @@ public final class Worker implements AutoCloseable {
                 Duration.ofNanos(System.nanoTime() - startedNanos));
     }
 
+    /** Stops gracefully, giving running activities the configured grace period. */
     @Override
-    public synchronized void close() {
+    public void close() {
+        close(config.shutdownGrace());
+    }
+
+    /**
+     * Stops: no more claims; running activities get {@code grace} to finish, then give their items
+     * back at once (another worker takes them without waiting for the lease to expire).
+     */
+    public synchronized void close(Duration grace) {
         if (closed) {
             return;
         }
@@ -130,12 +139,12 @@ public final class Worker implements AutoCloseable {
         }
         try {
             for (Thread loop : loops) {
-                loop.join(Math.max(1000, config.shutdownGrace().toMillis()));
+                loop.join(Math.max(1000, grace.toMillis()));
             }
-            activityDispatcher.drain(config.shutdownGrace());
+            activityDispatcher.drain(grace);
             if (completionThread != null) {
                 // Results of activities that finished are recorded before the pool closes.
-                completionThread.join(Math.max(1000, config.shutdownGrace().toMillis()));
+                completionThread.join(Math.max(1000, grace.toMillis()));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

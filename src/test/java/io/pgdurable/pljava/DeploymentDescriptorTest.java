@@ -23,21 +23,29 @@ import org.junit.jupiter.api.Test;
  * must remove exactly what it creates. Runs everywhere, with or without PL/Java.
  */
 class DeploymentDescriptorTest {
-    private static final Path PROJECT = Path.of(System.getProperty("pgdurable.test.projectDir", "."));
+    private static final Path PROJECT = DescriptorCommands.PROJECT;
     private static final Pattern JAVA_TARGET = Pattern.compile("AS '([\\w.]+)\\.(\\w+)'");
     private static final Pattern CREATED = Pattern.compile("CREATE OR REPLACE FUNCTION (df\\.\\w+)\\(([^)]*)\\)");
     private static final Pattern DROPPED = Pattern.compile("DROP FUNCTION IF EXISTS (df\\.\\w+)\\(([^)]*)\\)");
 
     private static String descriptor() throws IOException {
-        return Files.readString(PROJECT.resolve("pljava-deploy/pg_durable.ddr"), StandardCharsets.UTF_8);
+        return DescriptorCommands.descriptor();
     }
 
     private static String section(String ddr, String action) {
-        int from = ddr.indexOf("BEGIN " + action);
-        int to = ddr.indexOf("END " + action);
-        assertThat(from).as("BEGIN %s", action).isNotNegative();
-        assertThat(to).as("END %s", action).isGreaterThan(from);
-        return ddr.substring(from, to);
+        return DescriptorCommands.section(ddr, action);
+    }
+
+    @Test
+    void every_command_reads_as_one_statement_under_pljavas_rules() throws IOException {
+        // PL/Java splits an action group at semicolons outside quotes and takes a command that
+        // starts with BEGIN <name> for an implementor block: a PL/pgSQL body must be quoted.
+        for (String action : List.of("INSTALL", "REMOVE")) {
+            List<String> commands = DescriptorCommands.split(section(descriptor(), action));
+            assertThat(commands).as(action).isNotEmpty();
+            assertThat(commands).as(action).allSatisfy(c -> assertThat(c)
+                    .matches("(?s)(CREATE OR REPLACE FUNCTION|REVOKE|GRANT|COMMENT ON|DROP FUNCTION IF EXISTS) .*"));
+        }
     }
 
     @Test

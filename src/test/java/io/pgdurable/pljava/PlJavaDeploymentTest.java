@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.testing.ProcessResult;
 import io.pgdurable.testing.TestCluster;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -103,6 +104,49 @@ class PlJavaDeploymentTest {
 
     @Test
     @Order(5)
+    void a_terminated_run_worker_exits_cleanly_and_hands_its_running_step_back() throws Exception {
+        Path log = CLUSTER.dataDir().resolve("server.log");
+        long logMark = Files.size(log);
+        String id = startAsApp("'SELECT 1 AS slept FROM pg_sleep(3)' ~> 'SELECT 2 AS after'");
+        try (Connection bystander = CLUSTER.connect(db); Statement watch = bystander.createStatement()) {
+            CompletableFuture<SQLException> run = CompletableFuture.supplyAsync(() -> {
+                try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+                    s.executeQuery("SELECT df.run_worker(60)").close();
+                    return null;
+                } catch (SQLException e) {
+                    return e;
+                }
+            });
+            awaitTrue(() -> "1".equals(queryQuietly("SELECT count(*) FROM pg_stat_activity"
+                            + " WHERE query = 'SELECT 1 AS slept FROM pg_sleep(3)' AND state = 'active'")),
+                    Duration.ofSeconds(30), "the in-database worker to be running the step");
+            exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND query = 'SELECT df.run_worker(60)'");
+            SQLException ended = run.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat((Object) ended).as("df.run_worker ended with an error").isNotNull();
+            assertThat(ended.getMessage()).contains("terminating connection due to administrator command");
+
+            // A backend that aborted would have made the postmaster end every session, this one too.
+            try (ResultSet rs = watch.executeQuery("SELECT 1")) {
+                assertThat(rs.next()).as("bystander session survived").isTrue();
+            }
+            awaitTrue(() -> "0".equals(queryQuietly("SELECT count(*) FROM df_engine.workers")),
+                    Duration.ofSeconds(10), "the terminated worker's heartbeat row to go");
+        }
+        String since = serverLogSince(log, logMark);
+        assertThat(since).contains("terminating connection due to administrator command")
+                .doesNotContain("terminated by signal")
+                .doesNotContain("not properly shut down");
+
+        // The step was handed back at exit, so the next run takes it at once, without waiting for
+        // its lease to expire, and it runs to completion.
+        query("SELECT df.run_worker(8)::text");
+        assertThat(query("SELECT status FROM df.instances WHERE id = '" + id + "'")).isEqualTo("completed");
+        assertThat(query("SELECT df.result('" + id + "')")).isEqualTo("{\"rows\": [{\"after\": 2}], \"row_count\": 1}");
+    }
+
+    @Test
+    @Order(6)
     void schedule_worker_outside_the_cron_database_explains_what_to_run() {
         assertThatThrownBy(() -> query("SELECT df.schedule_worker()"))
                 .isInstanceOf(SQLException.class)
@@ -110,7 +154,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void a_workflow_completes_through_run_worker_scheduled_by_pg_cron() throws Exception {
         Assumptions.assumeTrue(CLUSTER.hasPgCron(), "pg_cron is not preloaded: skipping the scheduled-worker test");
         String job = "pgd_worker_" + db;
@@ -138,7 +182,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void in_database_worker_runs_the_seed_reconciliation_scenario() throws Exception {
         // An engine record whose df rows were deleted by hand: made before the short retention applies.
         String orphan = startAsApp("'SELECT 1'");
@@ -189,7 +233,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void replace_jar_keeps_every_instance_and_row() throws SQLException {
         String kept = startAsApp("'SELECT 5 AS five'");
         String before = query("SELECT count(*) || '/' || (SELECT count(*) FROM df.nodes) FROM df.instances");
@@ -201,7 +245,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void uninstall_removes_the_java_functions_and_keeps_the_tables() throws SQLException {
         ProcessResult r = CLUSTER.psql(db, "-v", "ON_ERROR_STOP=1",
                 "-f", PROJECT.resolve("pljava-deploy/uninstall.sql").toString());
@@ -215,6 +259,15 @@ class PlJavaDeploymentTest {
     }
 
     // -------------------------------------------------------------------------------------------
+
+    private static String serverLogSince(Path log, long offset) throws java.io.IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(log.toFile(), "r")) {
+            f.seek(offset);
+            byte[] tail = new byte[(int) (f.length() - offset)];
+            f.readFully(tail);
+            return new String(tail, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
 
     private static ProcessResult installScript() {
         return CLUSTER.psql(db, "-v", "jar=" + jar, "-f", PROJECT.resolve("pljava-deploy/install.sql").toString());
