@@ -80,18 +80,26 @@ public final class BenchmarkReport {
     private final Latency latency;
     private final LongWorkflow longWorkflow;
     private final Throughput df;
+    private final Throughput inDatabase;
 
-    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df) {
+    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df,
+                    Throughput inDatabase) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
         this.longWorkflow = longWorkflow;
         this.df = df;
+        this.inDatabase = inDatabase;
     }
 
     /** The control-plane scenario: df workflows of SQL steps started with df.start. */
     public Optional<Throughput> df() {
         return Optional.ofNullable(df);
+    }
+
+    /** The df workload run by df.run_worker inside a backend (PL/Java). */
+    public Optional<Throughput> inDatabase() {
+        return Optional.ofNullable(inDatabase);
     }
 
     public Optional<Ceiling> ceiling() {
@@ -117,6 +125,7 @@ public final class BenchmarkReport {
         latency().ifPresent(l -> all.add(l.verification()));
         longWorkflow().ifPresent(l -> all.add(l.verification()));
         df().ifPresent(d -> all.add(d.verification()));
+        inDatabase().ifPresent(d -> all.add(d.verification()));
         return all;
     }
 
@@ -146,12 +155,17 @@ public final class BenchmarkReport {
                 l.steps(), LatencyStats.millis(l.perStepNanos()), l.referenceSteps(),
                 LatencyStats.millis(l.referencePerStepNanos()), l.ratio(), seconds(l.total()),
                 verdict(l.verification())));
-        df().ifPresent(t -> out.printf(Locale.ROOT,
-                "df workflows       steps/s            %-8.0f (%d x %d SQL steps, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
-                t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),
-                LatencyStats.millis(t.instanceLatency().p50Nanos()),
-                LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification())));
+        df().ifPresent(t -> printWorkflows(out, "df workflows      ", t));
+        inDatabase().ifPresent(t -> printWorkflows(out, "df in-database    ", t));
         out.flush();
+    }
+
+    private static void printWorkflows(PrintWriter out, String title, Throughput t) {
+        out.printf(Locale.ROOT,
+                "%s  steps/s            %-8.0f (%d x %d SQL steps, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
+                title, t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),
+                LatencyStats.millis(t.instanceLatency().p50Nanos()),
+                LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification()));
     }
 
     private static String verdict(Verification v) {

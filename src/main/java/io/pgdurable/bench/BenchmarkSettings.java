@@ -2,7 +2,12 @@ package io.pgdurable.bench;
 
 import java.time.Duration;
 import java.util.Collections;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.EnumSet;
+import java.util.Properties;
+import org.postgresql.PGProperty;
 import java.util.Set;
 
 /** What {@link EngineBenchmark} measures and how hard it pushes; validated by {@link Builder#build()}. */
@@ -63,6 +68,19 @@ public final class BenchmarkSettings {
     /** The longest any one wait for orchestrations may take before the benchmark gives up. */
     public Duration timeout() { return timeout; }
 
+    /** A new connection to the benchmarked database, with this benchmark's credentials. */
+    public Connection connect(String applicationName) throws SQLException {
+        Properties props = new Properties();
+        PGProperty.APPLICATION_NAME.set(props, applicationName);
+        if (user != null) {
+            PGProperty.USER.set(props, user);
+        }
+        if (password != null) {
+            PGProperty.PASSWORD.set(props, password);
+        }
+        return DriverManager.getConnection(jdbcUrl, props);
+    }
+
     public boolean runs(Scenario s) {
         return scenarios.contains(s);
     }
@@ -72,7 +90,7 @@ public final class BenchmarkSettings {
         private final String jdbcUrl;
         private String user;
         private String password;
-        private Set<Scenario> scenarios = EnumSet.allOf(Scenario.class);
+        private Set<Scenario> scenarios = Scenario.parseList(Scenario.DEFAULTS);
         private int activityThreads = 8;
         private int orchestrationThreads = 2;
         private int turnBatchSize = 32;

@@ -19,10 +19,12 @@ import java.util.UUID;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
- * The control-plane scenario: {@code instances} workflows of {@code steps} SQL steps, each step a
+ * The control-plane scenarios: {@code instances} workflows of {@code steps} SQL steps, each step a
  * single-row INSERT, all started with {@code df.start} in one transaction as an ordinary login
- * role, run by an in-process worker with the graph runtime. Measures df.start-to-completed
- * throughput and per-instance latency, then checks every step's row exists exactly once.
+ * role. Measures df.start-to-completed throughput and per-instance latency, then checks every
+ * step's row exists exactly once. The workflows run on one of two hosts: an in-process worker
+ * with the graph runtime ({@code df}), or {@code df.run_worker} inside a backend of the database
+ * ({@code in-database}, which needs the PL/Java jar), so the two can be compared on one cluster.
  */
 final class DfBenchmark {
     /** The login role the workflows run as; created if missing. */
@@ -31,52 +33,162 @@ final class DfBenchmark {
 
     private final BenchmarkSettings settings;
     private final PrintWriter out;
+    private final Scenario scenario;
+    private final String name;
     private final String label = "bench-df-" + UUID.randomUUID().toString().substring(0, 8);
 
-    DfBenchmark(BenchmarkSettings settings, PrintWriter out) {
+    DfBenchmark(BenchmarkSettings settings, PrintWriter out, Scenario scenario) {
+        if (scenario != Scenario.DF && scenario != Scenario.IN_DATABASE) {
+            throw new IllegalArgumentException("not a df scenario: " + scenario.label());
+        }
         this.settings = settings;
         this.out = out;
+        this.scenario = scenario;
+        this.name = scenario.label();
     }
 
     BenchmarkReport.Throughput run(Connection admin) throws SQLException {
         prepare(admin);
         int instances = settings.instances();
         int steps = settings.steps();
-        String url = settings.jdbcUrl();
-        GraphRuntime graph = new GraphRuntime(url, settings.activityThreads(), settings.activityThreads(),
-                Duration.ofSeconds(30));
-        WorkerConfig config = WorkerConfig.builder(url)
-                .user(settings.user())
-                .password(settings.password())
-                .activityThreads(settings.activityThreads())
-                .orchestrationThreads(settings.orchestrationThreads())
-                .turnBatchSize(settings.turnBatchSize())
-                .build();
-        try (graph; Worker worker = Worker.start(config, graph.register(new Registry()));
+        try (Host host = scenario == Scenario.DF ? new InProcessHost() : new InDatabaseHost(admin);
              Connection app = connectAsRole()) {
-            graph.attach(worker.dataSource());
             if (settings.warmupInstances() > 0) {
-                out.printf(Locale.ROOT, "df: warm-up, %d workflows x %d steps ...%n", settings.warmupInstances(), steps);
+                out.printf(Locale.ROOT, "%s: warm-up, %d workflows x %d steps ...%n", name, settings.warmupInstances(),
+                        steps);
                 out.flush();
                 start(app, label + "-warmup", settings.warmupInstances(), steps);
-                await(admin, label + "-warmup", settings.warmupInstances());
+                await(admin, label + "-warmup", settings.warmupInstances(), host);
                 execute(admin, "TRUNCATE bench_df_rows");
             }
-            out.printf(Locale.ROOT, "df: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
-                    instances, steps);
+            out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
+                    name, instances, steps);
             out.flush();
             long started = System.nanoTime();
             start(app, label, instances, steps);
-            long finished = await(admin, label, instances);
+            long finished = await(admin, label, instances, host);
             Duration wall = Duration.ofNanos(finished - started);
             LatencyStats latencies = latencies(admin);
             BenchmarkReport.Verification check = verify(admin, (long) instances * steps, instances);
             BenchmarkReport.Throughput result = new BenchmarkReport.Throughput(instances, steps, wall, latencies, check);
-            out.printf(Locale.ROOT, "df: %.2f s wall = %.0f steps/s; per instance df.start->completed %s%n",
-                    BenchmarkReport.seconds(wall), result.stepsPerSecond(), latencies);
-            out.printf(Locale.ROOT, "df: rows %s%n", check.describe());
+            out.printf(Locale.ROOT, "%s: %.2f s wall = %.0f steps/s; per instance df.start->completed %s%n",
+                    name, BenchmarkReport.seconds(wall), result.stepsPerSecond(), latencies);
+            out.printf(Locale.ROOT, "%s: rows %s%n", name, check.describe());
             out.flush();
             return result;
+        }
+    }
+
+    /** Where the workflows run while they are measured. */
+    private interface Host extends AutoCloseable {
+        /** Fails if the host stopped working; called while waiting. */
+        void check() throws SQLException;
+
+        @Override
+        void close() throws SQLException;
+    }
+
+    /** A worker with the graph runtime in this process. */
+    private final class InProcessHost implements Host {
+        private final GraphRuntime graph;
+        private final Worker worker;
+
+        InProcessHost() {
+            String url = settings.jdbcUrl();
+            graph = new GraphRuntime(url, settings.activityThreads(), settings.activityThreads(), Duration.ofSeconds(30));
+            WorkerConfig config = WorkerConfig.builder(url)
+                    .user(settings.user())
+                    .password(settings.password())
+                    .activityThreads(settings.activityThreads())
+                    .orchestrationThreads(settings.orchestrationThreads())
+                    .turnBatchSize(settings.turnBatchSize())
+                    .build();
+            try {
+                worker = Worker.start(config, graph.register(new Registry()));
+            } catch (RuntimeException e) {
+                graph.close();
+                throw e;
+            }
+            graph.attach(worker.dataSource());
+        }
+
+        @Override
+        public void check() {
+        }
+
+        @Override
+        public void close() {
+            try {
+                worker.close();
+            } finally {
+                graph.close();
+            }
+        }
+    }
+
+    /**
+     * {@code SELECT df.run_worker(...)} on a connection of its own, cancelled when the measurement
+     * is over. The thread settings of this benchmark do not apply: the in-database worker has its
+     * own (one orchestration loop, four activity threads).
+     */
+    private final class InDatabaseHost implements Host {
+        private final Connection connection;
+        private final Statement statement;
+        private final Thread thread;
+        private volatile SQLException failure;
+        private volatile String summary;
+
+        InDatabaseHost(Connection admin) throws SQLException {
+            try (Statement s = admin.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT to_regprocedure('df.run_worker(integer)') IS NOT NULL")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    throw new DurableException("df.run_worker() is not installed in this database: the in-database"
+                            + " scenario needs the PL/Java jar (psql -v jar=... -f pljava-deploy/install.sql)");
+                }
+            }
+            long seconds = Math.min(3600, settings.timeout().toSeconds() * 2 + 60);
+            connection = settings.connect("pg-durable bench in-database host");
+            statement = connection.createStatement();
+            thread = new Thread(() -> {
+                try (ResultSet rs = statement.executeQuery("SELECT df.run_worker(" + seconds + ")::text")) {
+                    rs.next();
+                    summary = rs.getString(1);
+                } catch (SQLException e) {
+                    failure = e;
+                }
+            }, "pg-durable bench in-database host");
+            thread.setDaemon(true);
+            thread.start();
+            out.printf(Locale.ROOT, "%s: started SELECT df.run_worker(%d) in its own session%n", name, seconds);
+            out.flush();
+        }
+
+        @Override
+        public void check() throws SQLException {
+            if (thread.isAlive()) {
+                return;
+            }
+            if (failure != null) {
+                throw new SQLException("df.run_worker() failed: " + failure.getMessage(), failure.getSQLState(), failure);
+            }
+            throw new DurableException("df.run_worker() returned early: " + summary
+                    + (summary != null && summary.contains("\"ran\": false")
+                    ? " (unschedule the scheduled in-database worker, df.unschedule_worker(), while benchmarking)" : ""));
+        }
+
+        @Override
+        public void close() throws SQLException {
+            try {
+                if (thread.isAlive()) {
+                    statement.cancel();
+                }
+                thread.join(Duration.ofSeconds(30).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                connection.close();
+            }
         }
     }
 
@@ -124,7 +236,7 @@ final class DfBenchmark {
         }
     }
 
-    private long await(Connection admin, String runLabel, int count) throws SQLException {
+    private long await(Connection admin, String runLabel, int count, Host host) throws SQLException {
         long deadline = System.nanoTime() + settings.timeout().toNanos();
         try (PreparedStatement ps = admin.prepareStatement(
                 "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')")) {
@@ -139,8 +251,9 @@ final class DfBenchmark {
                 if (unfinished == 0) {
                     return now;
                 }
+                host.check();
                 if (now > deadline) {
-                    throw new DurableException(unfinished + " of " + count + " df workflows were still unfinished after "
+                    throw new DurableException(name + ": " + unfinished + " of " + count + " df workflows were still unfinished after "
                             + settings.timeout() + " (--timeout-seconds); see the worker log");
                 }
                 try {
@@ -186,7 +299,7 @@ final class DfBenchmark {
             ps.setString(1, label);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return new BenchmarkReport.Verification("df", expectedRows, rows, distinct, expectedInstances,
+                return new BenchmarkReport.Verification(name, expectedRows, rows, distinct, expectedInstances,
                         rs.getLong(1), rs.getString(2));
             }
         }

@@ -13,7 +13,6 @@ import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
 import java.io.PrintWriter;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -22,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -34,7 +32,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import javax.sql.DataSource;
-import org.postgresql.PGProperty;
 
 /**
  * Measures the engine against the database it runs on, with an in-process {@link Worker}.
@@ -129,6 +126,7 @@ public final class EngineBenchmark {
         BenchmarkReport.Latency latency = null;
         BenchmarkReport.LongWorkflow longWorkflow = null;
         BenchmarkReport.Throughput df = null;
+        BenchmarkReport.Throughput inDatabase = null;
         try (Connection admin = connect("pg-durable bench")) {
             checkSchema(admin);
             execute(admin, CREATE_TABLE);
@@ -159,10 +157,13 @@ public final class EngineBenchmark {
                 }
             }
             if (settings.runs(Scenario.DF)) {
-                df = new DfBenchmark(settings, out).run(admin);
+                df = new DfBenchmark(settings, out, Scenario.DF).run(admin);
+            }
+            if (settings.runs(Scenario.IN_DATABASE)) {
+                inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin);
             }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df);
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase);
     }
 
     private void checkSchema(Connection c) throws SQLException {
@@ -350,15 +351,7 @@ public final class EngineBenchmark {
     }
 
     private Connection connect(String applicationName) throws SQLException {
-        Properties props = new Properties();
-        PGProperty.APPLICATION_NAME.set(props, applicationName);
-        if (settings.user() != null) {
-            PGProperty.USER.set(props, settings.user());
-        }
-        if (settings.password() != null) {
-            PGProperty.PASSWORD.set(props, settings.password());
-        }
-        return DriverManager.getConnection(settings.jdbcUrl(), props);
+        return settings.connect(applicationName);
     }
 
     /** The engine scenarios, sharing the admin connection, a client connection and the running worker. */

@@ -15,11 +15,19 @@ public enum Scenario {
     /** One long sequential orchestration against a short one. */
     LONG,
     /** Many df workflows of SQL steps, started with df.start. */
-    DF;
+    DF,
+    /**
+     * The df workload again, run by {@code df.run_worker} inside a backend instead of an in-process
+     * worker. Needs the PL/Java jar installed; not among the defaults.
+     */
+    IN_DATABASE;
+
+    /** The scenarios run when none are named. */
+    public static final String DEFAULTS = "ceiling,throughput,latency,long,df";
 
     /** The name used on the command line. */
     public String label() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /**
@@ -37,7 +45,7 @@ public enum Scenario {
         }
         if (chosen.isEmpty()) {
             throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
-                    + "ceiling, throughput, latency, long, df");
+                    + "ceiling, throughput, latency, long, df, in-database");
         }
         return chosen;
     }
@@ -49,6 +57,6 @@ public enum Scenario {
             }
         }
         throw new IllegalArgumentException("unknown scenario '" + name
-                + "': expected ceiling, throughput, latency, long or df");
+                + "': expected ceiling, throughput, latency, long, df or in-database");
     }
 }

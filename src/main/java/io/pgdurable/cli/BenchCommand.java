@@ -38,7 +38,7 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--scenarios", paramLabel = "<list>", defaultValue = "ceiling,throughput,latency,long,df",
+    @Option(names = "--scenarios", paramLabel = "<list>", defaultValue = Scenario.DEFAULTS,
             description = "Comma-separated scenarios to run (default: ${DEFAULT-VALUE}).")
     String scenarios;
 

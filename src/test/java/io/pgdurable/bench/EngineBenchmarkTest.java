@@ -65,6 +65,26 @@ class EngineBenchmarkTest {
     }
 
     @Test
+    void the_in_database_scenario_is_named_on_request_only_and_needs_df_run_worker() throws SQLException {
+        assertThat(Scenario.parseList("df, in-database")).containsExactly(Scenario.DF, Scenario.IN_DATABASE);
+        assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().runs(Scenario.IN_DATABASE))
+                .as("not a default: it needs PL/Java").isFalse();
+
+        String db = cluster.createDatabase("bench_no_pljava");
+        try (var c = cluster.connect(db); var s = c.createStatement()) {
+            s.execute("DROP FUNCTION IF EXISTS df.run_worker(integer)");
+        }
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .scenarios(EnumSet.of(Scenario.IN_DATABASE))
+                .build();
+        assertThatThrownBy(() -> new EngineBenchmark(settings, new PrintWriter(new StringWriter())).run())
+                .isInstanceOf(DurableException.class)
+                .hasMessageContaining("df.run_worker() is not installed in this database")
+                .hasMessageContaining("pljava-deploy/install.sql");
+    }
+
+    @Test
     void benchmark_against_a_database_without_the_schema_says_to_run_install() {
         String db = cluster.createEmptyDatabase("bench_no_schema");
         BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))

@@ -4,9 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgdurable.bench.BenchmarkReport;
+import io.pgdurable.bench.BenchmarkSettings;
+import io.pgdurable.bench.EngineBenchmark;
+import io.pgdurable.bench.Scenario;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.testing.ProcessResult;
 import io.pgdurable.testing.TestCluster;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -15,6 +21,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Assumptions;
@@ -246,6 +253,28 @@ class PlJavaDeploymentTest {
 
     @Test
     @Order(10)
+    void the_benchmark_compares_the_in_database_worker_on_the_same_workload() throws SQLException {
+        BenchmarkSettings settings = BenchmarkSettings.builder(CLUSTER.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .scenarios(EnumSet.of(Scenario.IN_DATABASE))
+                .instances(10)
+                .steps(3)
+                .warmupInstances(2)
+                .timeout(Duration.ofMinutes(2))
+                .build();
+        StringWriter printed = new StringWriter();
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+        assertThat(report.inDatabase()).hasValueSatisfying(t -> {
+            assertThat(t.verification().ok()).as(t.verification().describe()).isTrue();
+            assertThat(t.verification().expectedRows()).isEqualTo(30);
+        });
+        assertThat(printed.toString()).contains("in-database: rows OK");
+        assertThat(query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT df.run_worker%' AND state = 'active'"))
+                .as("the benchmark's df.run_worker was cancelled").isEqualTo("0");
+    }
+
+    @Test
+    @Order(11)
     void uninstall_removes_the_java_functions_and_keeps_the_tables() throws SQLException {
         ProcessResult r = CLUSTER.psql(db, "-v", "ON_ERROR_STOP=1",
                 "-f", PROJECT.resolve("pljava-deploy/uninstall.sql").toString());
