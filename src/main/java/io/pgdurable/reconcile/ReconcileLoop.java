@@ -36,12 +36,23 @@ public final class ReconcileLoop implements AutoCloseable {
     }
 
     private void run() {
+        String lastFailure = null;
         while (!stopping) {
             try {
                 reconciler.runIfDue(workerId);
+                if (lastFailure != null) {
+                    LOG.info("periodic reconciliation runs again");
+                    lastFailure = null;
+                }
             } catch (Exception e) {
-                LOG.log(TransientErrors.isTransient(e) ? Level.INFO : Level.WARNING,
-                        "periodic reconciliation could not run; will try again", e);
+                // The loop ticks every second: a lasting problem (a malformed setting, a missing
+                // privilege) is reported once, then again only when it changes or after recovery.
+                String failure = String.valueOf(e);
+                boolean repeated = failure.equals(lastFailure);
+                lastFailure = failure;
+                Level level = repeated ? Level.FINE : TransientErrors.isTransient(e) ? Level.INFO : Level.WARNING;
+                LOG.log(level, repeated ? "periodic reconciliation still cannot run; will keep trying"
+                        : "periodic reconciliation could not run; will try again", e);
             }
             try {
                 // A little jitter keeps several workers from polling in lockstep.
