@@ -5,8 +5,8 @@
 --
 --   psql -d mydb -v jar=/absolute/path/to/target/pg-durable.jar -f pljava-deploy/install.sql
 --
--- Optional: -v admin_role=<role> grants that role EXECUTE on the admin functions (df.reconcile,
--- df.run_worker, df.metrics, df.schedule_worker, df.unschedule_worker).
+-- Optional: -v admin_role=<role> grants that role USAGE on schema df and EXECUTE on the admin
+-- functions (df.reconcile, df.run_worker, df.metrics, df.schedule_worker, df.unschedule_worker).
 --
 -- Safe to run again: schema migrations already applied are skipped (the same ledger and
 -- advisory lock as `java -jar pg-durable.jar install`), and an installed jar is replaced, which
@@ -92,8 +92,11 @@ SELECT sqlj.install_jar(:'pgd_jar_url', 'pg_durable', true);
 SELECT sqlj.set_classpath('df', 'pg_durable');
 
 -- Ownership and grants: the Java functions belong to the installing superuser and PUBLIC may not
--- run them (the descriptor revokes it); an admin role may be named to run them.
+-- run them (the descriptor revokes it); an admin role may be named to run them. df.reconcile()
+-- and df.run_worker() are SECURITY DEFINER: whoever may call them, the pass and the worker act
+-- as that superuser (the Java helpers behind them stay closed to everyone else).
 \if :{?admin_role}
+GRANT USAGE ON SCHEMA df TO :"admin_role";
 GRANT EXECUTE ON FUNCTION df.reconcile(), df.run_worker(integer), df.metrics(),
     df.schedule_worker(integer), df.unschedule_worker() TO :"admin_role";
 \endif

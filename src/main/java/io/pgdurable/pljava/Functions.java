@@ -29,7 +29,8 @@ public final class Functions {
 
     /**
      * {@code df.reconcile()}: one reconciliation pass now, returning its summary as JSON text.
-     * The pass runs on loopback connections as the calling role (see {@link Loopback}), batch by
+     * The pass runs on loopback connections as the current user, which is the owner of the
+     * SECURITY DEFINER wrapper {@code df.reconcile()} (see {@link Loopback}), batch by
      * batch, and reads the settings as a new session sees them: a {@code SET} in the calling
      * session does not change what it deletes.
      */

@@ -11,7 +11,8 @@ import org.postgresql.ds.PGSimpleDataSource;
  * Where a Java function running inside a backend connects back to. PL/Java's own connection
  * ({@code jdbc:default:connection}) belongs to the calling transaction and cannot commit, so work
  * that commits in batches (reconciliation, the worker) opens ordinary JDBC connections to the same
- * server and database, as the calling role, over TCP to {@code pg_durable.loopback_host}
+ * server and database, as the current user (the owner of the SECURITY DEFINER wrappers
+ * {@code df.reconcile()} and {@code df.run_worker()}), over TCP to {@code pg_durable.loopback_host}
  * (default {@code 127.0.0.1}) on the server's own port. {@code pg_hba.conf} must let that role in
  * from there: {@code trust} for 127.0.0.1, or a password in the server OS user's
  * {@code ~/.pgpass}, which pgjdbc reads.

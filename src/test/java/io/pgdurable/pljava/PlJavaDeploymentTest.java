@@ -21,7 +21,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Assumptions;
@@ -42,6 +44,7 @@ class PlJavaDeploymentTest {
     private static final TestCluster CLUSTER = TestCluster.get();
     private static final Path PROJECT = Path.of(System.getProperty("pgdurable.test.projectDir", "."));
     private static final String ROLE = "pljava_app";
+    private static final String ADMIN = "pljava_admin";
     private static String db;
     private static Path jar;
 
@@ -58,8 +61,10 @@ class PlJavaDeploymentTest {
     @Test
     @Order(1)
     void install_script_installs_from_scratch_and_is_safe_to_run_twice() throws SQLException {
+        CLUSTER.createLoginRole(ADMIN);
         for (int run = 1; run <= 2; run++) {
-            ProcessResult r = installScript();
+            // The second run also names an admin role.
+            ProcessResult r = run == 1 ? installScript() : installScript("-v", "admin_role=" + ADMIN);
             assertThat(r.exitCode()).as("install.sql run %d:%n%s", run, r.output()).isZero();
         }
         assertThat(query("SELECT count(*) FROM df_engine.schema_migrations"))
@@ -85,6 +90,30 @@ class PlJavaDeploymentTest {
 
     @Test
     @Order(3)
+    void an_admin_role_runs_the_admin_functions_and_an_ordinary_role_may_not() throws SQLException {
+        try (Connection admin = CLUSTER.connect(db, ADMIN); Statement s = admin.createStatement()) {
+            try (ResultSet rs = s.executeQuery("SELECT df.reconcile()::text")) {
+                rs.next();
+                assertThat(JsonCodec.tree(rs.getString(1)).path("skipped").asBoolean(true)).isFalse();
+            }
+            try (ResultSet rs = s.executeQuery("SELECT df.run_worker(1)::text")) {
+                rs.next();
+                assertThat(JsonCodec.tree(rs.getString(1)).path("ran").asBoolean()).isTrue();
+            }
+            // The helpers behind them stay closed.
+            assertThatThrownBy(() -> s.executeQuery("SELECT df._worker_stop()"))
+                    .hasMessageContaining("permission denied for function _worker_stop");
+        }
+        try (Connection app = CLUSTER.connect(db, ROLE); Statement s = app.createStatement()) {
+            for (String call : List.of("df.reconcile()", "df.run_worker(1)", "df._reconcile_pljava()")) {
+                assertThatThrownBy(() -> s.executeQuery("SELECT " + call))
+                        .as(call).hasMessageContaining("permission denied for function");
+            }
+        }
+    }
+
+    @Test
+    @Order(4)
     void run_worker_completes_a_workflow_without_an_external_worker() throws SQLException {
         String id = startAsApp("('SELECT 20 AS a' |=> 'a') ~> 'SELECT $a + 1 AS b'");
         JsonNode summary = JsonCodec.tree(query("SELECT df.run_worker(4)::text"));
@@ -95,7 +124,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void run_worker_stops_promptly_on_query_cancel() throws SQLException {
         long started = System.nanoTime();
         try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
@@ -110,7 +139,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void a_terminated_run_worker_exits_cleanly_and_hands_its_running_step_back() throws Exception {
         Path log = CLUSTER.dataDir().resolve("server.log");
         long logMark = Files.size(log);
@@ -153,7 +182,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void schedule_worker_outside_the_cron_database_explains_what_to_run() {
         assertThatThrownBy(() -> query("SELECT df.schedule_worker()"))
                 .isInstanceOf(SQLException.class)
@@ -161,7 +190,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void a_workflow_completes_through_run_worker_scheduled_by_pg_cron() throws Exception {
         Assumptions.assumeTrue(CLUSTER.hasPgCron(), "pg_cron is not preloaded: skipping the scheduled-worker test");
         String job = "pgd_worker_" + db;
@@ -189,7 +218,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void in_database_worker_runs_the_seed_reconciliation_scenario() throws Exception {
         // An engine record whose df rows were deleted by hand: made before the short retention applies.
         String orphan = startAsApp("'SELECT 1'");
@@ -240,7 +269,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void replace_jar_keeps_every_instance_and_row() throws SQLException {
         String kept = startAsApp("'SELECT 5 AS five'");
         String before = query("SELECT count(*) || '/' || (SELECT count(*) FROM df.nodes) FROM df.instances");
@@ -252,7 +281,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void the_benchmark_compares_the_in_database_worker_on_the_same_workload() throws SQLException {
         BenchmarkSettings settings = BenchmarkSettings.builder(CLUSTER.jdbcUrl(db))
                 .user(TestCluster.SUPERUSER)
@@ -274,7 +303,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void uninstall_removes_the_java_functions_and_keeps_the_tables() throws SQLException {
         ProcessResult r = CLUSTER.psql(db, "-v", "ON_ERROR_STOP=1",
                 "-f", PROJECT.resolve("pljava-deploy/uninstall.sql").toString());
@@ -298,8 +327,11 @@ class PlJavaDeploymentTest {
         }
     }
 
-    private static ProcessResult installScript() {
-        return CLUSTER.psql(db, "-v", "jar=" + jar, "-f", PROJECT.resolve("pljava-deploy/install.sql").toString());
+    private static ProcessResult installScript(String... extra) {
+        List<String> args = new ArrayList<>(List.of("-v", "jar=" + jar));
+        args.addAll(List.of(extra));
+        args.addAll(List.of("-f", PROJECT.resolve("pljava-deploy/install.sql").toString()));
+        return CLUSTER.psql(db, args.toArray(new String[0]));
     }
 
     private static String startAsApp(String expression) throws SQLException {

@@ -40,16 +40,16 @@ class RunWorkerLoopTest {
             s.execute("INSERT INTO stand_in VALUES (false)");
             s.execute("""
                     CREATE FUNCTION df._worker_start(seconds integer) RETURNS text LANGUAGE plpgsql AS $$
-                    BEGIN PERFORM nextval('started'); RETURN 'stand-in'; END $$""");
+                    BEGIN PERFORM nextval('public.started'); RETURN 'stand-in'; END $$""");
             s.execute("""
                     CREATE FUNCTION df._worker_poll() RETURNS text[] LANGUAGE plpgsql AS $$
                     BEGIN
-                        IF (SELECT fail_poll FROM stand_in) THEN RAISE EXCEPTION 'the worker died'; END IF;
-                        RETURN CASE WHEN nextval('polled') = 1 THEN ARRAY['first warning'] ELSE ARRAY[]::text[] END;
+                        IF (SELECT fail_poll FROM public.stand_in) THEN RAISE EXCEPTION 'the worker died'; END IF;
+                        RETURN CASE WHEN nextval('public.polled') = 1 THEN ARRAY['first warning'] ELSE ARRAY[]::text[] END;
                     END $$""");
             s.execute("""
                     CREATE FUNCTION df._worker_stop() RETURNS text LANGUAGE plpgsql AS $$
-                    BEGIN PERFORM nextval('stopped'); RETURN '{"ran": true, "turns": 7}'; END $$""");
+                    BEGIN PERFORM nextval('public.stopped'); RETURN '{"ran": true, "turns": 7}'; END $$""");
             s.execute(DescriptorCommands.installCommand("CREATE OR REPLACE FUNCTION df.run_worker("));
         }
     }
