@@ -148,13 +148,17 @@ public final class DfTestEnvironment implements AutoCloseable {
     public String engineState(String instanceId) {
         String like = instanceId + "%";
         return queryAsAdmin("SELECT 'instances: ' || coalesce((SELECT string_agg(i.id || '=' || i.status || '/gen'"
-                + " || i.execution_id || ' history=' || (SELECT count(*) FROM df_engine.history h WHERE h.instance_id = i.id),"
+                + " || i.execution_id || ' history=' || (SELECT count(*) FROM df_engine.history h WHERE h.instance_id = i.id)"
+                + " || CASE WHEN i.status = 'Failed' THEN ' output=' || coalesce(left(i.output, 2000), '-') ELSE '' END,"
                 + " '; ') FROM df_engine.instances i WHERE i.id LIKE ?), '-')"
+                + " || E'\\nroot history: ' || coalesce((SELECT string_agg(h.seq || ':' || h.event_type"
+                + " || coalesce('#' || h.task_id, '') || coalesce(' ' || h.name, ''), ', ' ORDER BY h.seq)"
+                + " FROM df_engine.history h WHERE h.instance_id = ?), '-')"
                 + " || E'\\nmessages: ' || coalesce((SELECT string_agg(q.instance_id || ':' || q.kind || ' visible_at='"
                 + " || q.visible_at, '; ') FROM df_engine.orchestrator_queue q WHERE q.instance_id LIKE ?), '-')"
                 + " || E'\\nactivities: ' || coalesce((SELECT string_agg(a.instance_id || ':' || a.name || ' attempts='"
                 + " || a.attempts || ' visible_at=' || a.visible_at, '; ') FROM df_engine.activity_queue a"
-                + " WHERE a.instance_id LIKE ?), '-')", like, like, like);
+                + " WHERE a.instance_id LIKE ?), '-')", like, instanceId, like, like);
     }
 
     public String result(String instanceId) {
