@@ -75,6 +75,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 7) 
 \ir ../sql/007_node_constraints.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (7, '007_node_constraints.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 8) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 008_history_length.sql'
+\ir ../sql/008_history_length.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (8, '008_history_length.sql');
+\endif
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.pgdurable.engine.EventWaitTimeoutException;
+import io.pgdurable.engine.FailureDetails;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.Orchestration;
 import io.pgdurable.engine.OrchestrationContext;
@@ -51,6 +52,26 @@ public final class GraphOrchestration implements Orchestration {
             UPDATE df.instances SET status = ?, completed_at = now(), updated_at = now()
              WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')
             """;
+
+    private static final String RUNNING_NODES_FAILED = """
+            UPDATE df.nodes SET status = 'failed', result = to_jsonb(?::text), updated_at = now()
+             WHERE instance_id = ? AND status = 'running'
+            """;
+
+    /**
+     * When the engine fails a root instance without this code running (a turn it could not
+     * process or write), the df rows must not stay 'running': the instance and its running nodes
+     * are marked failed. A branch's or loop's failure reaches its parent, whose code handles it.
+     */
+    @Override
+    public List<TurnWrite> writesOnEngineFailure(String instanceId, String name, FailureDetails failure) {
+        if (!ROOT.equals(name)) {
+            return List.of();
+        }
+        String message = "the engine failed the instance: " + failure.message();
+        return List.of(TurnWrite.sql(RUNNING_NODES_FAILED, message, instanceId),
+                TurnWrite.sql(INSTANCE_DONE, "failed", instanceId));
+    }
 
     @Override
     public Object run(OrchestrationContext ctx) {

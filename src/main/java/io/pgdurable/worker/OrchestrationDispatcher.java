@@ -14,6 +14,7 @@ import io.pgdurable.engine.store.InstanceRow;
 import io.pgdurable.engine.store.Message;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -195,16 +196,43 @@ final class OrchestrationDispatcher implements Runnable {
             try {
                 List<InstanceRow> rows = store.lockInstance(c, instanceId);
                 if (!rows.isEmpty() && !rows.get(0).isTerminal()) {
+                    InstanceRow row = rows.get(0);
+                    FailureDetails failure = FailureDetails.of(cause);
                     store.takeMessages(c, List.of(instanceId));
                     EngineStore.TurnWriter writer = store.turnWriter();
-                    writer.fail(rows.get(0), FailureDetails.of(cause), runtime.config().clock().instant());
+                    writer.fail(row, failure, runtime.config().clock().instant());
                     writer.flush(c);
+                    applyFailureWrites(c, row, failure);
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
                 rollbackQuietly(c);
                 throw e;
             }
+        }
+    }
+
+    /**
+     * The orchestration's own writes for a failure it did not see; if they fail, the instance is
+     * still failed in the engine (a savepoint keeps the two apart) and the error logged.
+     */
+    private void applyFailureWrites(Connection c, InstanceRow row, FailureDetails failure) throws SQLException {
+        Optional<Orchestration> orchestration = runtime.registry().findOrchestration(row.name());
+        if (orchestration.isEmpty()) {
+            return;
+        }
+        List<TurnWrite> writes = orchestration.get().writesOnEngineFailure(row.id(), row.name(), failure);
+        if (writes.isEmpty()) {
+            return;
+        }
+        Savepoint before = c.setSavepoint();
+        try {
+            TurnWrites.apply(c, writes);
+            c.releaseSavepoint(before);
+        } catch (SQLException | RuntimeException e) {
+            c.rollback(before);
+            LOG.log(Level.WARNING, "the failure writes of orchestration " + row.name() + " for " + row.id()
+                    + " failed; the instance is failed in the engine only", e);
         }
     }
 

@@ -82,6 +82,68 @@ class ConcurrencyTest {
                 """)).isZero();
     }
 
+    /**
+     * Many dispatch loops race for turns of the same few instances, each turn appending to
+     * history. A loop that locks an instance just after another loop's turn of it committed must
+     * still see that turn's history: a stale history length would make its events collide with
+     * the committed ones and fail the instance.
+     */
+    @Test
+    void turns_of_one_instance_in_quick_succession_across_loops_never_collide() throws Exception {
+        int instances = 6;
+        int events = 1000;
+        TestCluster cluster = TestCluster.get();
+        String db = cluster.createDatabase("concurrency_hot");
+        Registry registry = new Registry()
+                .orchestration("cc.collect", ctx -> {
+                    int sum = 0;
+                    for (int i = 0; i < events; i++) {
+                        sum += ctx.waitForExternalEvent("e", Integer.class).await();
+                    }
+                    return sum;
+                });
+        String url = cluster.jdbcUrl(db, "postgres");
+        try (Connection c = cluster.connect(db); Statement s = c.createStatement()) {
+            for (int i = 0; i < instances; i++) {
+                s.execute("SELECT df_engine.start_orchestration('hot-" + i + "', 'cc.collect', 'null')");
+            }
+        }
+        WorkerConfig.Builder hot = WorkerConfig.builder(url).pollInterval(Duration.ofMillis(5))
+                .orchestrationThreads(3).turnBatchSize(1);
+        try (Worker a = Worker.start(hot.workerId("hot-a").build(), registry);
+             Worker b = Worker.start(hot.workerId("hot-b").build(), registry)) {
+            Thread[] raisers = new Thread[instances];
+            for (int i = 0; i < instances; i++) {
+                String id = "hot-" + i;
+                raisers[i] = new Thread(() -> {
+                    try (Connection c = cluster.connect(db);
+                         PreparedStatement ps = c.prepareStatement("SELECT df_engine.raise_event(?, 'e', '1')")) {
+                        ps.setString(1, id);
+                        for (int n = 0; n < events; n++) {
+                            ps.executeQuery().close();
+                            Thread.sleep(1);  // a steady stream: many short turns, not a few long ones
+                        }
+                    } catch (SQLException e) {
+                        throw new IllegalStateException(e);
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                raisers[i].start();
+            }
+            for (Thread t : raisers) {
+                t.join();
+            }
+            CrashRecoveryTest.awaitTrue(() -> count(cluster, db,
+                    "SELECT count(*) FROM df_engine.instances WHERE status IN ('Pending', 'Running')") == 0,
+                    Duration.ofSeconds(120), "every instance to finish");
+        }
+        assertThat(count(cluster, db, "SELECT count(*) FROM df_engine.instances WHERE status = 'Failed'"))
+                .as("instances failed by a turn that could not be written").isZero();
+        assertThat(count(cluster, db, "SELECT count(*) FROM df_engine.instances WHERE output = '" + events + "'"))
+                .isEqualTo(instances);
+    }
+
     private static WorkerConfig config(String url, String id) {
         return WorkerConfig.builder(url).workerId(id).pollInterval(Duration.ofMillis(50)).build();
     }

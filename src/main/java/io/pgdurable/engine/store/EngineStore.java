@@ -36,10 +36,14 @@ public final class EngineStore {
      * <p>Messages come oldest first, except that a generation's start and the events carried over
      * from the previous generation come first: they were enqueued when the previous generation
      * committed, but an event raised while that turn ran may have been queued earlier.
+     *
+     * <p>The history length comes from {@code df_engine.history_length}, called on the locked
+     * rows: the statement's own snapshot predates its locks, and a turn of the same instance that
+     * committed in between would make a length read with it too short (see migration 008).
      */
     public List<ClaimedTurn> claimTurns(Connection c, int limit) throws SQLException {
         String sql = """
-                WITH ready AS (
+                WITH ready AS MATERIALIZED (
                     SELECT i.id, i.name, i.status, i.execution_id,
                            i.parent_id, i.parent_execution_id, i.parent_task_id
                       FROM df_engine.instances i
@@ -56,8 +60,7 @@ public final class EngineStore {
                      WHERE q.instance_id = r.id AND q.visible_at <= now()
                     RETURNING q.id, q.instance_id, q.execution_id, q.kind, q.task_id, q.name, q.payload)
                 SELECT r.id, r.name, r.status, r.execution_id,
-                       (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
-                         WHERE h.instance_id = r.id AND h.execution_id = r.execution_id),
+                       df_engine.history_length(r.id, r.execution_id),
                        r.parent_id, r.parent_execution_id, r.parent_task_id,
                        t.id, t.execution_id, t.kind, t.task_id, t.name, t.payload
                   FROM ready r
@@ -93,14 +96,18 @@ public final class EngineStore {
 
     /** Locks one instance by id for a turn; empty when it is gone or another worker holds it. */
     public List<InstanceRow> lockInstance(Connection c, String instanceId) throws SQLException {
+        // The history length is read after the lock, like claimTurns does (see there).
         String sql = """
-                SELECT i.id, i.name, i.status, i.execution_id,
-                       (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
-                         WHERE h.instance_id = i.id AND h.execution_id = i.execution_id),
-                       i.parent_id, i.parent_execution_id, i.parent_task_id
-                  FROM df_engine.instances i
-                 WHERE i.id = ?
-                   FOR UPDATE OF i SKIP LOCKED
+                WITH locked AS MATERIALIZED (
+                    SELECT i.id, i.name, i.status, i.execution_id,
+                           i.parent_id, i.parent_execution_id, i.parent_task_id
+                      FROM df_engine.instances i
+                     WHERE i.id = ?
+                       FOR UPDATE OF i SKIP LOCKED)
+                SELECT l.id, l.name, l.status, l.execution_id,
+                       df_engine.history_length(l.id, l.execution_id),
+                       l.parent_id, l.parent_execution_id, l.parent_task_id
+                  FROM locked l
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setString(1, instanceId);
