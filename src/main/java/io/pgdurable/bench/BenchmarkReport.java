@@ -155,14 +155,14 @@ public final class BenchmarkReport {
                 l.steps(), LatencyStats.millis(l.perStepNanos()), l.referenceSteps(),
                 LatencyStats.millis(l.referencePerStepNanos()), l.ratio(), seconds(l.total()),
                 verdict(l.verification())));
-        df().ifPresent(t -> printWorkflows(out, "df workflows      ", t));
-        inDatabase().ifPresent(t -> printWorkflows(out, "df in-database    ", t));
+        df().ifPresent(t -> printWorkflows(out, "df workflows", t));
+        inDatabase().ifPresent(t -> printWorkflows(out, "df in-database", t));
         out.flush();
     }
 
     private static void printWorkflows(PrintWriter out, String title, Throughput t) {
         out.printf(Locale.ROOT,
-                "%s  steps/s            %-8.0f (%d x %d SQL steps, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
+                "%-18s steps/s            %-8.0f (%d x %d SQL steps, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
                 title, t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),
                 LatencyStats.millis(t.instanceLatency().p50Nanos()),
                 LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification()));
