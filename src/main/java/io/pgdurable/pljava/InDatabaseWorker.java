@@ -25,9 +25,10 @@ import java.util.logging.SimpleFormatter;
  * that Java code calls into the backend (SPI, or even a log message), PostgreSQL exits from inside
  * the call and PL/Java's JVM teardown aborts the process, which sends the whole cluster through
  * crash recovery. So only {@link #start} calls into the backend; {@link #poll} and {@link #stop}
- * never do, and neither touches a class it has not already loaded (PL/Java's loader reads classes
- * through SPI). A terminate request is therefore acted on in {@code pg_sleep}, outside Java; the
- * JVM's shutdown hook then stops the worker (see {@link HostedWorker}).
+ * never do, and use no class of ours but this one and the worker's (PL/Java's loader reads classes
+ * through SPI; {@code java.*} classes come from the JDK). A terminate request is therefore acted on
+ * in {@code pg_sleep}, outside Java; the JVM's shutdown hook then stops the worker (see
+ * {@link HostedWorker}).
  *
  * <p>The worker's threads never call into the backend either: they use loopback JDBC connections
  * ({@link Loopback}), run on classes loaded from a snapshot of the jar ({@link IsolatedClasses})
@@ -66,8 +67,6 @@ final class InDatabaseWorker {
         Queue<LogRecord> queue = new ConcurrentLinkedQueue<>();
         running = launch(loader, loopback, workerId, backendPid, queue, seconds);
         logs = queue;
-        // Load now every class poll() and stop() use, so that they never reach PL/Java's loader.
-        poll();
         return workerId;
     }
 
