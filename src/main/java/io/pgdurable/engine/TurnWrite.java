@@ -24,6 +24,71 @@ public interface TurnWrite {
         return new Sql(sql, params);
     }
 
+    /**
+     * One row of a set-based statement. The worker sends consecutive rows of the same statement
+     * text, from all the turns it commits together, as one execution: the statement receives one
+     * {@code text[]} parameter per column, holding that column's values in the order the rows
+     * were written, and must write all of them at once (for example {@code UPDATE ... FROM
+     * unnest(?::text[], ...)}). Where two rows may touch the same target, the statement decides
+     * which wins (the last, usually, by {@code WITH ORDINALITY}). A row alone is sent the same way.
+     */
+    static Rows rows(String arrayStatement, String... columns) {
+        return new Rows(arrayStatement, columns);
+    }
+
+    /** See {@link TurnWrite#rows(String, String...)}. */
+    final class Rows implements TurnWrite {
+        private final String text;
+        private final String[] columns;
+
+        private Rows(String text, String[] columns) {
+            this.text = Objects.requireNonNull(text, "arrayStatement");
+            this.columns = columns.clone();
+        }
+
+        public String text() {
+            return text;
+        }
+
+        /** This row's value of column {@code i}. */
+        public String column(int i) {
+            return columns[i];
+        }
+
+        public int width() {
+            return columns.length;
+        }
+
+        @Override
+        public void apply(Connection connection) throws SQLException {
+            applyAll(connection, java.util.List.of(this));
+        }
+
+        /** Runs the statement once for {@code rows}, which must all have this statement's text and width. */
+        public static void applyAll(Connection connection, java.util.List<Rows> rows) throws SQLException {
+            Rows first = rows.get(0);
+            try (PreparedStatement ps = connection.prepareStatement(first.text)) {
+                for (int col = 0; col < first.columns.length; col++) {
+                    String[] values = new String[rows.size()];
+                    for (int r = 0; r < values.length; r++) {
+                        Rows row = rows.get(r);
+                        if (!row.text.equals(first.text) || row.columns.length != first.columns.length) {
+                            throw new IllegalArgumentException("rows of different statements: " + row.text);
+                        }
+                        values[r] = row.columns[col];
+                    }
+                    ps.setArray(col + 1, connection.createArrayOf("text", values));
+                }
+                ps.execute();
+            }
+        }
+
+        @Override
+        public String toString() {
+            return text + " " + Arrays.toString(columns);
+        }
+    }
+
     /** See {@link TurnWrite#sql(String, Object...)}. */
     final class Sql implements TurnWrite {
         private final String text;

@@ -40,9 +40,19 @@ public final class GraphOrchestration implements Orchestration {
     static final Duration MIN_ITERATION = Duration.ofSeconds(1);
 
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+    /**
+     * Node status changes, as rows of one statement per batch of turns (see
+     * {@link TurnWrite#rows}): a node written twice in one batch (running, then completed) takes
+     * its last row.
+     */
     private static final String NODE_UPDATE = """
-            UPDATE df.nodes SET status = ?, result = ?::jsonb, status_details = ?::jsonb, updated_at = now()
-             WHERE instance_id = ? AND id = ?
+            UPDATE df.nodes n
+               SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
+              FROM (SELECT DISTINCT ON (u.instance_id, u.id) u.*
+                      FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY
+                           AS u(status, result, details, instance_id, id, ord)
+                     ORDER BY u.instance_id, u.id, u.ord DESC) v
+             WHERE n.instance_id = v.instance_id AND n.id = v.id
             """;
     private static final String INSTANCE_RUNNING = """
             UPDATE df.instances SET status = 'running', updated_at = now()
@@ -419,7 +429,7 @@ public final class GraphOrchestration implements Orchestration {
 
         private void mark(GraphModel.Node node, String status, JsonNode result) {
             ObjectNode details = JSON.objectNode().put("execution_id", stamp);
-            write(TurnWrite.sql(NODE_UPDATE, status, result == null ? null : JsonCodec.toJson(result),
+            write(TurnWrite.rows(NODE_UPDATE, status, result == null ? null : JsonCodec.toJson(result),
                     details.toString(), graph.instanceId(), node.id()));
         }
 
