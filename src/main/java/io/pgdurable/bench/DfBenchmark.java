@@ -1,6 +1,7 @@
 package io.pgdurable.bench;
 
 import io.pgdurable.engine.DurableException;
+import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.worker.Worker;
@@ -172,8 +173,8 @@ final class DfBenchmark {
             if (failure != null) {
                 throw new SQLException("df.run_worker() failed: " + failure.getMessage(), failure.getSQLState(), failure);
             }
-            throw new DurableException("df.run_worker() returned early: " + summary
-                    + (summary != null && summary.contains("\"ran\": false")
+            boolean refused = summary != null && !JsonCodec.tree(summary).path("ran").asBoolean(true);
+            throw new DurableException("df.run_worker() returned early: " + summary + (refused
                     ? " (unschedule the scheduled in-database worker, df.unschedule_worker(), while benchmarking)" : ""));
         }
 

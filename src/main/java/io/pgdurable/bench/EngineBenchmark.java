@@ -127,7 +127,7 @@ public final class EngineBenchmark {
         BenchmarkReport.LongWorkflow longWorkflow = null;
         BenchmarkReport.Throughput df = null;
         BenchmarkReport.Throughput inDatabase = null;
-        try (Connection admin = connect("pg-durable bench")) {
+        try (Connection admin = settings.connect("pg-durable bench")) {
             checkSchema(admin);
             execute(admin, CREATE_TABLE);
             describeServer(admin);
@@ -139,7 +139,7 @@ public final class EngineBenchmark {
                 warnAboutOtherWorkers(admin);
                 try (HikariDataSource rowPool = rowPool();
                      Worker worker = Worker.start(workerConfig(), registry(rowPool));
-                     Connection client = connect("pg-durable bench client")) {
+                     Connection client = settings.connect("pg-durable bench client")) {
                     Runner runner = new Runner(admin, client, new EngineClient(worker.dataSource()));
                     runner.warmUp();
                     if (settings.runs(Scenario.THROUGHPUT)) {
@@ -265,7 +265,7 @@ public final class EngineBenchmark {
 
     private long insertUntilDeadline(String instanceId, CountDownLatch ready, CountDownLatch go, AtomicLong deadline)
             throws SQLException, InterruptedException {
-        try (Connection c = connect("pg-durable bench ceiling");
+        try (Connection c = settings.connect("pg-durable bench ceiling");
              PreparedStatement ps = c.prepareStatement(INSERT_ROW)) {
             ps.setString(1, instanceId);
             ps.setString(3, PAYLOAD);
@@ -348,10 +348,6 @@ public final class EngineBenchmark {
         hc.setConnectionTimeout(10_000);
         hc.addDataSourceProperty("ApplicationName", "pg-durable bench activity");
         return new HikariDataSource(hc);
-    }
-
-    private Connection connect(String applicationName) throws SQLException {
-        return settings.connect(applicationName);
     }
 
     /** The engine scenarios, sharing the admin connection, a client connection and the running worker. */

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -50,34 +51,31 @@ public interface TurnWrite {
             return text;
         }
 
-        /** This row's value of column {@code i}. */
-        public String column(int i) {
-            return columns[i];
-        }
-
         public int width() {
             return columns.length;
         }
 
         @Override
         public void apply(Connection connection) throws SQLException {
-            applyAll(connection, java.util.List.of(this));
+            applyAll(connection, List.of(this));
         }
 
         /** Runs the statement once for {@code rows}, which must all have this statement's text and width. */
-        public static void applyAll(Connection connection, java.util.List<Rows> rows) throws SQLException {
+        public static void applyAll(Connection connection, List<Rows> rows) throws SQLException {
             Rows first = rows.get(0);
+            String[][] byColumn = new String[first.columns.length][rows.size()];
+            for (int r = 0; r < rows.size(); r++) {
+                Rows row = rows.get(r);
+                if (!row.text.equals(first.text) || row.columns.length != first.columns.length) {
+                    throw new IllegalArgumentException("rows of different statements: " + row.text);
+                }
+                for (int col = 0; col < byColumn.length; col++) {
+                    byColumn[col][r] = row.columns[col];
+                }
+            }
             try (PreparedStatement ps = connection.prepareStatement(first.text)) {
-                for (int col = 0; col < first.columns.length; col++) {
-                    String[] values = new String[rows.size()];
-                    for (int r = 0; r < values.length; r++) {
-                        Rows row = rows.get(r);
-                        if (!row.text.equals(first.text) || row.columns.length != first.columns.length) {
-                            throw new IllegalArgumentException("rows of different statements: " + row.text);
-                        }
-                        values[r] = row.columns[col];
-                    }
-                    ps.setArray(col + 1, connection.createArrayOf("text", values));
+                for (int col = 0; col < byColumn.length; col++) {
+                    ps.setArray(col + 1, connection.createArrayOf("text", byColumn[col]));
                 }
                 ps.execute();
             }

@@ -49,6 +49,14 @@ class DeploymentDescriptorTest {
     }
 
     @Test
+    void run_worker_and_its_java_half_accept_the_same_seconds() throws IOException {
+        // df.run_worker checks the range; df._worker_start checks it again for direct callers.
+        String runWorker = DescriptorCommands.installCommand("CREATE OR REPLACE FUNCTION df.run_worker(");
+        assertThat(runWorker).contains("seconds NOT BETWEEN 1 AND " + InDatabaseWorker.MAX_SECONDS)
+                .contains("seconds must be between 1 and " + InDatabaseWorker.MAX_SECONDS);
+    }
+
+    @Test
     void every_public_entry_point_is_declared_and_every_declaration_has_an_entry_point() throws Exception {
         String install = section(descriptor(), "INSTALL");
         Set<String> declared = new TreeSet<>();
