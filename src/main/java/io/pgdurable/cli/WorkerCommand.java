@@ -1,5 +1,6 @@
 package io.pgdurable.cli;
 
+import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.worker.RegistryContributor;
@@ -11,8 +12,11 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.postgresql.PGProperty;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** {@code worker}: runs the durable worker until SIGTERM or Ctrl-C, then stops gracefully. */
 @Command(
@@ -26,6 +30,9 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Mixin
     ConnectionOptions database;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--threads", paramLabel = "<n>", defaultValue = "8",
             description = "Activities run at once (default: ${DEFAULT-VALUE}).")
@@ -67,12 +74,41 @@ final class WorkerCommand implements Callable<Integer> {
             description = "How long a SQL step waits for a connection slot before it fails (default: ${DEFAULT-VALUE}).")
     long stepAcquireSeconds;
 
+    @Option(names = Limits.ROWS_OPTION, paramLabel = "<n>", defaultValue = "" + Limits.DEFAULT_ROWS,
+            description = "Rows one SQL step may return; more fails the step and rolls it back"
+                    + " (default: ${DEFAULT-VALUE}, at most " + Limits.MAX_ROWS + ").")
+    int maxStepResultRows;
+
+    @Option(names = Limits.BYTES_OPTION, paramLabel = "<bytes>", defaultValue = "" + Limits.DEFAULT_BYTES,
+            description = "Size as JSON of any result, signal data or document the engine stores"
+                    + " (default: ${DEFAULT-VALUE}, at most " + Limits.MAX_BYTES + ").")
+    int maxResultBytes;
+
+    @Option(names = Limits.DEPTH_OPTION, paramLabel = "<levels>", defaultValue = "" + Limits.DEFAULT_DEPTH,
+            description = "Nesting of a JSON value in a result, signal data or a df.break value"
+                    + " (default: ${DEFAULT-VALUE}, at most " + Limits.MAX_DEPTH + ").")
+    int maxResultDepth;
+
+    @Option(names = Limits.STRING_OPTION, paramLabel = "<chars>", defaultValue = "" + Limits.DEFAULT_STRING_LENGTH,
+            description = "Characters in any one string of a result (default: ${DEFAULT-VALUE}).")
+    int maxStringLength;
+
     @Option(names = "--worker-id", paramLabel = "<id>",
             description = "Name in the heartbeat table (default: host:pid:random).")
     String workerId;
 
+    /** The limits from the options; a value out of range is a usage error naming the option. */
+    private Limits limits() {
+        try {
+            return new Limits(maxStepResultRows, maxResultBytes, maxResultDepth, maxStringLength);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+    }
+
     @Override
     public Integer call() throws InterruptedException {
+        Limits limits = limits();
         Properties props = database.properties("pg_durable worker");
         WorkerConfig config = WorkerConfig.builder(database.url())
                 .user(PGProperty.USER.getOrDefault(props))
@@ -85,6 +121,7 @@ final class WorkerCommand implements Callable<Integer> {
                 .pollInterval(Duration.ofMillis(pollMillis))
                 .leaseDuration(Duration.ofSeconds(leaseSeconds))
                 .shutdownGrace(Duration.ofSeconds(graceSeconds))
+                .limits(limits)
                 .build();
         GraphRuntime graph = new GraphRuntime(database.url(), maxStepConnections, maxStepConnectionsPerRole,
                 Duration.ofSeconds(stepAcquireSeconds));

@@ -27,7 +27,16 @@ public interface ActivityContext {
      * together or not at all. The connection must be to the engine's database with autocommit
      * off; any role may use it. If the lease was lost (another worker took the item over, the
      * instance was cancelled, or the result was already recorded) the transaction is rolled
-     * back and {@link LeaseLostException} is thrown.
+     * back and {@link LeaseLostException} is thrown. A result over the worker's {@link #limits()}
+     * rolls the transaction back and throws {@link JsonLimitException}.
      */
     void completeAndCommit(Connection connection, Object result) throws SQLException;
+
+    /**
+     * The worker's limits on results. {@link #completeAndCommit} checks the result against them
+     * before it commits; an activity producing a large result should check while it builds it.
+     */
+    default Limits limits() {
+        return Limits.defaults();
+    }
 }

@@ -69,4 +69,9 @@ public interface OrchestrationContext {
 
     /** Attaches a write to the current turn; ignored while replaying. */
     void addTurnWrite(TurnWrite write);
+
+    /** The worker's limits on results and stored JSON, for orchestrations that check their own. */
+    default Limits limits() {
+        return Limits.defaults();
+    }
 }

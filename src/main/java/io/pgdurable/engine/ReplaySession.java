@@ -27,14 +27,19 @@ import java.util.Objects;
  * <p>Not thread-safe: one caller drives a session at a time.
  */
 public final class ReplaySession implements AutoCloseable {
-    static final Duration DEFAULT_YIELD_TIMEOUT = Duration.ofSeconds(60);
-    private static final long STACK_SIZE = 512 * 1024;
+    public static final Duration DEFAULT_YIELD_TIMEOUT = Duration.ofSeconds(60);
+    /**
+     * Room for orchestration code working on results nested as deeply as the engine stores them
+     * ({@link Limits#READ_MAX_DEPTH} levels): Jackson copies, compares and writes trees recursively.
+     */
+    private static final long STACK_SIZE = 1024 * 1024;
 
     private final String instanceId;
     private final int executionId;
     private final String name;
     private final Orchestration orchestration;
     private final Duration yieldTimeout;
+    private final Limits limits;
     private final Context context = new Context();
 
     // Hand-off between the driving thread and the orchestration thread; guarded by baton.
@@ -72,6 +77,13 @@ public final class ReplaySession implements AutoCloseable {
 
     public ReplaySession(String instanceId, int executionId, String name, Orchestration orchestration,
                          Duration yieldTimeout) {
+        this(instanceId, executionId, name, orchestration, yieldTimeout, Limits.defaults());
+    }
+
+    /** A session whose orchestration code sees {@code limits} through {@link OrchestrationContext#limits()}. */
+    public ReplaySession(String instanceId, int executionId, String name, Orchestration orchestration,
+                         Duration yieldTimeout, Limits limits) {
+        this.limits = Objects.requireNonNull(limits, "limits");
         this.instanceId = Objects.requireNonNull(instanceId, "instanceId");
         this.executionId = executionId;
         this.name = Objects.requireNonNull(name, "name");
@@ -852,6 +864,11 @@ public final class ReplaySession implements AutoCloseable {
         @Override
         public boolean isReplaying() {
             return replaying;
+        }
+
+        @Override
+        public Limits limits() {
+            return limits;
         }
 
         @Override

@@ -1,11 +1,14 @@
 package io.pgdurable.graph;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.JsonLimitException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -50,7 +53,7 @@ public final class GraphModel {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = JsonCodec.mapper();
 
     private final ObjectNode input;
     private final String instanceId;
@@ -407,6 +410,9 @@ public final class GraphModel {
             }
             try {
                 return JSON.readTree(breakValue);
+            } catch (StreamConstraintsException e) {
+                throw new JsonLimitException("the df.break value of node " + id + " cannot be read: "
+                        + e.getOriginalMessage(), e);
             } catch (JsonProcessingException e) {
                 return TextNode.valueOf(breakValue);
             }

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import io.pgdurable.engine.EventWaitTimeoutException;
 import io.pgdurable.engine.FailureDetails;
 import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.JsonLimitException;
 import io.pgdurable.engine.Orchestration;
 import io.pgdurable.engine.OrchestrationContext;
 import io.pgdurable.engine.Task;
@@ -39,7 +40,7 @@ public final class GraphOrchestration implements Orchestration {
     static final int MAX_LOOP_ITERATIONS = 100_000;
     static final Duration MIN_ITERATION = Duration.ofSeconds(1);
 
-    private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+    private static final JsonNodeFactory JSON = JsonCodec.nodes();
     /**
      * Node status changes, as rows of one statement per batch of turns (see
      * {@link TurnWrite#rows}): a node written twice in one batch (running, then completed) takes
@@ -153,6 +154,8 @@ public final class GraphOrchestration implements Orchestration {
             if (breakValue != null) {
                 out.putObject("break").set("value", breakValue);
             }
+            checked(() -> ctx.limits().checkedJson(out, "the output of " + ctx.name() + " " + ctx.instanceId()
+                    + " (its result and the named results it passes back)"));
             return out;
         }
 
@@ -172,6 +175,7 @@ public final class GraphOrchestration implements Orchestration {
                 mark(node, "running", null);
             }
             JsonNode result;
+            String stored;
             try {
                 result = switch (node.type()) {
                     case SQL -> sql(node);
@@ -183,13 +187,15 @@ public final class GraphOrchestration implements Orchestration {
                     case JOIN -> join(node);
                     case RACE -> race(node);
                     case LOOP -> inlineLoop ? inlineLoop(node) : loopChild(node);
-                    case BREAK -> throw new BreakSignal(node.breakResult());
+                    case BREAK -> throw new BreakSignal(breakValue(node));
                     case SLEEP -> sleep(node);
                     case WAIT_SCHEDULE -> waitForSchedule(node);
                     case SIGNAL -> signal(node);
                     case HTTP, HTTP_MULTIPART -> throw new StepFailedException(
                             "df.http() is not supported by this build: node " + node.id() + " cannot run");
                 };
+                stored = result == null ? null : checked(() -> ctx.limits().checkedJson(result,
+                        "the result of node " + node.id()));
             } catch (BreakSignal b) {
                 mark(node, "completed", b.value);
                 throw b;
@@ -200,11 +206,31 @@ public final class GraphOrchestration implements Orchestration {
             if (result == null) {
                 return null;
             }
-            mark(node, "completed", result);
+            markJson(node, "completed", stored);
             if (node.resultName() != null && storesResult(node.type())) {
                 scope.put(node.resultName(), result);
             }
             return result;
+        }
+
+        /**
+         * Runs a limit check; over a limit, the node fails (and the instance with it) with the
+         * limit's message, before anything of the turn commits.
+         */
+        private static <T> T checked(java.util.function.Supplier<T> check) {
+            try {
+                return check.get();
+            } catch (JsonLimitException e) {
+                throw new StepFailedException(e.getMessage(), JsonLimitException.SQLSTATE, null);
+            }
+        }
+
+        private JsonNode breakValue(GraphModel.Node node) {
+            JsonNode value = checked(node::breakResult);
+            return checked(() -> {
+                ctx.limits().checkValue(value, "the df.break value of node " + node.id());
+                return value;
+            });
         }
 
         private static boolean storesResult(GraphModel.NodeType type) {
@@ -330,6 +356,8 @@ public final class GraphOrchestration implements Orchestration {
             ObjectNode names = childInput.putObject("scope");
             scope.forEach(names::set);
             String childId = ctx.instanceId() + "::" + ctx.executionId() + "::" + nodeId;
+            checked(() -> ctx.limits().checkedJson(childInput, "the input of " + name + " " + childId
+                    + " (its part of the graph and the named results it carries)"));
             return ctx.callSubOrchestration(name, childId, childInput, ObjectNode.class);
         }
 
@@ -369,6 +397,8 @@ public final class GraphOrchestration implements Orchestration {
             ObjectNode loop = next.putObject("loop");
             loop.put("iteration", iteration + 1);
             loop.set("last", last);
+            checked(() -> ctx.limits().checkedJson(next, "the input of iteration " + (iteration + 2) + " of loop "
+                    + node.id() + " (the graph, the named results and the last body result)"));
             ctx.continueAsNew(next);
             return null;
         }
@@ -414,7 +444,15 @@ public final class GraphOrchestration implements Orchestration {
             } catch (EventWaitTimeoutException e) {
                 data = NullNode.getInstance();
                 timedOut = true;
+            } catch (JsonLimitException e) {
+                throw new StepFailedException("the data of signal '" + name + "' cannot be read: " + e.getMessage(),
+                        JsonLimitException.SQLSTATE, null);
             }
+            JsonNode received = data;
+            checked(() -> {
+                ctx.limits().checkValue(received, "the data of signal '" + name + "'");
+                return received;
+            });
             write(TurnWrite.sql("SELECT df._end_signal_wait(?, ?, ?)", graph.instanceId(), waitKey, timedOut));
             ObjectNode out = JSON.objectNode();
             out.put("signal_name", name);
@@ -428,9 +466,12 @@ public final class GraphOrchestration implements Orchestration {
         // -------------------------------------------------------------------------------------
 
         private void mark(GraphModel.Node node, String status, JsonNode result) {
+            markJson(node, status, result == null ? null : JsonCodec.toJson(result));
+        }
+
+        private void markJson(GraphModel.Node node, String status, String result) {
             ObjectNode details = JSON.objectNode().put("execution_id", stamp);
-            write(TurnWrite.rows(NODE_UPDATE, status, result == null ? null : JsonCodec.toJson(result),
-                    details.toString(), graph.instanceId(), node.id()));
+            write(TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), graph.instanceId(), node.id()));
         }
 
         private void write(TurnWrite write) {

@@ -1,13 +1,17 @@
 package io.pgdurable.graph;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.JsonLimitException;
+import io.pgdurable.engine.Limits;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.math.BigDecimal;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
@@ -41,11 +45,10 @@ import org.postgresql.jdbc.PgResultSet;
  */
 public final class ResultMapper {
 
-    private static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .setNodeFactory(NODES)
-            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
+    private static final JsonNodeFactory NODES = JsonCodec.nodes();
     private static final char[] HEX = "0123456789abcdef".toCharArray();
+    /** {@code {"rows":[]}} and {@code ,"row_count":} around the rows, without the count's digits. */
+    private static final int ENVELOPE_BYTES = "{\"rows\":[],\"row_count\":}".length();
 
     private ResultMapper() {
     }
@@ -58,8 +61,21 @@ public final class ResultMapper {
         return out;
     }
 
-    /** Reads every remaining row of {@code rs} (it is not closed). */
+    /** Reads every remaining row of {@code rs} (it is not closed), with the default limits. */
     public static ObjectNode map(ResultSet rs) throws SQLException {
+        return map(rs, Limits.defaults(), "the result");
+    }
+
+    /**
+     * Reads the remaining rows of {@code rs} (it is not closed), checking the result against
+     * {@code limits} as it goes: it stops at the first row over the row limit, at the row that
+     * takes the JSON over the byte limit, and at the first value too deep or string too long, so
+     * no more than the limits allow is ever held.
+     *
+     * @param what how errors name the result, e.g. {@code the result of SQL step n2}
+     * @throws JsonLimitException naming the limit, the value reached and the option that sets it
+     */
+    public static ObjectNode map(ResultSet rs, Limits limits, String what) throws SQLException {
         ResultSetMetaData md = rs.getMetaData();
         int n = md.getColumnCount();
         String[] names = new String[n + 1];
@@ -70,16 +86,68 @@ public final class ResultMapper {
         }
         ObjectNode out = NODES.objectNode();
         ArrayNode rows = out.putArray("rows");
+        CountingStream size = new CountingStream();
         int count = 0;
         while (rs.next()) {
-            ObjectNode row = rows.addObject();
-            for (int i = 1; i <= n; i++) {
-                row.set(names[i], value(rs, i, types[i], names[i]));
+            if (count == limits.maxStepResultRows()) {
+                throw limits.tooManyRows(what);
             }
+            ObjectNode row = NODES.objectNode();
+            for (int i = 1; i <= n; i++) {
+                String where = "column \"" + names[i] + "\" of row " + (count + 1) + " of " + what;
+                JsonNode value = value(rs, i, types[i], where, limits);
+                limits.checkValue(value, where);
+                row.set(names[i], value);
+            }
+            size.add(count > 0 ? 1 : 0); // the comma between rows
+            write(row, size);
+            long total = size.bytes + ENVELOPE_BYTES + digits(count + 1);
+            if (total > limits.maxResultBytes()) {
+                throw new JsonLimitException(what + " reached " + total + " bytes as JSON at row " + (count + 1)
+                        + "; the limit is " + limits.maxResultBytes() + " bytes (worker option " + Limits.BYTES_OPTION
+                        + ")");
+            }
+            rows.add(row);
             count++;
         }
         out.put("row_count", count);
         return out;
+    }
+
+    private static void write(ObjectNode row, CountingStream size) {
+        try {
+            JsonCodec.mapper().writeValue(size, row);
+        } catch (IOException e) {
+            throw new JsonLimitException("a row of the result cannot be written as JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private static int digits(int n) {
+        return Integer.toString(n).length();
+    }
+
+    /** Counts the bytes written to it and keeps none. */
+    private static final class CountingStream extends OutputStream {
+        long bytes;
+
+        void add(int n) {
+            bytes += n;
+        }
+
+        @Override
+        public void write(int b) {
+            bytes++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            bytes += len;
+        }
+
+        @Override
+        public void close() {
+            // writeValue closes its target; nothing to release
+        }
     }
 
     private enum ColumnType {
@@ -131,7 +199,8 @@ public final class ResultMapper {
         };
     }
 
-    private static JsonNode value(ResultSet rs, int i, ColumnType type, String name) throws SQLException {
+    private static JsonNode value(ResultSet rs, int i, ColumnType type, String where, Limits limits)
+            throws SQLException {
         switch (type) {
             case VOID:
                 return NullNode.getInstance();
@@ -166,13 +235,16 @@ public final class ResultMapper {
         if (text == null) {
             return NullNode.getInstance();
         }
+        if (type != ColumnType.JSON) {
+            limits.checkString(text, where);
+        }
         return switch (type) {
             case NUMERIC -> NODES.textNode(plainNumeric(text));
             case UUID -> NODES.textNode(text.toLowerCase(Locale.ROOT));
             case DATE -> NODES.textNode(date(rs.getObject(i, LocalDate.class)));
             case TIMESTAMP -> NODES.textNode(timestamp(rs.getObject(i, LocalDateTime.class)));
             case TIMESTAMPTZ -> NODES.textNode(timestamptz(rs.getObject(i, OffsetDateTime.class)));
-            case JSON -> parseJson(text, name);
+            case JSON -> parseJson(text, where);
             case BYTEA -> NODES.textNode(hex(rs.getBytes(i)));
             default -> NODES.textNode(text);
         };
@@ -242,12 +314,16 @@ public final class ResultMapper {
         return String.format(Locale.ROOT, ".%09d", nanos);
     }
 
-    private static JsonNode parseJson(String text, String column) {
+    private static JsonNode parseJson(String text, String where) {
         try {
-            return JSON.readTree(text);
+            return JsonCodec.mapper().readTree(text);
+        } catch (StreamConstraintsException e) {
+            throw new JsonLimitException(where + " cannot be read: " + e.getOriginalMessage() + " (pg_durable reads"
+                    + " JSON at most " + Limits.READ_MAX_DEPTH + " levels deep, with numbers of at most "
+                    + Limits.READ_MAX_NUMBER_LENGTH + " characters; worker option " + Limits.DEPTH_OPTION
+                    + " sets how deep a value may be)", e);
         } catch (JsonProcessingException e) {
-            throw new GraphException("Column '" + column + "' holds JSON that cannot be read: "
-                    + e.getOriginalMessage(), e);
+            throw new GraphException(where + " holds JSON that cannot be read: " + e.getOriginalMessage(), e);
         }
     }
 

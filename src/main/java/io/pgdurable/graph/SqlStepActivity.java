@@ -3,6 +3,8 @@ package io.pgdurable.graph;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.ActivityContext;
+import io.pgdurable.engine.JsonLimitException;
+import io.pgdurable.engine.Limits;
 import io.pgdurable.worker.TransientErrors;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -22,6 +24,9 @@ import org.postgresql.util.ServerErrorMessage;
  * the step runs again; after it, never again. A statement that cannot run inside a transaction
  * block (VACUUM, CREATE INDEX CONCURRENTLY, ...) is run again in autocommit and its result
  * recorded separately: such steps are at-least-once.
+ *
+ * <p>The result is checked against the worker's {@link Limits} while it is read, before the
+ * step's transaction commits: a result over them fails the step and leaves no trace of it.
  */
 final class SqlStepActivity implements Activity {
     static final String NAME = "df.sql";
@@ -31,6 +36,9 @@ final class SqlStepActivity implements Activity {
     private static final String CONNECTION_REJECTED = "08004";
     /** query_canceled: statement_timeout or a cancel request; the same statement would hit it again. */
     private static final String QUERY_CANCELED = "57014";
+
+    /** Rows fetched per round trip while a result is read. */
+    private static final int FETCH_ROWS = 1000;
 
     /** How long a role's oid-to-name check is trusted before it is made again. */
     private static final long ROLE_CHECK_NANOS = Duration.ofSeconds(1).toNanos();
@@ -53,38 +61,65 @@ final class SqlStepActivity implements Activity {
         StepInput step = ctx.input(StepInput.class);
         String role = currentRoleName(step);
         PreparedSql prepared = step.prepared();
+        Limits limits = ctx.limits();
+        String what = "the result of SQL step " + step.nodeId();
         try (StepConnections.Lease lease = acquire(step, role)) {
             Connection c = lease.connection();
-            if (!connections.isControlDatabase(step.database())) {
-                // The engine's tables live in the control database only: a step in another
-                // database cannot record its completion in its own transaction, so it runs in
-                // autocommit and its result is recorded afterwards (at-least-once).
-                return autocommit(c, prepared);
-            }
             c.setAutoCommit(false);
             ObjectNode result;
             try {
-                result = execute(c, prepared);
+                result = execute(c, prepared, limits, what);
             } catch (SQLException e) {
                 rollbackQuietly(c);
                 if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
                     throw failure(e);
                 }
-                return autocommit(c, prepared);
+                return autocommit(c, prepared, limits, what);
+            } catch (RuntimeException e) {
+                // A result over the limits (or unreadable): the step's transaction rolls back, so
+                // nothing of it stays.
+                rollbackQuietly(c);
+                throw limitFailure(e);
+            }
+            if (!connections.isControlDatabase(step.database())) {
+                // The engine's tables live in the control database only: a step in another
+                // database cannot record its completion in its own transaction, so it commits on
+                // its own and its result is recorded afterwards (at-least-once).
+                try {
+                    c.commit();
+                } catch (SQLException e) {
+                    throw failure(e);
+                }
+                return result;
             }
             ctx.completeAndCommit(c, result);
             return result;
         }
     }
 
-    /** Runs a statement outside a transaction block; its result is recorded separately. */
-    private static ObjectNode autocommit(Connection c, PreparedSql prepared) throws Exception {
+    /**
+     * Runs a statement outside a transaction block; its result is recorded separately. The row
+     * limit still bounds what is read, but the statement's effects stay even when its result is
+     * over the limits: such statements (VACUUM, CREATE DATABASE, ...) return no rows in practice.
+     */
+    private static ObjectNode autocommit(Connection c, PreparedSql prepared, Limits limits, String what)
+            throws Exception {
         c.setAutoCommit(true);
         try {
-            return execute(c, prepared);
+            return execute(c, prepared, limits, what);
         } catch (SQLException e) {
             throw failure(e);
+        } catch (RuntimeException e) {
+            throw limitFailure(e);
         }
+    }
+
+    /** A result over the limits fails the step for good, with the limit's own message. */
+    private static RuntimeException limitFailure(RuntimeException e) {
+        if (e instanceof JsonLimitException limit) {
+            return new StepFailedException(limit.getMessage(), JsonLimitException.SQLSTATE, null);
+        }
+        return e;
     }
 
     /**
@@ -118,12 +153,18 @@ final class SqlStepActivity implements Activity {
         }
     }
 
-    private static ObjectNode execute(Connection c, PreparedSql prepared) throws SQLException {
+    private static ObjectNode execute(Connection c, PreparedSql prepared, Limits limits, String what)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(prepared.sql())) {
             prepared.bind(ps);
+            // The server sends at most one row more than the limit (enough to tell that the result
+            // is over it), and with autocommit off pgjdbc fetches them through a cursor, a batch at
+            // a time, so a statement returning millions of rows never has them all in memory.
+            ps.setMaxRows(limits.maxStepResultRows() + 1);
+            ps.setFetchSize(FETCH_ROWS);
             if (ps.execute()) {
                 try (ResultSet rs = ps.getResultSet()) {
-                    return ResultMapper.map(rs);
+                    return ResultMapper.map(rs, limits, what);
                 }
             }
             return ResultMapper.empty();

@@ -1,6 +1,7 @@
 package io.pgdurable.graph;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgdurable.engine.JsonCodec;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -64,6 +65,10 @@ public final class Substitution {
 
     /** Bind parameters a statement may reach through row sets before they switch to literals. */
     static final int ROWSET_PARAM_BUDGET = 30_000;
+
+    /** PostgreSQL's numeric: at most 131,072 digits before the point and 16,383 after. */
+    private static final int NUMERIC_MAX_INTEGER_DIGITS = 131_072;
+    private static final int NUMERIC_MAX_SCALE = 16_383;
 
     private Substitution() {
     }
@@ -133,9 +138,25 @@ public final class Substitution {
                 if ((node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) {
                     return string(node.asText());
                 }
-                return new Value(ValueKind.NUMBER, node.asText(), node);
+                return new Value(ValueKind.NUMBER, numberText(node), node);
             }
-            return string(node.toString());
+            return string(JsonCodec.toJson(node));
+        }
+
+        /**
+         * A number's text as PostgreSQL writes a numeric: every digit, no exponent (so
+         * {@code 1e400} becomes a 1 and 400 zeros), while it is within numeric's range; beyond
+         * it (such a value cannot come from PostgreSQL) in exponent form, exact all the same.
+         */
+        static String numberText(JsonNode node) {
+            if (node.isBigDecimal()) {
+                BigDecimal d = node.decimalValue();
+                if (d.scale() <= NUMERIC_MAX_SCALE && d.scale() >= -NUMERIC_MAX_INTEGER_DIGITS) {
+                    return d.toPlainString();
+                }
+                return d.toString();
+            }
+            return node.asText();
         }
 
         /** The value's text inside quotes. */
@@ -550,7 +571,7 @@ public final class Substitution {
             JsonNode result = ctx.results().get(n);
             JsonNode rows = rowsOf(result);
             if (rows == null) {
-                return Value.string(result.toString());
+                return Value.string(JsonCodec.toJson(result));
             }
             if (rows.isEmpty()) {
                 if (ref.nullSafe()) {

@@ -3,6 +3,7 @@ package io.pgdurable.worker;
 import io.pgdurable.engine.ActivityContext;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.LeaseLostException;
+import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.store.ActivityItem;
 import io.pgdurable.engine.store.EngineStore;
 import java.sql.Connection;
@@ -12,12 +13,25 @@ final class ActivityContextImpl implements ActivityContext {
     private final ActivityItem item;
     private final EngineStore store;
     private final FaultInjector faults;
+    private final Limits limits;
     private volatile boolean completed;
 
-    ActivityContextImpl(ActivityItem item, EngineStore store, FaultInjector faults) {
+    ActivityContextImpl(ActivityItem item, EngineStore store, FaultInjector faults, Limits limits) {
         this.item = item;
         this.store = store;
         this.faults = faults;
+        this.limits = limits;
+    }
+
+    @Override
+    public Limits limits() {
+        return limits;
+    }
+
+    /** What errors call this activity's result. */
+    String describeResult() {
+        return "the result of activity '" + item.name() + "' (task " + item.taskId() + " of instance "
+                + item.instanceId() + ")";
     }
 
     @Override
@@ -66,8 +80,9 @@ final class ActivityContextImpl implements ActivityContext {
                     + " holding the activity's uncommitted work");
         }
         try {
+            String json = limits.checkedJson(result, describeResult());
             faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
-            store.completeAndCommit(connection, item, JsonCodec.toJson(result));
+            store.completeAndCommit(connection, item, json);
         } catch (SQLException e) {
             OrchestrationDispatcher.rollbackQuietly(connection);
             if ("55000".equals(e.getSQLState())) {

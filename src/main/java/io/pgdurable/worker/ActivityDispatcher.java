@@ -2,7 +2,6 @@ package io.pgdurable.worker;
 
 import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.FailureDetails;
-import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.LeaseLostException;
 import io.pgdurable.engine.store.ActivityItem;
 import io.pgdurable.engine.store.EngineStore;
@@ -100,7 +99,8 @@ final class ActivityDispatcher implements Runnable {
     }
 
     private void execute(ActivityItem item) {
-        ActivityContextImpl ctx = new ActivityContextImpl(item, store, runtime.config().faultInjector());
+        ActivityContextImpl ctx = new ActivityContextImpl(item, store, runtime.config().faultInjector(),
+                runtime.config().limits());
         try {
             Activity activity = runtime.registry().findActivity(item.name()).orElse(null);
             if (activity == null) {
@@ -110,7 +110,8 @@ final class ActivityDispatcher implements Runnable {
             }
             Object result = activity.run(ctx);
             if (!ctx.completed()) {
-                complete(item, JsonCodec.toJson(result), false);
+                // Over the limits, the activity fails (below) instead of storing what cannot be read back.
+                complete(item, runtime.config().limits().checkedJson(result, ctx.describeResult()), false);
             }
         } catch (SimulatedCrashException e) {
             LOG.info(() -> "activity " + item.name() + " of " + item.instanceId() + " abandoned: " + e.getMessage());

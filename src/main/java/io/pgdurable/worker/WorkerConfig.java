@@ -1,5 +1,6 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.engine.Limits;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
 import java.time.Duration;
@@ -29,6 +30,7 @@ public final class WorkerConfig {
     private final boolean listen;
     private final Clock clock;
     private final FaultInjector faultInjector;
+    private final Limits limits;
 
     private WorkerConfig(Builder b) {
         this.jdbcUrl = b.jdbcUrl;
@@ -51,6 +53,7 @@ public final class WorkerConfig {
         this.listen = b.listen;
         this.clock = b.clock;
         this.faultInjector = b.faultInjector;
+        this.limits = b.limits;
     }
 
     public static Builder builder(String jdbcUrl) {
@@ -78,6 +81,8 @@ public final class WorkerConfig {
     public boolean listen() { return listen; }
     public Clock clock() { return clock; }
     public FaultInjector faultInjector() { return faultInjector; }
+    /** Limits on step results and on the JSON the engine stores, checked before anything commits. */
+    public Limits limits() { return limits; }
 
     static String hostName() {
         String name = ManagementFactory.getRuntimeMXBean().getName();
@@ -90,7 +95,7 @@ public final class WorkerConfig {
         return "WorkerConfig{id=" + workerId + ", mode=" + mode + ", orchestrationThreads=" + orchestrationThreads
                 + ", activityThreads=" + activityThreads + ", turnBatchSize=" + turnBatchSize
                 + ", maxPoolSize=" + maxPoolSize + ", pollInterval=" + pollInterval
-                + ", leaseDuration=" + leaseDuration + ", shutdownGrace=" + shutdownGrace + "}";
+                + ", leaseDuration=" + leaseDuration + ", shutdownGrace=" + shutdownGrace + ", limits=" + limits + "}";
     }
 
     /** Builder; every setting has a default except the JDBC URL. */
@@ -114,6 +119,7 @@ public final class WorkerConfig {
         private boolean listen = true;
         private Clock clock = Clock.systemUTC();
         private FaultInjector faultInjector = FaultInjector.NONE;
+        private Limits limits = Limits.defaults();
 
         private Builder(String jdbcUrl) {
             this.jdbcUrl = jdbcUrl;
@@ -137,6 +143,7 @@ public final class WorkerConfig {
         public Builder listen(boolean v) { this.listen = v; return this; }
         public Builder clock(Clock v) { this.clock = v; return this; }
         public Builder faultInjector(FaultInjector v) { this.faultInjector = v; return this; }
+        public Builder limits(Limits v) { this.limits = v; return this; }
 
         /** Validates every setting, naming the first bad one. */
         public WorkerConfig build() {
@@ -164,6 +171,7 @@ public final class WorkerConfig {
             }
             Objects.requireNonNull(clock, "clock");
             Objects.requireNonNull(faultInjector, "faultInjector");
+            Objects.requireNonNull(limits, "limits");
             Objects.requireNonNull(mode, "mode");
             return new WorkerConfig(this);
         }
