@@ -7,5 +7,10 @@ public enum FaultPoint {
     /** An activity's work and completion are committed; the worker has not moved on. */
     AFTER_ACTIVITY_COMMIT,
     /** A batch of orchestration turns is written, not yet committed. */
-    BEFORE_TURN_COMMIT
+    BEFORE_TURN_COMMIT,
+    /**
+     * A turn failed for good and its instance is about to be failed; the turn's claim on the
+     * instance is still held.
+     */
+    FAILING_INSTANCE
 }

@@ -1,8 +1,10 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.engine.Action;
 import io.pgdurable.engine.EventType;
 import io.pgdurable.engine.FailureDetails;
 import io.pgdurable.engine.HistoryEvent;
+import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Orchestration;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.engine.ReplaySession;
@@ -71,6 +73,7 @@ final class OrchestrationDispatcher implements Runnable {
         try (Connection c = ds.getConnection()) {
             c.setAutoCommit(false);
             List<ClaimedTurn> turns = List.of();
+            Savepoint claimed = null;
             try {
                 turns = store.claimTurns(c, limit);
                 if (turns.isEmpty()) {
@@ -78,25 +81,54 @@ final class OrchestrationDispatcher implements Runnable {
                     c.commit();
                     return idleMillis(due);
                 }
+                if (turns.size() == 1) {
+                    claimed = c.setSavepoint();
+                }
                 processBatch(c, turns);
                 if (isolateTurns > 0) {
                     isolateTurns--;
                 }
                 return 0;
             } catch (SQLException | RuntimeException e) {
-                rollbackQuietly(c);
                 if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || turns.isEmpty()) {
+                    rollbackQuietly(c);
                     throw e;
                 }
                 if (turns.size() > 1) {
                     // Retry the batch one instance at a time to find the one that fails.
+                    rollbackQuietly(c);
                     isolateTurns = turns.size();
                     LOG.log(Level.INFO, "a batch of " + turns.size() + " turns failed; isolating them", e);
                     return 0;
                 }
-                failInstance(turns.get(0).row().id(), e);
+                failClaimedInstance(c, claimed, turns.get(0).row(), e);
                 return 0;
             }
+        }
+    }
+
+    /**
+     * Fails the instance of a turn that failed for good, in the turn's own transaction: undoing
+     * the turn's writes back to {@code claimed} keeps the claim (the row lock and the messages it
+     * took), so no other dispatch loop can take the same failing turn in between and the
+     * instance fails exactly once. Only when the transaction itself is gone (its commit failed)
+     * is the instance failed in a new one.
+     */
+    private void failClaimedInstance(Connection c, Savepoint claimed, InstanceRow row, Exception cause)
+            throws SQLException {
+        try {
+            c.rollback(claimed);
+        } catch (SQLException transactionGone) {
+            rollbackQuietly(c);
+            failInstance(row.id(), cause);
+            return;
+        }
+        try {
+            writeFailure(c, row, cause);
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            rollbackQuietly(c);
+            throw e;
         }
     }
 
@@ -129,6 +161,7 @@ final class OrchestrationDispatcher implements Runnable {
                         : List.of();
                 sessions.add(session);
                 TurnResult result = session.replayAndRun(past, fresh);
+                checkLimits(row, result);
                 results.add(result);
                 writer.add(row, result, now);
                 writes.addAll(result.writes());
@@ -160,6 +193,29 @@ final class OrchestrationDispatcher implements Runnable {
         }
     }
 
+    /**
+     * What a turn decided to store must be readable by the next turn: activity and child inputs,
+     * the next generation's input and the output are checked against the worker's limits before
+     * anything commits. Over them the turn fails, and with it the instance, naming the limit.
+     */
+    private void checkLimits(InstanceRow row, TurnResult result) {
+        Limits limits = runtime.config().limits();
+        String of = " of instance " + row.id();
+        for (Action action : result.actions()) {
+            if (action instanceof Action.ScheduleActivity a) {
+                limits.checkDocument(a.input(), "the input of activity '" + a.name() + "' (task " + a.taskId() + ")" + of);
+            } else if (action instanceof Action.CreateSubOrchestration s) {
+                limits.checkDocument(s.input(), "the input of sub-orchestration " + s.instanceId());
+            }
+        }
+        TurnResult.Completion completion = result.completion();
+        if (completion instanceof TurnResult.Completed done) {
+            limits.checkDocument(done.output(), "the output" + of);
+        } else if (completion instanceof TurnResult.ContinuedAsNew next) {
+            limits.checkDocument(next.input(), "the input of the next generation" + of);
+        }
+    }
+
     private ReplaySession sessionFor(InstanceRow row, Orchestration orchestration) {
         ReplaySession cached = runtime.sessions().take(row.id());
         if (cached != null && cached.executionId() == row.executionId() && cached.isReusable()
@@ -169,7 +225,8 @@ final class OrchestrationDispatcher implements Runnable {
         if (cached != null) {
             cached.close();
         }
-        return new ReplaySession(row.id(), row.executionId(), row.name(), orchestration);
+        return new ReplaySession(row.id(), row.executionId(), row.name(), orchestration,
+                ReplaySession.DEFAULT_YIELD_TIMEOUT, runtime.config().limits());
     }
 
     private static List<HistoryEvent> freshEvents(InstanceRow row, List<Message> messages, Instant now) {
@@ -188,21 +245,17 @@ final class OrchestrationDispatcher implements Runnable {
         return events;
     }
 
-    /** A turn that fails for reasons other than the database fails its instance, not the worker. */
+    /**
+     * Fails an instance in a transaction of its own, waiting for any other dispatch loop that
+     * holds it to finish its turn first (that turn fails the same way, or completes the instance).
+     */
     private void failInstance(String instanceId, Exception cause) throws SQLException {
-        LOG.log(Level.WARNING, "orchestration turn of " + instanceId + " failed; failing the instance", cause);
         try (Connection c = runtime.dataSource().getConnection()) {
             c.setAutoCommit(false);
             try {
-                List<InstanceRow> rows = store.lockInstance(c, instanceId);
-                if (!rows.isEmpty() && !rows.get(0).isTerminal()) {
-                    InstanceRow row = rows.get(0);
-                    FailureDetails failure = FailureDetails.of(cause);
-                    store.takeMessages(c, List.of(instanceId));
-                    EngineStore.TurnWriter writer = store.turnWriter();
-                    writer.fail(row, failure, runtime.config().clock().instant());
-                    writer.flush(c);
-                    applyFailureWrites(c, row, failure);
+                List<InstanceRow> rows = store.lockInstanceWaiting(c, instanceId);
+                if (!rows.isEmpty()) {
+                    writeFailure(c, rows.get(0), cause);
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
@@ -210,6 +263,24 @@ final class OrchestrationDispatcher implements Runnable {
                 throw e;
             }
         }
+    }
+
+    /**
+     * A turn that fails for reasons other than the database fails its instance, not the worker:
+     * writes the failure of the locked instance {@code row} (nothing if it is already finished).
+     */
+    private void writeFailure(Connection c, InstanceRow row, Exception cause) throws SQLException {
+        if (row.isTerminal()) {
+            return;
+        }
+        LOG.log(Level.WARNING, "orchestration turn of " + row.id() + " failed; failing the instance", cause);
+        runtime.config().faultInjector().at(FaultPoint.FAILING_INSTANCE, row.id());
+        FailureDetails failure = FailureDetails.of(cause);
+        store.takeMessages(c, List.of(row.id()));
+        EngineStore.TurnWriter writer = store.turnWriter();
+        writer.fail(row, failure, runtime.config().clock().instant());
+        writer.flush(c);
+        applyFailureWrites(c, row, failure);
     }
 
     /**

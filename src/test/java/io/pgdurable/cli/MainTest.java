@@ -108,6 +108,14 @@ class MainTest {
     }
 
     @Test
+    void a_result_limit_out_of_range_is_a_usage_error_naming_the_option_and_the_value() {
+        Run run = run("worker", "--url", "jdbc:postgresql://127.0.0.1:1/postgres", "--max-result-depth", "5000");
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("--max-result-depth must be between 1 and 1000, got 5000");
+    }
+
+    @Test
     void no_subcommand_is_a_usage_error_that_lists_the_subcommands() {
         Run run = run();
 

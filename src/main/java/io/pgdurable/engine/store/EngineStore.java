@@ -115,6 +115,29 @@ public final class EngineStore {
         }
     }
 
+    /**
+     * Locks one instance by id, waiting for a worker that holds it to finish its turn; empty
+     * when it is gone.
+     */
+    public List<InstanceRow> lockInstanceWaiting(Connection c, String instanceId) throws SQLException {
+        String sql = """
+                WITH locked AS MATERIALIZED (
+                    SELECT i.id, i.name, i.status, i.execution_id,
+                           i.parent_id, i.parent_execution_id, i.parent_task_id
+                      FROM df_engine.instances i
+                     WHERE i.id = ?
+                       FOR UPDATE OF i)
+                SELECT l.id, l.name, l.status, l.execution_id,
+                       df_engine.history_length(l.id, l.execution_id),
+                       l.parent_id, l.parent_execution_id, l.parent_task_id
+                  FROM locked l
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, instanceId);
+            return readRows(ps);
+        }
+    }
+
     private static List<InstanceRow> readRows(PreparedStatement ps) throws SQLException {
         List<InstanceRow> rows = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {

@@ -1,5 +1,6 @@
 package io.pgdurable.graph.e2e;
 
+import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.testing.TestCluster;
@@ -64,6 +65,11 @@ public final class DfTestEnvironment implements AutoCloseable {
     }
 
     public Worker startWorker(FaultInjector faults) {
+        return startWorker(faults, Limits.defaults());
+    }
+
+    /** Starts a worker with the df graph runtime, these fault hooks and these result limits. */
+    public Worker startWorker(FaultInjector faults, Limits limits) {
         String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
         GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10));
         Registry registry = graph.register(new Registry());
@@ -72,6 +78,7 @@ public final class DfTestEnvironment implements AutoCloseable {
                 .leaseDuration(Duration.ofSeconds(2))
                 .shutdownGrace(Duration.ofSeconds(2))
                 .faultInjector(faults)
+                .limits(limits)
                 .build();
         Worker worker = Worker.start(config, registry);
         graph.attach(worker.dataSource());
