@@ -14,6 +14,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -123,7 +124,8 @@ class HostileSubstitutionWorkflowTest {
         steps.add(literal(identRows));
 
         String id = fx.startAs(ALICE, sequence(steps));
-        assertThat(fx.awaitAs(ALICE, id)).as("%s", fx.environment().engineState(id)).isEqualTo("completed");
+        // Some two hundred steps, one after the other: allow a second each.
+        assertThat(fx.awaitAs(ALICE, id, Duration.ofSeconds(steps.size()))).isEqualTo("completed");
 
         SoftAssertions soft = new SoftAssertions();
         for (Map.Entry<HostileSubstitution.SelectPosition, String> select : selects.entrySet()) {

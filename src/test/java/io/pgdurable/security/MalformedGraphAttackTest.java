@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.postgresql.util.PSQLException;
 
 /**
  * Alice submits graphs built to hurt the worker: too deep, too large, of unknown node types,
@@ -162,7 +163,8 @@ class MalformedGraphAttackTest {
                             return null;
                         }
                         return new SecurityFixture.Refusal(ALICE, row, e.getSQLState(),
-                                ((org.postgresql.util.PSQLException) e).getServerErrorMessage().getMessage());
+                                e instanceof PSQLException p && p.getServerErrorMessage() != null
+                                        ? p.getServerErrorMessage().getMessage() : e.getMessage());
                     }
                 }
                 return SecurityFixture.refusal(c, ALICE, "SELECT df._launch('" + instance + "', '{}')");

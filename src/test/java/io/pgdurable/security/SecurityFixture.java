@@ -227,8 +227,13 @@ public final class SecurityFixture implements AutoCloseable {
 
     /** Waits, as {@code role} with df.await_instance, for the instance to end; returns its status. */
     public String awaitAs(String role, String id) {
+        return awaitAs(role, id, PATIENCE);
+    }
+
+    /** Waits at most {@code timeout}, as {@code role} with df.await_instance, for the instance to end. */
+    public String awaitAs(String role, String id, Duration timeout) {
         try {
-            return queryAs(role, "SELECT df.await_instance(?, ?)", id, (int) PATIENCE.toSeconds());
+            return queryAs(role, "SELECT df.await_instance(?, ?)", id, (int) timeout.toSeconds());
         } catch (IllegalStateException e) {
             throw new AssertionError(e.getMessage() + "\n" + env.engineState(id), e);
         }
@@ -239,12 +244,12 @@ public final class SecurityFixture implements AutoCloseable {
         return awaitAs(SUPERUSER, id);
     }
 
-    /** Waits until every instance has ended, polling as the superuser. */
+    /** Waits until every instance has ended, polling as the superuser; allows a second per instance beyond {@link #PATIENCE}. */
     public void awaitAll(Collection<String> ids) {
         String[] array = ids.toArray(String[]::new);
         DfTestEnvironment.awaitTrue(() -> count("SELECT count(*) FROM df.instances WHERE id = ANY (?)"
                         + " AND status NOT IN ('completed', 'failed', 'cancelled')", (Object) array) == 0,
-                PATIENCE.multipliedBy(2), ids.size() + " instances to end");
+                PATIENCE.plusSeconds(ids.size()), ids.size() + " instances to end");
     }
 
     /** Starts the workflow as {@code role}, asserts that it completes and returns df.result. */

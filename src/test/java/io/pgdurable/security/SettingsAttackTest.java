@@ -61,10 +61,11 @@ class SettingsAttackTest {
         fx.refusalAs(DB_OWNER, "ALTER DATABASE sec_settings SET " + INTERVAL + " = 0")
                 .is("42501", "permission denied to set parameter \"" + INTERVAL + "\"");
 
-        assertThat(fx.columnAs(SecurityFixture.SUPERUSER, "SELECT unnest(setconfig) FROM pg_db_role_setting"
-                + " WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'sec_settings') OR setrole IN"
-                + " (SELECT oid FROM pg_roles WHERE rolname LIKE 'sec\\_%')")).containsExactly(INTERVAL + "=1");
-        assertThat(fx.count("SELECT count(*) FROM pg_file_settings WHERE name LIKE 'pg\\_durable.%'")).isZero();
+        assertThat(fx.columnAs(SecurityFixture.SUPERUSER, "SELECT s FROM pg_db_role_setting, unnest(setconfig) s"
+                + " WHERE (setdatabase = (SELECT oid FROM pg_database WHERE datname = 'sec_settings') OR setrole IN"
+                + " (SELECT oid FROM pg_roles WHERE rolname LIKE 'sec\\_%')) AND s LIKE 'pg\\_durable.%'"))
+                .containsExactly(INTERVAL + "=1");
+        assertThat(fx.count("SELECT count(*) FROM pg_file_settings WHERE name IN (?, ?)", RETENTION, INTERVAL)).isZero();
     }
 
     @Test
