@@ -1,0 +1,184 @@
+package io.pgdurable.security;
+
+import static io.pgdurable.security.SecurityFixture.ALICE;
+import static io.pgdurable.security.SecurityFixture.ALICE_SECRET;
+import static io.pgdurable.security.SecurityFixture.BOB;
+import static io.pgdurable.security.SecurityFixture.DB_OWNER;
+import static io.pgdurable.security.SecurityFixture.MALLORY;
+import static io.pgdurable.security.SecurityFixture.PATIENCE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgdurable.graph.e2e.DfTestEnvironment;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bob (and roles with no df usage at all) attack alice's instances on a running worker: every
+ * read gives NULL or nothing, every control call the documented "not found" error, and alice's
+ * instances go on as if nothing happened. USER_GUIDE 7.3: another role's instance id behaves
+ * like an unknown one.
+ */
+class CrossRoleAttackTest {
+    private static SecurityFixture fx;
+    /** Alice's completed instance; its result holds her secret. */
+    private static String done;
+
+    @BeforeAll
+    static void setUp() {
+        fx = SecurityFixture.create("sec_cross").startWorker();
+        done = fx.startAs(ALICE, "'SELECT secret FROM alice_only' |=> 'payroll'", "alice-payroll");
+        assertThat(fx.awaitAs(ALICE, done)).isEqualTo("completed");
+        assertThat(fx.queryAs(ALICE, "SELECT df.result(?)", done)).contains(ALICE_SECRET);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        fx.close();
+    }
+
+    /** An instance of alice's that waits for signal 'go', then returns the signal's data. */
+    private static String aliceWaiting() {
+        String id = fx.startAs(ALICE, "(df.wait_for_signal('go') |=> 'sig') ~> 'SELECT $sig.data AS got'");
+        DfTestEnvironment.awaitTrue(() -> fx.count("SELECT count(*) FROM df.signal_waits WHERE instance_id = ?", id) == 1,
+                PATIENCE, "alice's instance to wait for its signal");
+        return id;
+    }
+
+    @Test
+    void bob_reads_none_of_alices_rows_from_the_df_tables() {
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instances WHERE id = ?", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.nodes WHERE instance_id = ?", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instances WHERE submitted_by = ?::regrole", ALICE)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.nodes WHERE result::text LIKE '%secret%'")).isZero();
+    }
+
+    @Test
+    void df_status_and_df_result_of_alices_instance_are_null_for_bob() {
+        assertThat(fx.queryAs(BOB, "SELECT df.status(?)", done)).isNull();
+        assertThat(fx.queryAs(BOB, "SELECT df.result(?)", done)).isNull();
+        // The same calls as alice, for contrast.
+        assertThat(fx.queryAs(ALICE, "SELECT df.status(?)", done)).isEqualTo("completed");
+    }
+
+    @Test
+    void df_list_instances_shows_bob_none_of_alices_instances_whatever_the_filter() {
+        String bobs = fx.startAs(BOB, "'SELECT 1'", "alice-payroll");
+        assertThat(fx.awaitAs(BOB, bobs)).isEqualTo("completed");
+
+        assertThat(fx.columnAs(BOB, "SELECT instance_id FROM df.list_instances()")).doesNotContain(done).contains(bobs);
+        assertThat(fx.columnAs(BOB, "SELECT instance_id FROM df.list_instances('completed', 1000)")).doesNotContain(done);
+        assertThat(fx.columnAs(BOB, "SELECT instance_id FROM df.list_instances(NULL, 1000, 'alice-payroll')"))
+                .containsExactly(bobs);
+        assertThat(fx.columnAs(BOB, "SELECT coalesce(output, '') FROM df.list_instances()"))
+                .noneMatch(o -> o.contains(ALICE_SECRET));
+    }
+
+    @Test
+    void a_cursor_taken_from_alices_listing_pages_only_through_bobs_instances() {
+        String second = fx.startAs(ALICE, "'SELECT 2'");
+        assertThat(fx.awaitAs(ALICE, second)).isEqualTo("completed");
+        String cursor = fx.queryAs(ALICE, "SELECT next_cursor FROM df.list_instances(NULL, 1, NULL)");
+        assertThat(cursor).isNotNull();
+
+        assertThat(fx.columnAs(BOB, "SELECT instance_id FROM df.list_instances(NULL, 1000, NULL, ?)", cursor))
+                .doesNotContain(done, second);
+    }
+
+    @Test
+    void instance_info_executions_and_nodes_of_alices_instance_are_empty_for_bob() {
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instance_info(?)", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instance_executions(?, 100)", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instance_nodes(?)", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instance_nodes(?, 10)", done)).isZero();
+        // The SECURITY DEFINER helpers behind them check the caller too.
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_info(ARRAY[?])", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_executions(?, 100)", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._node_statuses(?)", done)).isZero();
+        // ... and show alice what they hide from bob.
+        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.instance_info(?)", done)).isEqualTo(1);
+        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.instance_nodes(?)", done)).isEqualTo(1);
+    }
+
+    @Test
+    void df_explain_of_alices_instance_says_not_found_to_bob() {
+        assertThat(fx.queryAs(BOB, "SELECT df.explain(?)", done)).isEqualTo("Instance '" + done + "' not found");
+        assertThat(fx.queryAs(ALICE, "SELECT df.explain(?)", done)).contains("alice_only");
+    }
+
+    @Test
+    void bob_cannot_await_alices_instance() {
+        fx.refusalAs(BOB, "SELECT df.await_instance(?, 1)", done).is("42704", "Instance not found: " + done);
+    }
+
+    @Test
+    void bob_cannot_cancel_alices_running_instance_and_it_runs_on() {
+        String waiting = aliceWaiting();
+
+        fx.refusalAs(BOB, "SELECT df.cancel(?)", waiting).is("42704", "Instance not found or access denied: " + waiting);
+        fx.refusalAs(BOB, "SELECT df.cancel(?, 'by bob')", waiting).is("42704", "Instance not found or access denied: " + waiting);
+        // The SECURITY DEFINER helper behind df.cancel, called directly.
+        fx.refusalAs(BOB, "SELECT df._cancel(?, 'by bob')", waiting).is("42704", "Instance not found or access denied: " + waiting);
+
+        assertThat(fx.query("SELECT status FROM df.instances WHERE id = ?", waiting)).isEqualTo("running");
+        assertThat(fx.query("SELECT status FROM df_engine.instances WHERE id = ?", waiting)).isEqualTo("Running");
+        fx.execAs(ALICE, "SELECT df.signal(?, 'go', '{\"from\": \"alice\"}')", waiting);
+        assertThat(fx.awaitAs(ALICE, waiting)).isEqualTo("completed");
+        assertThat(fx.queryAs(ALICE, "SELECT df.result(?)::jsonb #>> '{rows,0,got}'", waiting))
+                .isEqualTo("{\"from\":\"alice\"}");
+    }
+
+    @Test
+    void bob_cannot_signal_alices_waiting_instance_and_nothing_of_his_is_buffered() {
+        String waiting = aliceWaiting();
+
+        fx.refusalAs(BOB, "SELECT df.signal(?, 'go', '{\"from\": \"bob\"}')", waiting)
+                .is("42704", "Instance not found or access denied: " + waiting);
+        // The SECURITY DEFINER helper behind df.signal, called directly.
+        fx.refusalAs(BOB, "SELECT df._signal(?, 'go', '{\"from\": \"bob\"}'::jsonb)", waiting)
+                .is("42704", "Instance not found or access denied: " + waiting);
+
+        assertThat(fx.count("SELECT count(*) FROM df.signal_buffer WHERE instance_id = ?", waiting)).isZero();
+        assertThat(fx.count("SELECT count(*) FROM df.signal_waits WHERE instance_id = ? AND routed_seq IS NOT NULL",
+                waiting)).isZero();
+        fx.execAs(ALICE, "SELECT df.signal(?, 'go', '{\"from\": \"alice\"}')", waiting);
+        assertThat(fx.awaitAs(ALICE, waiting)).isEqualTo("completed");
+        assertThat(fx.queryAs(ALICE, "SELECT df.result(?)::jsonb #>> '{rows,0,got}'", waiting))
+                .isEqualTo("{\"from\":\"alice\"}");
+    }
+
+    @Test
+    void bobs_step_sees_only_bobs_rows_of_the_df_tables() {
+        String result = fx.resultOf(BOB, SecurityFixture.literal("SELECT (SELECT count(*) FROM df.instances WHERE id = '"
+                + done + "') AS instances, (SELECT count(*) FROM df.nodes WHERE instance_id = '" + done
+                + "') AS nodes, (SELECT count(*) FROM df.instances WHERE submitted_by <> current_user::regrole) AS others"));
+
+        assertThat(result).isEqualTo("{\"rows\": [{\"nodes\": 0, \"others\": 0, \"instances\": 0}], \"row_count\": 1}");
+    }
+
+    @Test
+    void a_variable_of_bobs_is_never_substituted_into_alices_step() {
+        fx.execAs(BOB, "SELECT df.setvar('bobs_secret', 'bob''s value')");
+
+        String result = fx.resultOf(ALICE, "'SELECT ''{bobs_secret}'' AS v'");
+
+        assertThat(result).isEqualTo("{\"rows\": [{\"v\": \"{bobs_secret}\"}], \"row_count\": 1}");
+        assertThat(fx.queryAs(ALICE, "SELECT df.getvar('bobs_secret')")).isNull();
+        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.vars WHERE name = 'bobs_secret'")).isZero();
+    }
+
+    @Test
+    void roles_without_df_usage_cannot_read_or_control_any_instance() {
+        for (String role : List.of(MALLORY, DB_OWNER)) {
+            fx.refusalAs(role, "SELECT df.status(?)", done).is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT df.result(?)", done).is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT * FROM df.list_instances()").is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT * FROM df.instance_info(?)", done).is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT df.explain(?)", done).is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT df.cancel(?)", done).is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT df.signal(?, 'go')", done).is("42501", "permission denied for schema df");
+            fx.refusalAs(role, "SELECT * FROM df.instances").is("42501", "permission denied for schema df");
+        }
+    }
+}
