@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -58,30 +59,43 @@ final class SqlStepActivity implements Activity {
             if (!connections.isControlDatabase(step.database())) {
                 // The engine's tables live in the control database only: a step in another
                 // database cannot record its completion in its own transaction, so it runs in
-                // autocommit and its result is recorded afterwards (at-least-once).
-                return autocommit(c, prepared);
+                // autocommit and its result is recorded afterwards (at-least-once). Its lease is
+                // checked on the worker's own connection, right before the statement.
+                ctx.checkLease();
+                return autocommit(c, prepared, ctx);
             }
             c.setAutoCommit(false);
+            // In the step's own transaction, right before its statement: an instance cancelled
+            // after the claim (while the item waited for a thread or a connection) never starts.
+            ctx.checkLease(c);
             ObjectNode result;
             try {
-                result = execute(c, prepared);
+                result = execute(c, prepared, ctx);
             } catch (SQLException e) {
                 rollbackQuietly(c);
                 if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
                     throw failure(e);
                 }
-                return autocommit(c, prepared);
+                c.setAutoCommit(true);
+                ctx.checkLease(c);
+                return autocommit(c, prepared, ctx);
             }
             ctx.completeAndCommit(c, result);
             return result;
         }
     }
 
+    /** Steps check their lease themselves, after waiting for their connection. */
+    @Override
+    public boolean checksLeaseItself() {
+        return true;
+    }
+
     /** Runs a statement outside a transaction block; its result is recorded separately. */
-    private static ObjectNode autocommit(Connection c, PreparedSql prepared) throws Exception {
+    private static ObjectNode autocommit(Connection c, PreparedSql prepared, ActivityContext ctx) throws Exception {
         c.setAutoCommit(true);
         try {
-            return execute(c, prepared);
+            return execute(c, prepared, ctx);
         } catch (SQLException e) {
             throw failure(e);
         }
@@ -118,8 +132,13 @@ final class SqlStepActivity implements Activity {
         }
     }
 
-    private static ObjectNode execute(Connection c, PreparedSql prepared) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(prepared.sql())) {
+    /**
+     * Runs the statement; should the worker learn meanwhile that the step's lease is gone (its
+     * instance was cancelled), the statement is cancelled.
+     */
+    private static ObjectNode execute(Connection c, PreparedSql prepared, ActivityContext ctx) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(prepared.sql());
+             ActivityContext.Registration stop = ctx.onLeaseLost(() -> cancelQuietly(ps))) {
             prepared.bind(ps);
             if (ps.execute()) {
                 try (ResultSet rs = ps.getResultSet()) {
@@ -127,6 +146,14 @@ final class SqlStepActivity implements Activity {
                 }
             }
             return ResultMapper.empty();
+        }
+    }
+
+    private static void cancelQuietly(Statement statement) {
+        try {
+            statement.cancel();
+        } catch (SQLException e) {
+            // Closed already: the statement has ended by itself.
         }
     }
 
