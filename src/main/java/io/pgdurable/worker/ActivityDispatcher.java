@@ -158,13 +158,18 @@ final class ActivityDispatcher implements Runnable {
                 complete(item, FailureDetails.of(t).toJson(), true);
             }
         } finally {
-            inFlight.remove(item.id());
-            slots.release();
-            runtime.countActivities(1);
+            finished(item);
             if (ctx.completed()) {
                 runtime.orchestrationWakeup().signal();
             }
         }
+    }
+
+    /** The item is done with, run or dropped: its slot takes other work. */
+    private void finished(ActivityItem item) {
+        inFlight.remove(item.id());
+        slots.release();
+        runtime.countActivities(1);
     }
 
     private void complete(ActivityItem item, String result, boolean failed) {
@@ -207,10 +212,8 @@ final class ActivityDispatcher implements Runnable {
     private void leaseLost(Claimed claimed) {
         ActivityItem item = claimed.item();
         if (pool.remove(claimed)) {
-            // Never started, and now never will: it gives its slot back for other work.
-            inFlight.remove(item.id());
-            slots.release();
-            runtime.countActivities(1);
+            // Never started, and now never will.
+            finished(item);
             LOG.fine(() -> "dropped activity " + item.name() + " of " + item.instanceId()
                     + " before it started: its lease is gone (instance cancelled, or item taken over)");
         } else {
