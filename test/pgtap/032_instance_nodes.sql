@@ -2,7 +2,7 @@
 -- worker's stamps ('<orchestration id>::<generation>'). Rows are written directly, as the worker
 -- would leave them.
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 CREATE ROLE df_t032_alice LOGIN;
 -- The privileges an application role gets from df.grant_usage().
@@ -19,7 +19,8 @@ INSERT INTO df.instances (id, root_node, status, submitted_by, completed_at) VAL
     ('a0320006', 'f6000001', 'running',   'df_t032_alice', NULL),   -- LOOP, IF took the other arm now
     ('a0320007', 'f7000001', 'running',   'df_t032_alice', NULL),   -- JOIN branch spawned by gen 1
     ('a0320008', 'f8000001', 'running',   'df_t032_alice', NULL),   -- running/pending, odd stamps
-    ('a0320009', 'f9000001', 'failed',    'df_t032_alice', now());  -- join3, a branch failed
+    ('a0320009', 'f9000001', 'failed',    'df_t032_alice', now()),  -- join3, a branch failed
+    ('a032000a', 'fa000001', 'cancelled', 'df_t032_alice', now());  -- cancelled during a JOIN
 
 -- stamp(s): '<instance>::<generation>' JSON for status_details
 CREATE FUNCTION pg_temp.st(p text) RETURNS jsonb LANGUAGE sql AS $$ SELECT jsonb_build_object('execution_id', p) $$;
@@ -72,7 +73,13 @@ INSERT INTO df.nodes (instance_id, id, node_type, query, left_node, right_node, 
     ('a0320009', 'f9000001', 'JOIN', '{"extra_nodes":["f9000004"]}', 'f9000002', 'f9000003', 'failed', '"JOIN branch 1 failed: x"', 'df_t032_alice', pg_temp.st('a0320009::1')),
     ('a0320009', 'f9000002', 'SQL',  'SELECT 1/0', NULL, NULL, 'failed', '"x"', 'df_t032_alice', pg_temp.st('a0320009::1::f9000002::1')),
     ('a0320009', 'f9000003', 'SQL',  'SELECT 2', NULL, NULL, 'completed', '{"rows":[],"row_count":0}', 'df_t032_alice', pg_temp.st('a0320009::1::f9000003::1')),
-    ('a0320009', 'f9000004', 'SQL',  'SELECT pg_sleep(5)', NULL, NULL, 'running', NULL, 'df_t032_alice', pg_temp.st('a0320009::1::f9000004::1'));
+    ('a0320009', 'f9000004', 'SQL',  'SELECT pg_sleep(5)', NULL, NULL, 'running', NULL, 'df_t032_alice', pg_temp.st('a0320009::1::f9000004::1')),
+
+    ('a032000a', 'fa000001', 'THEN', NULL, 'fa000002', 'fa000005', 'running', NULL, 'df_t032_alice', pg_temp.st('a032000a::1')),
+    ('a032000a', 'fa000002', 'JOIN', NULL, 'fa000003', 'fa000004', 'running', NULL, 'df_t032_alice', pg_temp.st('a032000a::1')),
+    ('a032000a', 'fa000003', 'SQL',  'SELECT 1', NULL, NULL, 'completed', '{"rows":[],"row_count":0}', 'df_t032_alice', pg_temp.st('a032000a::1::fa000003::1')),
+    ('a032000a', 'fa000004', 'SQL',  'SELECT pg_sleep(600)', NULL, NULL, 'running', NULL, 'df_t032_alice', pg_temp.st('a032000a::1::fa000004::1')),
+    ('a032000a', 'fa000005', 'SQL',  'SELECT 3', NULL, NULL, 'pending', NULL, 'df_t032_alice', NULL);
 
 SELECT is(pg_get_function_result('df.instance_nodes(text)'::regprocedure),
           'TABLE(node_id text, node_type text, query text, result_name text, left_node text, right_node text, status text, result text, status_details text, inferred_status text, inferred_status_from_ancestor_id text, updated_at timestamp with time zone)',
@@ -132,6 +139,10 @@ SELECT results_eq($$ SELECT * FROM pg_temp.inferred('a0320009') $$,
     $$ VALUES ('f9000001'::text, 'failed'::text, NULL::text), ('f9000002', 'failed', NULL),
               ('f9000003', 'completed', NULL), ('f9000004', 'skipped', 'f9000001') $$,
     'JOIN: a third (extra) branch still running under a failed JOIN is skipped');
+SELECT results_eq($$ SELECT * FROM pg_temp.inferred('a032000a') $$,
+    $$ VALUES ('fa000001'::text, 'cancelled'::text, NULL::text), ('fa000002', 'cancelled', NULL),
+              ('fa000003', 'completed', NULL), ('fa000004', 'cancelled', NULL), ('fa000005', 'pending', NULL) $$,
+    'cancelled instance: nodes it left running are cancelled; finished ones keep their status, the rest stay pending');
 
 SELECT is(ARRAY(SELECT node_id FROM df.instance_nodes('a0320001')),
           ARRAY['f1000001', 'f1000002', 'f1000003', 'f1000004'],

@@ -86,8 +86,8 @@ SELECT is(df.explain('a0340004'),
           'Status:   ✗ Cancelled\n'
           'Output:   "Cancelled by user"\n'
           '\n'
-          'SIGNAL ''go'' ⏳    ',
-          'cancelled: engine status with ✗; the node left running keeps ⏳');
+          'SIGNAL ''go'' ✗    ',
+          'cancelled: engine status with ✗, and ✗ for the node it stopped');
 SELECT is(df.explain('a0340005'),
           E'Instance: a0340005\n'
           'Status:   ○ Pending\n'

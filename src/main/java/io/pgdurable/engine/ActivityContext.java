@@ -39,4 +39,41 @@ public interface ActivityContext {
     default Limits limits() {
         return Limits.defaults();
     }
+
+    /**
+     * Checks, with one statement on {@code connection}, that this activity still holds its lease,
+     * and throws {@link LeaseLostException} if not: its instance was cancelled, another worker took
+     * the item over, or its result was recorded already. Call it right before the side effect, on
+     * the connection that will make it when that is a connection to the engine's database (any
+     * role may use it, inside the open transaction or not), so the check costs no extra connection.
+     */
+    void checkLease(Connection connection) throws SQLException;
+
+    /**
+     * Like {@link #checkLease(Connection)}, on a connection of the worker's own: for activities
+     * whose side effect happens elsewhere (another database, another system).
+     */
+    void checkLease() throws SQLException;
+
+    /**
+     * Whether the worker has learned that this activity's lease is gone (its instance was
+     * cancelled, or the item was taken over). An activity that sees it should stop: nothing it
+     * returns or throws any more is recorded.
+     */
+    boolean leaseLost();
+
+    /**
+     * Runs {@code onLost} (from another thread) when the worker learns, while the registration is
+     * open, that this activity's lease is gone, so that the activity can stop its work: a SQL
+     * step cancels its running statement. The action may run more than once, and must be quick
+     * and safe to call at any moment. Throws {@link LeaseLostException} at once if the lease is
+     * already known to be gone.
+     */
+    Registration onLeaseLost(Runnable onLost);
+
+    /** An open {@link #onLeaseLost(Runnable)} registration; closing it ends it. */
+    interface Registration extends AutoCloseable {
+        @Override
+        void close();
+    }
 }

@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -65,23 +66,40 @@ final class SqlStepActivity implements Activity {
         String what = "the result of SQL step " + step.nodeId();
         try (StepConnections.Lease lease = acquire(step, role)) {
             Connection c = lease.connection();
+            boolean control = connections.isControlDatabase(step.database());
+            if (!control) {
+                // The engine's tables live in the control database only, so a step elsewhere
+                // checks its lease on the worker's own connection, right before its statement.
+                ctx.checkLease();
+            }
             c.setAutoCommit(false);
+            // In the step's own transaction, right before its statement: an instance cancelled
+            // after the claim (while the item waited for a thread or a connection) never starts.
+            if (control) {
+                ctx.checkLease(c);
+            }
             ObjectNode result;
             try {
-                result = execute(c, prepared, limits, what);
+                result = execute(c, prepared, limits, what, ctx);
             } catch (SQLException e) {
                 rollbackQuietly(c);
                 if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
                     throw failure(e);
                 }
-                return autocommit(c, prepared, limits, what);
+                c.setAutoCommit(true);
+                if (control) {
+                    ctx.checkLease(c);
+                } else {
+                    ctx.checkLease();
+                }
+                return autocommit(c, prepared, limits, what, ctx);
             } catch (RuntimeException e) {
                 // A result over the limits (or unreadable): the step's transaction rolls back, so
                 // nothing of it stays.
                 rollbackQuietly(c);
                 throw limitFailure(e);
             }
-            if (!connections.isControlDatabase(step.database())) {
+            if (!control) {
                 // The engine's tables live in the control database only: a step in another
                 // database cannot record its completion in its own transaction, so it commits on
                 // its own and its result is recorded afterwards (at-least-once).
@@ -97,16 +115,22 @@ final class SqlStepActivity implements Activity {
         }
     }
 
+    /** Steps check their lease themselves, after waiting for their connection. */
+    @Override
+    public boolean checksLeaseItself() {
+        return true;
+    }
+
     /**
      * Runs a statement outside a transaction block; its result is recorded separately. The row
      * limit still bounds what is read, but the statement's effects stay even when its result is
      * over the limits: such statements (VACUUM, CREATE DATABASE, ...) return no rows in practice.
      */
-    private static ObjectNode autocommit(Connection c, PreparedSql prepared, Limits limits, String what)
-            throws Exception {
+    private static ObjectNode autocommit(Connection c, PreparedSql prepared, Limits limits, String what,
+                                         ActivityContext ctx) throws Exception {
         c.setAutoCommit(true);
         try {
-            return execute(c, prepared, limits, what);
+            return execute(c, prepared, limits, what, ctx);
         } catch (SQLException e) {
             throw failure(e);
         } catch (RuntimeException e) {
@@ -153,9 +177,14 @@ final class SqlStepActivity implements Activity {
         }
     }
 
-    private static ObjectNode execute(Connection c, PreparedSql prepared, Limits limits, String what)
-            throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(prepared.sql())) {
+    /**
+     * Runs the statement; should the worker learn meanwhile that the step's lease is gone (its
+     * instance was cancelled), the statement is cancelled.
+     */
+    private static ObjectNode execute(Connection c, PreparedSql prepared, Limits limits, String what,
+                                      ActivityContext ctx) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(prepared.sql());
+             ActivityContext.Registration stop = ctx.onLeaseLost(() -> cancelQuietly(ps))) {
             prepared.bind(ps);
             // The server sends at most one row more than the limit (enough to tell that the result
             // is over it), and with autocommit off pgjdbc fetches them through a cursor, a batch at
@@ -168,6 +197,14 @@ final class SqlStepActivity implements Activity {
                 }
             }
             return ResultMapper.empty();
+        }
+    }
+
+    private static void cancelQuietly(Statement statement) {
+        try {
+            statement.cancel();
+        } catch (SQLException e) {
+            // Closed already: the statement has ended by itself.
         }
     }
 

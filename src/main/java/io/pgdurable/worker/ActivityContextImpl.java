@@ -8,19 +8,29 @@ import io.pgdurable.engine.store.ActivityItem;
 import io.pgdurable.engine.store.EngineStore;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
 
 final class ActivityContextImpl implements ActivityContext {
+    private static final Logger LOG = Logger.getLogger(ActivityContextImpl.class.getName());
+
     private final ActivityItem item;
     private final EngineStore store;
     private final FaultInjector faults;
     private final Limits limits;
+    private final DataSource engine;
     private volatile boolean completed;
+    private volatile boolean leaseLost;
+    private volatile Runnable onLost;
 
-    ActivityContextImpl(ActivityItem item, EngineStore store, FaultInjector faults, Limits limits) {
+    ActivityContextImpl(ActivityItem item, EngineStore store, FaultInjector faults, Limits limits,
+                        DataSource engine) {
         this.item = item;
         this.store = store;
         this.faults = faults;
         this.limits = limits;
+        this.engine = engine;
     }
 
     @Override
@@ -32,6 +42,10 @@ final class ActivityContextImpl implements ActivityContext {
     String describeResult() {
         return "the result of activity '" + item.name() + "' (task " + item.taskId() + " of instance "
                 + item.instanceId() + ")";
+    }
+
+    ActivityItem item() {
+        return item;
     }
 
     @Override
@@ -97,5 +111,68 @@ final class ActivityContextImpl implements ActivityContext {
         }
         completed = true;
         faults.at(FaultPoint.AFTER_ACTIVITY_COMMIT, item.instanceId());
+    }
+
+    @Override
+    public void checkLease(Connection connection) throws SQLException {
+        throwIfLost();
+        if (!store.leaseHeld(connection, item)) {
+            markLeaseLost();
+            throw notStarted();
+        }
+    }
+
+    @Override
+    public void checkLease() throws SQLException {
+        throwIfLost();
+        try (Connection c = engine.getConnection()) {
+            checkLease(c);
+        }
+    }
+
+    @Override
+    public boolean leaseLost() {
+        return leaseLost;
+    }
+
+    @Override
+    public Registration onLeaseLost(Runnable action) {
+        onLost = action;
+        // Set before the flag is read: a loss marked in between runs the action itself.
+        if (leaseLost) {
+            onLost = null;
+            throw notStarted();
+        }
+        return () -> onLost = null;
+    }
+
+    /**
+     * The worker learned that the lease is gone: remember it, and let a running activity stop its
+     * work. Called again on every lease check while the activity is still running, so an action
+     * that came too early to take effect (a statement cancelled just before it was sent) is
+     * repeated.
+     */
+    void markLeaseLost() {
+        leaseLost = true;
+        Runnable action = onLost;
+        if (action != null) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "stopping activity " + item.name() + " of " + item.instanceId(), e);
+            }
+        }
+    }
+
+    private void throwIfLost() {
+        if (leaseLost) {
+            throw notStarted();
+        }
+    }
+
+    private LeaseLostException notStarted() {
+        return new LeaseLostException("activity '" + item.name() + "' (task " + item.taskId() + " of instance "
+                + item.instanceId() + ") no longer holds its lease: its instance was cancelled, or the item was"
+                + " taken over or completed already; it was not started");
     }
 }

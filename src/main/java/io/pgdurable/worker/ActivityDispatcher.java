@@ -9,12 +9,12 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -24,19 +24,25 @@ import java.util.logging.Logger;
  * recorded with the item's lease token; an item whose worker dies is claimed again by anyone
  * once its lease runs out, which is why activities are at-least-once unless they complete
  * inside their own transaction.
+ *
+ * <p>An item's lease is checked again right before it starts (by the dispatcher, or by the
+ * activity itself after it has waited for its resources), so an item whose instance was
+ * cancelled after the claim never starts. The periodic lease renewal, also run at once when a
+ * cancel is notified, finds the items whose lease is gone: one still waiting for a thread is
+ * dropped, a running one is told to stop (a SQL step cancels its statement).
  */
 final class ActivityDispatcher implements Runnable {
     private static final Logger LOG = Logger.getLogger(ActivityDispatcher.class.getName());
 
     private final WorkerRuntime runtime;
-    private final ExecutorService pool;
+    private final ThreadPoolExecutor pool;
     private final EngineStore store = new EngineStore();
     private final Semaphore slots;
-    private final Map<Long, ActivityItem> inFlight = new ConcurrentHashMap<>();
+    private final Map<Long, Claimed> inFlight = new ConcurrentHashMap<>();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private final CompletionBatcher completions;
 
-    ActivityDispatcher(WorkerRuntime runtime, ExecutorService pool, CompletionBatcher completions) {
+    ActivityDispatcher(WorkerRuntime runtime, ThreadPoolExecutor pool, CompletionBatcher completions) {
         this.runtime = runtime;
         this.pool = pool;
         this.completions = completions;
@@ -45,8 +51,23 @@ final class ActivityDispatcher implements Runnable {
         this.slots = new Semaphore(2 * runtime.config().activityThreads());
     }
 
-    Collection<ActivityItem> inFlight() {
-        return inFlight.values();
+    /** A claimed item, queued on the activity pool or running there. */
+    private final class Claimed implements Runnable {
+        private final ActivityContextImpl ctx;
+
+        Claimed(ActivityItem item) {
+            this.ctx = new ActivityContextImpl(item, store, runtime.config().faultInjector(),
+                    runtime.config().limits(), runtime.dataSource());
+        }
+
+        ActivityItem item() {
+            return ctx.item();
+        }
+
+        @Override
+        public void run() {
+            execute(ctx);
+        }
     }
 
     @Override
@@ -66,8 +87,9 @@ final class ActivityDispatcher implements Runnable {
                 slots.release(Math.max(0, wanted - items.size()));
                 backoff.reset();
                 for (ActivityItem item : items) {
-                    inFlight.put(item.id(), item);
-                    pool.execute(() -> execute(item));
+                    Claimed claimed = new Claimed(item);
+                    inFlight.put(item.id(), claimed);
+                    pool.execute(claimed);
                 }
                 if (items.isEmpty()) {
                     runtime.activityWakeup().await(runtime.config().pollInterval().toMillis());
@@ -98,18 +120,21 @@ final class ActivityDispatcher implements Runnable {
         }
     }
 
-    private void execute(ActivityItem item) {
-        ActivityContextImpl ctx = new ActivityContextImpl(item, store, runtime.config().faultInjector(),
-                runtime.config().limits());
+    private void execute(ActivityContextImpl ctx) {
+        ActivityItem item = ctx.item();
         try {
+            runtime.config().faultInjector().at(FaultPoint.BEFORE_ACTIVITY_START, item.instanceId());
             Activity activity = runtime.registry().findActivity(item.name()).orElse(null);
             if (activity == null) {
                 complete(item, new FailureDetails("NotRegistered", "no activity named '" + item.name()
                         + "' is registered on worker " + runtime.config().workerId()).toJson(), true);
                 return;
             }
+            if (!activity.checksLeaseItself()) {
+                ctx.checkLease();
+            }
             Object result = activity.run(ctx);
-            if (!ctx.completed()) {
+            if (!ctx.completed() && !ctx.leaseLost()) {
                 // Over the limits, the activity fails (below) instead of storing what cannot be read back.
                 complete(item, runtime.config().limits().checkedJson(result, ctx.describeResult()), false);
             }
@@ -118,7 +143,12 @@ final class ActivityDispatcher implements Runnable {
         } catch (LeaseLostException e) {
             LOG.fine(e::getMessage);
         } catch (Throwable t) {
-            if (TransientErrors.isTransient(t)) {
+            if (ctx.leaseLost()) {
+                // Stopped because its instance was cancelled (or the item taken over): nothing to
+                // record, nothing to retry.
+                LOG.fine(() -> "activity " + item.name() + " of " + item.instanceId() + " stopped: its lease is gone ("
+                        + t + ")");
+            } else if (TransientErrors.isTransient(t)) {
                 // Stopping: give the item back at once for another worker instead of failing it.
                 Duration delay = runtime.stopping() ? Duration.ZERO
                         : Duration.ofMillis(Math.min(30_000, 200L << Math.min(item.attempt(), 7)));
@@ -129,13 +159,18 @@ final class ActivityDispatcher implements Runnable {
                 complete(item, FailureDetails.of(t).toJson(), true);
             }
         } finally {
-            inFlight.remove(item.id());
-            slots.release();
-            runtime.countActivities(1);
+            finished(item);
             if (ctx.completed()) {
                 runtime.orchestrationWakeup().signal();
             }
         }
+    }
+
+    /** The item is done with, run or dropped: its slot takes other work. */
+    private void finished(ActivityItem item) {
+        inFlight.remove(item.id());
+        slots.release();
+        runtime.countActivities(1);
     }
 
     private void complete(ActivityItem item, String result, boolean failed) {
@@ -150,16 +185,41 @@ final class ActivityDispatcher implements Runnable {
         }
     }
 
-    /** Keeps the leases of running activities alive. */
+    /**
+     * Keeps the leases of claimed items alive, and acts on the ones that are gone: an item still
+     * waiting for a thread is dropped, a running one is told to stop. Runs periodically, and at
+     * once when a cancel is notified.
+     */
     void renewLeases() {
-        List<ActivityItem> held = new ArrayList<>(inFlight.values());
+        List<Claimed> held = new ArrayList<>(inFlight.values());
         if (held.isEmpty()) {
             return;
         }
+        Set<Long> stillHeld;
         try (Connection c = runtime.dataSource().getConnection()) {
-            store.renewLeases(c, held, runtime.config().leaseDuration());
+            stillHeld = store.renewLeases(c, held.stream().map(Claimed::item).toList(),
+                    runtime.config().leaseDuration());
         } catch (SQLException e) {
             LOG.log(Level.WARNING, "lease renewal failed", e);
+            return;
+        }
+        for (Claimed claimed : held) {
+            if (!stillHeld.contains(claimed.item().id())) {
+                leaseLost(claimed);
+            }
+        }
+    }
+
+    private void leaseLost(Claimed claimed) {
+        ActivityItem item = claimed.item();
+        if (pool.remove(claimed)) {
+            // Never started, and now never will.
+            finished(item);
+            LOG.fine(() -> "dropped activity " + item.name() + " of " + item.instanceId()
+                    + " before it started: its lease is gone (instance cancelled, or item taken over)");
+        } else {
+            // Running (or just finished, where this changes nothing).
+            claimed.ctx.markLeaseLost();
         }
     }
 
@@ -169,8 +229,8 @@ final class ActivityDispatcher implements Runnable {
         while (!inFlight.isEmpty() && System.nanoTime() < deadline) {
             TimeUnit.MILLISECONDS.sleep(20);
         }
-        for (ActivityItem item : new ArrayList<>(inFlight.values())) {
-            release(item, Duration.ZERO);
+        for (Claimed claimed : new ArrayList<>(inFlight.values())) {
+            release(claimed.item(), Duration.ZERO);
         }
     }
 }

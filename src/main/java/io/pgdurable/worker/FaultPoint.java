@@ -1,7 +1,9 @@
 package io.pgdurable.worker;
 
-/** Named places where tests inject crashes to prove recovery. */
+/** Named places where tests inject crashes to prove recovery, or hold the worker still. */
 public enum FaultPoint {
+    /** A claimed activity item is about to start; its lease is not re-checked yet. */
+    BEFORE_ACTIVITY_START,
     /** An activity's work and its completion are written, not yet committed. */
     BEFORE_ACTIVITY_COMMIT,
     /** An activity's work and completion are committed; the worker has not moved on. */

@@ -12,11 +12,15 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 
 /**
- * LISTENs on the engine's channel and wakes the dispatch loops when work is enqueued elsewhere.
- * An optimisation only: the loops poll anyway, so a lost connection costs latency, not work.
+ * LISTENs on the engine's channel and wakes the dispatch loops when work is enqueued elsewhere,
+ * and has the claimed activity items' leases checked at once when a cancel is notified. An
+ * optimisation only: the loops poll and the leases are renewed (and so checked) periodically
+ * anyway, so a lost connection costs latency, not work.
  */
 final class NotificationListener implements Runnable {
     static final String CHANNEL = "df_engine";
+    /** The payload df_engine.cancel sends: leases of queued activity items were revoked. */
+    static final String CANCEL = "cancel";
     private static final Logger LOG = Logger.getLogger(NotificationListener.class.getName());
 
     private final WorkerRuntime runtime;
@@ -43,6 +47,12 @@ final class NotificationListener implements Runnable {
                     if (notes != null && notes.length > 0) {
                         runtime.orchestrationWakeup().signal();
                         runtime.activityWakeup().signal();
+                        for (PGNotification note : notes) {
+                            if (CANCEL.equals(note.getParameter())) {
+                                runtime.activityLeasesMayBeLost();
+                                break;
+                            }
+                        }
                     }
                 }
             } catch (SQLException e) {

@@ -9,11 +9,14 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
@@ -43,11 +46,12 @@ public final class Worker implements AutoCloseable {
     private final AtomicLong activities = new AtomicLong();
     private final EngineStore store = new EngineStore();
     private final List<Thread> loops = new ArrayList<>();
-    private final ExecutorService activityPool;
+    private final ThreadPoolExecutor activityPool;
     private final ScheduledExecutorService housekeeping;
     private final ActivityDispatcher activityDispatcher;
     private final NotificationListener listener;
     private final CompletionBatcher completions;
+    private final AtomicBoolean leaseCheckQueued = new AtomicBoolean();
     private Thread completionThread;
     private final long startedNanos = System.nanoTime();
     private volatile boolean stopping;
@@ -58,7 +62,10 @@ public final class Worker implements AutoCloseable {
         this.registry = registry;
         this.sessions = new SessionCache(config.sessionCacheSize());
         this.dataSource = new HikariDataSource(poolConfig(config));
-        this.activityPool = Executors.newFixedThreadPool(config.activityThreads(), named("pg_durable-activity"));
+        // A plain queue the dispatcher can take a claimed item back out of, should its instance
+        // be cancelled before a thread picks it up.
+        this.activityPool = new ThreadPoolExecutor(config.activityThreads(), config.activityThreads(),
+                0L, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), named("pg_durable-activity"));
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(named("pg_durable-housekeeping"));
         this.completions = new CompletionBatcher(runtime);
         this.activityDispatcher = new ActivityDispatcher(runtime, activityPool, completions);
@@ -161,6 +168,21 @@ public final class Worker implements AutoCloseable {
         LOG.info(() -> "worker " + config.workerId() + " stopped: " + stats());
     }
 
+    /** Checks the claimed items' leases soon, on the housekeeping thread; repeated calls coalesce. */
+    private void checkActivityLeases() {
+        if (stopping || !leaseCheckQueued.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            housekeeping.execute(() -> {
+                leaseCheckQueued.set(false);
+                activityDispatcher.renewLeases();
+            });
+        } catch (RejectedExecutionException e) {
+            leaseCheckQueued.set(false);
+        }
+    }
+
     private void heartbeat() {
         try (Connection c = dataSource.getConnection()) {
             store.heartbeat(c, config.workerId(), config.host(), config.processId(), config.mode());
@@ -242,6 +264,11 @@ public final class Worker implements AutoCloseable {
         @Override
         public boolean stopping() {
             return stopping;
+        }
+
+        @Override
+        public void activityLeasesMayBeLost() {
+            checkActivityLeases();
         }
 
         @Override

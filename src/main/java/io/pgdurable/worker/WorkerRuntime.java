@@ -19,6 +19,12 @@ interface WorkerRuntime {
 
     boolean stopping();
 
+    /**
+     * Something may have revoked leases of claimed activity items (a cancel was notified): check
+     * them now rather than at the next periodic renewal.
+     */
+    void activityLeasesMayBeLost();
+
     void countTurns(int n);
 
     void countActivities(int n);

@@ -17,8 +17,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -542,22 +544,47 @@ public final class EngineStore {
         }
     }
 
-    /** Extends the leases of items still running; returns how many were still held. */
-    public int renewLeases(Connection c, Collection<ActivityItem> items, Duration lease) throws SQLException {
+    /**
+     * Extends the leases of items still held and returns their ids; an item missing from the
+     * answer has lost its lease: its instance was cancelled, or another worker took it over.
+     */
+    public Set<Long> renewLeases(Connection c, Collection<ActivityItem> items, Duration lease) throws SQLException {
         if (items.isEmpty()) {
-            return 0;
+            return Set.of();
         }
         String sql = """
                 UPDATE df_engine.activity_queue q
                    SET visible_at = now() + make_interval(secs => ?)
                   FROM unnest(?::bigint[], ?::uuid[]) AS held(id, token)
                  WHERE q.id = held.id AND q.lease_token = held.token
+                RETURNING q.id
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setDouble(1, lease.toMillis() / 1000.0);
             ps.setArray(2, c.createArrayOf("bigint", items.stream().map(ActivityItem::id).toArray()));
             ps.setArray(3, c.createArrayOf("uuid", items.stream().map(ActivityItem::leaseToken).toArray()));
-            return ps.executeUpdate();
+            Set<Long> held = new HashSet<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    held.add(rs.getLong(1));
+                }
+            }
+            return held;
+        }
+    }
+
+    /**
+     * Whether {@code item} is still leased with its token. Works on any connection to the
+     * engine's database, as any role, inside an open transaction or not.
+     */
+    public boolean leaseHeld(Connection c, ActivityItem item) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.activity_lease_held(?, ?)")) {
+            ps.setLong(1, item.id());
+            ps.setObject(2, item.leaseToken());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getBoolean(1);
+            }
         }
     }
 
