@@ -87,8 +87,10 @@ class EngineFunctionAttackTest {
                      ORDER BY 1
                     """, role))
                     .as("df_engine functions %s may execute", role)
-                    // is_terminal is a pure function of its argument.
-                    .containsExactly("complete_activity", "complete_activity_or_fail", "is_terminal");
+                    // is_terminal is a pure function of its argument; activity_lease_held, like the
+                    // completions, answers only for a caller holding the item's lease token.
+                    .containsExactly("activity_lease_held", "complete_activity", "complete_activity_or_fail",
+                            "is_terminal");
         }
     }
 
