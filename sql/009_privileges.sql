@@ -33,18 +33,18 @@ COMMENT ON TABLE df_engine.locks IS
 -- Input limits. All fixed (no setting can raise them): each protects the server's indexes or
 -- the worker's JSON reader, which no session may loosen.
 --
---   label (df.start)                      500 characters   a label is a btree index key
---   signal name (df.signal, wait_for_signal) 500 characters   likewise
---   signal data, as JSON text               1 MiB           it travels in the engine's history
---   signal data nesting depth               100 levels      the worker's reader stops at 1,000;
---                                                          results wrap the data in at most
---                                                          one level per graph level (<= 256)
---   numbers in signal data                  500 characters  the worker's reader stops at 1,000
---   object keys in signal data              10,000 characters  ... and at 50,000
---   df.sleep seconds, wait timeouts         999,999,999 s   about 31 years; SIGNAL timeouts were
---                                                          already limited to 9 digits, and a
---                                                          timer much further out cannot be
---                                                          stored (timestamptz ends in 294276)
+--   label of df.start                  500 characters     a btree index key
+--   signal name                        500 characters     likewise
+--   signal data, as JSON text          1 MiB              it travels in the engine's history
+--   nesting depth of signal data       100 levels         the worker's JSON reader stops at
+--                                                         1,000; results wrap the data in at
+--                                                         most one level per graph level (256)
+--   numbers in signal data             500 characters     the reader stops at 1,000
+--   object keys in signal data         10,000 characters  the reader stops at 50,000
+--   df.sleep, wait_for_signal timeout  999,999,999 s      about 31 years: SIGNAL timeouts were
+--                                                         already held to 9 digits, and timers
+--                                                         much further out cannot be stored
+--                                                         (timestamptz ends in the year 294276)
 -- ---------------------------------------------------------------------------------------------
 
 -- Why signal data cannot be sent, or NULL. The data is measured as the worker will read it:
