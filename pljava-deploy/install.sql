@@ -81,6 +81,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 8) 
 \ir ../sql/008_history_length.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (8, '008_history_length.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 9) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 009_privileges.sql'
+\ir ../sql/009_privileges.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (9, '009_privileges.sql');
+\endif
 SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 12) AS pgd_apply \gset
 \if :pgd_apply
 \echo 'Applying 012_cancel.sql'

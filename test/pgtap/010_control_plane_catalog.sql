@@ -198,7 +198,7 @@ SELECT is((SELECT count(*)::integer FROM pg_proc p
                                 '_mark_non_future', '_non_future_source', '_ensure', '_operand',
                                 '_result_name_problem', '_cron_value', '_cron_problem', '_node_problem',
                                 '_json_compact', '_config_with', '_new_id', '_superuser_instances_enabled',
-                                '_check_submitter', '_launch', '_cancel')),
+                                '_check_submitter', '_cancel')),
           0, 'every control-plane helper is registered for df.grant_usage');
 
 -- Operators live in pg_catalog and call the df functions.

@@ -43,7 +43,7 @@ SELECT is(df.break('SELECT 1'), '{"node_type":"BREAK","query":"{\"break_value\":
           'df.break never wraps its value as SQL');
 SELECT is(df.sleep(60), '{"node_type":"SLEEP","query":"60"}', 'df.sleep(60)');
 SELECT is(df.sleep(0), '{"node_type":"SLEEP","query":"0"}', 'df.sleep(0) is allowed');
-SELECT is(df.sleep(9223372036854775807), '{"node_type":"SLEEP","query":"9223372036854775807"}', 'df.sleep takes a bigint');
+SELECT is(df.sleep(999999999), '{"node_type":"SLEEP","query":"999999999"}', 'df.sleep takes up to 999999999 seconds');
 SELECT is(df.wait_for_signal('go', 60), '{"node_type":"SIGNAL","query":"{\"signal_name\":\"go\",\"timeout_seconds\":60}"}',
           'df.wait_for_signal with a timeout');
 SELECT is(df.wait_for_signal('go'), '{"node_type":"SIGNAL","query":"{\"signal_name\":\"go\",\"timeout_seconds\":null}"}',

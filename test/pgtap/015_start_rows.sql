@@ -39,9 +39,10 @@ BEGIN
 END $$;
 GRANT EXECUTE ON FUNCTION pg_temp.shape(text, text) TO PUBLIC;
 
+-- A variable row without a value (only an administrator can write one).
+INSERT INTO df.vars (name, value, owner) VALUES ('unset', NULL, 't015_user');
 SET ROLE t015_user;
 SELECT df.setvar('greeting', 'hello') AS ok \gset
-INSERT INTO df.vars (name, value) VALUES ('unset', NULL);
 SELECT df.start(df.join3('SELECT 1' |=> 'a', 'SELECT 2', df.sleep(3))
                 ~> df.if('SELECT true', df.loop('SELECT 4', 'SELECT false'), df.if_rows('a', 'SELECT 5', 'SELECT 6'))
                 |=> 'final',

@@ -9,7 +9,7 @@ INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('
 COMMIT;
 
 BEGIN;
-SELECT plan(53);
+SELECT plan(62);
 
 CREATE ROLE t016_alice LOGIN;
 CREATE ROLE t016_bob LOGIN;
@@ -98,20 +98,17 @@ SELECT is(df.getvar('bobvar'), NULL, 'bob''s variables are invisible to alice');
 SELECT is((SELECT array_agg(name) FROM df.vars), ARRAY['secret'], 'df.vars shows alice only her variables');
 SELECT is(df.clearvars(), 'OK', 'alice clears her variables');
 
--- Writing rows for someone else
+-- Writing rows directly: not even her own (df's functions write them for her), so not for bob
+SELECT throws_ok($$INSERT INTO df.instances (id, root_node) VALUES ('00a01610', '00a01611')$$,
+                 '42501', 'permission denied for table instances', 'alice cannot insert an instance');
 SELECT throws_ok(format($$INSERT INTO df.instances (id, root_node, submitted_by) VALUES ('00a01610', '00a01611', %L)$$, 't016_bob'),
-                 '42501', 'new row violates row-level security policy for table "instances"',
-                 'alice cannot insert an instance submitted by bob');
-SELECT throws_ok(format($$INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('00a01611', %L, 'SQL', 'x', 't016_bob')$$, :'b'),
-                 '42501', 'new row violates row-level security policy for table "nodes"',
-                 'alice cannot insert a node submitted by bob');
-SELECT throws_ok($$INSERT INTO df.vars (name, value, owner) VALUES ('x', 'y', 't016_bob')$$,
-                 '42501', 'new row violates row-level security policy for table "vars"',
-                 'alice cannot set a variable of bob''s');
-SAVEPOINT graft;
-INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('00a01612', :'b', 'SQL', 'SELECT ''graft''');
-SELECT throws_ok('SET CONSTRAINTS ALL IMMEDIATE', '23503', NULL, 'alice cannot attach a node of hers to bob''s instance');
-ROLLBACK TO SAVEPOINT graft;
+                 '42501', 'permission denied for table instances', '... neither one submitted by bob');
+SELECT throws_ok(format($$INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('00a01612', %L, 'SQL', 'SELECT ''graft''')$$, :'b'),
+                 '42501', 'permission denied for table nodes', 'alice cannot insert a node, not even into bob''s instance');
+SELECT throws_ok($$INSERT INTO df.vars (name, value) VALUES ('x', 'y')$$,
+                 '42501', 'permission denied for table vars', 'alice cannot write df.vars directly');
+SELECT throws_ok($$UPDATE df.vars SET value = 'z'$$, '42501', 'permission denied for table vars', '... nor update it');
+SELECT throws_ok($$DELETE FROM df.vars$$, '42501', 'permission denied for table vars', '... nor delete from it');
 SELECT throws_ok(format($$UPDATE df.instances SET status = 'completed' WHERE id = %L$$, :'a'), '42501', NULL,
                  'alice cannot update even her own instance''s status');
 SELECT throws_ok($$UPDATE df.nodes SET status = 'completed'$$, '42501', NULL, 'alice cannot update nodes');
@@ -130,67 +127,59 @@ SELECT is((SELECT value FROM df.vars WHERE name = 'secret' AND owner = 't016_bob
 SET SESSION AUTHORIZATION t016_alice;
 SELECT throws_ok(format('SELECT df._cancel(%L, %L)', :'b', 'x'), '42704', format('Instance not found or access denied: %s', :'b'),
                  'df._cancel refuses another role''s instance');
-SELECT throws_ok(format('SELECT df._launch(%L, %L)', :'b', '{}'), '42704', format('Instance not found or access denied: %s', :'b'),
-                 'df._launch refuses another role''s instance');
+SELECT throws_ok(format('SELECT df._launch(%L, %L)', :'a', '{}'), '42501', 'permission denied for function _launch',
+                 'df._launch is not for application roles (df._start_instance calls it)');
 SELECT is(df._cancel(:'a', 'mine'), format('Instance %s cancelled: mine', :'a'), 'df._cancel works on her own instance');
+SELECT throws_ok($$SELECT df._start_instance('t016_bob', NULL, NULL, '{00a01620}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
+                 '42501', 'df.start(): session user "t016_alice" may not start instances as role t016_bob',
+                 'df._start_instance refuses to act for another role');
+SELECT throws_ok($$SELECT df._setvar('t016_bob', 'secret', 'forged')$$, '42501',
+                 'session user "t016_alice" may not manage the variables of role t016_bob', 'df._setvar refuses another role');
+SELECT throws_ok($$SELECT df._unsetvar('t016_bob', 'secret')$$, '42501', NULL, 'df._unsetvar refuses another role');
+SELECT throws_ok($$SELECT df._clearvars('t016_bob')$$, '42501', NULL, 'df._clearvars refuses another role');
+SELECT is(df._getvar('t016_bob', 'secret'), NULL, 'df._getvar reads nothing of another role''s');
+
+-- A graph given to df._start_instance by hand goes through the same checks as df.start's.
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL,
+                       '{00a01621,00a01622,00a01623,00a01624}', '{THEN,THEN,SQL,SQL}',
+                       '{NULL,NULL,"SELECT 1","SELECT 2"}', '{NULL,NULL,NULL,NULL}',
+                       '{00a01622,00a01623,NULL,NULL}', '{00a01623,00a01624,NULL,NULL}')$$, '22023',
+                 'Invalid durable function graph: node 00a01623 has more than one parent; a graph must be a tree',
+                 'a node shared by two parents');
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL,
+                       '{00a01631,00a01632,00a01633,00a01635,00a01636,00a01637}', '{THEN,THEN,THEN,SQL,SQL,SQL}',
+                       '{NULL,NULL,NULL,"SELECT 1","SELECT 2","SELECT 3"}', '{NULL,NULL,NULL,NULL,NULL,NULL}',
+                       '{00a01632,00a01633,00a01632,NULL,NULL,NULL}', '{00a01635,00a01636,00a01637,NULL,NULL,NULL}')$$, '22023',
+                 'Invalid durable function graph: node 00a01632 has more than one parent; a graph must be a tree',
+                 'a cycle');
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL,
+                       '{00a01641,00a01642,00a01643,00a01644,00a01645}', '{SQL,THEN,THEN,SQL,SQL}',
+                       '{"SELECT 1",NULL,NULL,"SELECT 2","SELECT 3"}', '{NULL,NULL,NULL,NULL,NULL}',
+                       '{NULL,00a01643,00a01642,NULL,NULL}', '{NULL,00a01644,00a01645,NULL,NULL}')$$, '22023',
+                 'Invalid durable function graph: 4 of 5 nodes are not reachable from root node 00a01641',
+                 'a cycle away from the root');
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, '{00a01651}', '{SLEEP}', '{soon}', '{NULL}', '{NULL}', '{NULL}')$$,
+                 '22023',
+                 'Invalid durable function graph: node 00a01651: SLEEP query must be a non-negative whole number of seconds, got ''soon''',
+                 'a node that could not run');
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, '{00a01661,00a01662}', '{LOOP,SQL}',
+                       '{"{\"condition_node\":\"00a01669\"}","SELECT 1"}', '{NULL,NULL}', '{00a01662,NULL}', '{NULL,NULL}')$$,
+                 '22023',
+                 'Invalid durable function graph: node 00a01661: condition_node refers to a node that does not exist: 00a01669',
+                 'a reference to a node that does not exist');
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, 'no_such_database', '{00a01665}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
+                 '3D000', 'database "no_such_database" does not exist', 'a database that does not exist');
+SELECT df.setvar('v', '1') AS ok \gset
+SELECT df._start_instance('t016_alice', 'by hand', NULL, '{00a01671,00a01672,00a01673}', '{THEN,SQL,SLEEP}',
+                          '{NULL,"SELECT {v}",5}', '{NULL,NULL,NULL}', '{00a01672,NULL,NULL}', '{00a01673,NULL,NULL}') AS hand \gset
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT input::jsonb -> 'vars' FROM df_engine.instances WHERE id = :'hand'), '{"v": "1"}'::jsonb,
+          'a sound graph given by hand launches like df.start''s, with the role''s variables');
+SELECT is((SELECT submitted_by::text || ' ' || label FROM df.instances WHERE id = :'hand'), 't016_alice by hand',
+          '... as alice, with its label');
 SELECT throws_ok(format('SELECT df._launch(%L, %L)', :'a', '{}'), '55000',
                  format('instance %s is cancelled, not pending; only a new instance can be launched', :'a'),
                  'df._launch refuses an instance that is not new');
-
--- A graph written by hand goes through the same checks as df.start's.
-INSERT INTO df.instances (id, root_node) VALUES ('00a01620', '00a01621');
-INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
-    ('00a01621', '00a01620', 'THEN', NULL, '00a01622', '00a01623'),
-    ('00a01622', '00a01620', 'THEN', NULL, '00a01623', '00a01624'),
-    ('00a01623', '00a01620', 'SQL', 'SELECT 1', NULL, NULL),
-    ('00a01624', '00a01620', 'SQL', 'SELECT 2', NULL, NULL);
-SELECT throws_ok($$SELECT df._launch('00a01620', '{}')$$, '22023',
-                 'Invalid durable function graph: node 00a01623 has more than one parent; a graph must be a tree',
-                 'a node shared by two parents');
-INSERT INTO df.instances (id, root_node) VALUES ('00a01630', '00a01631');
-INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
-    ('00a01631', '00a01630', 'THEN', NULL, '00a01632', '00a01635'),
-    ('00a01632', '00a01630', 'THEN', NULL, '00a01633', '00a01636'),
-    ('00a01633', '00a01630', 'THEN', NULL, '00a01632', '00a01637'),
-    ('00a01635', '00a01630', 'SQL', 'SELECT 1', NULL, NULL),
-    ('00a01636', '00a01630', 'SQL', 'SELECT 2', NULL, NULL),
-    ('00a01637', '00a01630', 'SQL', 'SELECT 3', NULL, NULL);
-SELECT throws_ok($$SELECT df._launch('00a01630', '{}')$$, '22023',
-                 'Invalid durable function graph: node 00a01632 has more than one parent; a graph must be a tree',
-                 'a cycle');
-INSERT INTO df.instances (id, root_node) VALUES ('00a01640', '00a01641');
-INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
-    ('00a01641', '00a01640', 'SQL', 'SELECT 1', NULL, NULL),
-    ('00a01642', '00a01640', 'THEN', NULL, '00a01643', '00a01644'),
-    ('00a01643', '00a01640', 'THEN', NULL, '00a01642', '00a01645'),
-    ('00a01644', '00a01640', 'SQL', 'SELECT 2', NULL, NULL),
-    ('00a01645', '00a01640', 'SQL', 'SELECT 3', NULL, NULL);
-SELECT throws_ok($$SELECT df._launch('00a01640', '{}')$$, '22023',
-                 'Invalid durable function graph: 4 of 5 nodes are not reachable from root node 00a01641',
-                 'a cycle away from the root');
-INSERT INTO df.instances (id, root_node) VALUES ('00a01650', '00a01651');
-INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('00a01651', '00a01650', 'SLEEP', 'soon');
-SELECT throws_ok($$SELECT df._launch('00a01650', '{}')$$, '22023',
-                 'Invalid durable function graph: node 00a01651: SLEEP query must be a non-negative whole number of seconds, got ''soon''',
-                 'a node that could not run');
-INSERT INTO df.instances (id, root_node) VALUES ('00a01660', '00a01661');
-INSERT INTO df.nodes (id, instance_id, node_type, query, left_node) VALUES
-    ('00a01661', '00a01660', 'LOOP', '{"condition_node":"00a01669"}', '00a01662'),
-    ('00a01662', '00a01660', 'SQL', 'SELECT 1', NULL);
-SELECT throws_ok($$SELECT df._launch('00a01660', '{}')$$, '22023',
-                 'Invalid durable function graph: node 00a01661: condition_node refers to a node that does not exist: 00a01669',
-                 'a reference to a node that does not exist');
-SELECT throws_ok($$SELECT df._launch('00a01660', '{"v": 1}')$$, '22023', 'variables must be a JSON object of text values',
-                 'variables must be text');
-INSERT INTO df.instances (id, root_node) VALUES ('00a01670', '00a01671');
-INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node) VALUES
-    ('00a01671', '00a01670', 'THEN', NULL, '00a01672', '00a01673'),
-    ('00a01672', '00a01670', 'SQL', 'SELECT {v}', NULL, NULL),
-    ('00a01673', '00a01670', 'SLEEP', '5', NULL, NULL);
-SELECT lives_ok($$SELECT df._launch('00a01670', '{"v": "1"}')$$, 'a sound graph written by hand launches like df.start''s');
-RESET SESSION AUTHORIZATION;
-SELECT is((SELECT input::jsonb -> 'vars' FROM df_engine.instances WHERE id = '00a01670'), '{"v": "1"}'::jsonb,
-          '... with the variables given');
 SELECT throws_ok($$SELECT df._launch('00a01600', '{}')$$, '55000',
                  'instance 00a01600 was not created in the current transaction; use df.start()',
                  'df._launch refuses an instance committed earlier');
@@ -202,6 +191,8 @@ SELECT throws_ok(format('SELECT df.cancel(%L)', :'a2'), '42704', format('Instanc
                  'as itself, ops cannot see alice''s instance');
 SELECT is(df._cancel(:'a2', 'by ops'), format('Instance %s cancelled: by ops', :'a2'),
           'df._cancel lets a member of the submitter''s role act for it');
+SELECT is(df._getvar('t016_alice', 'v'), '1', 'df._getvar lets a member of the role read its variables');
+SELECT lives_ok($$SELECT df._setvar('t016_alice', 'set_by', 'ops')$$, '... and df._setvar set them');
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT status FROM df.instances WHERE id = :'a2'), 'cancelled', 'alice''s second instance is cancelled');
 SELECT is(session_user::text, 'postgres', 'the session is back to the superuser');

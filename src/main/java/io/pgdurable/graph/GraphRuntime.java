@@ -15,9 +15,13 @@ import javax.sql.DataSource;
  * worker starts, then {@link #attach(DataSource)} the worker's pool.
  */
 public final class GraphRuntime implements AutoCloseable {
+    /** How often the signal router looks for signals sent to open waits when it has no work. */
+    private static final Duration SIGNAL_POLL = Duration.ofMillis(100);
+
     private final StepConnections connections;
     private volatile DataSource control;
     private ReconcileLoop reconcileLoop;
+    private SignalRouter signalRouter;
 
     /**
      * @param jdbcUrl        the control database, as the worker connects to it
@@ -40,9 +44,16 @@ public final class GraphRuntime implements AutoCloseable {
                 .activity(SqlStepActivity.NAME, new SqlStepActivity(connections, controlSource));
     }
 
-    /** The pool used to look up submitting roles; the worker's own is the natural choice. */
-    public void attach(DataSource dataSource) {
+    /**
+     * The pool used to look up submitting roles and to route signals (see {@link SignalRouter});
+     * the worker's own is the natural choice.
+     */
+    public synchronized void attach(DataSource dataSource) {
         this.control = dataSource;
+        if (signalRouter != null) {
+            signalRouter.close();
+        }
+        signalRouter = new SignalRouter(dataSource, SIGNAL_POLL).start();
     }
 
     /**
@@ -56,7 +67,11 @@ public final class GraphRuntime implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (signalRouter != null) {
+            signalRouter.close();
+            signalRouter = null;
+        }
         if (reconcileLoop != null) {
             reconcileLoop.close();
         }

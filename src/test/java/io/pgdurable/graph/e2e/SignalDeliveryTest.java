@@ -293,14 +293,16 @@ class SignalDeliveryTest {
     void signal_racing_a_timeout_that_fired_first_is_not_lost_but_goes_to_the_next_wait() {
         String id = env.start("df.wait_for_signal('race', 1) ~> df.wait_for_signal('race', 20)");
         awaitOpenWait(id, "race");
-        // With no worker running, the timeout comes due and the signal is routed to the same wait:
-        // the next turn sees both, the timer first.
+        // With no worker running, the timeout comes due and the signal is routed to the same wait
+        // (by the routing step a worker's signal router runs): the next turn sees both, the timer
+        // first.
         env.stopWorkers();
         try {
             DfTestEnvironment.awaitTrue(() -> adminLong(env,
                     "SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id = ? AND visible_at <= now()",
                     id) > 0, DONE, "the wait's timeout to come due");
             env.queryAsApp("SELECT df.signal(?, 'race', '\"raced\"')", id);
+            assertThat(adminLong(env, "SELECT routed FROM df._route_signals(100)")).isEqualTo(1);
             assertThat(adminLong(env,
                     "SELECT count(*) FROM df.signal_waits WHERE instance_id = ? AND routed_seq IS NOT NULL", id))
                     .isEqualTo(1);
