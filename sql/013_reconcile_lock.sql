@@ -3,8 +3,8 @@
 --
 -- * The lock. Passes never overlap: a pass holds a SHARE ROW EXCLUSIVE lock on the empty table
 --   df_engine.reconcile_lock (NOWAIT: a pass that cannot take it is skipped). No role but the
---   owner has a privilege on that table or on schema df_engine, so no other role can take the
---   lock, or any lock that conflicts with it, and hold it to stall reconciliation. (The advisory
+--   owner has a privilege on that table, so no other role can take the lock, or any lock that
+--   conflicts with it, and hold it to stall reconciliation. (The advisory
 --   lock used before was keyed by a public name: any role could take it.) The mode takes no
 --   snapshot and no transaction id, so a connection that only holds it while a batched pass runs
 --   on another connection holds back neither VACUUM nor anything else.

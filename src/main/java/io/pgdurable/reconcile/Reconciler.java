@@ -42,7 +42,7 @@ import javax.sql.DataSource;
  *
  * <p>Passes never overlap: a pass holds a {@code SHARE ROW EXCLUSIVE} lock on
  * {@value #LOCK_TABLE}, taken {@code NOWAIT}; one that cannot take it does nothing and says so.
- * Only the schema owner may lock that table (no role has a privilege on it or on its schema), so
+ * Only the schema owner may lock that table (no other role has a privilege on it), so
  * no other role can hold it to stall reconciliation. A batched pass holds it on a second
  * connection of its own, in a transaction that does nothing else: that mode needs no snapshot and
  * no transaction id, so the holder holds back no VACUUM.
