@@ -93,6 +93,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 12)
 \ir ../sql/012_cancel.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (12, '012_cancel.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 13) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 013_reconcile_lock.sql'
+\ir ../sql/013_reconcile_lock.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (13, '013_reconcile_lock.sql');
+\endif
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,

@@ -16,15 +16,16 @@ SELECT set_config('search_path', 'pg_catalog, pg_temp', true);
 --
 -- No row back means another transaction holds it (FOR UPDATE NOWAIT raises 55P03 instead).
 -- The lock is released when the transaction ends; there is no session-level form.
--- Rows: 'run_worker' (one df.run_worker() per database), 'reconcile' (one reconciliation pass
--- at a time). Add a row for a new lock in the migration that needs it.
+-- Rows: 'run_worker' (one df.run_worker() per database). Add a row for a new lock in the
+-- migration that needs it. Reconciliation holds a table lock on df_engine.reconcile_lock instead
+-- (013), because a batched pass spans several transactions.
 -- ---------------------------------------------------------------------------------------------
 
 CREATE TABLE df_engine.locks (
     name text PRIMARY KEY
 );
 REVOKE ALL ON df_engine.locks FROM PUBLIC;
-INSERT INTO df_engine.locks (name) VALUES ('run_worker'), ('reconcile');
+INSERT INTO df_engine.locks (name) VALUES ('run_worker');
 
 COMMENT ON TABLE df_engine.locks IS
     'Owner-only named locks: SELECT 1 FROM df_engine.locks WHERE name = ... FOR UPDATE SKIP LOCKED holds one until the transaction ends. No privileges for anyone but the owner.';
@@ -36,11 +37,11 @@ COMMENT ON TABLE df_engine.locks IS
 --   label of df.start                  500 characters     a btree index key
 --   signal name                        500 characters     likewise
 --   signal data, as JSON text          1 MiB              it travels in the engine's history
---   nesting depth of signal data       100 levels         the worker's JSON reader stops at
---                                                         1,000; results wrap the data in at
+--   nesting depth of signal data       100 levels         the worker's result limit is
+--                                                         1,000 levels; results wrap the data in at
 --                                                         most one level per graph level (256)
---   numbers in signal data             500 characters     the reader stops at 1,000
---   object keys in signal data         10,000 characters  the reader stops at 50,000
+--   numbers in signal data             500 characters     well inside the reader's bound
+--   object keys in signal data         10,000 characters  likewise
 --   df.sleep, wait_for_signal timeout  999,999,999 s      about 31 years: SIGNAL timeouts were
 --                                                         already held to 9 digits, and timers
 --                                                         much further out cannot be stored

@@ -36,14 +36,16 @@ SELECT throws_ok($$SELECT 1 FROM df_engine.locks WHERE name = 'run_worker' FOR U
 SELECT throws_ok($$LOCK TABLE df_engine.locks IN ACCESS SHARE MODE$$, '42501', NULL, '... nor its table locked');
 RESET ROLE;
 SET ROLE t040_nobody;
-SELECT throws_ok($$SELECT 1 FROM df_engine.locks WHERE name = 'reconcile' FOR UPDATE SKIP LOCKED$$, '42501', NULL,
-                 'a role without df usage cannot take the reconciliation lock');
+SELECT throws_ok($$SELECT 1 FROM df_engine.locks WHERE name = 'run_worker' FOR UPDATE SKIP LOCKED$$, '42501', NULL,
+                 'a role without df usage cannot take the in-database worker''s lock');
+SELECT throws_ok($$LOCK TABLE df_engine.reconcile_lock IN ACCESS EXCLUSIVE MODE NOWAIT$$, '42501', NULL,
+                 '... nor the reconciliation lock');
 RESET ROLE;
 
 -- ---------------------------------------------------------------------------------------------
 -- The named locks
 -- ---------------------------------------------------------------------------------------------
-SELECT is((SELECT array_agg(name ORDER BY name) FROM df_engine.locks), ARRAY['reconcile', 'run_worker'],
+SELECT is((SELECT array_agg(name ORDER BY name) FROM df_engine.locks), ARRAY['run_worker'],
           'df_engine.locks has a row for each exclusive job');
 SELECT is((SELECT relacl FROM pg_class WHERE oid = 'df_engine.locks'::regclass),
           (SELECT ARRAY[format('%s=arwdDxt/%s', quote_ident(r.rolname), quote_ident(r.rolname))]::aclitem[]

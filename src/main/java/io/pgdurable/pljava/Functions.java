@@ -1,9 +1,6 @@
 package io.pgdurable.pljava;
 
-import io.pgdurable.reconcile.ReconcileResult;
-import io.pgdurable.reconcile.Reconciler;
 import java.sql.SQLException;
-import java.time.Clock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -11,6 +8,7 @@ import java.util.logging.Logger;
  * Entry points bound to SQL functions through PL/Java. Each is declared in the deployment
  * descriptor {@code pljava-deploy/pg_durable.ddr}; keep the two in step (a build test checks).
  * They are thin: the work happens in the same classes the standalone worker uses.
+ * ({@code df.reconcile()} has no Java half: its pass runs in SQL, see migration 013.)
  */
 public final class Functions {
     /** Held strongly: java.util.logging forgets the level of a logger nobody references. */
@@ -25,20 +23,6 @@ public final class Functions {
     }
 
     private Functions() {
-    }
-
-    /**
-     * {@code df.reconcile()}: one reconciliation pass now, returning its summary as JSON text.
-     * The pass runs on loopback connections as the current user, which is the owner of the
-     * SECURITY DEFINER wrapper {@code df.reconcile()} (see {@link Loopback}), batch by
-     * batch, and reads the settings as a new session sees them: a {@code SET} in the calling
-     * session does not change what it deletes.
-     */
-    public static String reconcile() throws SQLException {
-        Loopback loopback = Loopback.fromCallingSession();
-        ReconcileResult result = new Reconciler(loopback.dataSource("pg_durable:reconcile"), Clock.systemUTC())
-                .runOnce(Reconciler.Trigger.SQL, null);
-        return result.toJson().toString();
     }
 
     /**

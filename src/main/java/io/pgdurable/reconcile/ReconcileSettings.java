@@ -11,7 +11,10 @@ import java.time.Duration;
  * The reconciliation settings, read with {@code current_setting(name, true)} so that
  * {@code postgresql.conf}, {@code ALTER SYSTEM} and {@code ALTER DATABASE ... SET} all apply and a
  * reload is picked up at the next pass. Unset means the default; anything that is not a plain
- * integer in range is an error naming the setting and the value.
+ * integer in range is an error naming the setting and the value. A pass in one transaction
+ * ({@link Reconciler#runInTransaction}) reads them in SQL instead, from the server's configuration
+ * and never from its session ({@code df_engine.reconcile_setting}), with the same rule and message
+ * ({@code df_engine.reconcile_parse_setting}); a test keeps the two in step.
  *
  * @param retentionDays    how long terminal instances are kept; 0 removes them at the next pass
  * @param intervalSeconds  seconds between periodic passes; 0 disables them

@@ -1,18 +1,15 @@
 package io.pgdurable.reconcile;
 
 import io.pgdurable.engine.DurableException;
-import io.pgdurable.schema.SchemaInstaller;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.logging.Level;
@@ -29,13 +26,26 @@ import javax.sql.DataSource;
  *       {@code pg_durable.retention_days}; age is {@code coalesce(completed_at, created_at)},
  *       never {@code updated_at}, which users can write. The rest go, oldest first, in batches:
  *       each batch removes the engine records (with children and history) and the df rows in one
- *       transaction, so no half-removed instance is ever visible.</li>
+ *       statement ({@code df_engine.reconcile_batch}), so no half-removed instance is ever
+ *       visible.</li>
  *   <li><b>Orphaned engine records.</b> Graph orchestrations with no df row, that are not
  *       sub-orchestrations, are terminal, and are older than the retention window: at most
  *       {@value #MAX_ORPHANS} a pass.</li>
  * </ol>
- * Pending and running instances are never touched. Passes never overlap: a pass holds the
- * advisory lock {@link #LOCK_KEY}, and one that cannot take it does nothing and says so.
+ * Pending and running instances are never touched.
+ *
+ * <p>Two kinds of pass. {@link #runOnce} and {@link #runIfDue} (the worker, the {@code reconcile}
+ * command) commit after each batch, so no transaction holds its locks for long.
+ * {@link #runInTransaction} runs a whole pass in the caller's open transaction and never commits
+ * ({@code df_engine.reconcile_pass}, which {@code df.reconcile()} calls); it removes at most
+ * {@value #HARD_CAP} instances, so that transaction stays bounded.
+ *
+ * <p>Passes never overlap: a pass holds a {@code SHARE ROW EXCLUSIVE} lock on
+ * {@value #LOCK_TABLE}, taken {@code NOWAIT}; one that cannot take it does nothing and says so.
+ * Only the schema owner may lock that table (no other role has a privilege on it), so
+ * no other role can hold it to stall reconciliation. A batched pass holds it on a second
+ * connection of its own, in a transaction that does nothing else: that mode needs no snapshot and
+ * no transaction id, so the holder holds back no VACUUM.
  */
 public final class Reconciler {
     private static final Logger LOG = Logger.getLogger(Reconciler.class.getName());
@@ -46,14 +56,14 @@ public final class Reconciler {
     public static final int MAX_ORPHANS = 1_000;
     /** Runs kept in {@code df.reconcile_runs}. */
     public static final int KEPT_RUNS = 1_000;
-    /** The name {@link #LOCK_KEY} is derived from. */
-    public static final String LOCK_NAME = "pg_durable:reconcile";
-    /** Session advisory lock held by a pass. */
-    public static final long LOCK_KEY = SchemaInstaller.lockKey(LOCK_NAME);
+    /** The table whose {@code SHARE ROW EXCLUSIVE} lock a pass holds. */
+    public static final String LOCK_TABLE = "df_engine.reconcile_lock";
     /** Instances removed per transaction by default: short enough not to hold locks for long. */
     public static final int DEFAULT_BATCH_SIZE = 500;
 
-    private static final String GRAPH_ORCHESTRATION = "df.function_graph";
+    /** SQLSTATE of a lock that NOWAIT could not take. */
+    private static final String LOCK_NOT_AVAILABLE = "55P03";
+    private static final int LOCK_CHECK_TIMEOUT_SECONDS = 5;
 
     /** Who asked for a pass; recorded with it. */
     public enum Trigger {
@@ -73,6 +83,8 @@ public final class Reconciler {
     private final DataSource dataSource;
     private final Clock clock;
     private final int batchSize;
+    /** Runs after each committed batch of a batched pass; tests use it to look at a pass under way. */
+    private volatile Runnable afterBatch = () -> { };
 
     public Reconciler(DataSource dataSource, Clock clock) {
         this(dataSource, clock, DEFAULT_BATCH_SIZE);
@@ -87,22 +99,28 @@ public final class Reconciler {
         this.batchSize = batchSize;
     }
 
+    /** Sets what runs after each committed batch of a batched pass (for tests). */
+    void afterBatch(Runnable hook) {
+        this.afterBatch = Objects.requireNonNull(hook, "hook");
+    }
+
     /**
-     * Runs one pass now, whatever the interval, honouring the retention setting. Returns a skipped
-     * result if another pass is running. A failure is recorded and returned, not thrown.
+     * Runs one pass now, whatever the interval, honouring the retention setting, committing after
+     * each batch. Returns a skipped result if another pass is running. A failure is recorded and
+     * returned, not thrown.
      */
     public ReconcileResult runOnce(Trigger trigger, String workerId) throws SQLException {
         long started = System.nanoTime();
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(true);
-            if (!tryLock(c)) {
+        try (Connection lock = dataSource.getConnection()) {
+            if (!tryLock(lock)) {
                 LOG.info("reconciliation skipped: another pass is running");
                 return ReconcileResult.skipped(Duration.ofNanos(System.nanoTime() - started));
             }
-            try {
-                return pass(c, trigger, workerId, started);
+            try (Connection c = dataSource.getConnection()) {
+                c.setAutoCommit(true);
+                return pass(c, lock, trigger, workerId, started);
             } finally {
-                unlock(c);
+                unlock(lock);
             }
         }
     }
@@ -119,42 +137,77 @@ public final class Reconciler {
             if (interval == 0 || !due(c, interval)) {
                 return Optional.empty();
             }
-            if (!tryLock(c)) {
-                return Optional.empty();
-            }
-            try {
-                // Checked again under the lock: another worker may have just finished a pass.
-                if (!due(c, interval)) {
+            try (Connection lock = dataSource.getConnection()) {
+                if (!tryLock(lock)) {
                     return Optional.empty();
                 }
-                return Optional.of(pass(c, Trigger.WORKER, workerId, started));
-            } finally {
-                unlock(c);
+                try {
+                    // Checked again under the lock: another worker may have just finished a pass.
+                    if (!due(c, interval)) {
+                        return Optional.empty();
+                    }
+                    return Optional.of(pass(c, lock, Trigger.WORKER, workerId, started));
+                } finally {
+                    unlock(lock);
+                }
             }
         }
     }
 
-    private ReconcileResult pass(Connection c, Trigger trigger, String workerId, long started) throws SQLException {
+    /**
+     * Runs a whole pass in the transaction open on {@code c}, and never commits, rolls back or
+     * changes its auto-commit: the caller owns the transaction, and the lock is held until it
+     * ends. Removes at most {@value #HARD_CAP} expired instances ({@link ReconcileResult#moreRemaining()}
+     * says when there may be more) and reads the settings from the server's configuration, not
+     * from {@code c}'s session (see {@code df_engine.reconcile_setting}). Returns a skipped result
+     * if another pass holds the lock; a failure is recorded in the transaction and returned. The
+     * batch size and the clock of this reconciler apply.
+     */
+    public ReconcileResult runInTransaction(Connection c, Trigger trigger, String workerId) throws SQLException {
+        String sql = """
+                SELECT df_engine.reconcile_pass(?, ?, ?::timestamptz, ?, ?, ?, ?)::text
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, trigger.label());
+            ps.setString(2, workerId);
+            ps.setString(3, clock.instant().toString());
+            ps.setInt(4, HARD_CAP);
+            ps.setInt(5, MAX_ORPHANS);
+            ps.setInt(6, KEPT_RUNS);
+            ps.setInt(7, batchSize);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                ReconcileResult result = ReconcileResult.fromJson(rs.getString(1));
+                if (result.error() != null) {
+                    LOG.warning(() -> "reconciliation pass " + result.runId() + " failed: " + result.error());
+                }
+                return result;
+            }
+        }
+    }
+
+    private ReconcileResult pass(Connection c, Connection lock, Trigger trigger, String workerId, long started)
+            throws SQLException {
         long runId = openRun(c, trigger, workerId);
         ReconcileSettings settings = null;
         Counts counts = new Counts();
         try {
             settings = ReconcileSettings.read(c);
             Instant cutoff = clock.instant().minus(settings.retention());
-            removeExpired(c, cutoff, counts);
+            removeExpired(c, lock, cutoff, counts);
             reclaimOrphans(c, cutoff, counts);
             ReconcileResult result = new ReconcileResult(runId, false, counts.instances, counts.nodes,
-                    counts.engine, counts.orphans, Duration.ofNanos(System.nanoTime() - started), settings, null);
+                    counts.engine, counts.orphans, false, Duration.ofNanos(System.nanoTime() - started), settings,
+                    null);
             closeRun(c, runId, result);
             LOG.info(() -> "reconciliation pass " + runId + ": removed " + result.instancesRemoved() + " instances ("
                     + result.nodesRemoved() + " nodes, " + result.engineRecordsRetired() + " engine records), reclaimed "
                     + result.orphansReclaimed() + " orphans in " + result.duration().toMillis() + " ms");
             return result;
         } catch (SQLException | RuntimeException e) {
-            rollbackQuietly(c);
             String error = e.getMessage();
             ReconcileResult failed = new ReconcileResult(runId, false, counts.instances, counts.nodes, counts.engine,
-                    counts.orphans, Duration.ofNanos(System.nanoTime() - started), settings, error);
+                    counts.orphans, false, Duration.ofNanos(System.nanoTime() - started), settings, error);
             if (e instanceof DurableException) {
                 LOG.warning(() -> "reconciliation pass " + runId + " failed: " + error);  // a setting: no trace needed
             } else {
@@ -173,124 +226,58 @@ public final class Reconciler {
     // Step 1: expired terminal instances
     // -------------------------------------------------------------------------------------------
 
-    /** Removes, batch by batch, every terminal instance beyond the cap or older than the cutoff. */
-    private void removeExpired(Connection c, Instant cutoff, Counts counts) throws SQLException {
-        CapBoundary boundary = capBoundary(c);
-        String select = """
-                SELECT id FROM df.instances
-                 WHERE status IN ('completed', 'failed', 'cancelled')
-                   AND (coalesce(completed_at, created_at) < ?
-                        OR (?::timestamptz IS NOT NULL
-                            AND (coalesce(completed_at, created_at), id) < (?::timestamptz, ?::text)))
-                 ORDER BY coalesce(completed_at, created_at), id
-                 LIMIT ?
-                   FOR UPDATE SKIP LOCKED
-                """;
-        while (true) {
-            c.setAutoCommit(false);
-            List<String> ids = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement(select)) {
-                ps.setTimestamp(1, Timestamp.from(cutoff));
-                ps.setTimestamp(2, boundary == null ? null : boundary.age);
-                ps.setTimestamp(3, boundary == null ? null : boundary.age);
-                ps.setString(4, boundary == null ? null : boundary.id);
-                ps.setInt(5, batchSize);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        ids.add(rs.getString(1));
-                    }
+    /**
+     * Removes, batch by batch, every terminal instance beyond the cap or older than the cutoff.
+     * Each batch is one statement, committed on its own.
+     */
+    private void removeExpired(Connection c, Connection lock, Instant cutoff, Counts counts) throws SQLException {
+        Timestamp capAge = null;
+        String capId = null;
+        try (PreparedStatement ps = c.prepareStatement("SELECT age, id FROM df_engine.reconcile_cap_boundary(?)")) {
+            ps.setInt(1, HARD_CAP);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    capAge = rs.getTimestamp(1);
+                    capId = rs.getString(2);
                 }
             }
-            if (ids.isEmpty()) {
-                c.commit();
-                c.setAutoCommit(true);
-                return;
-            }
-            Array array = c.createArrayOf("text", ids.toArray());
-            long engine = count(c, "SELECT count(*) FROM df_engine.delete_instances(?)", array);
-            long nodes = update(c, "DELETE FROM df.nodes WHERE instance_id = ANY (?)", array);
-            long instances = update(c, "DELETE FROM df.instances WHERE id = ANY (?)"
-                    + " AND status IN ('completed', 'failed', 'cancelled')", array);
-            c.commit();
-            c.setAutoCommit(true);
-            counts.instances += instances;
-            counts.nodes += nodes;
-            counts.engine += engine;
-            if (ids.size() < batchSize) {
-                return;
+        }
+        String batch = "SELECT selected, instances, nodes, engine FROM df_engine.reconcile_batch(?, ?, ?, ?)";
+        try (PreparedStatement ps = c.prepareStatement(batch)) {
+            while (true) {
+                ensureLockHeld(lock);
+                ps.setTimestamp(1, Timestamp.from(cutoff));
+                ps.setTimestamp(2, capAge);
+                ps.setString(3, capId);
+                ps.setInt(4, batchSize);
+                int selected;
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    selected = rs.getInt(1);
+                    counts.instances += rs.getLong(2);
+                    counts.nodes += rs.getLong(3);
+                    counts.engine += rs.getLong(4);
+                }
+                afterBatch.run();
+                if (selected < batchSize) {
+                    return;
+                }
             }
         }
-    }
-
-    /** The newest-first {@value #HARD_CAP}th terminal instance; older ones are beyond the cap. */
-    private static CapBoundary capBoundary(Connection c) throws SQLException {
-        String sql = """
-                SELECT coalesce(completed_at, created_at), id FROM df.instances
-                 WHERE status IN ('completed', 'failed', 'cancelled')
-                 ORDER BY coalesce(completed_at, created_at) DESC, id DESC
-                OFFSET ? LIMIT 1
-                """;
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setInt(1, HARD_CAP - 1);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new CapBoundary(rs.getTimestamp(1), rs.getString(2)) : null;
-            }
-        }
-    }
-
-    private record CapBoundary(Timestamp age, String id) {
     }
 
     // -------------------------------------------------------------------------------------------
     // Step 2: orphaned engine records
     // -------------------------------------------------------------------------------------------
 
-    private void reclaimOrphans(Connection c, Instant cutoff, Counts counts) throws SQLException {
-        String select = """
-                SELECT e.id FROM df_engine.instances e
-                 WHERE e.name = ?
-                   AND e.parent_id IS NULL
-                   AND strpos(e.id, '::') = 0
-                   AND e.status IN ('Completed', 'Failed', 'Cancelled')
-                   AND coalesce(e.completed_at, e.created_at) < ?
-                   AND NOT EXISTS (SELECT 1 FROM df.instances d WHERE d.id = e.id)
-                 ORDER BY coalesce(e.completed_at, e.created_at), e.id
-                 LIMIT ?
-                """;
-        List<String> ids = new ArrayList<>();
-        c.setAutoCommit(false);
-        try {
-            try (PreparedStatement ps = c.prepareStatement(select)) {
-                ps.setString(1, GRAPH_ORCHESTRATION);
-                ps.setTimestamp(2, Timestamp.from(cutoff));
-                ps.setInt(3, MAX_ORPHANS);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        ids.add(rs.getString(1));
-                    }
-                }
+    private static void reclaimOrphans(Connection c, Instant cutoff, Counts counts) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.reconcile_orphans(?, ?)")) {
+            ps.setTimestamp(1, Timestamp.from(cutoff));
+            ps.setInt(2, MAX_ORPHANS);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                counts.orphans += rs.getLong(1);
             }
-            if (!ids.isEmpty()) {
-                // delete_instances re-checks terminal status and age itself, under row locks; a df
-                // row that appeared meanwhile is excluded by the NOT EXISTS in the same statement.
-                String delete = """
-                        SELECT count(*) FROM df_engine.delete_instances(
-                            ARRAY(SELECT x FROM unnest(?::text[]) AS x
-                                   WHERE NOT EXISTS (SELECT 1 FROM df.instances d WHERE d.id = x)), ?, ?)
-                        """;
-                try (PreparedStatement ps = c.prepareStatement(delete)) {
-                    ps.setArray(1, c.createArrayOf("text", ids.toArray()));
-                    ps.setTimestamp(2, Timestamp.from(cutoff));
-                    ps.setInt(3, MAX_ORPHANS);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                        counts.orphans += rs.getLong(1);
-                    }
-                }
-            }
-            c.commit();
-        } finally {
-            c.setAutoCommit(true);
         }
     }
 
@@ -298,28 +285,41 @@ public final class Reconciler {
     // Bookkeeping
     // -------------------------------------------------------------------------------------------
 
-    private static boolean tryLock(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_try_advisory_lock(?)")) {
-            ps.setLong(1, LOCK_KEY);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getBoolean(1);
+    /**
+     * Takes the reconciliation lock on {@code lock}, in a transaction left open: true if taken,
+     * false if another pass holds it. The transaction runs nothing else until {@link #unlock}.
+     */
+    private static boolean tryLock(Connection lock) throws SQLException {
+        lock.setAutoCommit(false);
+        try (Statement s = lock.createStatement()) {
+            // The transaction stays idle while the pass works on its other connection.
+            s.execute("SET LOCAL idle_in_transaction_session_timeout = 0");
+            s.execute("LOCK TABLE " + LOCK_TABLE + " IN SHARE ROW EXCLUSIVE MODE NOWAIT");
+            return true;
+        } catch (SQLException e) {
+            lock.rollback();
+            lock.setAutoCommit(true);
+            if (LOCK_NOT_AVAILABLE.equals(e.getSQLState())) {
+                return false;
             }
+            throw e;
         }
     }
 
-    private static void unlock(Connection c) {
+    /** Fails the pass before its next batch if the connection holding the lock is gone. */
+    private static void ensureLockHeld(Connection lock) throws SQLException {
+        if (!lock.isValid(LOCK_CHECK_TIMEOUT_SECONDS)) {
+            throw new SQLException("the reconciliation lock was lost: its connection closed; the pass stops here",
+                    "55000");
+        }
+    }
+
+    private static void unlock(Connection lock) {
         try {
-            if (!c.getAutoCommit()) {
-                c.rollback();
-                c.setAutoCommit(true);
-            }
-            try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_unlock(?)")) {
-                ps.setLong(1, LOCK_KEY);
-                ps.execute();
-            }
+            lock.rollback();
+            lock.setAutoCommit(true);
         } catch (SQLException e) {
-            // The lock goes with the session anyway: a pooled connection that failed here is broken.
+            // The lock goes with the transaction anyway: a pooled connection that failed here is broken.
             LOG.log(Level.FINE, "releasing the reconciliation lock", e);
         }
     }
@@ -352,7 +352,6 @@ public final class Reconciler {
     }
 
     private static void closeRun(Connection c, long runId, ReconcileResult r) throws SQLException {
-        c.setAutoCommit(true);
         String sql = """
                 UPDATE df.reconcile_runs
                    SET finished_at = clock_timestamp(), retention_days = ?, instances_removed = ?,
@@ -372,33 +371,6 @@ public final class Reconciler {
         try (PreparedStatement ps = c.prepareStatement("DELETE FROM df.reconcile_runs WHERE id <= ?")) {
             ps.setLong(1, runId - KEPT_RUNS);
             ps.executeUpdate();
-        }
-    }
-
-    private static long count(Connection c, String sql, Array ids) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setArray(1, ids);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        }
-    }
-
-    private static long update(Connection c, String sql, Array ids) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setArray(1, ids);
-            return ps.executeUpdate();
-        }
-    }
-
-    private static void rollbackQuietly(Connection c) {
-        try {
-            if (!c.getAutoCommit()) {
-                c.rollback();
-            }
-        } catch (SQLException e) {
-            LOG.log(Level.FINE, "rollback failed", e);
         }
     }
 

@@ -105,7 +105,7 @@ class PlJavaDeploymentTest {
                     .hasMessageContaining("permission denied for function _worker_stop");
         }
         try (Connection app = CLUSTER.connect(db, ROLE); Statement s = app.createStatement()) {
-            for (String call : List.of("df.reconcile()", "df.run_worker(1)", "df._reconcile_pljava()")) {
+            for (String call : List.of("df.reconcile()", "df.run_worker(1)", "df._worker_start(1)")) {
                 assertThatThrownBy(() -> s.executeQuery("SELECT " + call))
                         .as(call).hasMessageContaining("permission denied for function");
             }
@@ -140,6 +140,69 @@ class PlJavaDeploymentTest {
 
     @Test
     @Order(6)
+    void terminating_reconcile_at_any_point_of_its_first_second_never_takes_the_cluster_down() throws Exception {
+        // An expired instance whose engine record the test keeps locked: every pass waits on that
+        // row lock, inside the pass, until it is terminated.
+        // (Finished by hand: it only has to be due.)
+        String id = startAsApp("'SELECT 1 AS one'");
+        exec("UPDATE df.instances SET status = 'completed', completed_at = now() - interval '400 days'"
+                + " WHERE id = '" + id + "'");
+        exec("UPDATE df_engine.instances SET status = 'Completed', completed_at = now() - interval '400 days'"
+                + " WHERE id = '" + id + "'");
+        Path log = CLUSTER.dataDir().resolve("server.log");
+        long logMark = Files.size(log);
+        try (Connection blocker = CLUSTER.connect(db); Connection bystander = CLUSTER.connect(db);
+             Statement watch = bystander.createStatement()) {
+            blocker.setAutoCommit(false);
+            try (Statement s = blocker.createStatement()) {
+                s.executeQuery("SELECT 1 FROM df_engine.instances WHERE id = '" + id + "' FOR UPDATE").close();
+            }
+            // 100 to 800 ms after the call began (a fresh backend: its first second), then once the
+            // pass is waiting on the row lock, inside its work.
+            for (long delayMs : new long[] {100, 300, 500, 800, -1}) {
+                String moment = delayMs < 0 ? "while the pass waits on a row lock" : delayMs + " ms after the call";
+                // A fresh backend each time, as for a pg_cron job.
+                try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+                    long pid = backendPid(s);
+                    CompletableFuture<SQLException> call = CompletableFuture.supplyAsync(() -> {
+                        try {
+                            s.executeQuery("SELECT df.reconcile()").close();
+                            return null;
+                        } catch (SQLException e) {
+                            return e;
+                        }
+                    });
+                    awaitTrue(() -> "active".equals(queryQuietly("SELECT state FROM pg_stat_activity WHERE pid = " + pid)),
+                            Duration.ofSeconds(10), "df.reconcile() to be running");
+                    if (delayMs >= 0) {
+                        Thread.sleep(delayMs);  // where in the call the terminate lands, not a wait for an outcome
+                    } else {
+                        awaitTrue(() -> "Lock".equals(queryQuietly(
+                                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = " + pid)),
+                                Duration.ofSeconds(30), "df.reconcile() to wait on the locked engine record");
+                    }
+                    exec("SELECT pg_terminate_backend(" + pid + ")");
+                    SQLException ended = call.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    assertThat((Object) ended).as("terminated %s", moment).isNotNull();
+                    assertThat(ended.getMessage()).contains("terminating connection due to administrator command");
+                }
+                // A backend that aborted would have made the postmaster end every session.
+                try (ResultSet rs = watch.executeQuery("SELECT 1")) {
+                    assertThat(rs.next()).as("bystander session survived a terminate %s", moment).isTrue();
+                }
+            }
+            blocker.rollback();
+        }
+        assertThat(serverLogSince(log, logMark)).contains("terminating connection due to administrator command")
+                .doesNotContain("terminated by signal")
+                .doesNotContain("all server processes terminated");
+        JsonNode summary = JsonCodec.tree(query("SELECT df.reconcile()::text"));
+        assertThat(summary.path("error").isMissingNode()).as(summary.toString()).isTrue();
+        assertThat(query("SELECT count(*) FROM df.instances WHERE id = '" + id + "'")).isEqualTo("0");
+    }
+
+    @Test
+    @Order(7)
     void a_terminated_run_worker_exits_cleanly_and_hands_its_running_step_back() throws Exception {
         Path log = CLUSTER.dataDir().resolve("server.log");
         long logMark = Files.size(log);
@@ -182,7 +245,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void schedule_worker_outside_the_cron_database_explains_what_to_run() {
         assertThatThrownBy(() -> query("SELECT df.schedule_worker()"))
                 .isInstanceOf(SQLException.class)
@@ -190,7 +253,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void a_workflow_completes_through_run_worker_scheduled_by_pg_cron() throws Exception {
         Assumptions.assumeTrue(CLUSTER.hasPgCron(), "pg_cron is not preloaded: skipping the scheduled-worker test");
         String job = "pgd_worker_" + db;
@@ -218,7 +281,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void in_database_worker_runs_the_seed_reconciliation_scenario() throws Exception {
         // An engine record whose df rows were deleted by hand: made before the short retention applies.
         String orphan = startAsApp("'SELECT 1'");
@@ -269,7 +332,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void replace_jar_keeps_every_instance_and_row() throws SQLException {
         String kept = startAsApp("'SELECT 5 AS five'");
         String before = query("SELECT count(*) || '/' || (SELECT count(*) FROM df.nodes) FROM df.instances");
@@ -281,7 +344,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void the_benchmark_compares_the_in_database_worker_on_the_same_workload() throws SQLException {
         BenchmarkSettings settings = BenchmarkSettings.builder(CLUSTER.jdbcUrl(db))
                 .user(TestCluster.SUPERUSER)
@@ -303,7 +366,7 @@ class PlJavaDeploymentTest {
     }
 
     @Test
-    @Order(12)
+    @Order(13)
     void uninstall_removes_the_java_functions_and_keeps_the_tables() throws SQLException {
         ProcessResult r = CLUSTER.psql(db, "-v", "ON_ERROR_STOP=1",
                 "-f", PROJECT.resolve("pljava-deploy/uninstall.sql").toString());
@@ -324,6 +387,13 @@ class PlJavaDeploymentTest {
             byte[] tail = new byte[(int) (f.length() - offset)];
             f.readFully(tail);
             return new String(tail, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    private static long backendPid(Statement s) throws SQLException {
+        try (ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+            rs.next();
+            return rs.getLong(1);
         }
     }
 

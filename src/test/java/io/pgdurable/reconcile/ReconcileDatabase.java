@@ -25,7 +25,7 @@ import org.postgresql.ds.PGSimpleDataSource;
  * one engine record of the graph orchestration with the same id, an engine child
  * {@code <id>::1::00000001} (a JOIN branch) and history for both.
  */
-final class ReconcileDatabase {
+public final class ReconcileDatabase {
     static final String GRAPH = "df.function_graph";
     static final String BRANCH = "df.branch";
 
@@ -37,7 +37,7 @@ final class ReconcileDatabase {
     }
 
     /** A fresh database with the full schema (an earlier one of that name is dropped). */
-    static ReconcileDatabase create(String name) {
+    public static ReconcileDatabase create(String name) {
         return new ReconcileDatabase(TestCluster.get().createDatabase(name));
     }
 
@@ -46,7 +46,7 @@ final class ReconcileDatabase {
         return new ReconcileDatabase(name);
     }
 
-    String name() {
+    public String name() {
         return name;
     }
 
@@ -81,14 +81,14 @@ final class ReconcileDatabase {
      * A new data source: each of its connections is a new session, so it sees the settings made
      * with {@link #set} so far.
      */
-    DataSource dataSource() {
+    public DataSource dataSource() {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setURL(jdbcUrl());
         ds.setApplicationName("pg-durable reconcile tests");
         return ds;
     }
 
-    Connection connect() throws SQLException {
+    public Connection connect() throws SQLException {
         return cluster.connect(name);
     }
 
@@ -143,7 +143,7 @@ final class ReconcileDatabase {
         }
     }
 
-    void exec(String sql, Object... params) {
+    public void exec(String sql, Object... params) {
         try (Connection c = connect(); PreparedStatement ps = prepare(c, sql, params)) {
             ps.execute();
         } catch (SQLException e) {
@@ -151,7 +151,7 @@ final class ReconcileDatabase {
         }
     }
 
-    long count(String sql, Object... params) {
+    public long count(String sql, Object... params) {
         try (Connection c = connect(); PreparedStatement ps = prepare(c, sql, params);
              ResultSet rs = ps.executeQuery()) {
             rs.next();
@@ -162,7 +162,7 @@ final class ReconcileDatabase {
     }
 
     /** The first column of every row, in order. */
-    List<String> strings(String sql, Object... params) {
+    public List<String> strings(String sql, Object... params) {
         try (Connection c = connect(); PreparedStatement ps = prepare(c, sql, params);
              ResultSet rs = ps.executeQuery()) {
             List<String> out = new ArrayList<>();
@@ -175,7 +175,7 @@ final class ReconcileDatabase {
         }
     }
 
-    Set<String> dfIds() {
+    public Set<String> dfIds() {
         return new LinkedHashSet<>(strings("SELECT id FROM df.instances ORDER BY id"));
     }
 
@@ -224,7 +224,7 @@ final class ReconcileDatabase {
     }
 
     /** Inserts the instances {@code seed} describes, in both stores, in one transaction. */
-    void seed(Seed seed) {
+    public void seed(Seed seed) {
         try (Connection c = connect()) {
             c.setAutoCommit(false);
             seed.insert(c);
@@ -278,7 +278,7 @@ final class ReconcileDatabase {
      * {@code completed_at} (and {@code created_at} is {@code createdBefore} earlier), or, with
      * {@link #withoutCompletedAt()}, {@code created_at} with a NULL {@code completed_at}.
      */
-    static final class Seed {
+    public static final class Seed {
         private final int first;
         private final int count;
         private String status = "completed";
@@ -298,7 +298,7 @@ final class ReconcileDatabase {
             this.count = count;
         }
 
-        static Seed of(int first, int count) {
+        public static Seed of(int first, int count) {
             return new Seed(first, count);
         }
 
@@ -311,7 +311,7 @@ final class ReconcileDatabase {
             return this;
         }
 
-        Seed agedAt(Instant newestAge) {
+        public Seed agedAt(Instant newestAge) {
             this.newest = newestAge;
             return this;
         }

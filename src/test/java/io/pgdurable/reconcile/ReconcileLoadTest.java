@@ -120,8 +120,10 @@ class ReconcileLoadTest {
     void a_pass_that_finds_the_reconciliation_lock_held_is_skipped_and_does_nothing() throws Exception {
         db.seed(Seed.of(0x10, 5).agedAt(Instant.now().minus(Duration.ofDays(400))));
         try (Connection holder = db.connect()) {
-            try (PreparedStatement ps = holder.prepareStatement("SELECT pg_advisory_lock(?)")) {
-                ps.setLong(1, Reconciler.LOCK_KEY);
+            // The schema owner's own session holds the lock, as another pass would.
+            holder.setAutoCommit(false);
+            try (PreparedStatement ps = holder.prepareStatement(
+                    "LOCK TABLE " + Reconciler.LOCK_TABLE + " IN SHARE ROW EXCLUSIVE MODE")) {
                 ps.execute();
             }
 
@@ -135,7 +137,7 @@ class ReconcileLoadTest {
             assertThat(db.dfIds()).hasSize(5);
             assertThat(db.count("SELECT count(*) FROM df.reconcile_runs")).isZero();
         }
-        // The lock went with the session.
+        // The lock went with the holder's transaction.
         ReconcileResult ran = reconciler().runOnce(Reconciler.Trigger.CLI, null);
         assertThat(ran.skipped()).isFalse();
         assertThat(ran.instancesRemoved()).isEqualTo(5);

@@ -1,0 +1,276 @@
+-- Reconciliation in SQL (see io.pgdurable.reconcile.Reconciler): the statements of a pass, its
+-- lock, and a whole pass in the caller's transaction.
+--
+-- * The lock. Passes never overlap: a pass holds a SHARE ROW EXCLUSIVE lock on the empty table
+--   df_engine.reconcile_lock (NOWAIT: a pass that cannot take it is skipped). No role but the
+--   owner has a privilege on that table, so no other role can take the lock, or any lock that
+--   conflicts with it, and hold it to stall reconciliation. (The advisory
+--   lock used before was keyed by a public name: any role could take it.) The mode takes no
+--   snapshot and no transaction id, so a connection that only holds it while a batched pass runs
+--   on another connection holds back neither VACUUM nor anything else.
+-- * The batch statements, shared by the worker's and the CLI's batched passes (which commit
+--   after each batch) and by df_engine.reconcile_pass.
+-- * df_engine.reconcile_pass: a whole pass in the calling transaction, for df.reconcile(). It
+--   needs no connection of its own (so no loopback connection, pg_hba entry or password), no
+--   Java while it runs, and reads its settings from the server's configuration, never from the
+--   calling session. It removes at most as many instances as the hard cap, so the transaction
+--   stays bounded.
+
+CREATE TABLE df_engine.reconcile_lock ();
+COMMENT ON TABLE df_engine.reconcile_lock IS
+    'Never has rows: a reconciliation pass holds a SHARE ROW EXCLUSIVE lock on it; only its owner may lock it';
+REVOKE ALL ON df_engine.reconcile_lock FROM PUBLIC;
+-- Default privileges of the installing role may have granted something on the new table.
+DO $do$
+DECLARE
+    v_grantee oid;
+BEGIN
+    FOR v_grantee IN
+        SELECT DISTINCT a.grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid = 'df_engine.reconcile_lock'::pg_catalog.regclass AND a.grantee <> c.relowner
+    LOOP
+        IF v_grantee = 0 THEN
+            EXECUTE 'REVOKE ALL ON df_engine.reconcile_lock FROM PUBLIC';
+        ELSE
+            EXECUTE pg_catalog.format('REVOKE ALL ON df_engine.reconcile_lock FROM %I',
+                                      pg_catalog.pg_get_userbyid(v_grantee));
+        END IF;
+    END LOOP;
+END
+$do$;
+
+-- The value of a reconciliation setting in the server's configuration, as a new session of the
+-- current role in this database would start with it, without the server's command line:
+-- ALTER ROLE <current role> IN DATABASE <this> SET, ALTER ROLE <current role> SET, ALTER DATABASE
+-- <this> SET, ALTER ROLE ALL SET, then the configuration files (postgresql.conf, the files it
+-- includes, and ALTER SYSTEM's postgresql.auto.conf) as they are now. Nothing a session does
+-- (SET, a function's SET clause, connection options) changes it. For these names, which no
+-- loaded module defines, only a superuser may ALTER ROLE or DATABASE ... SET. Reading the
+-- configuration files needs a superuser too (pg_file_settings).
+CREATE FUNCTION df_engine.reconcile_setting(p_name text) RETURNS text
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_value text;
+BEGIN
+    SELECT x.value INTO v_value
+      FROM (SELECT substr(o.opt, length(p_name) + 2) AS value,
+                   CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 4
+                        WHEN s.setrole <> 0 THEN 3
+                        WHEN s.setdatabase <> 0 THEN 2
+                        ELSE 1 END AS rank
+              FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS o(opt)
+             WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+                                          WHERE d.datname = current_database()))
+               AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))
+               AND left(o.opt, length(p_name) + 1) = p_name || '='
+            UNION ALL
+            SELECT f.setting, 0 FROM pg_catalog.pg_file_settings f
+             WHERE f.name = p_name AND f.applied) x
+     ORDER BY x.rank DESC
+     LIMIT 1;
+    RETURN v_value;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.reconcile_setting(text) FROM PUBLIC;
+
+-- A reconciliation setting as a whole number: unset or blank means p_default; anything else that
+-- is not a plain integer from 0 to p_max is an error naming the setting and the value (the same
+-- rule and message as io.pgdurable.reconcile.ReconcileSettings).
+CREATE FUNCTION df_engine.reconcile_parse_setting(p_name text, p_raw text, p_default integer, p_max integer,
+                                                  p_unit text) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v text := btrim(p_raw, E' \t\n\r\f\v');
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN p_default;
+    END IF;
+    IF v !~ '^[0-9]{1,9}$' OR v::bigint > p_max THEN
+        RAISE EXCEPTION '% must be a whole number of % between 0 and %, got ''%''', p_name, p_unit, p_max, p_raw
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v::integer;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.reconcile_parse_setting(text, text, integer, integer, text) FROM PUBLIC;
+
+-- The newest-first p_hard_cap-th terminal instance: older ones are beyond the cap. No row when
+-- there are not that many.
+CREATE FUNCTION df_engine.reconcile_cap_boundary(p_hard_cap integer, OUT age timestamptz, OUT id text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT coalesce(i.completed_at, i.created_at), i.id FROM df.instances i
+     WHERE i.status IN ('completed', 'failed', 'cancelled')
+     ORDER BY coalesce(i.completed_at, i.created_at) DESC, i.id DESC
+    OFFSET p_hard_cap - 1 LIMIT 1
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.reconcile_cap_boundary(integer) FROM PUBLIC;
+
+-- One batch of expired terminal instances: the oldest p_limit terminal instances that are older
+-- than p_cutoff or beyond the cap boundary (p_cap_age, p_cap_id; NULL when the cap is not
+-- reached), skipping rows another transaction holds, go with their engine records (children and
+-- history too) and their df.nodes rows. selected is how many were taken: fewer than p_limit means
+-- nothing more is due.
+CREATE FUNCTION df_engine.reconcile_batch(p_cutoff timestamptz, p_cap_age timestamptz, p_cap_id text,
+                                          p_limit integer,
+                                          OUT selected integer, OUT instances bigint, OUT nodes bigint,
+                                          OUT engine bigint)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_ids text[];
+BEGIN
+    SELECT coalesce(array_agg(s.id), '{}') INTO v_ids
+      FROM (SELECT i.id FROM df.instances i
+             WHERE i.status IN ('completed', 'failed', 'cancelled')
+               AND (coalesce(i.completed_at, i.created_at) < p_cutoff
+                    OR (p_cap_age IS NOT NULL
+                        AND (coalesce(i.completed_at, i.created_at), i.id) < (p_cap_age, p_cap_id)))
+             ORDER BY coalesce(i.completed_at, i.created_at), i.id
+             LIMIT p_limit
+               FOR UPDATE OF i SKIP LOCKED) s;
+    selected := cardinality(v_ids);
+    instances := 0;
+    nodes := 0;
+    engine := 0;
+    IF selected = 0 THEN
+        RETURN;
+    END IF;
+    SELECT count(*) INTO engine FROM df_engine.delete_instances(v_ids);
+    DELETE FROM df.nodes n WHERE n.instance_id = ANY (v_ids);
+    GET DIAGNOSTICS nodes = ROW_COUNT;
+    DELETE FROM df.instances i WHERE i.id = ANY (v_ids) AND i.status IN ('completed', 'failed', 'cancelled');
+    GET DIAGNOSTICS instances = ROW_COUNT;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.reconcile_batch(timestamptz, timestamptz, text, integer) FROM PUBLIC;
+
+-- Orphaned engine records: graph orchestrations with no df row, that are not sub-orchestrations,
+-- are terminal and older than p_cutoff, at most p_limit. Returns how many went.
+CREATE FUNCTION df_engine.reconcile_orphans(p_cutoff timestamptz, p_limit integer) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_ids text[];
+    v_removed bigint;
+BEGIN
+    SELECT coalesce(array_agg(s.id), '{}') INTO v_ids
+      FROM (SELECT e.id FROM df_engine.instances e
+             WHERE e.name = 'df.function_graph'
+               AND e.parent_id IS NULL
+               AND strpos(e.id, '::') = 0
+               AND e.status IN ('Completed', 'Failed', 'Cancelled')
+               AND coalesce(e.completed_at, e.created_at) < p_cutoff
+               AND NOT EXISTS (SELECT 1 FROM df.instances d WHERE d.id = e.id)
+             ORDER BY coalesce(e.completed_at, e.created_at), e.id
+             LIMIT p_limit) s;
+    IF cardinality(v_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+    -- delete_instances re-checks terminal status and age itself, under row locks; a df row that
+    -- appeared meanwhile is excluded by the NOT EXISTS in the same statement.
+    SELECT count(*) INTO v_removed
+      FROM df_engine.delete_instances(
+               ARRAY(SELECT x FROM unnest(v_ids) AS x WHERE NOT EXISTS (SELECT 1 FROM df.instances d WHERE d.id = x)),
+               p_cutoff, p_limit);
+    RETURN v_removed;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.reconcile_orphans(timestamptz, integer) FROM PUBLIC;
+
+-- A whole reconciliation pass in the calling transaction (df.reconcile() calls it): takes the
+-- lock, records the run, reads and checks the settings from the server's configuration, removes
+-- expired terminal instances (at most p_hard_cap of them, in statements of p_batch_size) and
+-- orphaned engine records (at most p_max_orphans), and returns the summary. A pass that cannot
+-- take the lock does nothing and returns "skipped": true. A pass that fails removes nothing, and
+-- its error is recorded and returned, not raised. p_now stands in for the clock in tests.
+CREATE FUNCTION df_engine.reconcile_pass(p_trigger text, p_worker_id text DEFAULT NULL,
+                                         p_now timestamptz DEFAULT NULL,
+                                         p_hard_cap integer DEFAULT 10000,
+                                         p_max_orphans integer DEFAULT 1000,
+                                         p_kept_runs integer DEFAULT 1000,
+                                         p_batch_size integer DEFAULT 500) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_started   timestamptz := clock_timestamp();
+    v_run_id    bigint;
+    v_retention integer;
+    v_interval  integer;
+    v_settings  boolean := false;
+    v_cutoff    timestamptz;
+    v_cap_age   timestamptz;
+    v_cap_id    text;
+    v_batch     record;
+    v_want      integer;
+    v_taken     bigint := 0;
+    v_instances bigint := 0;
+    v_nodes     bigint := 0;
+    v_engine    bigint := 0;
+    v_orphans   bigint := 0;
+    v_more      boolean := false;
+    v_error     text;
+BEGIN
+    BEGIN
+        LOCK TABLE df_engine.reconcile_lock IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RETURN jsonb_build_object('skipped', true, 'instances_removed', 0, 'nodes_removed', 0,
+                                  'engine_records_retired', 0, 'orphans_reclaimed', 0, 'more_remaining', false,
+                                  'duration_ms', floor(extract(epoch FROM clock_timestamp() - v_started) * 1000),
+                                  'settings', jsonb_build_object('hard_cap', p_hard_cap));
+    END;
+    INSERT INTO df.reconcile_runs (trigger, worker_id) VALUES (p_trigger, p_worker_id) RETURNING id INTO v_run_id;
+    BEGIN
+        v_retention := df_engine.reconcile_parse_setting('pg_durable.retention_days',
+                           df_engine.reconcile_setting('pg_durable.retention_days'), 30, 36500, 'days');
+        v_interval := df_engine.reconcile_parse_setting('pg_durable.reconcile_interval',
+                           df_engine.reconcile_setting('pg_durable.reconcile_interval'), 3600, 86400, 'seconds');
+        v_settings := true;
+        -- Whole days of 24 hours, whatever the session's time zone (as the Java passes do).
+        v_cutoff := coalesce(p_now, clock_timestamp()) - v_retention * interval '24 hours';
+        SELECT b.age, b.id INTO v_cap_age, v_cap_id FROM df_engine.reconcile_cap_boundary(p_hard_cap) b;
+        LOOP
+            v_want := least(p_batch_size, p_hard_cap - v_taken);
+            SELECT * INTO v_batch FROM df_engine.reconcile_batch(v_cutoff, v_cap_age, v_cap_id, v_want);
+            v_taken := v_taken + v_batch.selected;
+            v_instances := v_instances + v_batch.instances;
+            v_nodes := v_nodes + v_batch.nodes;
+            v_engine := v_engine + v_batch.engine;
+            EXIT WHEN v_batch.selected < v_want;
+            IF v_taken >= p_hard_cap THEN
+                v_more := true;  -- bounded: the next pass goes on
+                EXIT;
+            END IF;
+        END LOOP;
+        v_orphans := df_engine.reconcile_orphans(v_cutoff, p_max_orphans);
+    EXCEPTION WHEN OTHERS THEN
+        -- Everything since the BEGIN is rolled back: the pass removed nothing.
+        GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT;
+        v_instances := 0;
+        v_nodes := 0;
+        v_engine := 0;
+        v_orphans := 0;
+        v_more := false;
+    END;
+    UPDATE df.reconcile_runs
+       SET finished_at = clock_timestamp(), retention_days = CASE WHEN v_settings THEN v_retention END,
+           instances_removed = v_instances, nodes_removed = v_nodes, engine_records_retired = v_engine,
+           orphans_reclaimed = v_orphans, error = v_error
+     WHERE id = v_run_id;
+    DELETE FROM df.reconcile_runs WHERE id <= v_run_id - p_kept_runs;
+    RETURN jsonb_build_object('run_id', v_run_id, 'skipped', false, 'instances_removed', v_instances,
+                              'nodes_removed', v_nodes, 'engine_records_retired', v_engine,
+                              'orphans_reclaimed', v_orphans, 'more_remaining', v_more,
+                              'duration_ms', floor(extract(epoch FROM clock_timestamp() - v_started) * 1000),
+                              'settings', CASE WHEN v_settings
+                                               THEN jsonb_build_object('retention_days', v_retention,
+                                                                       'reconcile_interval', v_interval)
+                                               ELSE '{}'::jsonb END || jsonb_build_object('hard_cap', p_hard_cap))
+           || CASE WHEN v_error IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error', v_error) END;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.reconcile_pass(text, text, timestamptz, integer, integer, integer, integer) FROM PUBLIC;
