@@ -1,7 +1,7 @@
 -- What an application role cannot lock or write, the owner-only named locks, and the fixed input
 -- limits: each refused with an error naming the value and the limit, before anything is written.
 BEGIN;
-SELECT plan(55);
+SELECT plan(56);
 
 CREATE ROLE t040_alice LOGIN;
 CREATE ROLE t040_bob LOGIN;
