@@ -127,7 +127,8 @@ class ChaosTest {
                     OR NOT EXISTS (SELECT 1 FROM df.instances i WHERE i.id = e.instance_id AND i.label LIKE 'chaos-%')
                 """, STEPS);
         counts.workerStarts = worker.starts();
-        counts.workerExits = worker.exitsOnItsOwn();
+        counts.failedStarts = worker.failedStarts();
+        counts.exitsWhileRunning = worker.exitsWhileRunning();
         counts.elapsed = Duration.ofNanos(System.nanoTime() - startedAt);
         System.out.println(counts.summary(seed));
         worker.exits().forEach(System.out::println);
@@ -135,6 +136,8 @@ class ChaosTest {
         assertThat(counts.notCompleted).as("instances that did not complete; %s", counts.problems).isZero();
         assertThat(counts.duplicates).as("duplicated step effects; %s", counts.problems).isZero();
         assertThat(counts.missing).as("missing step effects; %s", counts.problems).isZero();
+        assertThat(counts.exitsWhileRunning).as("worker JVMs that exited on their own while running; %s",
+                worker.exits()).isZero();
         assertThat(counts.strays).as("effect rows of no chaos instance or step").isZero();
         assertThat(counts.duplicateCompletions).as("steps whose completion the engine recorded twice").isZero();
         assertThat(counts.completed).isEqualTo((long) rounds * WORKFLOWS);
@@ -347,7 +350,8 @@ class ChaosTest {
         long duplicateCompletions;
         long strays;
         int workerStarts;
-        int workerExits;
+        int failedStarts;
+        int exitsWhileRunning;
         Duration elapsed;
 
         int totalFaults() {
@@ -364,14 +368,14 @@ class ChaosTest {
                       workflows:            %d (%d completed, %d not completed)
                       steps:                %d
                       faults:               %d (%s)
-                      worker JVMs started:  %d (%d exited on their own)
+                      worker JVMs started:  %d (%d failed to start, %d exited while running)
                       duplicate effects:    %d
                       missing effects:      %d
                       stray effects:        %d
                       double completions:   %d
                       elapsed:              %.1f s""",
                     seed, workflows, completed, notCompleted, workflows * STEPS, totalFaults(), byKind,
-                    workerStarts, workerExits, duplicates, missing, strays, duplicateCompletions,
+                    workerStarts, failedStarts, exitsWhileRunning, duplicates, missing, strays, duplicateCompletions,
                     elapsed.toMillis() / 1000.0);
         }
     }

@@ -15,13 +15,16 @@ import java.util.concurrent.TimeUnit;
  * test can kill with SIGKILL and start again. Each JVM writes its output to its own log file.
  */
 final class WorkerProcess implements AutoCloseable {
+    /** What {@code Worker} logs once its pool is open and its loops run. */
+    private static final String STARTED_LINE = "worker started: ";
     private final String jdbcUrl;
     private final Path logDir;
     private final List<String> extraOptions;
     private Process process;
     private Path log;
     private int starts;
-    private int exitsOnItsOwn;
+    private int failedStarts;
+    private int exitsWhileRunning;
     private final List<String> exits = new ArrayList<>();
 
     /**
@@ -74,16 +77,26 @@ final class WorkerProcess implements AutoCloseable {
     }
 
     /**
-     * Starts the worker again if it exited without being killed, and counts that: a worker is meant
-     * to ride out lost connections and database restarts. Returns true if it had exited.
+     * Starts the worker again if it exited without being killed, and counts that. A worker that
+     * cannot open its connection pool at startup (the server restarting, its first session
+     * terminated) exits with an error, as the CLI does, and a service manager would start it again;
+     * a worker that has started is meant to ride out lost connections and restarts, and never
+     * exit by itself. Returns true if it had exited.
      */
     boolean restartIfExited() {
         if (process == null || process.isAlive()) {
             return false;
         }
-        exitsOnItsOwn++;
+        boolean hadStarted = logContains(STARTED_LINE);
+        if (hadStarted) {
+            exitsWhileRunning++;
+        } else {
+            failedStarts++;
+        }
+        String tail = logTail();
         exits.add("worker JVM " + starts + " (pid " + process.pid() + ") exited with code " + process.exitValue()
-                + "; last lines of " + log + ":\n" + logTail());
+                + (hadStarted ? " while running; last lines of " + log + ":\n" + tail
+                        : " before it had started: " + tail.substring(tail.lastIndexOf('\n') + 1)));
         start();
         return true;
     }
@@ -93,14 +106,27 @@ final class WorkerProcess implements AutoCloseable {
         return starts;
     }
 
-    /** Times a worker JVM exited without being killed. */
-    int exitsOnItsOwn() {
-        return exitsOnItsOwn;
+    /** Times a worker JVM exited on its own before it had started (e.g. the server was down). */
+    int failedStarts() {
+        return failedStarts;
+    }
+
+    /** Times a worker JVM exited on its own after it had started. */
+    int exitsWhileRunning() {
+        return exitsWhileRunning;
     }
 
     /** What each worker JVM that exited on its own left in its log. */
     List<String> exits() {
         return List.copyOf(exits);
+    }
+
+    private boolean logContains(String text) {
+        try (var lines = Files.lines(log, StandardCharsets.UTF_8)) {
+            return lines.anyMatch(l -> l.contains(text));
+        } catch (IOException | UncheckedIOException e) {
+            return false;
+        }
     }
 
     /** The last lines of the current worker's log, for failure messages. */
