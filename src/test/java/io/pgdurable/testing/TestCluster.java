@@ -262,6 +262,22 @@ public final class TestCluster {
         return Processes.run(Duration.ofMinutes(5), command);
     }
 
+    /**
+     * Restarts the server as after a crash: {@code pg_ctl restart -m immediate} kills every backend
+     * without a checkpoint, and the server replays its WAL as it starts again, on the same port with
+     * the same settings. Returns once it accepts connections. Every open connection is broken.
+     */
+    public void restartImmediately() {
+        ProcessResult restarted = run(Duration.ofSeconds(90), List.of(bindir.resolve("pg_ctl").toString(),
+                "restart", "-D", dataDir.toString(), "-m", "immediate", "-l", dataDir.resolve("server.log").toString(),
+                "-w", "-t", "60", "-s"));
+        if (!restarted.succeeded()) {
+            throw new IllegalStateException("The PostgreSQL test cluster did not restart (pg_ctl exit code "
+                    + restarted.exitCode() + "): " + restarted.output().strip()
+                    + "\n--- last lines of " + dataDir.resolve("server.log") + " ---\n" + serverLogTail());
+        }
+    }
+
     /** The last lines of the server log, for failure messages. */
     public String serverLogTail() {
         return tail(dataDir.resolve("server.log"));
