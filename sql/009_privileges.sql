@@ -682,6 +682,11 @@ BEGIN
     IF p_role IS NULL THEN
         RAISE EXCEPTION 'df.grant_usage(): p_role must not be NULL' USING ERRCODE = '22004';
     END IF;
+    -- format('%I', 'public') is the bare keyword PUBLIC: every role, present and future.
+    IF p_role = 'public' THEN
+        RAISE EXCEPTION 'df.grant_usage(): p_role must name a role, got ''public'' (PUBLIC, every role); grant df usage to a group role instead'
+            USING ERRCODE = '22023';
+    END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA df TO %I', p_role) || v_opt;
     IF include_http THEN
         EXECUTE format('GRANT EXECUTE ON FUNCTION df.http(text, text, text, jsonb, integer) TO %I', p_role) || v_opt;
@@ -719,6 +724,11 @@ DECLARE
 BEGIN
     IF p_role IS NULL THEN
         RAISE EXCEPTION 'df.revoke_usage(): p_role must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- format('%I', 'public') is the bare keyword PUBLIC: every role, present and future.
+    IF p_role = 'public' THEN
+        RAISE EXCEPTION 'df.revoke_usage(): p_role must name a role, got ''public'' (PUBLIC, every role); grant df usage to a group role instead'
+            USING ERRCODE = '22023';
     END IF;
     -- Functions a delegated administrator may hold no grant option on are skipped.
     FOR v_fn IN

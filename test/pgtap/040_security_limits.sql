@@ -1,7 +1,7 @@
 -- What an application role cannot lock or write, the owner-only named locks, and the fixed input
 -- limits: each refused with an error naming the value and the limit, before anything is written.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 CREATE ROLE t040_alice LOGIN;
 CREATE ROLE t040_bob LOGIN;
@@ -163,6 +163,15 @@ SELECT throws_ok($$SELECT df.start('{"node_type":"SIGNAL","query":"{\"signal_nam
                  'Invalid durable function graph: root: SIGNAL timeout_seconds must be at most 999999999 (about 31 years), got 2147483647',
                  'a SIGNAL node written by hand');
 RESET ROLE;
+
+-- ---------------------------------------------------------------------------------------------
+-- PUBLIC is not a role to grant df usage to
+-- ---------------------------------------------------------------------------------------------
+SELECT throws_ok($$SELECT df.grant_usage('public')$$, '22023',
+                 'df.grant_usage(): p_role must name a role, got ''public'' (PUBLIC, every role); grant df usage to a group role instead',
+                 'df.grant_usage(''public'') is refused: it would give every role df usage');
+SELECT throws_ok($$SELECT df.revoke_usage('public')$$, '22023', NULL,
+                 'df.revoke_usage(''public'') is refused too');
 
 SELECT * FROM finish();
 ROLLBACK;
