@@ -1,5 +1,6 @@
 package io.pgdurable.bench;
 
+import io.pgdurable.db.ConnectionSpec;
 import io.pgdurable.engine.DurableException;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.Registry;
@@ -17,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The control-plane scenarios: {@code instances} workflows of {@code steps} SQL steps, each step a
@@ -306,14 +306,10 @@ final class DfBenchmark {
         }
     }
 
-    /** The workflows' role logs in like the worker's step connections do: no password. */
+    /** The workflows' role logs in like the worker's step connections do: no password, its own defaults. */
     private Connection connectAsRole() throws SQLException {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setURL(settings.jdbcUrl());
-        ds.setUser(ROLE);
-        ds.setPassword(null);
-        ds.setApplicationName("pg-durable bench df client");
-        return ds.getConnection();
+        return ConnectionSpec.fromUrl(settings.jdbcUrl()).forStep(ROLE, null)
+                .withApplicationName("pg-durable bench df client").open();
     }
 
     private static void execute(Connection c, String sql) throws SQLException {

@@ -334,19 +334,12 @@ public final class EngineBenchmark {
     /** The activities' own pool, one connection per activity thread, autocommit off for completeAndCommit. */
     private HikariDataSource rowPool() {
         HikariConfig hc = new HikariConfig();
-        hc.setJdbcUrl(settings.jdbcUrl());
-        if (settings.user() != null) {
-            hc.setUsername(settings.user());
-        }
-        if (settings.password() != null) {
-            hc.setPassword(settings.password());
-        }
+        hc.setDataSource(settings.connectionSpec().withApplicationName("pg-durable bench activity").dataSource());
         hc.setPoolName("pg_durable-bench-rows");
         hc.setMaximumPoolSize(settings.activityThreads());
         hc.setMinimumIdle(settings.activityThreads());
         hc.setAutoCommit(false);
         hc.setConnectionTimeout(10_000);
-        hc.addDataSourceProperty("ApplicationName", "pg-durable bench activity");
         return new HikariDataSource(hc);
     }
 
