@@ -35,7 +35,7 @@ public final class Functions {
      * session does not change what it deletes.
      */
     public static String reconcile() throws SQLException {
-        Loopback loopback = Loopback.fromCallingSession();
+        Loopback loopback = Loopback.fromServerConfiguration();
         ReconcileResult result = new Reconciler(loopback.dataSource("pg_durable:reconcile"), Clock.systemUTC())
                 .runOnce(Reconciler.Trigger.SQL, null);
         return result.toJson().toString();
