@@ -114,7 +114,10 @@ INSERT INTO df_engine.schema_migrations (version, name) VALUES (8, '008_history_
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,
--- which create the Java-backed functions; replacing it runs REMOVE then INSTALL.
+-- which create the Java-backed functions; replacing it runs REMOVE then INSTALL. While they run,
+-- PL/Java puts the jar on the class path of the first schema in search_path: df, which the
+-- installing role owns (checked above), so the functions it creates there find their classes.
+SET search_path = df, pg_catalog, pg_temp;
 SELECT EXISTS (SELECT 1 FROM sqlj.jar_repository WHERE jarname = 'pg_durable') AS pgd_jar_installed \gset
 \set pgd_jar_url 'file:' :jar
 \if :pgd_jar_installed
@@ -126,6 +129,7 @@ SELECT sqlj.install_jar(:'pgd_jar_url', 'pg_durable', true);
 \endif
 -- Java functions in schema df find their classes in the jar.
 SELECT sqlj.set_classpath('df', 'pg_durable');
+SET search_path = pg_catalog, pg_temp;
 
 -- Ownership and grants: the Java functions belong to the installing superuser and PUBLIC may not
 -- run them (the descriptor revokes it); an admin role may be named to run them. df.reconcile()

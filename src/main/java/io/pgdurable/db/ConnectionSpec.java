@@ -138,21 +138,6 @@ public final class ConnectionSpec {
     }
 
     /**
-     * A connection for pg_durable's own work to {@code host:port/database}, e.g. the server a
-     * backend runs in. {@code host} must already be checked: an IP address or a DNS name.
-     */
-    public static ConnectionSpec forServer(String host, int port, String database) {
-        Objects.requireNonNull(host, "host");
-        Objects.requireNonNull(database, "database");
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("port must be between 1 and 65535, got " + port);
-        }
-        String address = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
-        return fromUrl(URL_PREFIX + "//" + address + ":" + port + "/"
-                + URLEncoder.encode(database, StandardCharsets.UTF_8).replace("+", "%20"));
-    }
-
-    /**
      * A connection for a SQL step: the same server and URL parameters (SSL settings and so on), to
      * {@code database} (null: this spec's database), authenticated as {@code role} with no
      * password, with the role's own defaults (no search path pin) and {@code df.in_workflow = true}.

@@ -3,6 +3,8 @@ package io.pgdurable.pljava;
 import io.pgdurable.db.ConnectionSpec;
 import java.net.Inet6Address;
 import java.net.InetAddress;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.net.UnknownHostException;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -142,14 +144,21 @@ public final class Loopback {
         return user;
     }
 
-    /** The target as a JDBC URL, with no parameters (the user travels separately). */
+    /**
+     * The target as a JDBC URL, with no parameters (the user travels separately). Built here
+     * rather than by {@link ConnectionSpec}: {@code df.run_worker} calls this on PL/Java's class
+     * loader, which reads every class through SPI, and pgjdbc's classes are loaded by the worker's
+     * own loader instead.
+     */
     public String jdbcUrl() {
-        return spec().url();
+        String address = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
+        return "jdbc:postgresql://" + address + ":" + port + "/"
+                + URLEncoder.encode(database, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
     /** How to connect back for the project's own work (search_path pinned). */
     public ConnectionSpec spec() {
-        return ConnectionSpec.forServer(host, port, database).withUser(user);
+        return ConnectionSpec.fromUrl(jdbcUrl()).withUser(user);
     }
 
     /** A data source for the project's own work, as {@link #user()}, showing {@code applicationName}. */
