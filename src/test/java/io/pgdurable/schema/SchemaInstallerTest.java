@@ -199,6 +199,29 @@ class SchemaInstallerTest {
     }
 
     @Test
+    void install_that_meets_another_installer_creating_the_schema_waits_for_it_and_tries_once_more()
+            throws Exception {
+        try (Connection other = cluster.connect(db); Connection c = cluster.connect(db)) {
+            other.setAutoCommit(false);
+            execute(other, "CREATE SCHEMA df_engine");
+            execute(other, "CREATE TABLE df_engine.schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+                    + " applied_at timestamptz NOT NULL DEFAULT now())");
+            CompletableFuture<InstallResult> install = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return installer.install(c);
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitWaitingForAnotherTransaction(other);
+
+            other.commit();
+
+            assertThat(install.get(2, TimeUnit.MINUTES).applied()).isEqualTo(installer.migrations());
+        }
+    }
+
+    @Test
     void install_pins_its_search_path_whatever_the_connections_own() throws SQLException {
         SchemaInstaller probe = fixture("search_path");
         try (Connection c = cluster.connect(db)) {
@@ -248,6 +271,24 @@ class SchemaInstallerTest {
             }
         }
         throw new AssertionError("No session started waiting for the install lock within a minute");
+    }
+
+    /** Polls pg_locks until some session waits for another's transaction; fails after a minute. */
+    private static void awaitWaitingForAnotherTransaction(Connection c) throws SQLException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")) {
+            while (System.nanoTime() < deadline) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getLong(1) > 0) {
+                        return;
+                    }
+                }
+                Thread.sleep(20);
+            }
+        }
+        throw new AssertionError("No session started waiting for the schema's creation within a minute");
     }
 
     private static List<Migration> ledger(Connection c) throws SQLException {
