@@ -153,15 +153,19 @@ public final class StepConnections implements AutoCloseable {
 
     /** The pool of {@code key}, counted as in use; a pool that logs in under another name is replaced. */
     private RolePool enter(PoolKey key, String login) throws SQLException {
+        RolePool replaced = null;
+        RolePool pool;
         synchronized (pools) {
             if (closed) {
                 throw new SQLException("step connections are closed: the worker is stopping", "57P01");
             }
-            RolePool pool = pools.get(key);
+            pool = pools.get(key);
             if (pool != null && !pool.login.equals(login)) {
+                // The role was renamed: its pool logs in under the old name, which may pass to
+                // another role. Its leases finish; it takes no new ones.
                 pools.remove(key);
                 pool.retired = true;
-                closeIfIdle(pool);
+                replaced = pool.leases == 0 ? pool : null;
                 pool = null;
             }
             if (pool == null) {
@@ -169,14 +173,21 @@ public final class StepConnections implements AutoCloseable {
                 pools.put(key, pool);
             }
             pool.leases++;
-            return pool;
         }
+        if (replaced != null) {
+            replaced.dataSource.close();
+        }
+        return pool;
     }
 
     private void leave(RolePool pool) {
+        boolean close;
         synchronized (pools) {
             pool.leases--;
-            closeIfIdle(pool);
+            close = pool.retired && pool.leases == 0;
+        }
+        if (close) {
+            pool.dataSource.close();
         }
         slots.release();
     }
@@ -185,12 +196,6 @@ public final class StepConnections implements AutoCloseable {
         synchronized (pools) {
             pools.values().remove(pool);
             pool.retired = true;
-        }
-    }
-
-    private static void closeIfIdle(RolePool pool) {
-        if (pool.retired && pool.leases == 0) {
-            pool.dataSource.close();
         }
     }
 
