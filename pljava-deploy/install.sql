@@ -9,7 +9,7 @@
 -- functions (df.reconcile, df.run_worker, df.metrics, df.schedule_worker, df.unschedule_worker).
 --
 -- Safe to run again: schema migrations already applied are skipped (the same ledger and
--- advisory lock as `java -jar pg-durable.jar install`), and an installed jar is replaced, which
+-- lock as `java -jar pg-durable.jar install`), and an installed jar is replaced, which
 -- re-creates the Java functions and keeps every table and row.
 
 \set ON_ERROR_STOP on
@@ -20,17 +20,47 @@
 \endif
 
 SET client_min_messages = warning;
+-- No name in this script may resolve to an object in a schema other roles can write (a
+-- look-alike public.nextval(text) would be bound into a column default), as with SchemaInstaller.
+SET search_path = pg_catalog, pg_temp;
 CREATE EXTENSION IF NOT EXISTS pljava;
 
 BEGIN;
--- SchemaInstaller.SCHEMA_LOCK_KEY, derived from 'pg_durable:df_engine:schema_migrations'.
-SELECT pg_advisory_xact_lock(-967880897120856539);
 CREATE SCHEMA IF NOT EXISTS df_engine;
 CREATE TABLE IF NOT EXISTS df_engine.schema_migrations (
     version    int         PRIMARY KEY,
     name       text        NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );
+-- Refuse schemas or a ledger that another role owns (SchemaInstaller.checkOwnership), then take
+-- the install lock (SchemaInstaller.LOCK_STATEMENT), which only the ledger's owner can take.
+-- Two first installs at once: the later one fails with a unique violation; run it again.
+DO $pgd$
+DECLARE
+    v_what  text;
+    v_owner text;
+BEGIN
+    SELECT x.what, x.owner INTO v_what, v_owner
+      FROM (SELECT 'schema ' OPERATOR(pg_catalog.||) n.nspname AS what,
+                   pg_catalog.pg_get_userbyid(n.nspowner) AS owner
+              FROM pg_catalog.pg_namespace n
+             WHERE n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['df_engine', 'df']::pg_catalog.name[])
+               AND n.nspowner OPERATOR(pg_catalog.<>)
+                   (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+            UNION ALL
+            SELECT 'table df_engine.schema_migrations', pg_catalog.pg_get_userbyid(t.relowner)
+              FROM pg_catalog.pg_class t
+             WHERE t.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('df_engine.schema_migrations')
+               AND t.relowner OPERATOR(pg_catalog.<>)
+                   (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)) x
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'pg_durable: % already exists and is owned by role "%", not by the installing role "%"; refusing to install into it, since its owner could replace what is installed there. Drop it, or if you trust it, make "%" its owner, then install again.',
+            v_what, v_owner, CURRENT_USER, CURRENT_USER USING ERRCODE = '42501';
+    END IF;
+END
+$pgd$;
+LOCK TABLE df_engine.schema_migrations IN SHARE ROW EXCLUSIVE MODE;
 
 -- One block per line of sql/migrations.list (a build test keeps them in step).
 SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 1) AS pgd_apply \gset
@@ -102,7 +132,10 @@ INSERT INTO df_engine.schema_migrations (version, name) VALUES (13, '013_reconci
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,
--- which create the Java-backed functions; replacing it runs REMOVE then INSTALL.
+-- which create the Java-backed functions; replacing it runs REMOVE then INSTALL. While they run,
+-- PL/Java puts the jar on the class path of the first schema in search_path: df, which the
+-- installing role owns (checked above), so the functions it creates there find their classes.
+SET search_path = df, pg_catalog, pg_temp;
 SELECT EXISTS (SELECT 1 FROM sqlj.jar_repository WHERE jarname = 'pg_durable') AS pgd_jar_installed \gset
 \set pgd_jar_url 'file:' :jar
 \if :pgd_jar_installed
@@ -114,6 +147,7 @@ SELECT sqlj.install_jar(:'pgd_jar_url', 'pg_durable', true);
 \endif
 -- Java functions in schema df find their classes in the jar.
 SELECT sqlj.set_classpath('df', 'pg_durable');
+SET search_path = pg_catalog, pg_temp;
 
 -- Ownership and grants: the Java functions belong to the installing superuser and PUBLIC may not
 -- run them (the descriptor revokes it); an admin role may be named to run them. df.reconcile()

@@ -1,13 +1,11 @@
 package io.pgdurable.bench;
 
+import io.pgdurable.db.ConnectionSpec;
 import java.time.Duration;
 import java.util.Collections;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.EnumSet;
-import java.util.Properties;
-import org.postgresql.PGProperty;
 import java.util.Set;
 
 /** What {@link EngineBenchmark} measures and how hard it pushes; validated by {@link Builder#build()}. */
@@ -70,15 +68,12 @@ public final class BenchmarkSettings {
 
     /** A new connection to the benchmarked database, with this benchmark's credentials. */
     public Connection connect(String applicationName) throws SQLException {
-        Properties props = new Properties();
-        PGProperty.APPLICATION_NAME.set(props, applicationName);
-        if (user != null) {
-            PGProperty.USER.set(props, user);
-        }
-        if (password != null) {
-            PGProperty.PASSWORD.set(props, password);
-        }
-        return DriverManager.getConnection(jdbcUrl, props);
+        return connectionSpec().withApplicationName(applicationName).open();
+    }
+
+    /** How the benchmark connects for its own work (search_path pinned, see {@link ConnectionSpec}). */
+    public ConnectionSpec connectionSpec() {
+        return ConnectionSpec.fromUrl(jdbcUrl).withUser(user).withPassword(password);
     }
 
     public boolean runs(Scenario s) {

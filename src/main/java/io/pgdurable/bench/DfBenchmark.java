@@ -1,5 +1,6 @@
 package io.pgdurable.bench;
 
+import io.pgdurable.db.ConnectionSpec;
 import io.pgdurable.engine.DurableException;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.Registry;
@@ -17,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The control-plane scenarios: {@code instances} workflows of {@code steps} SQL steps, each step a
@@ -60,7 +60,7 @@ final class DfBenchmark {
                 out.flush();
                 start(app, label + "-warmup", settings.warmupInstances(), steps);
                 await(admin, label + "-warmup", settings.warmupInstances(), host);
-                execute(admin, "TRUNCATE bench_df_rows");
+                execute(admin, "TRUNCATE public.bench_df_rows");
             }
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
                     name, instances, steps);
@@ -208,11 +208,11 @@ final class DfBenchmark {
                     END IF;
                 END $$""");
         execute(admin, "SELECT df.grant_usage('" + ROLE + "')");
-        execute(admin, "CREATE TABLE IF NOT EXISTS bench_df_rows (id bigserial PRIMARY KEY, instance_id text NOT NULL,"
+        execute(admin, "CREATE TABLE IF NOT EXISTS public.bench_df_rows (id bigserial PRIMARY KEY, instance_id text NOT NULL,"
                 + " step int NOT NULL)");
-        execute(admin, "GRANT SELECT, INSERT ON bench_df_rows TO " + ROLE);
-        execute(admin, "GRANT USAGE ON SEQUENCE bench_df_rows_id_seq TO " + ROLE);
-        execute(admin, "TRUNCATE bench_df_rows");
+        execute(admin, "GRANT SELECT, INSERT ON public.bench_df_rows TO " + ROLE);
+        execute(admin, "GRANT USAGE ON SEQUENCE public.bench_df_rows_id_seq TO " + ROLE);
+        execute(admin, "TRUNCATE public.bench_df_rows");
     }
 
     /** The workflow: {@code steps} single-row INSERT steps in sequence. */
@@ -287,7 +287,7 @@ final class DfBenchmark {
         long rows;
         long distinct;
         try (Statement s = admin.createStatement();
-             ResultSet rs = s.executeQuery("SELECT count(*), count(DISTINCT (instance_id, step)) FROM bench_df_rows")) {
+             ResultSet rs = s.executeQuery("SELECT count(*), count(DISTINCT (instance_id, step)) FROM public.bench_df_rows")) {
             rs.next();
             rows = rs.getLong(1);
             distinct = rs.getLong(2);
@@ -306,14 +306,10 @@ final class DfBenchmark {
         }
     }
 
-    /** The workflows' role logs in like the worker's step connections do: no password. */
+    /** The workflows' role logs in like the worker's step connections do: no password, its own defaults. */
     private Connection connectAsRole() throws SQLException {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setURL(settings.jdbcUrl());
-        ds.setUser(ROLE);
-        ds.setPassword(null);
-        ds.setApplicationName("pg-durable bench df client");
-        return ds.getConnection();
+        return ConnectionSpec.fromUrl(settings.jdbcUrl()).forStep(ROLE, null)
+                .withApplicationName("pg-durable bench df client").open();
     }
 
     private static void execute(Connection c, String sql) throws SQLException {

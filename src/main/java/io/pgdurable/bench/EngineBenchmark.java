@@ -71,14 +71,14 @@ public final class EngineBenchmark {
     private static final String PAYLOAD = "x".repeat(100);
 
     private static final String CREATE_TABLE = """
-            CREATE TABLE IF NOT EXISTS bench_rows (
+            CREATE TABLE IF NOT EXISTS public.bench_rows (
                 id          bigserial PRIMARY KEY,
                 instance_id text,
                 step        int,
                 payload     text
             )""";
-    private static final String INSERT_ROW = "INSERT INTO bench_rows (instance_id, step, payload) VALUES (?, ?, ?)";
-    private static final String CLEAR_ROWS = "TRUNCATE bench_rows";
+    private static final String INSERT_ROW = "INSERT INTO public.bench_rows (instance_id, step, payload) VALUES (?, ?, ?)";
+    private static final String CLEAR_ROWS = "TRUNCATE public.bench_rows";
     private static final String CLEAR_INSTANCES = """
             WITH doomed AS (SELECT id FROM df_engine.instances WHERE name LIKE 'bench.%'),
                  history AS (DELETE FROM df_engine.history WHERE instance_id IN (SELECT id FROM doomed)),
@@ -95,7 +95,7 @@ public final class EngineBenchmark {
             SELECT (extract(epoch FROM completed_at - created_at) * 1e9)::bigint
               FROM df_engine.instances
              WHERE name = ? AND completed_at IS NOT NULL""";
-    private static final String COUNT_ROWS = "SELECT count(*), count(DISTINCT (instance_id, step)) FROM bench_rows";
+    private static final String COUNT_ROWS = "SELECT count(*), count(DISTINCT (instance_id, step)) FROM public.bench_rows";
     private static final String COUNT_COMPLETED = """
             SELECT count(*) FILTER (WHERE status = 'Completed'),
                    (array_agg(id || ' ' || status || ': ' || coalesce(output, ''))
@@ -334,19 +334,12 @@ public final class EngineBenchmark {
     /** The activities' own pool, one connection per activity thread, autocommit off for completeAndCommit. */
     private HikariDataSource rowPool() {
         HikariConfig hc = new HikariConfig();
-        hc.setJdbcUrl(settings.jdbcUrl());
-        if (settings.user() != null) {
-            hc.setUsername(settings.user());
-        }
-        if (settings.password() != null) {
-            hc.setPassword(settings.password());
-        }
+        hc.setDataSource(settings.connectionSpec().withApplicationName("pg-durable bench activity").dataSource());
         hc.setPoolName("pg_durable-bench-rows");
         hc.setMaximumPoolSize(settings.activityThreads());
         hc.setMinimumIdle(settings.activityThreads());
         hc.setAutoCommit(false);
         hc.setConnectionTimeout(10_000);
-        hc.addDataSourceProperty("ApplicationName", "pg-durable bench activity");
         return new HikariDataSource(hc);
     }
 

@@ -1,7 +1,7 @@
 package io.pgdurable.cli;
 
+import io.pgdurable.db.ConnectionSpec;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.Properties;
 import org.postgresql.Driver;
@@ -35,7 +35,7 @@ public final class ConnectionOptions {
     }
 
     /**
-     * Connection properties for {@link DriverManager}, checked once: the URL must be a PostgreSQL JDBC
+     * The user and password given on the command line, checked once: the URL must be a PostgreSQL JDBC
      * URL, and a user may be given in the URL or with {@code --user}, not both (the URL would win).
      *
      * @param applicationName shown in {@code pg_stat_activity} unless the URL sets one
@@ -61,11 +61,29 @@ public final class ConnectionOptions {
         return props;
     }
 
-    /** Opens a connection; a failure names the problem, not just the driver's exception type. */
-    public Connection open(String applicationName) throws SQLException {
+    /**
+     * How to connect for pg_durable's own work (search_path pinned, see {@link ConnectionSpec}),
+     * checked once like {@link #properties(String)}.
+     *
+     * @param applicationName shown in {@code pg_stat_activity} unless the URL sets one
+     */
+    public ConnectionSpec spec(String applicationName) {
         Properties props = properties(applicationName);
         try {
-            return DriverManager.getConnection(url, props);
+            return ConnectionSpec.fromUrl(url)
+                    .withUser(PGProperty.USER.getOrDefault(props))
+                    .withPassword(PGProperty.PASSWORD.getOrDefault(props))
+                    .withApplicationName(applicationName);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--url: " + e.getMessage());
+        }
+    }
+
+    /** Opens a connection; a failure names the problem, not just the driver's exception type. */
+    public Connection open(String applicationName) throws SQLException {
+        ConnectionSpec connection = spec(applicationName);
+        try {
+            return connection.open();
         } catch (SQLException e) {
             throw new SQLException("cannot connect to the database: " + e.getMessage(), e.getSQLState(), e);
         }

@@ -7,7 +7,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.concurrent.Callable;
-import org.postgresql.ds.PGSimpleDataSource;
+import javax.sql.DataSource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -31,11 +31,7 @@ final class ReconcileCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws SQLException {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setURL(database.url());
-        for (var e : database.properties("pg-durable reconcile").entrySet()) {
-            ds.setProperty(e.getKey().toString(), e.getValue().toString());
-        }
+        DataSource ds = database.spec("pg-durable reconcile").dataSource();
         try (Connection probe = ds.getConnection()) {
             probe.isValid(5);
         } catch (SQLException e) {

@@ -108,6 +108,7 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        database.spec("pg_durable worker");  // a URL the connection factory refuses is a usage error
         Limits limits = limits();
         Properties props = database.properties("pg_durable worker");
         WorkerConfig config = WorkerConfig.builder(database.url())

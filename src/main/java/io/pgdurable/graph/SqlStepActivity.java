@@ -48,8 +48,8 @@ final class SqlStepActivity implements Activity {
     private final Supplier<DataSource> control;
     private final Map<Long, RoleCheck> roleChecks = new ConcurrentHashMap<>();
 
-    /** The submitter's login name, as last looked up by oid, and when. */
-    private record RoleCheck(String name, long checkedAt) {
+    /** The submitter's OID and login name, as last looked up, and when. */
+    private record RoleCheck(long oid, String name, long checkedAt) {
     }
 
     SqlStepActivity(StepConnections connections, Supplier<DataSource> control) {
@@ -60,7 +60,7 @@ final class SqlStepActivity implements Activity {
     @Override
     public Object run(ActivityContext ctx) throws Exception {
         StepInput step = ctx.input(StepInput.class);
-        String role = currentRoleName(step);
+        RoleCheck role = currentRole(step);
         PreparedSql prepared = step.prepared();
         Limits limits = ctx.limits();
         String what = "the result of SQL step " + step.nodeId();
@@ -158,9 +158,14 @@ final class SqlStepActivity implements Activity {
         }
     }
 
-    private StepConnections.Lease acquire(StepInput step, String role) throws SQLException {
+    private StepConnections.Lease acquire(StepInput step, RoleCheck role) throws SQLException {
         try {
-            return connections.acquire(step.database(), role);
+            return connections.acquire(step.database(), role.oid(), role.name());
+        } catch (StepConnections.WrongRoleException e) {
+            // The name we logged in with belongs to another role now: look the submitter up
+            // afresh before the retry.
+            roleChecks.remove(role.oid());
+            throw e;
         } catch (SQLException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof SQLException sql && sql.getSQLState() != null
@@ -209,45 +214,56 @@ final class SqlStepActivity implements Activity {
     }
 
     /**
-     * The submitter's current name, looked up by oid: a renamed role still works, a dropped one
-     * fails the step with a message saying so.
+     * The submitter's OID and current name, looked up by OID: a renamed role still works, a
+     * dropped one fails the step with a message saying so. An input without an OID (built by hand,
+     * not by df.start) names the role by name alone, which is looked up the same way.
      */
-    private String currentRoleName(StepInput step) throws SQLException {
-        if (step.roleOid() == null) {
-            return step.role();
+    private RoleCheck currentRole(StepInput step) throws SQLException {
+        Long oid = step.roleOid();
+        if (oid != null) {
+            RoleCheck known = roleChecks.get(oid);
+            if (known != null && System.nanoTime() - known.checkedAt() < ROLE_CHECK_NANOS) {
+                return known;
+            }
         }
-        RoleCheck known = roleChecks.get(step.roleOid());
-        if (known != null && System.nanoTime() - known.checkedAt() < ROLE_CHECK_NANOS) {
-            return known.name();
+        RoleCheck checked = lookUpRole(step);
+        if (oid != null) {
+            roleChecks.put(oid, checked);
         }
-        String name = lookUpRole(step);
-        roleChecks.put(step.roleOid(), new RoleCheck(name, System.nanoTime()));
-        return name;
+        return checked;
     }
 
-    private String lookUpRole(StepInput step) throws SQLException {
+    private RoleCheck lookUpRole(StepInput step) throws SQLException {
+        // On the worker's own connection (search_path pinned); still schema-qualified throughout.
+        String sql = """
+                SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper,
+                       coalesce(pg_catalog.current_setting('pg_durable.enable_superuser_instances', true), 'off')
+                  FROM pg_catalog.pg_roles r
+                 WHERE %s
+                """.formatted(step.roleOid() != null ? "r.oid OPERATOR(pg_catalog.=) ?"
+                        : "r.rolname OPERATOR(pg_catalog.=) ?");
         try (Connection c = control.get().getConnection();
-             PreparedStatement ps = c.prepareStatement("""
-                     SELECT rolname, rolcanlogin, rolsuper,
-                            coalesce(current_setting('pg_durable.enable_superuser_instances', true), 'off')
-                       FROM pg_roles WHERE oid = ?
-                     """)) {
-            ps.setLong(1, step.roleOid());
+             PreparedStatement ps = c.prepareStatement(sql)) {
+            if (step.roleOid() != null) {
+                ps.setLong(1, step.roleOid());
+            } else {
+                ps.setString(1, step.role());
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     throw new StepFailedException("the role \"" + step.role() + "\" that submitted instance "
                             + step.instanceId() + " no longer exists, so its SQL steps cannot run");
                 }
-                if (!rs.getBoolean(2)) {
-                    throw new StepFailedException("the role \"" + rs.getString(1) + "\" that submitted instance "
+                if (!rs.getBoolean(3)) {
+                    throw new StepFailedException("the role \"" + rs.getString(2) + "\" that submitted instance "
                             + step.instanceId() + " can no longer log in (NOLOGIN), so its SQL steps cannot run");
                 }
-                if (rs.getBoolean(3) && !isOn(rs.getString(4))) {
+                if (rs.getBoolean(4) && !isOn(rs.getString(5))) {
                     throw new StepFailedException("pg_durable blocked instance " + step.instanceId()
-                            + ": submitted_by role \"" + rs.getString(1) + "\" is a superuser, but"
+                            + ": submitted_by role \"" + rs.getString(2) + "\" is a superuser, but"
                             + " pg_durable.enable_superuser_instances is off");
                 }
-                return rs.getString(1);
+                return new RoleCheck(rs.getLong(1), rs.getString(2), System.nanoTime());
             }
         }
     }

@@ -59,7 +59,7 @@ final class InDatabaseWorker {
         // A worker left by a call that could not stop it (the watchdog would end it anyway).
         stop();
         Connection session = DriverManager.getConnection("jdbc:default:connection");
-        Loopback loopback = Loopback.fromCallingSession();
+        Loopback loopback = Loopback.fromServerConfiguration(session);
         long backendPid = backendPid(session);
         String workerId = "pljava:" + loopback.database() + ":" + backendPid;
         IsolatedClasses loader = isolatedClasses(session);

@@ -70,7 +70,7 @@ public record ReconcileSettings(int retentionDays, int intervalSeconds) {
     }
 
     private static String setting(Connection c, String name) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT current_setting(?, true)")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_catalog.current_setting(?, true)")) {
             ps.setString(1, name);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();

@@ -27,11 +27,19 @@ import java.util.logging.Logger;
  * integer of its file name ({@code 002_timers.sql} is version 2). Every applied script is recorded in
  * the ledger table {@code df_engine.schema_migrations}, so each script runs exactly once per database.
  *
- * <p>{@link #install(Connection)} does all its work in one transaction, serialised against concurrent
- * installers by the transaction-scoped advisory lock {@link #SCHEMA_LOCK_KEY}: the schema and the
- * ledger are created if missing, then each listed script whose version is not yet in the ledger is
- * applied in order and recorded. A second call applies nothing; a call against a database installed
- * by an older build applies only the newer scripts. If any script fails, nothing is applied.
+ * <p>{@link #install(Connection)} does all its work in one transaction, with
+ * {@code search_path = pg_catalog, pg_temp} ({@code SET LOCAL}, whatever the connection's own
+ * setting), so that no name in the scripts or in the installer's own statements can resolve to an
+ * object in a schema other roles may write. It creates the schema and the ledger if missing,
+ * refuses to go on if schema {@code df_engine} or {@code df}, or the ledger, belongs to another
+ * role than the installing one ({@link #checkOwnership}), then runs {@link #LOCK_STATEMENT}: a
+ * table lock on the ledger, which only its owner (and superusers) may take, so no ordinary role
+ * can block an install the way it could hold an advisory lock whose key anyone can compute.
+ * Installers that start together on an empty database queue on the schema's creation instead:
+ * the later ones wait for the first to commit, fail with a unique violation, and try once more,
+ * now behind the lock. Then each listed script whose version is not yet in the ledger is applied
+ * in order and recorded. A second call applies nothing; a call against a database installed by an
+ * older build applies only the newer scripts. If any script fails, nothing is applied.
  *
  * <p>Scripts therefore must not contain transaction control ({@code BEGIN}, {@code COMMIT}) or
  * statements that cannot run inside a transaction block ({@code CREATE INDEX CONCURRENTLY}).
@@ -50,17 +58,18 @@ public final class SchemaInstaller {
     /** Name of the file, inside the resource directory, that lists the migrations in order. */
     public static final String MIGRATION_LIST = "migrations.list";
 
-    /** The text {@link #SCHEMA_LOCK_KEY} is derived from. */
-    public static final String SCHEMA_LOCK_NAME = "pg_durable:df_engine:schema_migrations";
-
     /**
-     * Key of the advisory lock ({@code pg_advisory_xact_lock(bigint)}) held while installing: the
-     * first eight bytes, big-endian, of the SHA-256 digest of {@link #SCHEMA_LOCK_NAME}, which is
-     * {@code -967880897120856539} (a test keeps this sentence true). In {@code pg_locks} it shows as
-     * {@code locktype = 'advisory'} with {@code classid} and {@code objid} holding its high and low
-     * 32 bits.
+     * The statement that serialises installers: {@code SHARE ROW EXCLUSIVE} conflicts with itself
+     * and with every write to the ledger, and {@code LOCK TABLE} in that mode needs UPDATE, DELETE
+     * or TRUNCATE on the table, which nobody but its owner has.
      */
-    public static final long SCHEMA_LOCK_KEY = lockKey(SCHEMA_LOCK_NAME);
+    public static final String LOCK_STATEMENT = "LOCK TABLE " + LEDGER_TABLE + " IN SHARE ROW EXCLUSIVE MODE";
+
+    /** The search path of the install transaction. */
+    public static final String PIN_SEARCH_PATH = "SET LOCAL search_path = pg_catalog, pg_temp";
+
+    /** unique_violation: another installer created the schema or the ledger first. */
+    private static final String UNIQUE_VIOLATION = "23505";
 
     private static final Logger LOG = Logger.getLogger(SchemaInstaller.class.getName());
 
@@ -145,17 +154,19 @@ public final class SchemaInstaller {
 
     private InstallResult installInTransaction(Connection c, int targetVersion) throws SQLException {
         try {
-            try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
-                lock.setLong(1, SCHEMA_LOCK_KEY);
-                lock.execute();
-            }
-            try (Statement st = c.createStatement()) {
-                st.execute("CREATE SCHEMA IF NOT EXISTS df_engine");
-                st.execute(CREATE_LEDGER);
-            }
+            prepare(c);
         } catch (SQLException e) {
-            throw new SQLException("Preparing schema " + SCHEMA + " and its migration ledger failed: "
-                    + e.getMessage(), e.getSQLState(), e);
+            if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                throw preparing(e);
+            }
+            // Another installer created the schema or the ledger while this one waited to: its
+            // work is committed now, and the second try finds both and waits on the lock.
+            c.rollback();
+            try {
+                prepare(c);
+            } catch (SQLException again) {
+                throw preparing(again);
+            }
         }
         Set<Integer> recorded = recordedVersions(c);
         List<Migration> applied = new ArrayList<>();
@@ -175,6 +186,66 @@ public final class SchemaInstaller {
                     + ", newer than this build knows (" + latestVersion() + ")");
         }
         return new InstallResult(applied, current);
+    }
+
+    /** Pins the search path, creates what is missing, checks who owns it, takes the lock. */
+    private static void prepare(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.execute(PIN_SEARCH_PATH);
+            st.execute("CREATE SCHEMA IF NOT EXISTS df_engine");
+            checkOwnership(c);
+            st.execute(CREATE_LEDGER);
+            checkOwnership(c);
+            st.execute(LOCK_STATEMENT);
+        }
+    }
+
+    private static SQLException preparing(SQLException e) {
+        if (e instanceof ForeignOwnerException) {
+            return e;
+        }
+        return new SQLException("Preparing schema " + SCHEMA + " and its migration ledger failed: "
+                + e.getMessage(), e.getSQLState(), e);
+    }
+
+    /**
+     * Refuses (SQLSTATE 42501) when schema {@code df_engine} or {@code df}, or the ledger, exists
+     * but belongs to another role than the installing one ({@code current_user}): whoever owns a
+     * schema can drop and replace what is installed into it, so a database owner could create them
+     * in advance to capture the engine's objects.
+     */
+    static void checkOwnership(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(FOREIGN_OWNERS)) {
+            if (rs.next()) {
+                throw new ForeignOwnerException("pg_durable: " + rs.getString(1) + " already exists and is owned by"
+                        + " role \"" + rs.getString(2) + "\", not by the installing role \"" + rs.getString(3)
+                        + "\"; refusing to install into it, since its owner could replace what is installed there."
+                        + " Drop it, or if you trust it, make \"" + rs.getString(3) + "\" its owner, then install"
+                        + " again.");
+            }
+        }
+    }
+
+    /** Objects the install uses that exist and belong to another role than the current one. */
+    private static final String FOREIGN_OWNERS = """
+            WITH me AS (SELECT r.oid, r.rolname FROM pg_catalog.pg_roles r
+                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+            SELECT 'schema ' OPERATOR(pg_catalog.||) n.nspname, pg_catalog.pg_get_userbyid(n.nspowner), me.rolname
+              FROM pg_catalog.pg_namespace n, me
+             WHERE n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['df_engine', 'df']::pg_catalog.name[])
+               AND n.nspowner OPERATOR(pg_catalog.<>) me.oid
+            UNION ALL
+            SELECT 'table df_engine.schema_migrations', pg_catalog.pg_get_userbyid(t.relowner), me.rolname
+              FROM pg_catalog.pg_class t, me
+             WHERE t.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('df_engine.schema_migrations')
+               AND t.relowner OPERATOR(pg_catalog.<>) me.oid
+            """;
+
+    /** An object the install would use belongs to another role. */
+    private static final class ForeignOwnerException extends SQLException {
+        ForeignOwnerException(String message) {
+            super(message, "42501");
+        }
     }
 
     private void apply(Connection c, Migration m) throws SQLException {

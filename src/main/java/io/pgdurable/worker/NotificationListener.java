@@ -1,11 +1,9 @@
 package io.pgdurable.worker;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Properties;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.postgresql.PGConnection;
@@ -74,15 +72,7 @@ final class NotificationListener implements Runnable {
     }
 
     private Connection connect() throws SQLException {
-        Properties props = new Properties();
-        if (runtime.config().user() != null) {
-            props.setProperty("user", runtime.config().user());
-        }
-        if (runtime.config().password() != null) {
-            props.setProperty("password", runtime.config().password());
-        }
-        props.setProperty("ApplicationName", "pg_durable listener");
-        return DriverManager.getConnection(runtime.config().jdbcUrl(), props);
+        return runtime.config().connectionSpec().withApplicationName("pg_durable listener").open();
     }
 
     /** Unblocks a pending wait so the thread can see it is stopping. */

@@ -200,24 +200,19 @@ public final class Worker implements AutoCloseable {
 
     private static HikariConfig poolConfig(WorkerConfig config) {
         HikariConfig hc = new HikariConfig();
-        hc.setJdbcUrl(config.jdbcUrl());
-        if (config.user() != null) {
-            hc.setUsername(config.user());
-        }
-        if (config.password() != null) {
-            hc.setPassword(config.password());
-        }
+        hc.setDataSource(config.connectionSpec()
+                .withApplicationName("pg_durable worker")
+                .withProperty("reWriteBatchedInserts", "true")
+                .dataSource());
         hc.setPoolName("pg_durable-engine");
         hc.setMaximumPoolSize(config.maxPoolSize());
         hc.setMinimumIdle(Math.min(2, config.maxPoolSize()));
         hc.setConnectionTimeout(10_000);
-        hc.addDataSourceProperty("reWriteBatchedInserts", "true");
         // Engine bookkeeping commits without waiting for its WAL flush. Safe because WAL is
         // sequential: anything that acts on a turn's effects and commits synchronously (an
         // exactly-once step, a client's call) flushes the turn first; a turn lost in a crash
         // before that is simply run again from the messages its rollback restored.
         hc.setConnectionInitSql("SET synchronous_commit = off");
-        hc.addDataSourceProperty("ApplicationName", "pg_durable worker");
         return hc;
     }
 

@@ -1,5 +1,6 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.ConnectionSpec;
 import io.pgdurable.engine.Limits;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
@@ -61,6 +62,15 @@ public final class WorkerConfig {
     }
 
     public String jdbcUrl() { return jdbcUrl; }
+
+    /**
+     * How the worker connects for its own work: the URL with this config's user and password,
+     * search_path pinned (see {@link ConnectionSpec}).
+     */
+    public ConnectionSpec connectionSpec() {
+        return ConnectionSpec.fromUrl(jdbcUrl).withUser(user).withPassword(password);
+    }
+
     public String user() { return user; }
     public String password() { return password; }
     public String workerId() { return workerId; }
@@ -150,6 +160,7 @@ public final class WorkerConfig {
             if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:postgresql:")) {
                 throw new IllegalArgumentException("JDBC URL must start with jdbc:postgresql:, got '" + jdbcUrl + "'");
             }
+            ConnectionSpec.fromUrl(jdbcUrl);  // refuses what the connection factory refuses, now
             positive("orchestration threads", orchestrationThreads);
             positive("activity threads", activityThreads);
             positive("turn batch size", turnBatchSize);

@@ -92,6 +92,14 @@ class MainTest {
     }
 
     @Test
+    void url_that_sets_current_schema_is_a_usage_error() {
+        Run run = run("install", "--url", cluster.jdbcUrl("postgres", TestCluster.SUPERUSER) + "&currentSchema=public");
+
+        assertThat(run.exitCode).isEqualTo(2);
+        assertThat(run.err).contains("the JDBC URL sets currentSchema, which pg_durable does not allow");
+    }
+
+    @Test
     void user_given_both_in_the_url_and_as_an_option_is_a_usage_error() {
         Run run = run("install", "--url", cluster.jdbcUrl("postgres", "alice"), "--user", "bob");
 

@@ -45,10 +45,19 @@ class SchemaInstallerTest {
     }
 
     @Test
-    void schema_lock_key_is_the_documented_value_derived_from_its_name() {
-        assertThat(SchemaInstaller.SCHEMA_LOCK_KEY)
-                .isEqualTo(SchemaInstaller.lockKey(SchemaInstaller.SCHEMA_LOCK_NAME))
-                .isEqualTo(-967880897120856539L);
+    void install_lock_is_a_share_row_exclusive_lock_on_the_ledger_that_only_its_owner_can_take() throws SQLException {
+        assertThat(SchemaInstaller.LOCK_STATEMENT)
+                .isEqualTo("LOCK TABLE df_engine.schema_migrations IN SHARE ROW EXCLUSIVE MODE");
+        cluster.createLoginRole("installer_lock_probe");
+        try (Connection c = cluster.connect(db)) {
+            installer.install(c, 1);
+        }
+        try (Connection probe = cluster.connect(db, "installer_lock_probe")) {
+            probe.setAutoCommit(false);
+            assertThatThrownBy(() -> execute(probe, SchemaInstaller.LOCK_STATEMENT))
+                    .isInstanceOf(SQLException.class)
+                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("42501"));
+        }
     }
 
     @Test
@@ -167,13 +176,11 @@ class SchemaInstallerTest {
     }
 
     @Test
-    void install_waits_while_another_session_holds_the_schema_lock() throws Exception {
+    void install_waits_while_another_session_holds_the_install_lock() throws Exception {
         try (Connection holder = cluster.connect(db); Connection c = cluster.connect(db)) {
+            installer.install(holder, 1);
             holder.setAutoCommit(false);
-            try (PreparedStatement lock = holder.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
-                lock.setLong(1, SchemaInstaller.SCHEMA_LOCK_KEY);
-                lock.execute();
-            }
+            execute(holder, SchemaInstaller.LOCK_STATEMENT);
             CompletableFuture<InstallResult> install = CompletableFuture.supplyAsync(() -> {
                 try {
                     return installer.install(c);
@@ -181,12 +188,48 @@ class SchemaInstallerTest {
                     throw new IllegalStateException(e);
                 }
             });
-            awaitWaitingForSchemaLock(holder);
+            awaitWaitingForInstallLock(holder);
             assertThat(install).isNotDone();
 
             holder.commit();
 
+            assertThat(install.get(2, TimeUnit.MINUTES).applied())
+                    .isEqualTo(installer.migrations().subList(1, installer.migrations().size()));
+        }
+    }
+
+    @Test
+    void install_that_meets_another_installer_creating_the_schema_waits_for_it_and_tries_once_more()
+            throws Exception {
+        try (Connection other = cluster.connect(db); Connection c = cluster.connect(db)) {
+            other.setAutoCommit(false);
+            execute(other, "CREATE SCHEMA df_engine");
+            execute(other, "CREATE TABLE df_engine.schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+                    + " applied_at timestamptz NOT NULL DEFAULT now())");
+            CompletableFuture<InstallResult> install = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return installer.install(c);
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitWaitingForAnotherTransaction(other);
+
+            other.commit();
+
             assertThat(install.get(2, TimeUnit.MINUTES).applied()).isEqualTo(installer.migrations());
+        }
+    }
+
+    @Test
+    void install_pins_its_search_path_whatever_the_connections_own() throws SQLException {
+        SchemaInstaller probe = fixture("search_path");
+        try (Connection c = cluster.connect(db)) {
+            execute(c, "SET search_path = public, pg_catalog");
+            probe.install(c);
+
+            assertThat(queryString(c, "SELECT setting FROM df_engine.seen_search_path")).isEqualTo("pg_catalog, pg_temp");
+            assertThat(queryString(c, "SHOW search_path")).isEqualTo("public, pg_catalog");
         }
     }
 
@@ -210,16 +253,13 @@ class SchemaInstallerTest {
         return new SchemaInstaller(SchemaInstallerTest.class.getClassLoader(), FIXTURES + name);
     }
 
-    /** Polls pg_locks until some other session waits for the schema lock; fails after a minute. */
-    private static void awaitWaitingForSchemaLock(Connection c) throws SQLException, InterruptedException {
-        long key = SchemaInstaller.SCHEMA_LOCK_KEY;
+    /** Polls pg_locks until some other session waits for the install lock; fails after a minute. */
+    private static void awaitWaitingForInstallLock(Connection c) throws SQLException, InterruptedException {
         long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT count(*) FROM pg_locks
-                WHERE locktype = 'advisory' AND NOT granted
-                  AND classid = ((? >> 32) & 4294967295)::oid AND objid = (? & 4294967295)::oid AND objsubid = 1""")) {
-            ps.setLong(1, key);
-            ps.setLong(2, key);
+                WHERE locktype = 'relation' AND NOT granted AND mode = 'ShareRowExclusiveLock'
+                  AND relation = 'df_engine.schema_migrations'::regclass""")) {
             while (System.nanoTime() < deadline) {
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
@@ -230,7 +270,25 @@ class SchemaInstallerTest {
                 Thread.sleep(20);
             }
         }
-        throw new AssertionError("No session started waiting for the schema lock within a minute");
+        throw new AssertionError("No session started waiting for the install lock within a minute");
+    }
+
+    /** Polls pg_locks until some session waits for another's transaction; fails after a minute. */
+    private static void awaitWaitingForAnotherTransaction(Connection c) throws SQLException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")) {
+            while (System.nanoTime() < deadline) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getLong(1) > 0) {
+                        return;
+                    }
+                }
+                Thread.sleep(20);
+            }
+        }
+        throw new AssertionError("No session started waiting for the schema's creation within a minute");
     }
 
     private static List<Migration> ledger(Connection c) throws SQLException {

@@ -501,6 +501,13 @@ public final class EngineStore {
      * one round trip: the completion and {@code COMMIT} travel in one message, and a refused
      * completion raises (SQLSTATE 55000), so the server never reaches the {@code COMMIT} and the
      * transaction, with the activity's own work, is left to roll back.
+     *
+     * <p>{@code c} may be a SQL step's connection, which keeps the submitting role's own
+     * search_path (whatever schemas it names, and whoever may create objects in them). So this
+     * statement must resolve nothing through it: the function is schema-qualified, the values are
+     * bound with their types (bigint, uuid, text) rather than cast with {@code ::}, and no
+     * operator is used. A {@code SET LOCAL search_path} here is not the answer: the user's own
+     * deferred triggers fire at this {@code COMMIT} and must see the role's search_path.
      */
     public void completeAndCommit(Connection c, ActivityItem item, String result) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
