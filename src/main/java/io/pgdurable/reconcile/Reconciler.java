@@ -25,16 +25,27 @@ import javax.sql.DataSource;
  *
  * <ol>
  *   <li><b>Expired terminal instances.</b> A completed, failed or cancelled instance is kept only
- *       while it is among the newest {@value #HARD_CAP} terminal instances and younger than
- *       {@code pg_durable.retention_days}; age is {@code coalesce(completed_at, created_at)},
- *       never {@code updated_at}, which users can write. The rest go, oldest first, in batches:
- *       each batch removes the engine records (with children and history) and the df rows in one
- *       transaction, so no half-removed instance is ever visible.</li>
+ *       while it is younger than {@code pg_durable.retention_days} and among the
+ *       {@value #HARD_CAP} terminal instances the hard cap keeps; age is
+ *       {@code coalesce(completed_at, created_at)}, never {@code updated_at}, which users can
+ *       write. The rest go, oldest first, in batches: each batch removes the engine records (with
+ *       children and history) and the df rows in one transaction, so no half-removed instance is
+ *       ever visible.</li>
  *   <li><b>Orphaned engine records.</b> Graph orchestrations with no df row, that are not
  *       sub-orchestrations, are terminal, and are older than the retention window: at most
  *       {@value #MAX_ORPHANS} a pass.</li>
  * </ol>
- * Pending and running instances are never touched. Passes never overlap: a pass holds the
+ * Pending and running instances are never touched.
+ *
+ * <p><b>The hard cap, fair between roles.</b> When more than {@value #HARD_CAP} terminal instances
+ * are younger than the retention window, the cap keeps them round-robin across submitting roles:
+ * every role's newest, then every role's second newest, and so on (within one round, newer
+ * first, then the higher id), until {@value #HARD_CAP} are kept. Put another way, it removes
+ * the oldest instance of the role that holds the most, again and again, until {@value #HARD_CAP}
+ * are left; among roles that hold equally many, the oldest of their oldest goes first. So each
+ * role keeps all of its instances or at least as many as any role that loses some: one role's
+ * flood removes its own history before anyone else's. With one role it is simply the newest
+ * {@value #HARD_CAP}. Passes never overlap: a pass holds the
  * advisory lock {@link #LOCK_KEY}, and one that cannot take it does nothing and says so.
  */
 public final class Reconciler {
@@ -175,25 +186,31 @@ public final class Reconciler {
 
     /** Removes, batch by batch, every terminal instance beyond the cap or older than the cutoff. */
     private void removeExpired(Connection c, Instant cutoff, Counts counts) throws SQLException {
-        CapBoundary boundary = capBoundary(c);
+        List<CapBoundary> boundaries = capBoundaries(c, cutoff);
+        // An instance goes when it is older than the cutoff, or when its role has a cap boundary
+        // and it is that boundary or older.
         String select = """
-                SELECT id FROM df.instances
-                 WHERE status IN ('completed', 'failed', 'cancelled')
-                   AND (coalesce(completed_at, created_at) < ?
-                        OR (?::timestamptz IS NOT NULL
-                            AND (coalesce(completed_at, created_at), id) < (?::timestamptz, ?::text)))
-                 ORDER BY coalesce(completed_at, created_at), id
+                SELECT i.id FROM df.instances i
+                  LEFT JOIN unnest(?::oid[], ?::timestamptz[], ?::text[]) AS b(role, age, id)
+                    ON b.role = i.submitted_by::oid
+                 WHERE i.status IN ('completed', 'failed', 'cancelled')
+                   AND (coalesce(i.completed_at, i.created_at) < ?
+                        OR (coalesce(i.completed_at, i.created_at), i.id) <= (b.age, b.id))
+                 ORDER BY coalesce(i.completed_at, i.created_at), i.id
                  LIMIT ?
-                   FOR UPDATE SKIP LOCKED
+                   FOR UPDATE OF i SKIP LOCKED
                 """;
+        Array roles = c.createArrayOf("oid", boundaries.stream().map(CapBoundary::role).toArray());
+        Array ages = c.createArrayOf("timestamptz", boundaries.stream().map(CapBoundary::age).toArray());
+        Array boundaryIds = c.createArrayOf("text", boundaries.stream().map(CapBoundary::id).toArray());
         while (true) {
             c.setAutoCommit(false);
             List<String> ids = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement(select)) {
-                ps.setTimestamp(1, Timestamp.from(cutoff));
-                ps.setTimestamp(2, boundary == null ? null : boundary.age);
-                ps.setTimestamp(3, boundary == null ? null : boundary.age);
-                ps.setString(4, boundary == null ? null : boundary.id);
+                ps.setArray(1, roles);
+                ps.setArray(2, ages);
+                ps.setArray(3, boundaryIds);
+                ps.setTimestamp(4, Timestamp.from(cutoff));
                 ps.setInt(5, batchSize);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
@@ -222,23 +239,63 @@ public final class Reconciler {
         }
     }
 
-    /** The newest-first {@value #HARD_CAP}th terminal instance; older ones are beyond the cap. */
-    private static CapBoundary capBoundary(Connection c) throws SQLException {
-        String sql = """
-                SELECT coalesce(completed_at, created_at), id FROM df.instances
-                 WHERE status IN ('completed', 'failed', 'cancelled')
-                 ORDER BY coalesce(completed_at, created_at) DESC, id DESC
-                OFFSET ? LIMIT 1
+    /**
+     * Where the hard cap cuts each role's terminal instances younger than the cutoff (older ones go
+     * anyway): for every role that loses some, the newest instance it loses; that one and all of
+     * the role's older ones go. Empty while the cap does not bite. Computed once per pass, so
+     * instances that finish during the pass are not counted and never removed by it.
+     */
+    private static List<CapBoundary> capBoundaries(Connection c, Instant cutoff) throws SQLException {
+        String bites = """
+                SELECT EXISTS (SELECT 1 FROM df.instances
+                                WHERE status IN ('completed', 'failed', 'cancelled')
+                                  AND coalesce(completed_at, created_at) >= ?
+                                OFFSET ?)
                 """;
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setInt(1, HARD_CAP - 1);
+        try (PreparedStatement ps = c.prepareStatement(bites)) {
+            ps.setTimestamp(1, Timestamp.from(cutoff));
+            ps.setInt(2, HARD_CAP);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new CapBoundary(rs.getTimestamp(1), rs.getString(2)) : null;
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return List.of();
+                }
             }
         }
+        // Deal the instances out round-robin: each role's newest ranks 1, its next 2, and so on;
+        // the first HARD_CAP places, by rank then newest first, are kept.
+        String sql = """
+                WITH young AS (
+                    SELECT submitted_by, coalesce(completed_at, created_at) AS age, id,
+                           row_number() OVER (PARTITION BY submitted_by
+                                              ORDER BY coalesce(completed_at, created_at) DESC, id DESC) AS rank
+                      FROM df.instances
+                     WHERE status IN ('completed', 'failed', 'cancelled')
+                       AND coalesce(completed_at, created_at) >= ?),
+                dealt AS (
+                    SELECT submitted_by, age, id, rank,
+                           row_number() OVER (ORDER BY rank, age DESC, id DESC) AS place
+                      FROM young)
+                SELECT DISTINCT ON (submitted_by) submitted_by::oid::bigint, age, id
+                  FROM dealt
+                 WHERE place > ?
+                 ORDER BY submitted_by, rank
+                """;
+        List<CapBoundary> boundaries = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setTimestamp(1, Timestamp.from(cutoff));
+            ps.setInt(2, HARD_CAP);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    boundaries.add(new CapBoundary(rs.getLong(1), rs.getTimestamp(2), rs.getString(3)));
+                }
+            }
+        }
+        return boundaries;
     }
 
-    private record CapBoundary(Timestamp age, String id) {
+    /** A role's newest instance beyond the cap. */
+    private record CapBoundary(long role, Timestamp age, String id) {
     }
 
     // -------------------------------------------------------------------------------------------
