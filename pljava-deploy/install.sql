@@ -81,6 +81,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 8) 
 \ir ../sql/008_history_length.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (8, '008_history_length.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 10) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 010_fair_share.sql'
+\ir ../sql/010_fair_share.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (10, '010_fair_share.sql');
+\endif
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,

@@ -25,6 +25,11 @@ import java.util.logging.Logger;
  * recorded with the item's lease token; an item whose worker dies is claimed again by anyone
  * once its lease runs out, which is why activities are at-least-once unless they complete
  * inside their own transaction.
+ *
+ * <p>Claims are fair across partition keys (for df, submitting roles): this worker holds at most
+ * {@link WorkerConfig#maxActivitiesPerRole()} items of one key at once, running or waiting for a
+ * thread, and each claim deals items round-robin, the key holding fewest first (see
+ * {@link EngineStore#claimActivities(Connection, String, int, Duration, int, Map)}).
  */
 final class ActivityDispatcher implements Runnable {
     private static final Logger LOG = Logger.getLogger(ActivityDispatcher.class.getName());
@@ -34,6 +39,8 @@ final class ActivityDispatcher implements Runnable {
     private final EngineStore store = new EngineStore();
     private final Semaphore slots;
     private final Map<Long, ActivityItem> inFlight = new ConcurrentHashMap<>();
+    /** Items held per partition key: claimed and not yet finished. */
+    private final Map<String, Integer> heldPerKey = new ConcurrentHashMap<>();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private final CompletionBatcher completions;
 
@@ -68,6 +75,7 @@ final class ActivityDispatcher implements Runnable {
                 backoff.reset();
                 for (ActivityItem item : items) {
                     inFlight.put(item.id(), item);
+                    heldPerKey.merge(item.partitionKey(), 1, Integer::sum);
                     pool.execute(() -> execute(item));
                 }
                 if (items.isEmpty()) {
@@ -95,7 +103,8 @@ final class ActivityDispatcher implements Runnable {
             return List.of();
         }
         try (Connection c = runtime.dataSource().getConnection()) {
-            return store.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration());
+            return store.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration(),
+                    runtime.config().maxActivitiesPerRole(), Map.copyOf(heldPerKey));
         }
     }
 
@@ -129,7 +138,16 @@ final class ActivityDispatcher implements Runnable {
             }
         } finally {
             inFlight.remove(item.id());
+            int[] before = new int[1];
+            heldPerKey.compute(item.partitionKey(), (k, n) -> {
+                before[0] = n == null ? 0 : n;
+                return n == null || n <= 1 ? null : n - 1;
+            });
             slots.release();
+            if (before[0] >= runtime.config().maxActivitiesPerRole()) {
+                // The key was at its share, so the last claim may have left its items queued: claim again now.
+                runtime.activityWakeup().signal();
+            }
             runtime.countActivities(1);
             if (ctx.completed()) {
                 runtime.orchestrationWakeup().signal();
