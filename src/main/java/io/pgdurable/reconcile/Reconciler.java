@@ -12,7 +12,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.logging.Level;
@@ -246,52 +250,103 @@ public final class Reconciler {
      * instances that finish during the pass are not counted and never removed by it.
      */
     private static List<CapBoundary> capBoundaries(Connection c, Instant cutoff) throws SQLException {
-        String bites = """
-                SELECT EXISTS (SELECT 1 FROM df.instances
-                                WHERE status IN ('completed', 'failed', 'cancelled')
-                                  AND coalesce(completed_at, created_at) >= ?
-                                OFFSET ?)
+        // How many young terminal instances each role holds: one scan, no sort. The newest age
+        // seen bounds the next query, so instances that finish in between do not shift its ranks.
+        String countSql = """
+                SELECT submitted_by::oid::bigint, count(*), max(coalesce(completed_at, created_at))
+                  FROM df.instances
+                 WHERE status IN ('completed', 'failed', 'cancelled')
+                   AND coalesce(completed_at, created_at) >= ?
+                 GROUP BY submitted_by
                 """;
-        try (PreparedStatement ps = c.prepareStatement(bites)) {
+        Map<Long, Long> held = new HashMap<>();
+        Timestamp newest = null;
+        try (PreparedStatement ps = c.prepareStatement(countSql)) {
             ps.setTimestamp(1, Timestamp.from(cutoff));
-            ps.setInt(2, HARD_CAP);
             try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                if (!rs.getBoolean(1)) {
-                    return List.of();
+                while (rs.next()) {
+                    held.put(rs.getLong(1), rs.getLong(2));
+                    Timestamp age = rs.getTimestamp(3);
+                    newest = newest == null || age.after(newest) ? age : newest;
                 }
             }
         }
-        // Deal the instances out round-robin: each role's newest ranks 1, its next 2, and so on;
-        // the first HARD_CAP places, by rank then newest first, are kept.
-        String sql = """
-                WITH young AS (
-                    SELECT submitted_by, coalesce(completed_at, created_at) AS age, id,
-                           row_number() OVER (PARTITION BY submitted_by
-                                              ORDER BY coalesce(completed_at, created_at) DESC, id DESC) AS rank
-                      FROM df.instances
-                     WHERE status IN ('completed', 'failed', 'cancelled')
-                       AND coalesce(completed_at, created_at) >= ?),
-                dealt AS (
-                    SELECT submitted_by, age, id, rank,
-                           row_number() OVER (ORDER BY rank, age DESC, id DESC) AS place
-                      FROM young)
-                SELECT DISTINCT ON (submitted_by) submitted_by::oid::bigint, age, id
-                  FROM dealt
-                 WHERE place > ?
-                 ORDER BY submitted_by, rank
+        long total = held.values().stream().mapToLong(Long::longValue).sum();
+        if (total <= HARD_CAP) {
+            return List.of();
+        }
+        // Dealt round-robin, each role's instances ranked newest first, the first HARD_CAP places
+        // are every rank below the level and the newest few of the rank-`level` instances.
+        long level = waterLevel(held.values(), HARD_CAP);
+        long keptAtLevel = HARD_CAP - kept(held.values(), level - 1);
+        List<Long> reaching = held.entrySet().stream().filter(e -> e.getValue() >= level).map(Map.Entry::getKey)
+                .toList();
+        // The rank-`level` and rank-`level + 1` instances of each role that reaches the level:
+        // a top-N read per role, newest first through the terminal-age index, no full sort.
+        String edgeSql = """
+                SELECT role, pos, age, id
+                  FROM (SELECT r.role, t.age, t.id,
+                               row_number() OVER (PARTITION BY r.role ORDER BY t.age DESC, t.id DESC) AS pos
+                          FROM unnest(?::bigint[]) AS r(role)
+                         CROSS JOIN LATERAL (
+                               SELECT coalesce(i.completed_at, i.created_at) AS age, i.id
+                                 FROM df.instances i
+                                WHERE i.status IN ('completed', 'failed', 'cancelled')
+                                  AND coalesce(i.completed_at, i.created_at) BETWEEN ? AND ?
+                                  AND i.submitted_by::oid::bigint = r.role
+                                ORDER BY coalesce(i.completed_at, i.created_at) DESC, i.id DESC
+                               OFFSET ? LIMIT 2) t) edge
+                 ORDER BY pos, age DESC, id DESC
                 """;
-        List<CapBoundary> boundaries = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setTimestamp(1, Timestamp.from(cutoff));
-            ps.setInt(2, HARD_CAP);
+        Map<Long, CapBoundary> atLevel = new LinkedHashMap<>();
+        Map<Long, CapBoundary> aboveLevel = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(edgeSql)) {
+            ps.setArray(1, c.createArrayOf("bigint", reaching.toArray()));
+            ps.setTimestamp(2, Timestamp.from(cutoff));
+            ps.setTimestamp(3, newest);
+            ps.setLong(4, level - 1);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    boundaries.add(new CapBoundary(rs.getLong(1), rs.getTimestamp(2), rs.getString(3)));
+                    CapBoundary row = new CapBoundary(rs.getLong(1), rs.getTimestamp(3), rs.getString(4));
+                    (rs.getLong(2) == 1 ? atLevel : aboveLevel).put(row.role(), row);
                 }
+            }
+        }
+        // A role whose rank-`level` instance is among the newest keptAtLevel keeps it and loses
+        // the next (if it has one); any other loses its rank-`level` instance and all older ones.
+        List<CapBoundary> boundaries = new ArrayList<>();
+        long place = 0;
+        for (CapBoundary edge : atLevel.values()) {
+            if (place++ < keptAtLevel) {
+                CapBoundary next = aboveLevel.get(edge.role());
+                if (next != null) {
+                    boundaries.add(next);
+                }
+            } else {
+                boundaries.add(edge);
             }
         }
         return boundaries;
+    }
+
+    /** The smallest level such that keeping up to that many of each role's instances keeps {@code cap}. */
+    static long waterLevel(Collection<Long> held, long cap) {
+        long low = 1;
+        long high = held.stream().mapToLong(Long::longValue).max().orElse(0);
+        while (low < high) {
+            long mid = low + (high - low) / 2;
+            if (kept(held, mid) >= cap) {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        return low;
+    }
+
+    /** Instances kept when each role keeps at most {@code level} of those it holds. */
+    private static long kept(Collection<Long> held, long level) {
+        return held.stream().mapToLong(n -> Math.min(n, level)).sum();
     }
 
     /** A role's newest instance beyond the cap. */

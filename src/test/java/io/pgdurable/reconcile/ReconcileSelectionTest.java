@@ -224,6 +224,27 @@ class ReconcileSelectionTest {
     }
 
     @Test
+    void when_equal_roles_cannot_all_keep_one_more_the_newer_instance_of_that_round_is_kept() throws SQLException {
+        TestCluster.get().createLoginRole("cap_p");
+        TestCluster.get().createLoginRole("cap_q");
+        TestCluster.get().createLoginRole("cap_r");
+        // 3 x 4,000: each keeps 3,333, and one more place is left for the newest of the three
+        // 3,334th-newest instances, which is cap_p's (all of cap_p's are the newest).
+        db.seed(Seed.of(0x100000, 4_000).submittedBy("cap_p").agedAt(NOW.minusSeconds(1))
+                .olderEach(Duration.ofMillis(1)));
+        db.seed(Seed.of(0x200000, 4_000).submittedBy("cap_q").agedAt(NOW.minusSeconds(100))
+                .olderEach(Duration.ofMillis(1)));
+        db.seed(Seed.of(0x300000, 4_000).submittedBy("cap_r").agedAt(NOW.minusSeconds(200))
+                .olderEach(Duration.ofMillis(1)));
+
+        ReconcileResult r = pass(1_000);
+
+        assertThat(r.instancesRemoved()).isEqualTo(2_000);
+        assertThat(db.dfIds()).containsAll(ids(0x100000, 3_334)).containsAll(ids(0x200000, 3_333))
+                .containsAll(ids(0x300000, 3_333)).hasSize(Reconciler.HARD_CAP);
+    }
+
+    @Test
     void ties_in_age_at_the_cap_boundary_are_broken_by_id_lowest_first() throws SQLException {
         db.seed(Seed.of(0x10000, 9_998).agedAt(NOW.minusSeconds(60)).olderEach(Duration.ofSeconds(1)));
         Instant tie = NOW.minus(Duration.ofHours(12));
