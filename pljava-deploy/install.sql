@@ -117,6 +117,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 9) 
 \ir ../sql/009_privileges.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (9, '009_privileges.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 10) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 010_fair_share.sql'
+\ir ../sql/010_fair_share.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (10, '010_fair_share.sql');
+\endif
 SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 12) AS pgd_apply \gset
 \if :pgd_apply
 \echo 'Applying 012_cancel.sql'

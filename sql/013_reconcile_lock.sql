@@ -97,26 +97,101 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION df_engine.reconcile_parse_setting(text, text, integer, integer, text) FROM PUBLIC;
 
--- The newest-first p_hard_cap-th terminal instance: older ones are beyond the cap. No row when
--- there are not that many.
-CREATE FUNCTION df_engine.reconcile_cap_boundary(p_hard_cap integer, OUT age timestamptz, OUT id text)
-    RETURNS SETOF record
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+-- The hard cap, fair between roles. When more than p_hard_cap terminal instances are younger
+-- than p_cutoff, the cap keeps them round-robin across submitting roles: every role's newest,
+-- then every role's second newest, and so on (within one round, newer first, then the higher
+-- id), until p_hard_cap are kept. Put another way: it removes the oldest instance of the role
+-- that holds the most, again and again, until p_hard_cap are left. So one role's flood removes
+-- its own history before anyone else's; with one role it is simply the newest p_hard_cap.
+--
+-- Returns, for each role that loses instances to the cap, its newest instance beyond the cap:
+-- that one and every older one of the role go. No rows when the cap does not bite. It never
+-- sorts every terminal instance: one scan counts each role's young instances, the "water level"
+-- (how many of its newest each role keeps at most) follows from the counts alone, and a top-2
+-- read per role at that level finds the edges.
+CREATE FUNCTION df_engine.reconcile_cap_boundaries(p_hard_cap integer, p_cutoff timestamptz)
+    RETURNS TABLE (role oid, age timestamptz, id text)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT coalesce(i.completed_at, i.created_at), i.id FROM df.instances i
-     WHERE i.status IN ('completed', 'failed', 'cancelled')
-     ORDER BY coalesce(i.completed_at, i.created_at) DESC, i.id DESC
-    OFFSET p_hard_cap - 1 LIMIT 1
+DECLARE
+    v_roles   oid[];
+    v_held    bigint[];
+    v_newest  timestamptz;
+    v_total   bigint;
+    v_low     bigint;
+    v_high    bigint;
+    v_mid     bigint;
+    v_at_level bigint;
+    v_place   bigint := 0;
+    v_keeping oid[] := '{}';
+    r         record;
+BEGIN
+    SELECT array_agg(s.r ORDER BY s.r), array_agg(s.n ORDER BY s.r), max(s.newest), sum(s.n)
+      INTO v_roles, v_held, v_newest, v_total
+      FROM (SELECT i.submitted_by::oid AS r, count(*) AS n,
+                   max(coalesce(i.completed_at, i.created_at)) AS newest
+              FROM df.instances i
+             WHERE i.status IN ('completed', 'failed', 'cancelled')
+               AND coalesce(i.completed_at, i.created_at) >= p_cutoff
+             GROUP BY i.submitted_by) s;
+    IF v_total IS NULL OR v_total <= p_hard_cap THEN
+        RETURN;
+    END IF;
+    -- The smallest level L such that keeping at most L of each role's instances keeps p_hard_cap.
+    v_low := 1;
+    SELECT max(h) INTO v_high FROM unnest(v_held) h;
+    WHILE v_low < v_high LOOP
+        v_mid := v_low + (v_high - v_low) / 2;
+        IF (SELECT sum(least(h, v_mid)) FROM unnest(v_held) h) >= p_hard_cap THEN
+            v_high := v_mid;
+        ELSE
+            v_low := v_mid + 1;
+        END IF;
+    END LOOP;
+    -- Every rank below the level is kept; of the rank-L instances, the newest v_at_level are.
+    v_at_level := p_hard_cap - (SELECT sum(least(h, v_low - 1)) FROM unnest(v_held) h);
+    -- The rank-L and rank-(L+1) instances of every role that reaches the level, rank-L first,
+    -- newest first. The upper age bound keeps instances finishing meanwhile from shifting ranks.
+    FOR r IN
+        SELECT e.role, e.pos, e.age, e.id
+          FROM (SELECT rr.role, t.age, t.id,
+                       row_number() OVER (PARTITION BY rr.role ORDER BY t.age DESC, t.id DESC) AS pos
+                  FROM unnest(v_roles, v_held) AS rr(role, held)
+                 CROSS JOIN LATERAL (
+                       SELECT coalesce(i.completed_at, i.created_at) AS age, i.id
+                         FROM df.instances i
+                        WHERE i.status IN ('completed', 'failed', 'cancelled')
+                          AND coalesce(i.completed_at, i.created_at) BETWEEN p_cutoff AND v_newest
+                          AND i.submitted_by::oid OPERATOR(pg_catalog.=) rr.role
+                        ORDER BY coalesce(i.completed_at, i.created_at) DESC, i.id DESC
+                       OFFSET v_low - 1 LIMIT 2) t
+                 WHERE rr.held >= v_low) e
+         ORDER BY e.pos, e.age DESC, e.id DESC
+    LOOP
+        IF r.pos = 1 THEN
+            v_place := v_place + 1;
+            IF v_place <= v_at_level THEN
+                v_keeping := v_keeping || r.role;   -- keeps its rank-L instance, loses the next
+            ELSE
+                role := r.role; age := r.age; id := r.id;   -- loses its rank-L instance
+                RETURN NEXT;
+            END IF;
+        ELSIF r.role = ANY (v_keeping) THEN
+            role := r.role; age := r.age; id := r.id;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
 $fn$;
-REVOKE ALL ON FUNCTION df_engine.reconcile_cap_boundary(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION df_engine.reconcile_cap_boundaries(integer, timestamptz) FROM PUBLIC;
 
 -- One batch of expired terminal instances: the oldest p_limit terminal instances that are older
--- than p_cutoff or beyond the cap boundary (p_cap_age, p_cap_id; NULL when the cap is not
--- reached), skipping rows another transaction holds, go with their engine records (children and
--- history too) and their df.nodes rows. selected is how many were taken: fewer than p_limit means
--- nothing more is due.
-CREATE FUNCTION df_engine.reconcile_batch(p_cutoff timestamptz, p_cap_age timestamptz, p_cap_id text,
-                                          p_limit integer,
+-- than p_cutoff or at or beyond their role's cap boundary (df_engine.reconcile_cap_boundaries,
+-- passed as three parallel arrays; empty when the cap does not bite), skipping rows another
+-- transaction holds, go with their engine records (children and history too) and their df.nodes
+-- rows. selected is how many were taken: fewer than p_limit means nothing more is due.
+CREATE FUNCTION df_engine.reconcile_batch(p_cutoff timestamptz, p_cap_roles oid[], p_cap_ages timestamptz[],
+                                          p_cap_ids text[], p_limit integer,
                                           OUT selected integer, OUT instances bigint, OUT nodes bigint,
                                           OUT engine bigint)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -126,10 +201,12 @@ DECLARE
 BEGIN
     SELECT coalesce(array_agg(s.id), '{}') INTO v_ids
       FROM (SELECT i.id FROM df.instances i
+              LEFT JOIN unnest(p_cap_roles, p_cap_ages, p_cap_ids) AS b(role, age, id)
+                ON b.role OPERATOR(pg_catalog.=) i.submitted_by::oid
              WHERE i.status IN ('completed', 'failed', 'cancelled')
                AND (coalesce(i.completed_at, i.created_at) < p_cutoff
-                    OR (p_cap_age IS NOT NULL
-                        AND (coalesce(i.completed_at, i.created_at), i.id) < (p_cap_age, p_cap_id)))
+                    OR (b.role IS NOT NULL
+                        AND (coalesce(i.completed_at, i.created_at), i.id) <= (b.age, b.id)))
              ORDER BY coalesce(i.completed_at, i.created_at), i.id
              LIMIT p_limit
                FOR UPDATE OF i SKIP LOCKED) s;
@@ -147,7 +224,7 @@ BEGIN
     GET DIAGNOSTICS instances = ROW_COUNT;
 END
 $fn$;
-REVOKE ALL ON FUNCTION df_engine.reconcile_batch(timestamptz, timestamptz, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION df_engine.reconcile_batch(timestamptz, oid[], timestamptz[], text[], integer) FROM PUBLIC;
 
 -- Orphaned engine records: graph orchestrations with no df row, that are not sub-orchestrations,
 -- are terminal and older than p_cutoff, at most p_limit. Returns how many went.
@@ -203,8 +280,9 @@ DECLARE
     v_interval  integer;
     v_settings  boolean := false;
     v_cutoff    timestamptz;
-    v_cap_age   timestamptz;
-    v_cap_id    text;
+    v_cap_roles oid[];
+    v_cap_ages  timestamptz[];
+    v_cap_ids   text[];
     v_batch     record;
     v_want      integer;
     v_taken     bigint := 0;
@@ -232,10 +310,12 @@ BEGIN
         v_settings := true;
         -- Whole days of 24 hours, whatever the session's time zone (as the Java passes do).
         v_cutoff := coalesce(p_now, clock_timestamp()) - v_retention * interval '24 hours';
-        SELECT b.age, b.id INTO v_cap_age, v_cap_id FROM df_engine.reconcile_cap_boundary(p_hard_cap) b;
+        SELECT coalesce(array_agg(b.role), '{}'), coalesce(array_agg(b.age), '{}'), coalesce(array_agg(b.id), '{}')
+          INTO v_cap_roles, v_cap_ages, v_cap_ids
+          FROM df_engine.reconcile_cap_boundaries(p_hard_cap, v_cutoff) b;
         LOOP
             v_want := least(p_batch_size, p_hard_cap - v_taken);
-            SELECT * INTO v_batch FROM df_engine.reconcile_batch(v_cutoff, v_cap_age, v_cap_id, v_want);
+            SELECT * INTO v_batch FROM df_engine.reconcile_batch(v_cutoff, v_cap_roles, v_cap_ages, v_cap_ids, v_want);
             v_taken := v_taken + v_batch.selected;
             v_instances := v_instances + v_batch.instances;
             v_nodes := v_nodes + v_batch.nodes;

@@ -50,6 +50,17 @@ public final class BenchmarkReport {
     }
 
     /**
+     * The fairness scenario: {@code floodInstances} one-step workflows of one role, each step
+     * taking {@code floodStep}, then one workflow of another role. {@code floodStepsBeforeOther}
+     * of the flood's steps finished between the other role's df.start and its step;
+     * {@code floodStepsDone} had finished when its workflow completed.
+     */
+    public record Fairness(int floodInstances, Duration floodStep, int threads, int perRole,
+                           long floodStepsBeforeOther, long floodStepsDone, Duration otherLatency,
+                           Verification verification) {
+    }
+
+    /**
      * What a scenario left behind: every instance should have completed, and {@code bench_rows}
      * should hold one row per activity, no more (exactly-once) and no fewer.
      */
@@ -81,15 +92,22 @@ public final class BenchmarkReport {
     private final LongWorkflow longWorkflow;
     private final Throughput df;
     private final Throughput inDatabase;
+    private final Fairness fairness;
 
     BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df,
-                    Throughput inDatabase) {
+                    Throughput inDatabase, Fairness fairness) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
         this.longWorkflow = longWorkflow;
         this.df = df;
         this.inDatabase = inDatabase;
+        this.fairness = fairness;
+    }
+
+    /** The fairness scenario: one role's flood against another role's single workflow. */
+    public Optional<Fairness> fairness() {
+        return Optional.ofNullable(fairness);
     }
 
     /** The control-plane scenario: df workflows of SQL steps started with df.start. */
@@ -126,6 +144,7 @@ public final class BenchmarkReport {
         longWorkflow().ifPresent(l -> all.add(l.verification()));
         df().ifPresent(d -> all.add(d.verification()));
         inDatabase().ifPresent(d -> all.add(d.verification()));
+        fairness().ifPresent(f -> all.add(f.verification()));
         return all;
     }
 
@@ -157,6 +176,11 @@ public final class BenchmarkReport {
                 verdict(l.verification())));
         df().ifPresent(t -> printWorkflows(out, "df workflows", t));
         inDatabase().ifPresent(t -> printWorkflows(out, "df in-database", t));
+        fairness().ifPresent(f -> out.printf(Locale.ROOT,
+                "fairness           flood steps before other role's step %d  (%d x 1 step of %d ms, %d threads,"
+                        + " %d per role)  other df.start->completed %s  rows %s%n",
+                f.floodStepsBeforeOther(), f.floodInstances(), f.floodStep().toMillis(), f.threads(), f.perRole(),
+                LatencyStats.millis(f.otherLatency().toNanos()), verdict(f.verification())));
         out.flush();
     }
 

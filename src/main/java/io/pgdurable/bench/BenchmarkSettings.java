@@ -23,6 +23,8 @@ public final class BenchmarkSettings {
     private final int longSteps;
     private final Duration ceilingDuration;
     private final int warmupInstances;
+    private final int fairnessFlood;
+    private final Duration fairnessStep;
     private final Duration timeout;
 
     private BenchmarkSettings(Builder b) {
@@ -39,6 +41,8 @@ public final class BenchmarkSettings {
         this.longSteps = b.longSteps;
         this.ceilingDuration = b.ceilingDuration;
         this.warmupInstances = b.warmupInstances;
+        this.fairnessFlood = b.fairnessFlood;
+        this.fairnessStep = b.fairnessStep;
         this.timeout = b.timeout;
     }
 
@@ -63,6 +67,10 @@ public final class BenchmarkSettings {
     public Duration ceilingDuration() { return ceilingDuration; }
     /** Orchestrations run, unmeasured, before the engine scenarios; 0 skips the warm-up. */
     public int warmupInstances() { return warmupInstances; }
+    /** Fairness: one-step workflows the flooding role starts at once. */
+    public int fairnessFlood() { return fairnessFlood; }
+    /** Fairness: how long each of the flood's steps sleeps. */
+    public Duration fairnessStep() { return fairnessStep; }
     /** The longest any one wait for orchestrations may take before the benchmark gives up. */
     public Duration timeout() { return timeout; }
 
@@ -95,6 +103,8 @@ public final class BenchmarkSettings {
         private int longSteps = 500;
         private Duration ceilingDuration = Duration.ofSeconds(5);
         private int warmupInstances = 20;
+        private int fairnessFlood = 2000;
+        private Duration fairnessStep = Duration.ofMillis(10);
         private Duration timeout = Duration.ofMinutes(10);
 
         private Builder(String jdbcUrl) {
@@ -113,6 +123,8 @@ public final class BenchmarkSettings {
         public Builder longSteps(int v) { this.longSteps = v; return this; }
         public Builder ceilingDuration(Duration v) { this.ceilingDuration = v; return this; }
         public Builder warmupInstances(int v) { this.warmupInstances = v; return this; }
+        public Builder fairnessFlood(int v) { this.fairnessFlood = v; return this; }
+        public Builder fairnessStep(Duration v) { this.fairnessStep = v; return this; }
         public Builder timeout(Duration v) { this.timeout = v; return this; }
 
         /** Validates every setting, naming the first bad one. */
@@ -130,6 +142,8 @@ public final class BenchmarkSettings {
             positive("steps", steps);
             positive("latency samples", latencySamples);
             positive("long steps", longSteps);
+            positive("fairness flood", fairnessFlood);
+            positive("fairness step", fairnessStep);
             if (warmupInstances < 0) {
                 throw new IllegalArgumentException("warm-up instances must not be negative, got " + warmupInstances);
             }

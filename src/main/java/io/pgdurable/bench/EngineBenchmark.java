@@ -127,6 +127,7 @@ public final class EngineBenchmark {
         BenchmarkReport.LongWorkflow longWorkflow = null;
         BenchmarkReport.Throughput df = null;
         BenchmarkReport.Throughput inDatabase = null;
+        BenchmarkReport.Fairness fairness = null;
         try (Connection admin = settings.connect("pg-durable bench")) {
             checkSchema(admin);
             execute(admin, CREATE_TABLE);
@@ -162,8 +163,11 @@ public final class EngineBenchmark {
             if (settings.runs(Scenario.IN_DATABASE)) {
                 inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin);
             }
+            if (settings.runs(Scenario.FAIRNESS)) {
+                fairness = new FairnessBenchmark(settings, out).run(admin);
+            }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase);
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase, fairness);
     }
 
     private void checkSchema(Connection c) throws SQLException {

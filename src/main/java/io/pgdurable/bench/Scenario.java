@@ -20,7 +20,12 @@ public enum Scenario {
      * The df workload again, run by {@code df.run_worker} inside a backend instead of an in-process
      * worker. Needs the PL/Java jar installed; not among the defaults.
      */
-    IN_DATABASE;
+    IN_DATABASE,
+    /**
+     * One role floods the worker with one-step workflows, then another role starts one: how many
+     * of the flood's steps finish before the other role's step runs. Not among the defaults.
+     */
+    FAIRNESS;
 
     /** The scenarios run when none are named. */
     public static final String DEFAULTS = "ceiling,throughput,latency,long,df";
@@ -45,7 +50,7 @@ public enum Scenario {
         }
         if (chosen.isEmpty()) {
             throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
-                    + "ceiling, throughput, latency, long, df, in-database");
+                    + "ceiling, throughput, latency, long, df, in-database, fairness");
         }
         return chosen;
     }
@@ -57,6 +62,6 @@ public enum Scenario {
             }
         }
         throw new IllegalArgumentException("unknown scenario '" + name
-                + "': expected ceiling, throughput, latency, long, df or in-database");
+                + "': expected ceiling, throughput, latency, long, df, in-database or fairness");
     }
 }

@@ -27,6 +27,8 @@ import picocli.CommandLine.Spec;
                 "(created if missing) exactly-once, and measures: the database's raw insert commit rate",
                 "(ceiling), steps/s of many orchestrations at once (throughput), start-to-completed time of",
                 "single-step orchestrations (latency), and the per-step cost of a long orchestration (long).",
+                "The fairness scenario (not a default) floods the worker with one role's one-step workflows",
+                "and counts how many of their steps finish before another role's single workflow's step runs.",
                 "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop",
                 "other workers of the database first. Exits with 1 if a row or instance check fails."
         })
@@ -69,6 +71,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--long-steps", paramLabel = "<n>", defaultValue = "500",
             description = "Long: activities of the long orchestration (default: ${DEFAULT-VALUE}).")
     int longSteps;
+
+    @Option(names = "--fairness-flood", paramLabel = "<n>", defaultValue = "2000",
+            description = "Fairness: one-step workflows the flooding role starts at once (default: ${DEFAULT-VALUE}).")
+    int fairnessFlood;
+
+    @Option(names = "--fairness-step-ms", paramLabel = "<ms>", defaultValue = "10",
+            description = "Fairness: how long each of the flood's steps sleeps (default: ${DEFAULT-VALUE}).")
+    long fairnessStepMillis;
 
     @Option(names = "--ceiling-seconds", paramLabel = "<s>", defaultValue = "5",
             description = "Ceiling: how long the clients insert (default: ${DEFAULT-VALUE}).")
@@ -122,6 +132,8 @@ final class BenchCommand implements Callable<Integer> {
                     .longSteps(longSteps)
                     .ceilingDuration(Duration.ofMillis(Math.round(ceilingSeconds * 1000)))
                     .warmupInstances(warmupInstances)
+                    .fairnessFlood(fairnessFlood)
+                    .fairnessStep(Duration.ofMillis(fairnessStepMillis))
                     .timeout(Duration.ofSeconds(timeoutSeconds))
                     .build();
         } catch (IllegalArgumentException e) {

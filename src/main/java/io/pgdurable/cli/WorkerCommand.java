@@ -38,6 +38,12 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Activities run at once (default: ${DEFAULT-VALUE}).")
     int activityThreads;
 
+    @Option(names = "--max-activities-per-role", paramLabel = "<n>", defaultValue = "0",
+            description = "Activities of one submitting role this worker holds at once, running or waiting for a"
+                    + " thread; must be below --threads so other roles always have a thread"
+                    + " (default: half of --threads, at least 1).")
+    int maxActivitiesPerRole;
+
     @Option(names = "--orchestration-threads", paramLabel = "<n>", defaultValue = "2",
             description = "Orchestration dispatch loops (default: ${DEFAULT-VALUE}).")
     int orchestrationThreads;
@@ -116,6 +122,7 @@ final class WorkerCommand implements Callable<Integer> {
                 .password(PGProperty.PASSWORD.getOrDefault(props))
                 .workerId(workerId)
                 .activityThreads(activityThreads)
+                .maxActivitiesPerRole(maxActivitiesPerRole)
                 .orchestrationThreads(orchestrationThreads)
                 .turnBatchSize(turnBatch)
                 .maxPoolSize(poolSize)

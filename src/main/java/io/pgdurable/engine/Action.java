@@ -11,7 +11,15 @@ public sealed interface Action {
     /** The history event that records this decision. */
     HistoryEvent toEvent(Instant now);
 
-    record ScheduleActivity(int taskId, String name, String input) implements Action {
+    /**
+     * @param partitionKey the fairness key the activity item is claimed under, or {@code null}
+     *                     for the instance's own key
+     */
+    record ScheduleActivity(int taskId, String name, String input, String partitionKey) implements Action {
+        public ScheduleActivity(int taskId, String name, String input) {
+            this(taskId, name, input, null);
+        }
+
         @Override
         public HistoryEvent toEvent(Instant now) {
             return new HistoryEvent(EventType.TaskScheduled, taskId, name, input, now);

@@ -24,6 +24,14 @@ public interface OrchestrationContext {
     /** Schedules an activity; its result is read as {@code resultType}. */
     <T> Task<T> callActivity(String name, Object input, Class<T> resultType);
 
+    /**
+     * Schedules an activity under the fairness key {@code partitionKey} instead of the instance's
+     * own. Workers claim activity items round-robin across keys and run at most a set number of
+     * one key's items at once, so one key's backlog cannot hold every worker thread. A key is
+     * opaque text; {@code null} means the instance's key.
+     */
+    <T> Task<T> callActivity(String name, Object input, Class<T> resultType, String partitionKey);
+
     /** A durable timer that fires after {@code delay}, measured from {@link #currentInstant()}. */
     Task<Void> createTimer(Duration delay);
 

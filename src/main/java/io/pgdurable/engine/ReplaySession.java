@@ -753,10 +753,17 @@ public final class ReplaySession implements AutoCloseable {
 
         @Override
         public <T> Task<T> callActivity(String activityName, Object activityInput, Class<T> resultType) {
+            return callActivity(activityName, activityInput, resultType, null);
+        }
+
+        @Override
+        public <T> Task<T> callActivity(String activityName, Object activityInput, Class<T> resultType,
+                                        String partitionKey) {
             checkLive();
             requireName("activity", activityName);
             LeafTask<T> task = newTask(JsonCodec.mapper().constructType(resultType), null);
-            decide(new Action.ScheduleActivity(task.taskId, activityName, JsonCodec.toJson(activityInput)));
+            decide(new Action.ScheduleActivity(task.taskId, activityName, JsonCodec.toJson(activityInput),
+                    partitionKey));
             return task;
         }
 

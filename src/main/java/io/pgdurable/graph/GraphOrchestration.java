@@ -261,7 +261,9 @@ public final class GraphOrchestration implements Orchestration {
             StepInput step = new StepInput(graph.instanceId(), node.id(), graph.role(), graph.roleOid(),
                     graph.database(), prepared.sql(), StepInput.params(prepared));
             try {
-                return ctx.callActivity(SqlStepActivity.NAME, step, JsonNode.class).await();
+                // Workers share their threads out by submitting role: one role's flood of steps
+                // cannot hold them all or queue ahead of another role's step.
+                return ctx.callActivity(SqlStepActivity.NAME, step, JsonNode.class, graph.role()).await();
             } catch (TaskFailedException e) {
                 throw new StepFailedException(e.getMessage());
             }

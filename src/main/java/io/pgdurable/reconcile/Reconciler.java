@@ -1,6 +1,7 @@
 package io.pgdurable.reconcile;
 
 import io.pgdurable.engine.DurableException;
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -22,9 +23,10 @@ import javax.sql.DataSource;
  *
  * <ol>
  *   <li><b>Expired terminal instances.</b> A completed, failed or cancelled instance is kept only
- *       while it is among the newest {@value #HARD_CAP} terminal instances and younger than
- *       {@code pg_durable.retention_days}; age is {@code coalesce(completed_at, created_at)},
- *       never {@code updated_at}, which users can write. The rest go, oldest first, in batches:
+ *       while it is younger than {@code pg_durable.retention_days} and among the
+ *       {@value #HARD_CAP} terminal instances the hard cap keeps; age is
+ *       {@code coalesce(completed_at, created_at)}, never {@code updated_at}, which users can
+ *       write. The rest go, oldest first, in batches:
  *       each batch removes the engine records (with children and history) and the df rows in one
  *       statement ({@code df_engine.reconcile_batch}), so no half-removed instance is ever
  *       visible.</li>
@@ -33,6 +35,14 @@ import javax.sql.DataSource;
  *       {@value #MAX_ORPHANS} a pass.</li>
  * </ol>
  * Pending and running instances are never touched.
+ *
+ * <p><b>The hard cap, fair between roles.</b> When more than {@value #HARD_CAP} terminal instances
+ * are younger than the retention window, the cap keeps them round-robin across submitting roles:
+ * every role's newest, then every role's second newest, and so on (within one round, newer
+ * first, then the higher id), until {@value #HARD_CAP} are kept. Put another way, it removes the
+ * oldest instance of the role that holds the most, again and again, until {@value #HARD_CAP} are
+ * left. So one role's flood removes its own history before anyone else's; with one role it is
+ * simply the newest {@value #HARD_CAP} ({@code df_engine.reconcile_cap_boundaries}).
  *
  * <p>Two kinds of pass. {@link #runOnce} and {@link #runIfDue} (the worker, the {@code reconcile}
  * command) commit after each batch, so no transaction holds its locks for long.
@@ -231,25 +241,34 @@ public final class Reconciler {
      * Each batch is one statement, committed on its own.
      */
     private void removeExpired(Connection c, Connection lock, Instant cutoff, Counts counts) throws SQLException {
-        Timestamp capAge = null;
-        String capId = null;
-        try (PreparedStatement ps = c.prepareStatement("SELECT age, id FROM df_engine.reconcile_cap_boundary(?)")) {
+        // Each role's newest instance beyond the fair hard cap, as three parallel arrays (empty
+        // when the cap does not bite); computed once per pass, like df_engine.reconcile_pass does.
+        Array capRoles;
+        Array capAges;
+        Array capIds;
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT coalesce(array_agg(b.role), '{}'), coalesce(array_agg(b.age), '{}'),
+                       coalesce(array_agg(b.id), '{}')
+                  FROM df_engine.reconcile_cap_boundaries(?, ?) b
+                """)) {
             ps.setInt(1, HARD_CAP);
+            ps.setTimestamp(2, Timestamp.from(cutoff));
             try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    capAge = rs.getTimestamp(1);
-                    capId = rs.getString(2);
-                }
+                rs.next();
+                capRoles = rs.getArray(1);
+                capAges = rs.getArray(2);
+                capIds = rs.getArray(3);
             }
         }
-        String batch = "SELECT selected, instances, nodes, engine FROM df_engine.reconcile_batch(?, ?, ?, ?)";
+        String batch = "SELECT selected, instances, nodes, engine FROM df_engine.reconcile_batch(?, ?, ?, ?, ?)";
         try (PreparedStatement ps = c.prepareStatement(batch)) {
             while (true) {
                 ensureLockHeld(lock);
                 ps.setTimestamp(1, Timestamp.from(cutoff));
-                ps.setTimestamp(2, capAge);
-                ps.setString(3, capId);
-                ps.setInt(4, batchSize);
+                ps.setArray(2, capRoles);
+                ps.setArray(3, capAges);
+                ps.setArray(4, capIds);
+                ps.setInt(5, batchSize);
                 int selected;
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();

@@ -30,6 +30,11 @@ import java.util.logging.Logger;
  * cancelled after the claim never starts. The periodic lease renewal, also run at once when a
  * cancel is notified, finds the items whose lease is gone: one still waiting for a thread is
  * dropped, a running one is told to stop (a SQL step cancels its statement).
+ *
+ * <p>Claims are fair across partition keys (for df, submitting roles): this worker holds at most
+ * {@link WorkerConfig#maxActivitiesPerRole()} items of one key at once, running or waiting for a
+ * thread, and each claim deals items round-robin, the key holding fewest first (see
+ * {@link EngineStore#claimActivities(Connection, String, int, Duration, int, Map)}).
  */
 final class ActivityDispatcher implements Runnable {
     private static final Logger LOG = Logger.getLogger(ActivityDispatcher.class.getName());
@@ -39,6 +44,8 @@ final class ActivityDispatcher implements Runnable {
     private final EngineStore store = new EngineStore();
     private final Semaphore slots;
     private final Map<Long, Claimed> inFlight = new ConcurrentHashMap<>();
+    /** Items held per partition key: claimed and not yet finished. */
+    private final Map<String, Integer> heldPerKey = new ConcurrentHashMap<>();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private final CompletionBatcher completions;
 
@@ -89,6 +96,7 @@ final class ActivityDispatcher implements Runnable {
                 for (ActivityItem item : items) {
                     Claimed claimed = new Claimed(item);
                     inFlight.put(item.id(), claimed);
+                    heldPerKey.merge(item.partitionKey(), 1, Integer::sum);
                     pool.execute(claimed);
                 }
                 if (items.isEmpty()) {
@@ -116,7 +124,8 @@ final class ActivityDispatcher implements Runnable {
             return List.of();
         }
         try (Connection c = runtime.dataSource().getConnection()) {
-            return store.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration());
+            return store.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration(),
+                    runtime.config().maxActivitiesPerRole(), Map.copyOf(heldPerKey));
         }
     }
 
@@ -169,7 +178,16 @@ final class ActivityDispatcher implements Runnable {
     /** The item is done with, run or dropped: its slot takes other work. */
     private void finished(ActivityItem item) {
         inFlight.remove(item.id());
+        int[] before = new int[1];
+        heldPerKey.compute(item.partitionKey(), (k, n) -> {
+            before[0] = n == null ? 0 : n;
+            return n == null || n <= 1 ? null : n - 1;
+        });
         slots.release();
+        if (before[0] >= runtime.config().maxActivitiesPerRole()) {
+            // The key was at its share, so the last claim may have left its items queued: claim again now.
+            runtime.activityWakeup().signal();
+        }
         runtime.countActivities(1);
     }
 

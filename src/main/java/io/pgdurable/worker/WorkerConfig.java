@@ -21,6 +21,7 @@ public final class WorkerConfig {
     private final String mode;
     private final int orchestrationThreads;
     private final int activityThreads;
+    private final int maxActivitiesPerRole;
     private final int turnBatchSize;
     private final int maxPoolSize;
     private final Duration pollInterval;
@@ -44,6 +45,8 @@ public final class WorkerConfig {
         this.mode = b.mode;
         this.orchestrationThreads = b.orchestrationThreads;
         this.activityThreads = b.activityThreads;
+        this.maxActivitiesPerRole = b.maxActivitiesPerRole > 0 ? b.maxActivitiesPerRole
+                : defaultMaxActivitiesPerRole(activityThreads);
         this.turnBatchSize = b.turnBatchSize;
         this.maxPoolSize = b.maxPoolSize > 0 ? b.maxPoolSize : orchestrationThreads + activityThreads + 3;
         this.pollInterval = b.pollInterval;
@@ -81,6 +84,12 @@ public final class WorkerConfig {
     public String mode() { return mode; }
     public int orchestrationThreads() { return orchestrationThreads; }
     public int activityThreads() { return activityThreads; }
+    /**
+     * Activity items of one partition key (for df: one submitting role) this worker holds at
+     * once, running or waiting for a thread. Below {@link #activityThreads()} whenever there is
+     * more than one thread, so one role's backlog always leaves threads for the others.
+     */
+    public int maxActivitiesPerRole() { return maxActivitiesPerRole; }
     public int turnBatchSize() { return turnBatchSize; }
     public int maxPoolSize() { return maxPoolSize; }
     public Duration pollInterval() { return pollInterval; }
@@ -94,6 +103,15 @@ public final class WorkerConfig {
     /** Limits on step results and on the JSON the engine stores, checked before anything commits. */
     public Limits limits() { return limits; }
 
+    /**
+     * Half the activity threads, at least 1: one role's flood leaves the other half to everyone
+     * else, so another role's step starts at once even while the flood's steps are long ones;
+     * two roles that both flood get half each.
+     */
+    public static int defaultMaxActivitiesPerRole(int activityThreads) {
+        return Math.max(1, activityThreads / 2);
+    }
+
     static String hostName() {
         String name = ManagementFactory.getRuntimeMXBean().getName();
         int at = name.indexOf('@');
@@ -103,7 +121,8 @@ public final class WorkerConfig {
     @Override
     public String toString() {
         return "WorkerConfig{id=" + workerId + ", mode=" + mode + ", orchestrationThreads=" + orchestrationThreads
-                + ", activityThreads=" + activityThreads + ", turnBatchSize=" + turnBatchSize
+                + ", activityThreads=" + activityThreads + ", maxActivitiesPerRole=" + maxActivitiesPerRole
+                + ", turnBatchSize=" + turnBatchSize
                 + ", maxPoolSize=" + maxPoolSize + ", pollInterval=" + pollInterval
                 + ", leaseDuration=" + leaseDuration + ", shutdownGrace=" + shutdownGrace + ", limits=" + limits + "}";
     }
@@ -119,6 +138,7 @@ public final class WorkerConfig {
         private String mode = "external";
         private int orchestrationThreads = 2;
         private int activityThreads = 8;
+        private int maxActivitiesPerRole;
         private int turnBatchSize = 32;
         private int maxPoolSize;
         private Duration pollInterval = Duration.ofMillis(500);
@@ -143,6 +163,8 @@ public final class WorkerConfig {
         public Builder mode(String v) { this.mode = v; return this; }
         public Builder orchestrationThreads(int v) { this.orchestrationThreads = v; return this; }
         public Builder activityThreads(int v) { this.activityThreads = v; return this; }
+        /** 0 (the default) means {@link #defaultMaxActivitiesPerRole(int)} of the thread count. */
+        public Builder maxActivitiesPerRole(int v) { this.maxActivitiesPerRole = v; return this; }
         public Builder turnBatchSize(int v) { this.turnBatchSize = v; return this; }
         public Builder maxPoolSize(int v) { this.maxPoolSize = v; return this; }
         public Builder pollInterval(Duration v) { this.pollInterval = v; return this; }
@@ -163,6 +185,14 @@ public final class WorkerConfig {
             ConnectionSpec.fromUrl(jdbcUrl);  // refuses what the connection factory refuses, now
             positive("orchestration threads", orchestrationThreads);
             positive("activity threads", activityThreads);
+            int highestShare = Math.max(1, activityThreads - 1);
+            if (maxActivitiesPerRole < 0 || maxActivitiesPerRole > highestShare) {
+                throw new IllegalArgumentException("--max-activities-per-role must be between 1 and " + highestShare
+                        + (activityThreads > 1 ? ", below the " + activityThreads + " activity threads (--threads)"
+                                + " so that one role always leaves a thread to the others"
+                           : " with 1 activity thread (--threads)")
+                        + ", got " + maxActivitiesPerRole);
+            }
             positive("turn batch size", turnBatchSize);
             if (maxPoolSize < 0) {
                 throw new IllegalArgumentException("max pool size must not be negative, got " + maxPoolSize);

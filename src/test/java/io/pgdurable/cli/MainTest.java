@@ -108,6 +108,18 @@ class MainTest {
     }
 
     @Test
+    void a_worker_whose_per_role_share_is_every_thread_refuses_to_start_naming_the_option() {
+        Run run = run("worker", "--url", cluster.jdbcUrl("postgres", TestCluster.SUPERUSER), "--threads", "4",
+                "--max-activities-per-role", "4");
+
+        assertThat(run.exitCode).isEqualTo(1);
+        assertThat(run.err.strip().lines()).singleElement().asString()
+                .startsWith("worker: error: --max-activities-per-role must be between 1 and 3, below the 4 activity"
+                        + " threads (--threads)")
+                .endsWith("got 4");
+    }
+
+    @Test
     void missing_url_is_a_usage_error() {
         Run run = run("install");
 

@@ -96,7 +96,8 @@ class EngineBehaviourTest {
                     }
                     return ctx.allOf(branches).await();
                 });
-        try (Worker worker = env.startWorker(registry)) {
+        // All branches must run at once, so one partition key's share must hold them all.
+        try (Worker worker = env.startWorker(registry, b -> b.maxActivitiesPerRole(width))) {
             EngineClient client = new EngineClient(worker.dataSource());
             String id = client.start("fanOut", "fan-1", null);
 

@@ -292,6 +292,7 @@ public final class ReconcileDatabase {
         private boolean child = true;
         private boolean dfRows = true;
         private boolean engineRecords = true;
+        private String submittedBy;
 
         private Seed(int first, int count) {
             this.first = first;
@@ -346,6 +347,12 @@ public final class ReconcileDatabase {
             return this;
         }
 
+        /** The submitting role (it must exist); the connecting role by default. */
+        Seed submittedBy(String role) {
+            this.submittedBy = role;
+            return this;
+        }
+
         Seed withoutChild() {
             this.child = false;
             return this;
@@ -392,27 +399,31 @@ public final class ReconcileDatabase {
             long createdBeforeMicros = agedByCompletion ? createdBefore.toNanos() / 1_000 : 0;
             if (dfRows) {
                 try (PreparedStatement ps = c.prepareStatement(SERIES + """
-                        INSERT INTO df.instances (id, root_node, status, created_at, updated_at, completed_at)
+                        INSERT INTO df.instances (id, root_node, status, created_at, updated_at, completed_at, submitted_by)
                         SELECT s.id, '00000000', ?, s.a - ?::bigint * interval '1 microsecond',
-                               coalesce(?::timestamptz, s.a), CASE WHEN ? THEN s.a END
+                               coalesce(?::timestamptz, s.a), CASE WHEN ? THEN s.a END,
+                               coalesce(?::text, quote_ident(current_user))::regrole
                           FROM s
                         """)) {
                     int i = bindSeries(ps);
                     ps.setString(i++, status);
                     ps.setLong(i++, createdBeforeMicros);
                     ps.setObject(i++, utc(updatedAt));
-                    ps.setBoolean(i, agedByCompletion);
+                    ps.setBoolean(i++, agedByCompletion);
+                    ps.setString(i, submittedBy);
                     ps.executeUpdate();
                 }
                 NodeTree tree = NodeTree.of(nodes);
                 try (PreparedStatement ps = c.prepareStatement(SERIES + """
-                        INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node, status)
+                        INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node, status, submitted_by)
                         SELECT lpad(to_hex(t.k), 8, '0'), s.id, t.type, CASE WHEN t.type = 'SQL' THEN 'SELECT 1' END,
-                               lpad(to_hex(t.l), 8, '0'), lpad(to_hex(t.r), 8, '0'), ?
+                               lpad(to_hex(t.l), 8, '0'), lpad(to_hex(t.r), 8, '0'), ?,
+                               coalesce(?::text, quote_ident(current_user))::regrole
                           FROM s CROSS JOIN unnest(?::int[], ?::text[], ?::int[], ?::int[]) AS t(k, type, l, r)
                         """)) {
                     int i = bindSeries(ps);
                     ps.setString(i++, terminal ? "completed" : "pending");
+                    ps.setString(i++, submittedBy);
                     ps.setArray(i++, c.createArrayOf("int4", tree.keys));
                     ps.setArray(i++, c.createArrayOf("text", tree.types));
                     ps.setArray(i++, c.createArrayOf("int4", tree.lefts));

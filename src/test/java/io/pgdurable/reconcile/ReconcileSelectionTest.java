@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgdurable.reconcile.ReconcileDatabase.Seed;
 import io.pgdurable.testing.SettableClock;
+import io.pgdurable.testing.TestCluster;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -174,6 +175,73 @@ class ReconcileSelectionTest {
         ReconcileResult again = pass(3);
         assertThat(again.instancesRemoved()).isZero();
         assertThat(db.dfIds()).isEqualTo(left);
+    }
+
+    @Test
+    void when_the_hard_cap_bites_one_roles_flood_loses_its_own_instances_not_another_roles() throws SQLException {
+        TestCluster.get().createLoginRole("cap_flooder");
+        TestCluster.get().createLoginRole("cap_bystander");
+        // The bystander's 100 are the oldest of all, but every one of them is young.
+        db.seed(Seed.of(0x10, 100).submittedBy("cap_bystander").agedAt(NOW.minus(Duration.ofMinutes(25)))
+                .olderEach(Duration.ofSeconds(1)));
+        db.seed(Seed.of(0x100000, 10_500).submittedBy("cap_flooder").agedAt(NOW.minusSeconds(10))
+                .olderEach(Duration.ofMillis(100)));
+
+        ReconcileResult r = pass(500);
+
+        // 10,600 young terminal instances: the flooder, holding the most, gives up 600, its oldest.
+        assertThat(r.instancesRemoved()).isEqualTo(600);
+        assertThat(r.engineRecordsRetired()).isEqualTo(600);
+        Set<String> left = db.dfIds();
+        assertThat(left).hasSize(Reconciler.HARD_CAP).containsAll(ids(0x10, 100))
+                .containsAll(ids(0x100000, 9_900)).doesNotContainAnyElementsOf(ids(0x100000 + 9_900, 600));
+        assertThat(db.count("SELECT count(*) FROM df.instances WHERE submitted_by = 'cap_flooder'::regrole"))
+                .isEqualTo(9_900);
+        assertThat(db.engineRootIds()).isEqualTo(left);
+
+        ReconcileResult again = pass(500);
+        assertThat(again.instancesRemoved()).isZero();
+    }
+
+    @Test
+    void the_hard_cap_evens_out_roles_that_all_hold_more_than_their_share() throws SQLException {
+        TestCluster.get().createLoginRole("cap_a");
+        TestCluster.get().createLoginRole("cap_b");
+        TestCluster.get().createLoginRole("cap_c");
+        // 3,000 + 4,000 + 7,000 = 14,000 young: levelled to 3,000 + 3,500 + 3,500.
+        db.seed(Seed.of(0x100000, 3_000).submittedBy("cap_a").agedAt(NOW.minusSeconds(10))
+                .olderEach(Duration.ofMillis(10)));
+        db.seed(Seed.of(0x200000, 4_000).submittedBy("cap_b").agedAt(NOW.minusSeconds(20))
+                .olderEach(Duration.ofMillis(10)));
+        db.seed(Seed.of(0x300000, 7_000).submittedBy("cap_c").agedAt(NOW.minusSeconds(5))
+                .olderEach(Duration.ofMillis(10)));
+
+        ReconcileResult r = pass(1_000);
+
+        assertThat(r.instancesRemoved()).isEqualTo(4_000);
+        assertThat(db.dfIds()).containsAll(ids(0x100000, 3_000)).containsAll(ids(0x200000, 3_500))
+                .containsAll(ids(0x300000, 3_500)).hasSize(Reconciler.HARD_CAP);
+    }
+
+    @Test
+    void when_equal_roles_cannot_all_keep_one_more_the_newer_instance_of_that_round_is_kept() throws SQLException {
+        TestCluster.get().createLoginRole("cap_p");
+        TestCluster.get().createLoginRole("cap_q");
+        TestCluster.get().createLoginRole("cap_r");
+        // 3 x 4,000: each keeps 3,333, and one more place is left for the newest of the three
+        // 3,334th-newest instances, which is cap_p's (all of cap_p's are the newest).
+        db.seed(Seed.of(0x100000, 4_000).submittedBy("cap_p").agedAt(NOW.minusSeconds(1))
+                .olderEach(Duration.ofMillis(1)));
+        db.seed(Seed.of(0x200000, 4_000).submittedBy("cap_q").agedAt(NOW.minusSeconds(100))
+                .olderEach(Duration.ofMillis(1)));
+        db.seed(Seed.of(0x300000, 4_000).submittedBy("cap_r").agedAt(NOW.minusSeconds(200))
+                .olderEach(Duration.ofMillis(1)));
+
+        ReconcileResult r = pass(1_000);
+
+        assertThat(r.instancesRemoved()).isEqualTo(2_000);
+        assertThat(db.dfIds()).containsAll(ids(0x100000, 3_334)).containsAll(ids(0x200000, 3_333))
+                .containsAll(ids(0x300000, 3_333)).hasSize(Reconciler.HARD_CAP);
     }
 
     @Test

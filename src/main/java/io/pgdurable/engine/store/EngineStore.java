@@ -35,6 +35,13 @@ public final class EngineStore {
      * claim: it lasts exactly as long as the turn's transaction, so a crashed worker's claims and
      * taken messages come back the moment its connection dies.
      *
+     * <p>Instances are chosen round-robin across the messages' partition keys: each key's oldest
+     * messages are ranked 1, 2, 3, ... and the lowest ranks go first (oldest first among equal
+     * ranks), so a key with a backlog of thousands of messages delays another key's message by
+     * at most one place per key. Each key is read through the (partition_key, visible_at) index
+     * with a bounded scan, and the distinct keys are found by skipping through that index, so
+     * the claim costs the same with ten or a million messages queued under one key.
+     *
      * <p>Messages come oldest first, except that a generation's start and the events carried over
      * from the previous generation come first: they were enqueued when the previous generation
      * committed, but an event raised while that turn ran may have been queued earlier.
@@ -45,15 +52,37 @@ public final class EngineStore {
      */
     public List<ClaimedTurn> claimTurns(Connection c, int limit) throws SQLException {
         String sql = """
-                WITH ready AS MATERIALIZED (
+                WITH RECURSIVE keys(k) AS (
+                    (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT q.partition_key FROM df_engine.orchestrator_queue q
+                             WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
+                      FROM keys
+                     WHERE keys.k IS NOT NULL),
+                candidates AS (
+                    SELECT m.instance_id, min(m.rank) AS rank, min(m.visible_at) AS visible_at
+                      FROM (SELECT q.instance_id, q.visible_at,
+                                   row_number() OVER (PARTITION BY keys.k ORDER BY q.visible_at, q.id) AS rank
+                              FROM keys
+                             CROSS JOIN LATERAL (
+                                   -- The row comparison is what the (partition_key, visible_at)
+                                   -- index can use and the visible_at one cannot.
+                                   SELECT q.instance_id, q.visible_at, q.id
+                                     FROM df_engine.orchestrator_queue q
+                                    WHERE q.partition_key = keys.k
+                                      AND (q.partition_key, q.visible_at) <= (keys.k, now())
+                                    ORDER BY q.visible_at
+                                    LIMIT ?) q
+                             WHERE keys.k IS NOT NULL) m
+                     GROUP BY m.instance_id
+                     ORDER BY min(m.rank), min(m.visible_at)
+                     LIMIT ?),
+                ready AS MATERIALIZED (
                     SELECT i.id, i.name, i.status, i.execution_id,
-                           i.parent_id, i.parent_execution_id, i.parent_task_id
-                      FROM df_engine.instances i
-                     WHERE i.id IN (SELECT q.instance_id
-                                      FROM df_engine.orchestrator_queue q
-                                     WHERE q.visible_at <= now()
-                                     ORDER BY q.visible_at
-                                     LIMIT ?)
+                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
+                      FROM candidates r
+                      JOIN df_engine.instances i ON i.id = r.instance_id
+                     ORDER BY r.rank, r.visible_at
                      LIMIT ?
                        FOR UPDATE OF i SKIP LOCKED),
                 taken AS (
@@ -63,7 +92,7 @@ public final class EngineStore {
                     RETURNING q.id, q.instance_id, q.execution_id, q.kind, q.task_id, q.name, q.payload)
                 SELECT r.id, r.name, r.status, r.execution_id,
                        df_engine.history_length(r.id, r.execution_id),
-                       r.parent_id, r.parent_execution_id, r.parent_task_id,
+                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key,
                        t.id, t.execution_id, t.kind, t.task_id, t.name, t.payload
                   FROM ready r
                   LEFT JOIN taken t ON t.instance_id = r.id
@@ -71,8 +100,9 @@ public final class EngineStore {
                           NOT (t.kind = 'EventRaised' AND t.execution_id IS NOT NULL), t.id
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setInt(1, limit * 8);
-            ps.setInt(2, limit);
+            ps.setInt(1, limit * 4);
+            ps.setInt(2, limit * 8);
+            ps.setInt(3, limit);
             List<ClaimedTurn> turns = new ArrayList<>();
             InstanceRow current = null;
             List<Message> messages = null;
@@ -81,14 +111,15 @@ public final class EngineStore {
                     String id = rs.getString(1);
                     if (current == null || !current.id().equals(id)) {
                         current = new InstanceRow(id, rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
-                                rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8));
+                                rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
+                                rs.getString(9));
                         messages = new ArrayList<>();
                         turns.add(new ClaimedTurn(current, messages));
                     }
-                    long messageId = rs.getLong(9);
+                    long messageId = rs.getLong(10);
                     if (!rs.wasNull()) {
-                        messages.add(new Message(messageId, id, (Integer) rs.getObject(10), rs.getString(11),
-                                (Integer) rs.getObject(12), rs.getString(13), rs.getString(14)));
+                        messages.add(new Message(messageId, id, (Integer) rs.getObject(11), rs.getString(12),
+                                (Integer) rs.getObject(13), rs.getString(14), rs.getString(15)));
                     }
                 }
             }
@@ -102,13 +133,13 @@ public final class EngineStore {
         String sql = """
                 WITH locked AS MATERIALIZED (
                     SELECT i.id, i.name, i.status, i.execution_id,
-                           i.parent_id, i.parent_execution_id, i.parent_task_id
+                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
                       FROM df_engine.instances i
                      WHERE i.id = ?
                        FOR UPDATE OF i SKIP LOCKED)
                 SELECT l.id, l.name, l.status, l.execution_id,
                        df_engine.history_length(l.id, l.execution_id),
-                       l.parent_id, l.parent_execution_id, l.parent_task_id
+                       l.parent_id, l.parent_execution_id, l.parent_task_id, l.partition_key
                   FROM locked l
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
@@ -145,7 +176,8 @@ public final class EngineStore {
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 rows.add(new InstanceRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
-                        rs.getInt(5), rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8)));
+                        rs.getInt(5), rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
+                        rs.getString(9)));
             }
         }
         return rows;
@@ -232,13 +264,14 @@ public final class EngineStore {
             }
             for (Action action : result.actions()) {
                 if (action instanceof Action.ScheduleActivity a) {
-                    activities.add(new Object[] {row.id(), row.executionId(), a.taskId(), a.name(), a.input()});
+                    activities.add(new Object[] {row.id(), row.executionId(), a.taskId(), a.name(), a.input(),
+                            a.partitionKey() != null ? a.partitionKey() : row.partitionKey()});
                 } else if (action instanceof Action.CreateTimer t) {
                     messages.add(new Object[] {row.id(), row.executionId(), EventType.TimerFired.name(), t.taskId(),
                             null, null, ts(t.fireAt())});
                 } else if (action instanceof Action.CreateSubOrchestration s) {
                     children.add(new Object[] {s.instanceId(), s.name(), s.input(), row.id(), row.executionId(),
-                            s.taskId()});
+                            s.taskId(), row.partitionKey()});
                 } else if (action instanceof Action.CancelSubOrchestration k) {
                     cancels.add(new Object[] {k.instanceId(), k.reason()});
                 }
@@ -289,8 +322,8 @@ public final class EngineStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, history);
             batch(c, """
-                    INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, input)
-                    VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, input, partition_key)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
                     """, activities);
             createChildren(c);
@@ -326,23 +359,25 @@ public final class EngineStore {
                 return;
             }
             // A child id that already exists fails the parent's task rather than the whole turn.
+            // A child shares its parent's fairness key; its start message carries it explicitly,
+            // since the message trigger cannot see a row inserted by the same statement.
             String sql = """
                     WITH ins AS (
                         INSERT INTO df_engine.instances
-                            (id, name, input, parent_id, parent_execution_id, parent_task_id)
-                        VALUES (?, ?, ?, ?, ?, ?)
+                            (id, name, input, parent_id, parent_execution_id, parent_task_id, partition_key)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (id) DO NOTHING
-                        RETURNING id, input),
+                        RETURNING id, input, partition_key),
                     ex AS (
                         INSERT INTO df_engine.executions (instance_id, execution_id, input)
                         SELECT id, 1, input FROM ins)
-                    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload)
-                    SELECT id, 1, 'ExecutionStarted', ?, input FROM ins
+                    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload, partition_key)
+                    SELECT id, 1, 'ExecutionStarted', ?, input, partition_key FROM ins
                     """;
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 for (Object[] child : children) {
                     bind(ps, child);
-                    ps.setString(7, (String) child[1]);
+                    ps.setString(8, (String) child[1]);
                     ps.addBatch();
                 }
                 int[] created = ps.executeBatch();
@@ -442,36 +477,94 @@ public final class EngineStore {
     // -------------------------------------------------------------------------------------------
 
     /**
-     * Claims up to {@code limit} visible activity items in one statement. Each gets a fresh
-     * random lease token, and becomes visible again when the lease expires unless renewed.
+     * Claims up to {@code limit} visible activity items in one statement, with no share limit:
+     * see {@link #claimActivities(Connection, String, int, Duration, int, Map)}.
      */
     public List<ActivityItem> claimActivities(Connection c, String owner, int limit, Duration lease)
             throws SQLException {
+        return claimActivities(c, owner, limit, lease, limit, Map.of());
+    }
+
+    /**
+     * Claims up to {@code limit} visible activity items in one statement. Each gets a fresh
+     * random lease token, and becomes visible again when the lease expires unless renewed.
+     *
+     * <p>Items are shared out across partition keys. A key may hold at most {@code perKeyLimit}
+     * items of the caller at once: {@code held} says how many each key already holds (keys not
+     * in it hold none), and a key at its limit gets nothing. The rest is dealt out round-robin,
+     * the least-held key first: a key's k-th new item ranks as {@code held + k}, and the lowest
+     * ranks win, oldest first among equals. So a newcomer's single item is taken before the next
+     * item of a key with a backlog. Each key is read through the (partition_key, visible_at)
+     * index with a scan bounded by what it may still take, and the distinct keys are found by
+     * skipping through that index, so the claim stays cheap however many items one key queued.
+     *
+     * @param perKeyLimit items one key may hold at once, counting {@code held}
+     * @param held        items each key holds already
+     */
+    public List<ActivityItem> claimActivities(Connection c, String owner, int limit, Duration lease,
+                                              int perKeyLimit, Map<String, Integer> held) throws SQLException {
         String sql = """
-                WITH claimable AS MATERIALIZED (
+                WITH RECURSIVE keys(k) AS (
+                    (SELECT q.partition_key FROM df_engine.activity_queue q ORDER BY q.partition_key LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT q.partition_key FROM df_engine.activity_queue q
+                             WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
+                      FROM keys
+                     WHERE keys.k IS NOT NULL),
+                room AS (
+                    SELECT keys.k, coalesce(h.n, 0) AS held,
+                           least(?::integer, ?::integer - coalesce(h.n, 0)) AS room
+                      FROM keys
+                      LEFT JOIN unnest(?::text[], ?::integer[]) AS h(k, n) ON h.k = keys.k
+                     WHERE keys.k IS NOT NULL),
+                locked AS MATERIALIZED (
                     -- Materialized: a subquery with LIMIT and SKIP LOCKED that the planner chose
                     -- to rescan could hand back more rows than asked for.
-                    SELECT id FROM df_engine.activity_queue
-                     WHERE visible_at <= now()
-                     ORDER BY visible_at
-                     LIMIT ?
-                       FOR UPDATE SKIP LOCKED)
+                    SELECT r.k, r.held, a.id, a.visible_at
+                      FROM room r
+                     CROSS JOIN LATERAL (
+                           SELECT q.id, q.visible_at
+                             FROM df_engine.activity_queue q
+                            WHERE q.partition_key = r.k AND (q.partition_key, q.visible_at) <= (r.k, now())
+                            ORDER BY q.visible_at
+                            LIMIT r.room
+                              FOR UPDATE SKIP LOCKED) a
+                     WHERE r.room > 0),
+                picked AS (
+                    SELECT l.id
+                      FROM (SELECT l.id, l.visible_at,
+                                   l.held + row_number() OVER (PARTITION BY l.k ORDER BY l.visible_at, l.id) AS rank
+                              FROM locked l) l
+                     ORDER BY l.rank, l.visible_at, l.id
+                     LIMIT ?)
                 UPDATE df_engine.activity_queue q
                    SET lease_owner = ?, lease_token = gen_random_uuid(),
                        visible_at = now() + make_interval(secs => ?), attempts = q.attempts + 1
-                  FROM claimable c
-                 WHERE q.id = c.id
-                RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts
+                  FROM picked p
+                 WHERE q.id = p.id
+                RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts,
+                          q.partition_key
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setInt(1, limit);
-            ps.setString(2, owner);
-            ps.setDouble(3, lease.toMillis() / 1000.0);
+            ps.setInt(2, perKeyLimit);
+            List<String> keys = new ArrayList<>(held.size());
+            List<Integer> counts = new ArrayList<>(held.size());
+            for (Map.Entry<String, Integer> e : held.entrySet()) {
+                keys.add(e.getKey());
+                counts.add(e.getValue());
+            }
+            ps.setArray(3, c.createArrayOf("text", keys.toArray()));
+            ps.setArray(4, c.createArrayOf("integer", counts.toArray()));
+            ps.setInt(5, limit);
+            ps.setString(6, owner);
+            ps.setDouble(7, lease.toMillis() / 1000.0);
             List<ActivityItem> items = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     items.add(new ActivityItem(rs.getLong(1), rs.getString(2), rs.getInt(3), rs.getInt(4),
-                            rs.getString(5), rs.getString(6), (UUID) rs.getObject(7), rs.getInt(8)));
+                            rs.getString(5), rs.getString(6), (UUID) rs.getObject(7), rs.getInt(8),
+                            rs.getString(9)));
                 }
             }
             return items;

@@ -1,0 +1,178 @@
+package io.pgdurable.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgdurable.engine.store.ActivityItem;
+import io.pgdurable.engine.store.ClaimedTurn;
+import io.pgdurable.engine.store.EngineStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Claims share work out across partition keys: a key with a backlog of {@value #BACKLOG} items
+ * does not delay another key's item, a key at its share gets nothing more, and the claim reads
+ * about as many queue rows as it hands out, however long one key's backlog is.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class FairClaimTest {
+    private static final int BACKLOG = 100_000;
+    private static final Duration LEASE = Duration.ofSeconds(30);
+
+    private final EngineTestSupport support = new EngineTestSupport("fair_claim");
+    private final EngineStore store = new EngineStore();
+
+    @BeforeEach
+    void emptyQueues() throws SQLException {
+        exec("TRUNCATE df_engine.activity_queue, df_engine.orchestrator_queue, df_engine.instances CASCADE");
+    }
+
+    @Test
+    void another_keys_item_is_claimed_before_the_rest_of_a_backlog_queued_ahead_of_it() throws SQLException {
+        queueActivities("flood", 1_000);
+        queueActivities("late", 1);
+
+        List<ActivityItem> claimed = claim(2, 8, Map.of());
+
+        assertThat(claimed).extracting(ActivityItem::partitionKey).containsExactlyInAnyOrder("flood", "late");
+    }
+
+    @Test
+    void the_key_holding_fewer_items_is_served_first() throws SQLException {
+        queueActivities("flood", 1_000);
+        queueActivities("late", 1);
+
+        List<ActivityItem> claimed = claim(1, 8, Map.of("flood", 3));
+
+        assertThat(claimed).extracting(ActivityItem::partitionKey).containsExactly("late");
+    }
+
+    @Test
+    void a_key_at_its_share_gets_nothing_however_many_slots_are_free() throws SQLException {
+        queueActivities("flood", 1_000);
+
+        assertThat(claim(16, 4, Map.of("flood", 4))).isEmpty();
+        assertThat(claim(16, 4, Map.of("flood", 1))).hasSize(3);
+    }
+
+    @Test
+    void a_claim_with_a_large_backlog_of_one_key_reads_only_a_few_queue_rows() throws SQLException {
+        exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
+                + " visible_at) SELECT 'flood-' || g, 1, 0, 'step', 'flood', now() - interval '1 hour' + g * interval '1 ms'"
+                + " FROM generate_series(1, " + BACKLOG + ") g");
+        queueActivities("late", 1);
+        exec("ANALYZE df_engine.activity_queue");
+
+        List<ActivityItem> claimed;
+        QueueReads reads;
+        try (Connection c = support.connect()) {
+            c.setAutoCommit(false);
+            long started = System.nanoTime();
+            claimed = store.claimActivities(c, "w", 8, LEASE, 4, Map.of("flood", 2));
+            long micros = (System.nanoTime() - started) / 1000;
+            reads = QueueReads.of(c, "activity_queue");
+            c.commit();
+            System.out.println("activity claim with " + BACKLOG + " items of one key queued: " + reads
+                    + ", " + micros + " us");
+        }
+
+        assertThat(claimed).extracting(ActivityItem::partitionKey).containsExactlyInAnyOrder("late", "flood", "flood");
+        assertThat(reads.sequentialScans()).isZero();
+        assertThat(reads.rowsFetched()).isLessThan(50);
+    }
+
+    @Test
+    void another_keys_turn_is_claimed_before_the_rest_of_a_backlog_of_starts() throws SQLException {
+        startInstances("flood", 1_000);
+        startInstances("late", 1);
+
+        List<ClaimedTurn> turns;
+        try (Connection c = support.connect()) {
+            turns = store.claimTurns(c, 2);
+        }
+
+        assertThat(turns).extracting(t -> t.row().partitionKey()).containsExactlyInAnyOrder("flood", "late");
+    }
+
+    @Test
+    void a_turn_claim_with_a_large_backlog_of_one_key_reads_only_a_few_queue_rows() throws SQLException {
+        exec("INSERT INTO df_engine.instances (id, name, partition_key)"
+                + " SELECT 'flood-' || g, 'orch', 'flood' FROM generate_series(1, " + BACKLOG + ") g");
+        exec("INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, visible_at)"
+                + " SELECT 'flood-' || g, 1, 'ExecutionStarted', 'orch', now() - interval '1 hour' + g * interval '1 ms'"
+                + " FROM generate_series(1, " + BACKLOG + ") g");
+        startInstances("late", 1);
+        exec("ANALYZE df_engine.orchestrator_queue, df_engine.instances");
+
+        List<ClaimedTurn> turns;
+        QueueReads reads;
+        try (Connection c = support.connect()) {
+            c.setAutoCommit(false);
+            long started = System.nanoTime();
+            turns = store.claimTurns(c, 32);
+            long micros = (System.nanoTime() - started) / 1000;
+            reads = QueueReads.of(c, "orchestrator_queue");
+            c.rollback();
+            System.out.println("turn claim of 32 with " + BACKLOG + " starts of one key queued: " + reads
+                    + ", " + micros + " us");
+        }
+
+        assertThat(turns).hasSize(32).extracting(t -> t.row().partitionKey()).contains("late");
+        assertThat(reads.sequentialScans()).isZero();
+        // Each key's scan reads at most 4 messages per turn asked for; taking the turns' messages reads them again.
+        assertThat(reads.rowsFetched()).isLessThan(2 * (4 * 32 + 1) + 50);
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    private List<ActivityItem> claim(int limit, int perKey, Map<String, Integer> held) throws SQLException {
+        try (Connection c = support.connect()) {
+            return store.claimActivities(c, "w", limit, LEASE, perKey, held);
+        }
+    }
+
+    /** How a transaction read one queue table so far, from {@code pg_stat_xact_user_tables}. */
+    private record QueueReads(long sequentialScans, long rowsFetched) {
+        static QueueReads of(Connection c, String table) throws SQLException {
+            try (PreparedStatement ps = c.prepareStatement("SELECT seq_scan, seq_tup_read + coalesce(idx_tup_fetch, 0)"
+                    + " FROM pg_stat_xact_user_tables WHERE schemaname = 'df_engine' AND relname = ?")) {
+                ps.setString(1, table);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return new QueueReads(rs.getLong(1), rs.getLong(2));
+                }
+            }
+        }
+
+        @Override
+        public String toString() {
+            return sequentialScans + " sequential scans, " + rowsFetched + " queue rows read";
+        }
+    }
+
+    private void queueActivities(String key, int count) throws SQLException {
+        exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key)"
+                + " SELECT '" + key + "-' || g, 1, 0, 'step', '" + key + "' FROM generate_series(1, " + count + ") g");
+    }
+
+    private void startInstances(String key, int count) throws SQLException {
+        exec("INSERT INTO df_engine.instances (id, name, partition_key)"
+                + " SELECT '" + key + "-' || g, 'orch', '" + key + "' FROM generate_series(1, " + count + ") g");
+        exec("INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name)"
+                + " SELECT '" + key + "-' || g, 1, 'ExecutionStarted', 'orch' FROM generate_series(1, " + count + ") g");
+    }
+
+    private void exec(String sql) throws SQLException {
+        try (Connection c = support.connect(); Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+}
