@@ -73,7 +73,9 @@ class DirectTableAttackTest {
             return switch (this) {
                 case SELECT -> "SELECT * FROM " + r.qualified() + " LIMIT 1";
                 case INSERT -> "INSERT INTO " + r.qualified() + " DEFAULT VALUES";
-                case UPDATE -> "UPDATE " + r.qualified() + " SET " + r.column() + " = " + r.column();
+                // A table without columns (a lock table) has nothing an UPDATE could name.
+                case UPDATE -> r.column() == null ? null
+                        : "UPDATE " + r.qualified() + " SET " + r.column() + " = " + r.column();
                 case DELETE -> "DELETE FROM " + r.qualified();
                 case TRUNCATE -> r.kind() == 'v' ? null : "TRUNCATE " + r.qualified();
                 case LOCK -> "LOCK TABLE " + r.qualified() + " IN ACCESS EXCLUSIVE MODE";
