@@ -1,6 +1,7 @@
 package io.pgdurable.security;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgdurable.engine.Limits;
 import io.pgdurable.graph.e2e.DfTestEnvironment;
@@ -132,7 +133,14 @@ class ResultLimitsAttackTest {
         String id = env.start("df.wait_for_signal('go') ~> 'INSERT INTO public.effects VALUES (''after deep signal'')'");
         awaitWaiting(id);
 
-        env.queryAsApp("SELECT df.signal(?, 'go', ?)", id, "[".repeat(1100) + "]".repeat(1100));
+        String deep = "[".repeat(1100) + "]".repeat(1100);
+        // df.signal refuses it before anything is written ...
+        assertThatThrownBy(() -> env.queryAsApp("SELECT df.signal(?, 'go', ?)", id, deep))
+                .hasMessageContaining("signal data is nested more than 100 levels deep; the limit is 100 levels");
+        assertThat(env.queryAsAdmin("SELECT count(*) FROM df.signal_buffer WHERE instance_id = ?", id)).isEqualTo("0");
+        // ... and the worker still holds its own line when such data gets in otherwise (an
+        // install of 0.1.0, which had no such check, or an administrator writing the buffer).
+        deliverBehindDfSignal(id, deep);
 
         assertThat(env.await(id, DONE)).isEqualTo("failed");
         assertThat(rootError(id)).contains("the data of signal 'go' nests 1100 levels deep; the limit is 1000 levels",
@@ -146,13 +154,22 @@ class ResultLimitsAttackTest {
         String id = env.start("df.wait_for_signal('go') ~> 'INSERT INTO public.effects VALUES (''after deeper signal'')'");
         awaitWaiting(id);
 
-        env.queryAsApp("SELECT df.signal(?, 'go', ?)", id, "[".repeat(3000) + "]".repeat(3000));
+        deliverBehindDfSignal(id, "[".repeat(3000) + "]".repeat(3000));
 
         assertThat(env.await(id, DONE)).isEqualTo("failed");
         assertThat(rootError(id)).contains("the data of signal 'go' cannot be read",
                 "at most " + Limits.READ_MAX_DEPTH + " levels deep");
         assertThat(effects("after deeper signal")).isZero();
         assertFailedOnceByItsOwnCode(id);
+    }
+
+    /** Puts signal data into the buffer as the superuser, past df.signal's own limits, for the worker to route. */
+    private static void deliverBehindDfSignal(String id, String data) {
+        env.queryAsAdmin("""
+                INSERT INTO df.signal_buffer (instance_id, signal_name, data, needs_routing)
+                VALUES (?, 'go', ?::jsonb, true) RETURNING seq::text
+                """, id, data);
+        env.queryAsAdmin("SELECT df_engine.wake()::text");
     }
 
     @Test
