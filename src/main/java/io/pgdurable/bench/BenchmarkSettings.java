@@ -15,6 +15,7 @@ public final class BenchmarkSettings {
     private final String password;
     private final Set<Scenario> scenarios;
     private final int activityThreads;
+    private final int maxActivitiesPerRole;
     private final int orchestrationThreads;
     private final int turnBatchSize;
     private final int instances;
@@ -33,6 +34,7 @@ public final class BenchmarkSettings {
         this.password = b.password;
         this.scenarios = Collections.unmodifiableSet(EnumSet.copyOf(b.scenarios));
         this.activityThreads = b.activityThreads;
+        this.maxActivitiesPerRole = b.maxActivitiesPerRole;
         this.orchestrationThreads = b.orchestrationThreads;
         this.turnBatchSize = b.turnBatchSize;
         this.instances = b.instances;
@@ -56,6 +58,8 @@ public final class BenchmarkSettings {
     public Set<Scenario> scenarios() { return scenarios; }
     /** Activity threads of the worker, and client threads of the ceiling scenario. */
     public int activityThreads() { return activityThreads; }
+    /** The worker's share of activity threads per role (partition key); 0 means the worker's default. */
+    public int maxActivitiesPerRole() { return maxActivitiesPerRole; }
     public int orchestrationThreads() { return orchestrationThreads; }
     public int turnBatchSize() { return turnBatchSize; }
     /** Orchestrations started at once by the throughput scenario. */
@@ -95,6 +99,7 @@ public final class BenchmarkSettings {
         private String password;
         private Set<Scenario> scenarios = Scenario.parseList(Scenario.DEFAULTS);
         private int activityThreads = 8;
+        private int maxActivitiesPerRole;
         private int orchestrationThreads = 2;
         private int turnBatchSize = 32;
         private int instances = 200;
@@ -115,6 +120,7 @@ public final class BenchmarkSettings {
         public Builder password(String v) { this.password = v; return this; }
         public Builder scenarios(Set<Scenario> v) { this.scenarios = v; return this; }
         public Builder activityThreads(int v) { this.activityThreads = v; return this; }
+        public Builder maxActivitiesPerRole(int v) { this.maxActivitiesPerRole = v; return this; }
         public Builder orchestrationThreads(int v) { this.orchestrationThreads = v; return this; }
         public Builder turnBatchSize(int v) { this.turnBatchSize = v; return this; }
         public Builder instances(int v) { this.instances = v; return this; }

@@ -101,6 +101,7 @@ final class DfBenchmark {
                     .user(settings.user())
                     .password(settings.password())
                     .activityThreads(settings.activityThreads())
+                    .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                     .orchestrationThreads(settings.orchestrationThreads())
                     .turnBatchSize(settings.turnBatchSize())
                     .build();

@@ -200,8 +200,11 @@ public final class EngineBenchmark {
             out.printf(Locale.ROOT, "database %s on PostgreSQL %s (synchronous_commit=%s, fsync=%s)%n",
                     rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4));
         }
-        out.printf(Locale.ROOT, "worker: %d activity threads, %d orchestration threads, turn batch %d%n",
-                settings.activityThreads(), settings.orchestrationThreads(), settings.turnBatchSize());
+        out.printf(Locale.ROOT, "worker: %d activity threads (at most %d per role), %d orchestration threads,"
+                        + " turn batch %d%n", settings.activityThreads(), settings.maxActivitiesPerRole() > 0
+                        ? settings.maxActivitiesPerRole()
+                        : WorkerConfig.defaultMaxActivitiesPerRole(settings.activityThreads()),
+                settings.orchestrationThreads(), settings.turnBatchSize());
         out.flush();
     }
 
@@ -330,6 +333,7 @@ public final class EngineBenchmark {
                 .user(settings.user())
                 .password(settings.password())
                 .activityThreads(settings.activityThreads())
+                .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                 .orchestrationThreads(settings.orchestrationThreads())
                 .turnBatchSize(settings.turnBatchSize())
                 .build();

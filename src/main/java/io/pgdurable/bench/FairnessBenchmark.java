@@ -57,6 +57,7 @@ public final class FairnessBenchmark {
                 .user(settings.user())
                 .password(settings.password())
                 .activityThreads(threads)
+                .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                 .orchestrationThreads(settings.orchestrationThreads())
                 .turnBatchSize(settings.turnBatchSize())
                 .build();

@@ -48,6 +48,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "Worker activity threads, and client threads of the ceiling (default: ${DEFAULT-VALUE}).")
     int activityThreads;
 
+    @Option(names = "--max-activities-per-role", paramLabel = "<n>", defaultValue = "0",
+            description = "Worker: activities of one role (partition key) held at once; below --threads"
+                    + " (default: the worker's, half of --threads).")
+    int maxActivitiesPerRole;
+
     @Option(names = "--orchestration-threads", paramLabel = "<n>", defaultValue = "2",
             description = "Worker orchestration dispatch loops (default: ${DEFAULT-VALUE}).")
     int orchestrationThreads;
@@ -124,6 +129,7 @@ final class BenchCommand implements Callable<Integer> {
                     .password(PGProperty.PASSWORD.getOrDefault(props))
                     .scenarios(chosen)
                     .activityThreads(activityThreads)
+                    .maxActivitiesPerRole(maxActivitiesPerRole)
                     .orchestrationThreads(orchestrationThreads)
                     .turnBatchSize(turnBatch)
                     .instances(instances)
