@@ -50,7 +50,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--max-activities-per-role", paramLabel = "<n>", defaultValue = "0",
             description = "Worker: activities of one role (partition key) held at once; below --threads"
-                    + " (default: the worker's, half of --threads).")
+                    + " (default: the worker's, --threads - 1).")
     int maxActivitiesPerRole;
 
     @Option(names = "--orchestration-threads", paramLabel = "<n>", defaultValue = "2",

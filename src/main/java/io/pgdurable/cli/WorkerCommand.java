@@ -41,7 +41,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--max-activities-per-role", paramLabel = "<n>", defaultValue = "0",
             description = "Activities of one submitting role this worker holds at once, running or waiting for a"
                     + " thread; must be below --threads so other roles always have a thread"
-                    + " (default: half of --threads, at least 1).")
+                    + " (default: --threads - 1, at least 1).")
     int maxActivitiesPerRole;
 
     @Option(names = "--orchestration-threads", paramLabel = "<n>", defaultValue = "2",

@@ -35,13 +35,13 @@ class FairShareAttackTest {
      * ranks first), so it waits at most for the turn batches already in progress, one per
      * orchestration thread. Its step is then dealt first in the next activity claim (it holds
      * nothing, the flood holds its whole share) and starts at once on one of the threads the
-     * flood's share leaves free. Meanwhile each of the flood's {@code THREADS / 2} threads
-     * finishes one {@code FLOOD_STEP} step per round. We allow 16 rounds (800 ms) for those few
-     * batches and the claim, on a busy 2-core machine: {@code 16 * THREADS / 2 = 8 * THREADS}.
+     * flood's share leaves free. Meanwhile each of the flood's {@code THREADS - 1} threads (the
+     * default share) finishes one {@code FLOOD_STEP} step per round. We allow 16 rounds (800 ms)
+     * for those few batches and the claim, on a busy 2-core machine: {@code 16 * (THREADS - 1)}.
      * First in, first out, the figure is every flood step queued ahead of the other role's, over
      * {@code FLOOD - 2 * THREADS}.
      */
-    private static final int BOUND = 8 * THREADS;
+    private static final int BOUND = 16 * (THREADS - 1);
 
     private final DfTestEnvironment env = new DfTestEnvironment("fair_share");
 

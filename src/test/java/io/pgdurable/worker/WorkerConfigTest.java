@@ -10,9 +10,9 @@ class WorkerConfigTest {
     private static final String URL = "jdbc:postgresql://127.0.0.1:5432/app";
 
     @Test
-    void by_default_one_role_may_hold_half_the_activity_threads_and_at_least_one() {
-        assertThat(WorkerConfig.builder(URL).activityThreads(8).build().maxActivitiesPerRole()).isEqualTo(4);
-        assertThat(WorkerConfig.builder(URL).activityThreads(5).build().maxActivitiesPerRole()).isEqualTo(2);
+    void by_default_one_role_may_hold_all_activity_threads_but_one_and_at_least_one() {
+        assertThat(WorkerConfig.builder(URL).activityThreads(8).build().maxActivitiesPerRole()).isEqualTo(7);
+        assertThat(WorkerConfig.builder(URL).activityThreads(5).build().maxActivitiesPerRole()).isEqualTo(4);
         assertThat(WorkerConfig.builder(URL).activityThreads(2).build().maxActivitiesPerRole()).isEqualTo(1);
         assertThat(WorkerConfig.builder(URL).activityThreads(1).build().maxActivitiesPerRole()).isEqualTo(1);
     }
