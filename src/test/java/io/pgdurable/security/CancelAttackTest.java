@@ -33,16 +33,23 @@ import org.junit.jupiter.api.Test;
  * instance starts (not one the worker claimed in advance, not one in another database), and a
  * statement that is running is cancelled, without being retried.
  *
- * <p>The worker has two activity threads and claims up to four items in advance. A hook at the
- * point where a claimed item is about to start holds the branches of one instance there, so the
- * test can cancel while items are claimed, some running and some waiting for a thread.
+ * <p>The worker has three activity threads and holds at most two items of one submitting role at
+ * once, running or waiting for a thread. A hook at the point where a claimed item is about to
+ * start holds JOIN branches there. Two branches of another role's instance hold two threads, so
+ * of the two branches the worker claims for the cancelled instance one is held at its start on
+ * the third thread and one waits for a thread: the test cancels while both are claimed.
  */
 class CancelAttackTest {
     private static final Duration BOUND = Duration.ofSeconds(20);
     /** Statements of a cancelled instance must be gone well before this. */
     private static final Duration PROMPTLY = Duration.ofSeconds(5);
-    private static final int THREADS = 2;
-    private static final int CLAIMED_IN_ADVANCE = 2 * THREADS;
+    private static final int THREADS = 3;
+    /** Items of one role the worker holds at once: the cancelled instance's claimed branches. */
+    private static final int SHARE = 2;
+    /** Branches of the other role's instance, each holding a thread: within its share, leaving one thread free. */
+    private static final int BLOCKERS = THREADS - 1;
+    /** Another submitting role, whose instance keeps threads busy. */
+    private static final String BLOCKER_ROLE = "cancel_attack_blocker";
 
     private static DfTestEnvironment env;
     private static String otherDb;
@@ -54,6 +61,8 @@ class CancelAttackTest {
     static void setUp() throws SQLException {
         env = new DfTestEnvironment("cancel_attack");
         otherDb = env.cluster().createEmptyDatabase("cancel_attack_other");
+        env.cluster().createLoginRole(BLOCKER_ROLE);
+        env.exec("SELECT df.grant_usage('" + BLOCKER_ROLE + "')");
         String effects = """
                 CREATE SEQUENCE cancel_effect_seq;
                 CREATE TABLE cancel_effects (
@@ -65,8 +74,10 @@ class CancelAttackTest {
         for (String db : List.of(env.database(), otherDb)) {
             try (Connection c = env.cluster().connect(db); Statement s = c.createStatement()) {
                 s.execute(effects);
-                s.execute("GRANT USAGE ON SEQUENCE cancel_effect_seq, cancel_attempt_seq TO " + env.role());
-                s.execute("GRANT INSERT, SELECT ON cancel_effects TO " + env.role());
+                for (String role : List.of(env.role(), BLOCKER_ROLE)) {
+                    s.execute("GRANT USAGE ON SEQUENCE cancel_effect_seq, cancel_attempt_seq TO " + role);
+                    s.execute("GRANT INSERT, SELECT ON cancel_effects TO " + role);
+                }
             }
         }
         String url = env.cluster().jdbcUrl(env.database(), TestCluster.SUPERUSER);
@@ -74,6 +85,7 @@ class CancelAttackTest {
         Registry registry = graph.register(new Registry());
         worker = Worker.start(WorkerConfig.builder(url)
                 .activityThreads(THREADS)
+                .maxActivitiesPerRole(SHARE)
                 .pollInterval(Duration.ofMillis(50))
                 // Long enough that the periodic renewal alone would not explain a prompt stop.
                 .leaseDuration(Duration.ofSeconds(30))
@@ -104,21 +116,27 @@ class CancelAttackTest {
     void steps_claimed_in_advance_never_start_once_their_instance_is_cancelled() throws Exception {
         long handled = worker.stats().activities();
         HeldStarts.Hold hold = held.arm();
+        String blocker = startBlocker(hold, "blocker-a");
         String id = start(mark("a-before") + " ~> " + join("a-branch", 6), null);
-        awaitClaimedAndHeld(id, hold);
+        awaitClaimedAndHeld(id, hold, 6);
 
         Timestamp cancelled = cancel(id);
 
-        // The two items waiting for a thread are dropped: their slots take other work at once,
-        // though both threads are still held with the cancelled instance's first two branches.
+        // The item waiting for a thread is dropped: the role's share takes other work at once,
+        // though every thread is still held (the blocker's branches, the cancelled instance's
+        // first). Without the drop the role would be at its share and nothing of it claimed.
         String other = start(join("b-branch", 2), null);
-        DfTestEnvironment.awaitTrue(() -> leasedByWorker(other) == 2, BOUND,
-                "another instance's two steps to be claimed into the freed slots");
+        DfTestEnvironment.awaitTrue(() -> leasedByWorker(other) == 1, BOUND,
+                "another instance's step to be claimed into the freed slot");
+        assertThat(hold.arrivals(id)).as("steps of the cancelled instance that reached their start").isEqualTo(1);
         hold.release();
         assertThat(env.await(other, BOUND)).isEqualTo("completed");
-        awaitHandled(handled + 1 + CLAIMED_IN_ADVANCE + 2);
+        assertThat(awaitBlocker(blocker)).isEqualTo("completed");
+        // The blocker's branches, the first step, the claimed branches (one dropped, one refused
+        // at its start), and the other instance's branches.
+        awaitHandled(handled + BLOCKERS + 1 + SHARE + 2);
 
-        assertThat(hold.arrivals(id)).as("steps of the cancelled instance that reached their start").isEqualTo(THREADS);
+        assertThat(hold.arrivals(id)).as("steps of the cancelled instance that reached their start").isEqualTo(1);
         assertNoEffectAfter(env.database(), cancelled, "a-%", List.of("a-before"));
         assertCancelled(id);
     }
@@ -127,14 +145,23 @@ class CancelAttackTest {
     void steps_in_another_database_never_start_once_their_instance_is_cancelled() throws Exception {
         long handled = worker.stats().activities();
         HeldStarts.Hold hold = held.arm();
+        // The blocker runs in the control database: the share is per role, whatever the database.
+        String blocker = startBlocker(hold, "blocker-c");
         String id = start(mark("c-before") + " ~> " + join("c-branch", 6), otherDb);
-        awaitClaimedAndHeld(id, hold);
+        awaitClaimedAndHeld(id, hold, 6);
 
         Timestamp cancelled = cancel(id);
+        // The item waiting for a thread is dropped while every thread is still held: only the
+        // first step and it can be done with.
+        awaitHandled(handled + 1 + 1);
+        assertThat(hold.arrivals(id)).as("steps of the cancelled instance that reached their start").isEqualTo(1);
         hold.release();
-        // The first step, and the claimed branches: each dropped, or refused at its start.
-        awaitHandled(handled + 1 + CLAIMED_IN_ADVANCE);
+        assertThat(awaitBlocker(blocker)).isEqualTo("completed");
+        // The blocker's branches, the first step, and the claimed branches: one dropped, one
+        // refused at its start.
+        awaitHandled(handled + BLOCKERS + 1 + SHARE);
 
+        assertThat(hold.arrivals(id)).as("steps of the cancelled instance that reached their start").isEqualTo(1);
         assertNoEffectAfter(otherDb, cancelled, "c-%", List.of("c-before"));
         assertCancelled(id);
     }
@@ -194,16 +221,64 @@ class CancelAttackTest {
                 : env.queryAsApp("SELECT df.start(" + graphExpression + ", database => ?)", database);
     }
 
+    /**
+     * Starts, as the other role in the control database, a JOIN whose branches are held at their
+     * start, and waits until each holds a thread.
+     */
+    private static String startBlocker(HeldStarts.Hold hold, String tag) throws SQLException {
+        String id;
+        try (Connection c = env.cluster().connect(env.database(), BLOCKER_ROLE);
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT df.start(" + join(tag, BLOCKERS) + ")")) {
+            rs.next();
+            id = rs.getString(1);
+        }
+        DfTestEnvironment.awaitTrue(() -> hold.arrivals(id) == BLOCKERS, BOUND,
+                "the other role's " + BLOCKERS + " branches to hold a thread each");
+        return id;
+    }
+
+    /** Waits for the other role's instance to end (only its submitter sees it) and returns its status. */
+    private static String awaitBlocker(String id) throws SQLException {
+        try (Connection c = env.cluster().connect(env.database(), BLOCKER_ROLE);
+             PreparedStatement ps = c.prepareStatement("SELECT df.await_instance(?, ?)")) {
+            ps.setString(1, id);
+            ps.setInt(2, (int) BOUND.toSeconds());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
     /** Cancels as the submitter; returns a time after the cancel committed. */
     private static Timestamp cancel(String id) {
         assertThat(env.queryAsApp("SELECT df.cancel(?)", id)).isEqualTo("Instance " + id + " cancelled: Cancelled by user");
         return new Timestamp(env.queryAsAdmin("SELECT clock_timestamp()::text"));
     }
 
-    /** Two branches held at their start, and the two the worker claimed beyond them waiting for a thread. */
-    private static void awaitClaimedAndHeld(String id, HeldStarts.Hold hold) {
-        DfTestEnvironment.awaitTrue(() -> hold.arrivals(id) == THREADS && leasedByWorker(id) == CLAIMED_IN_ADVANCE,
-                BOUND, "both threads to hold a branch and " + CLAIMED_IN_ADVANCE + " branches to be claimed");
+    /**
+     * The role's share of branches claimed: one held at its start on the last free thread, one
+     * waiting for a thread; and the JOIN fully laid out (each of its {@code branches} steps
+     * queued, no orchestration turn pending), so the cancel meets every step already there.
+     */
+    private static void awaitClaimedAndHeld(String id, HeldStarts.Hold hold, int branches) {
+        DfTestEnvironment.awaitTrue(() -> hold.arrivals(id) == 1 && leasedByWorker(id) == SHARE
+                        && queued(id) == branches && pendingMessages(id) == 0,
+                BOUND, "the last thread to hold a branch, " + SHARE + " branches to be claimed and "
+                        + branches + " queued");
+    }
+
+    /** Branch steps of {@code rootId} in the queue, claimed or not. */
+    private static long queued(String rootId) {
+        return count(env.database(), "SELECT count(*) FROM df_engine.activity_queue WHERE instance_id LIKE ? || '::%'",
+                rootId);
+    }
+
+    /** Orchestration messages of {@code rootId} or its sub-orchestrations not yet processed. */
+    private static long pendingMessages(String rootId) {
+        return count(env.database(), "SELECT count(*) FROM df_engine.orchestrator_queue"
+                + " WHERE instance_id = ? OR instance_id LIKE ? || '::%'", rootId, rootId);
     }
 
     /** The worker is done with (ran, refused or dropped) this many items since it started. */
