@@ -78,15 +78,15 @@ public final class FairnessBenchmark {
                     && "completed".equals(status(admin, warmOther)), "the warm-up workflows");
             startFlood(flood);
             awaitCondition(() -> floodSteps(admin) >= 2L * threads, "the flood's first " + 2 * threads + " steps");
-            long mark = single(admin, "SELECT nextval('bench_fair_seq')");
+            long mark = single(admin, "SELECT nextval('public.bench_fair_seq')");
             long started = System.nanoTime();
-            String otherId = text(other, "SELECT df.start('INSERT INTO bench_fair_steps (seq, role, instance_id)"
-                    + " SELECT nextval(''bench_fair_seq''), ''other'', ''{sys_instance_id}''', ?)", label + "-other");
+            String otherId = text(other, "SELECT df.start('INSERT INTO public.bench_fair_steps (seq, role, instance_id)"
+                    + " SELECT nextval(''public.bench_fair_seq''), ''other'', ''{sys_instance_id}''', ?)", label + "-other");
             awaitCondition(() -> "completed".equals(status(admin, otherId)), "the other role's workflow");
             Duration otherLatency = Duration.ofNanos(System.nanoTime() - started);
             long floodDone = floodSteps(admin);
-            long before = single(admin, "SELECT count(*) FROM bench_fair_steps WHERE role = 'flood' AND seq > " + mark
-                    + " AND seq < (SELECT seq FROM bench_fair_steps WHERE role = 'other')");
+            long before = single(admin, "SELECT count(*) FROM public.bench_fair_steps WHERE role = 'flood' AND seq > " + mark
+                    + " AND seq < (SELECT seq FROM public.bench_fair_steps WHERE role = 'other')");
             awaitCondition(() -> unfinished(admin) == 0, "the flood's workflows");
             BenchmarkReport.Verification check = verify(admin);
             BenchmarkReport.Fairness result = new BenchmarkReport.Fairness(floodInstances,
@@ -114,17 +114,17 @@ public final class FairnessBenchmark {
                     + " CREATE ROLE " + role + " LOGIN; END IF; END $$");
             execute(admin, "SELECT df.grant_usage('" + role + "')");
         }
-        execute(admin, "CREATE TABLE IF NOT EXISTS bench_fair_steps (seq bigint PRIMARY KEY, role text NOT NULL,"
+        execute(admin, "CREATE TABLE IF NOT EXISTS public.bench_fair_steps (seq bigint PRIMARY KEY, role text NOT NULL,"
                 + " instance_id text NOT NULL)");
-        execute(admin, "CREATE SEQUENCE IF NOT EXISTS bench_fair_seq");
-        execute(admin, "GRANT SELECT, INSERT ON bench_fair_steps TO " + FLOOD_ROLE + ", " + OTHER_ROLE);
-        execute(admin, "GRANT USAGE ON SEQUENCE bench_fair_seq TO " + FLOOD_ROLE + ", " + OTHER_ROLE);
-        execute(admin, "TRUNCATE bench_fair_steps");
+        execute(admin, "CREATE SEQUENCE IF NOT EXISTS public.bench_fair_seq");
+        execute(admin, "GRANT SELECT, INSERT ON public.bench_fair_steps TO " + FLOOD_ROLE + ", " + OTHER_ROLE);
+        execute(admin, "GRANT USAGE ON SEQUENCE public.bench_fair_seq TO " + FLOOD_ROLE + ", " + OTHER_ROLE);
+        execute(admin, "TRUNCATE public.bench_fair_steps");
     }
 
     /** Every flood workflow in one transaction; each step draws its number when its sleep ends. */
     private void startFlood(Connection flood) throws SQLException {
-        String step = "'INSERT INTO bench_fair_steps (seq, role, instance_id) SELECT nextval(''bench_fair_seq''),"
+        String step = "'INSERT INTO public.bench_fair_steps (seq, role, instance_id) SELECT nextval(''public.bench_fair_seq''),"
                 + " ''flood'', ''{sys_instance_id}'' FROM pg_sleep(" + floodStep.toMillis() / 1000.0 + ")'";
         flood.setAutoCommit(false);
         try (PreparedStatement ps = flood.prepareStatement(
@@ -139,7 +139,7 @@ public final class FairnessBenchmark {
     }
 
     private long floodSteps(Connection admin) {
-        return uncheckedSingle(admin, "SELECT count(*) FROM bench_fair_steps WHERE role = 'flood'");
+        return uncheckedSingle(admin, "SELECT count(*) FROM public.bench_fair_steps WHERE role = 'flood'");
     }
 
     private long unfinished(Connection admin) {
@@ -163,8 +163,8 @@ public final class FairnessBenchmark {
     }
 
     private BenchmarkReport.Verification verify(Connection admin) throws SQLException {
-        long rows = single(admin, "SELECT count(*) FROM bench_fair_steps");
-        long distinct = single(admin, "SELECT count(DISTINCT instance_id) FROM bench_fair_steps");
+        long rows = single(admin, "SELECT count(*) FROM public.bench_fair_steps");
+        long distinct = single(admin, "SELECT count(DISTINCT instance_id) FROM public.bench_fair_steps");
         try (PreparedStatement ps = admin.prepareStatement("""
                 SELECT count(*) FILTER (WHERE i.status = 'completed'),
                        min(n.result::text) FILTER (WHERE n.status = 'failed')
