@@ -73,9 +73,13 @@ class RunWorkerLockAttackTest {
                 throw new IllegalStateException(e);
             }
         });
-        DfTestEnvironment.awaitTrue(() -> first.isDone() || "0".equals(queryQuietly(
-                "SELECT count(*) FROM (SELECT 1 FROM df_engine.locks WHERE name = 'run_worker'"
-                + " FOR UPDATE SKIP LOCKED) l")), Duration.ofSeconds(30), "the first run to hold its lock");
+        // Watched without locking: a probe that took the row itself, even for one statement, could
+        // make the first run find it locked and return at once.
+        DfTestEnvironment.awaitTrue(() -> first.isDone() || "t".equals(queryQuietly(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE relation = 'df_engine.locks'::regclass"
+                + " AND mode = 'RowShareLock' AND granted AND pid <> pg_catalog.pg_backend_pid())"
+                + " AND (SELECT xmax <> '0' FROM df_engine.locks WHERE name = 'run_worker')")),
+                Duration.ofSeconds(30), "the first run to hold its lock");
         String second = query("SELECT df.run_worker(1)::text");
         String firstSummary = first.get();
         assertThat(JsonCodec.tree(firstSummary).path("ran").asBoolean()).as(firstSummary).isTrue();
