@@ -135,6 +135,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 13)
 \ir ../sql/013_reconcile_lock.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (13, '013_reconcile_lock.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 14) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 014_cancel_tree.sql'
+\ir ../sql/014_cancel_tree.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (14, '014_cancel_tree.sql');
+\endif
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,

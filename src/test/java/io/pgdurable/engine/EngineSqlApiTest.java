@@ -10,9 +10,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -179,6 +182,61 @@ class EngineSqlApiTest {
         assertThat(info.output()).isEqualTo("\"no longer needed\"");
         assertThat(info.completedAt()).isNotNull();
         assertThat(env.queuedWork("api-cancel")).isZero();
+    }
+
+    @Test
+    void cancel_also_cancels_a_child_that_a_turn_in_flight_creates_while_the_cancel_waits_for_its_lock()
+            throws Exception {
+        client.start("race-parent", "api-race-root", null);
+        try (Connection admin = TestCluster.get().connect(env.db(), TestCluster.SUPERUSER);
+             Statement s = admin.createStatement()) {
+            s.execute("INSERT INTO df_engine.instances (id, name, input, parent_id, parent_execution_id, parent_task_id)"
+                    + " VALUES ('api-race-child', 'race-child', 'null', 'api-race-root', 1, 0)");
+        }
+        // A worker's turn of the child, in flight: it holds the child's row lock (as a claim does)
+        // and creates a grandchild with its start message and schedules a step of its own.
+        try (Connection turn = TestCluster.get().connect(env.db(), TestCluster.SUPERUSER);
+             Statement t = turn.createStatement()) {
+            turn.setAutoCommit(false);
+            t.execute("SELECT 1 FROM df_engine.instances WHERE id = 'api-race-child' FOR UPDATE");
+            t.execute("INSERT INTO df_engine.instances (id, name, input, parent_id, parent_execution_id, parent_task_id)"
+                    + " VALUES ('api-race-grandchild', 'race-grandchild', 'null', 'api-race-child', 1, 0)");
+            t.execute("INSERT INTO df_engine.executions (instance_id, execution_id, input)"
+                    + " VALUES ('api-race-grandchild', 1, 'null')");
+            t.execute("INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload)"
+                    + " VALUES ('api-race-grandchild', 1, 'ExecutionStarted', 'race-grandchild', 'null')");
+            t.execute("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, input)"
+                    + " VALUES ('api-race-child', 1, 1, 'step', 'null')");
+
+            CompletableFuture<List<Object>> cancel = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return call("SELECT df_engine.cancel('api-race-root', 'race')");
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitLockWait("SELECT df_engine.cancel('api-race-root'");
+            turn.commit();
+
+            assertThat(cancel.get(30, TimeUnit.SECONDS)).containsExactly(3);
+        }
+        assertThat(client.get("api-race-grandchild").orElseThrow().status()).isEqualTo("Cancelled");
+        assertThat(client.get("api-race-child").orElseThrow().status()).isEqualTo("Cancelled");
+        assertThat(env.queuedWork("api-race-grandchild")).isZero();
+        assertThat(env.queuedWork("api-race-child")).isZero();
+    }
+
+    /** Waits until a backend running a statement that starts with {@code prefix} waits for a lock. */
+    private static void awaitLockWait(String prefix) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (call(TestCluster.SUPERUSER, "SELECT count(*)::int FROM pg_catalog.pg_stat_activity"
+                + " WHERE wait_event_type = 'Lock'"
+                + " AND starts_with(query, ?)", prefix).get(0).equals(0)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no statement starting with " + prefix + " came to wait for a lock");
+            }
+            Thread.onSpinWait();
+        }
     }
 
     @Test
