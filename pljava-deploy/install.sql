@@ -141,6 +141,12 @@ SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 14)
 \ir ../sql/014_cancel_tree.sql
 INSERT INTO df_engine.schema_migrations (version, name) VALUES (14, '014_cancel_tree.sql');
 \endif
+SELECT NOT EXISTS (SELECT 1 FROM df_engine.schema_migrations WHERE version = 15) AS pgd_apply \gset
+\if :pgd_apply
+\echo 'Applying 015_input_limits.sql'
+\ir ../sql/015_input_limits.sql
+INSERT INTO df_engine.schema_migrations (version, name) VALUES (15, '015_input_limits.sql');
+\endif
 COMMIT;
 
 -- The jar, with its deployment descriptor: installing it runs the descriptor's INSTALL actions,

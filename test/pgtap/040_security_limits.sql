@@ -1,7 +1,7 @@
 -- What an application role cannot lock or write, the owner-only named locks, and the fixed input
 -- limits: each refused with an error naming the value and the limit, before anything is written.
 BEGIN;
-SELECT plan(58);
+SELECT plan(69);
 
 CREATE ROLE t040_alice LOGIN;
 CREATE ROLE t040_bob LOGIN;
@@ -172,6 +172,37 @@ SELECT throws_ok($$SELECT df.grant_usage('public')$$, '22023',
                  'df.grant_usage(''public'') is refused: it would give every role df usage');
 SELECT throws_ok($$SELECT df.revoke_usage('public')$$, '22023', NULL,
                  'df.revoke_usage(''public'') is refused too');
+
+-- ---------------------------------------------------------------------------------------------
+-- Workflow variables and the text of steps
+-- ---------------------------------------------------------------------------------------------
+SET ROLE t040_alice;
+SELECT lives_ok(format('SELECT df.setvar(%L, %L)', repeat('n', 500), 'v'), 'a variable name of 500 characters');
+SELECT throws_ok(format('SELECT df.setvar(%L, %L)', repeat('n', 501), 'v'), '54000',
+                 'df.setvar(): variable name is 501 characters long; the limit is 500 characters',
+                 'a variable name of 501 characters');
+SELECT throws_ok(format('SELECT df.setvar(%L, %L)', 'big', repeat('v', 1048577)), '54000',
+                 'df.setvar(): the value of variable "big" is 1048577 bytes; the limit is 1048576 bytes (1 MiB)',
+                 'a value over 1 MiB');
+SELECT is(df.getvar('big'), NULL, '... is not stored');
+SELECT lives_ok(format('SELECT df.setvar(%L, %L)', 'half', repeat('v', 600000)), 'a value of 600,000 bytes');
+SELECT throws_ok(format('SELECT df.setvar(%L, %L)', 'other_half', repeat('v', 600000)), '54000',
+                 format('df.setvar(): with variable "other_half" the variables of role t040_alice would take %s bytes; the limit for all of a role''s variables together is 1048576 bytes (1 MiB)',
+                        (SELECT sum(octet_length(name) + octet_length(value)) FROM df.vars WHERE owner = 't040_alice'::regrole)
+                        + length('other_half') + 600000),
+                 'a second one that would take the role''s variables over 1 MiB together');
+SELECT is(df.getvar('other_half'), NULL, '... is not stored');
+SELECT is(length(df.getvar('half')), 600000, '... and the first is kept');
+SELECT lives_ok($$SELECT df.clearvars()$$, 'clearing the variables');
+SELECT throws_ok(format('SELECT df.start(%L)', 'SELECT 1 -- ' || repeat('x', 1048576)), '54000',
+                 'df.start(): a step''s text is 1048588 bytes; the limit is 1048576 bytes (1 MiB)',
+                 'a step whose text is over 1 MiB');
+SELECT throws_ok(format('SELECT df.start(%s)',
+                        (SELECT string_agg(format('%L', 'SELECT ' || i || ' -- ' || repeat('x', 1048000)), ' ~> ')
+                           FROM generate_series(1, 17) i)), '54000',
+                 'df.start(): the steps'' texts together are 17816212 bytes; the limit is 16777216 bytes (16 MiB)',
+                 'seventeen steps of about 1 MiB each, over 16 MiB together');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
