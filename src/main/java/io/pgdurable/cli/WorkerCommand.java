@@ -145,6 +145,7 @@ final class WorkerCommand implements Callable<Integer> {
         graph.attach(worker.dataSource());
         graph.startReconciliation(worker.dataSource(), worker.id());
         Thread hook = new Thread(() -> {
+            graph.detach();
             worker.close();
             graph.close();
             stopped.countDown();

@@ -60,21 +60,30 @@ public final class GraphRuntime implements AutoCloseable {
      * Starts the periodic reconciliation on {@code dataSource} (the worker's pool), paced by
      * {@code pg_durable.reconcile_interval}. It stops when this runtime closes.
      */
-    public void startReconciliation(DataSource dataSource, String workerId) {
+    public synchronized void startReconciliation(DataSource dataSource, String workerId) {
         if (reconcileLoop == null) {
             reconcileLoop = new ReconcileLoop(new Reconciler(dataSource, Clock.systemUTC()), workerId).start();
         }
     }
 
-    @Override
-    public synchronized void close() {
+    /**
+     * Stops the signal router and the reconciliation, which use the pool given to {@link #attach}:
+     * call it before that pool closes. The step connections stay open for steps still finishing.
+     */
+    public synchronized void detach() {
         if (signalRouter != null) {
             signalRouter.close();
             signalRouter = null;
         }
         if (reconcileLoop != null) {
             reconcileLoop.close();
+            reconcileLoop = null;
         }
+    }
+
+    @Override
+    public synchronized void close() {
+        detach();
         connections.close();
     }
 }

@@ -185,6 +185,7 @@ public final class HostedWorker implements AutoCloseable {
         }
         stopped = true;
         try {
+            graph.detach();
             worker.close(grace);
             graph.close();
         } catch (RuntimeException e) {
