@@ -66,8 +66,12 @@ final class ReleaseJar {
     }
 
     private Path buildOrReuse() {
-        Path projectDir = Path.of(System.getProperty("pgdurable.test.projectDir", ".")).toAbsolutePath();
-        Path buildDir = Path.of(System.getProperty("pgdurable.test.buildDir", "target")).toAbsolutePath();
+        return buildOrReuse(Path.of(System.getProperty("pgdurable.test.projectDir", ".")).toAbsolutePath(),
+                Path.of(System.getProperty("pgdurable.test.buildDir", "target")).toAbsolutePath());
+    }
+
+    /** Builds the release from the git history of {@code projectDir} into {@code buildDir}, or reuses that build. */
+    Path buildOrReuse(Path projectDir, Path buildDir) {
         Path releaseDir = buildDir.resolve("releases").resolve(version);
         String resolved = resolveCommit(projectDir);
         Path cached = releaseDir.resolve("pg-durable.jar");
@@ -107,7 +111,7 @@ final class ReleaseJar {
         throw new IllegalStateException("The upgrade tests build release " + version + " from git tag " + tag
                 + " (commit " + commit + "), but " + projectDir + " has neither: it is not a git clone, or a"
                 + " shallow one, or was cloned without tags. Fetch the history and the tags"
-                + " (git fetch --unshallow --tags) and run the tests again.");
+                + " (git fetch --tags origin, with --unshallow in a shallow clone) and run the tests again.");
     }
 
     private void build(Path projectDir, Path releaseDir, String resolved, Path cached) throws IOException {
