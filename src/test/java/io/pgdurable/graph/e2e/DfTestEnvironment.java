@@ -3,6 +3,7 @@ package io.pgdurable.graph.e2e;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import io.pgdurable.worker.FaultInjector;
 import io.pgdurable.worker.Worker;
@@ -172,19 +173,9 @@ public final class DfTestEnvironment implements AutoCloseable {
         return queryAsApp("SELECT df.result(?)", instanceId);
     }
 
+    /** Polls {@code condition} until it holds; a thin delegate to {@link Poll#until}. */
     public static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted", e);
-            }
-        }
+        Poll.until(timeout, what, condition::getAsBoolean);
     }
 
     private static String first(Connection c, String sql, Object... params) throws SQLException {
