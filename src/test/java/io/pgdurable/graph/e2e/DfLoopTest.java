@@ -54,7 +54,7 @@ class DfLoopTest {
 
     private static void sleepQuietly(long millis) {
         try {
-            Thread.sleep(millis);
+            Thread.sleep(millis);  // paces sampling only; waits for outcomes use Poll or a sentinel
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted", e);
