@@ -17,8 +17,9 @@ import java.util.Objects;
  *
  * <p>Two databases hold the same pg_durable schema when their snapshots are equal, so a test can
  * compare, line by line, a database upgraded from an earlier release with a fresh install of the
- * current one. Object identifiers, owners' and grantors' oids, and anything that depends on the
- * order in which objects were created are left out; role names (owners, grantees) are kept.
+ * current one. Object identifiers, and anything that depends on the order in which objects were
+ * created or privileges granted, are left out: privileges are listed as sorted ACL items, with the
+ * built-in default spelled out when none were ever granted or revoked. Role names are kept.
  * Extension membership is left out, so an extension install and a JDBC install compare equal.
  *
  * <p>Each line is {@code <kind> <object>: <detail>}; the lines are sorted, and multi-line
@@ -112,7 +113,7 @@ public final class CatalogSnapshot {
         {"schema", """
             SELECT n.nspname::text,
                    'owner=' || pg_catalog.pg_get_userbyid(n.nspowner)
-                   || ' acl=' || coalesce(n.nspacl::text, '(default)')
+                   || ' acl=' || (SELECT coalesce(pg_catalog.string_agg(x::text, ',' ORDER BY x::text), '(none)') FROM pg_catalog.unnest(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) x)
                    || ' comment=' || coalesce(pg_catalog.obj_description(n.oid, 'pg_namespace'), '(none)')
               FROM pg_catalog.pg_namespace n WHERE n.nspname IN """ + IN_SCHEMAS},
         {"relation", """
@@ -121,7 +122,7 @@ public final class CatalogSnapshot {
                    || ' persistence=' || c.relpersistence::text
                    || ' rls=' || c.relrowsecurity || ' force_rls=' || c.relforcerowsecurity
                    || ' options=' || coalesce(c.reloptions::text, '(none)')
-                   || ' acl=' || coalesce(c.relacl::text, '(default)')
+                   || ' acl=' || CASE WHEN c.relkind = 'S' THEN (SELECT coalesce(pg_catalog.string_agg(x::text, ',' ORDER BY x::text), '(none)') FROM pg_catalog.unnest(coalesce(c.relacl, pg_catalog.acldefault('s', c.relowner))) x) ELSE (SELECT coalesce(pg_catalog.string_agg(x::text, ',' ORDER BY x::text), '(none)') FROM pg_catalog.unnest(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x) END
                    || ' comment=' || coalesce(pg_catalog.obj_description(c.oid, 'pg_class'), '(none)')
               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname IN """ + IN_SCHEMAS + " AND c.relkind <> 'i'"},
@@ -134,7 +135,7 @@ public final class CatalogSnapshot {
                        || CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated::text ELSE '' END
                        || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                                THEN ' collate ' || a.attcollation::regcollation::text ELSE '' END
-                       || coalesce(' acl=' || a.attacl::text, '')
+                       || coalesce(' acl=' || (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(a.attacl) x), '')
                        || coalesce(' comment=' || pg_catalog.col_description(c.oid, a.attnum), ''),
                        ', ' ORDER BY a.attnum)
               FROM pg_catalog.pg_class c
@@ -143,6 +144,7 @@ public final class CatalogSnapshot {
               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
               LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
              WHERE n.nspname IN """ + IN_SCHEMAS + """
+               AND c.relkind <> 'i'
              GROUP BY n.nspname, c.relname"""},
         {"constraint", """
             SELECT n.nspname || '.' || coalesce(c.relname, t.typname) || '.' || k.conname,
@@ -184,7 +186,7 @@ public final class CatalogSnapshot {
         {"function", """
             SELECT p.oid::pg_catalog.regprocedure::text,
                    'owner=' || pg_catalog.pg_get_userbyid(p.proowner)
-                   || ' acl=' || coalesce(p.proacl::text, '(default)')
+                   || ' acl=' || (SELECT coalesce(pg_catalog.string_agg(x::text, ',' ORDER BY x::text), '(none)') FROM pg_catalog.unnest(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) x)
                    || ' comment=' || coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '(none)')
                    || E'\n' || CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE pg_catalog.pg_get_functiondef(p.oid) END
               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
@@ -208,7 +210,7 @@ public final class CatalogSnapshot {
         {"type", """
             SELECT n.nspname || '.' || t.typname,
                    'type=' || t.typtype::text || ' owner=' || pg_catalog.pg_get_userbyid(t.typowner)
-                   || ' acl=' || coalesce(t.typacl::text, '(default)')
+                   || ' acl=' || (SELECT coalesce(pg_catalog.string_agg(x::text, ',' ORDER BY x::text), '(none)') FROM pg_catalog.unnest(coalesce(t.typacl, pg_catalog.acldefault('T', t.typowner))) x)
                    || CASE WHEN t.typtype = 'd' THEN ' base=' || pg_catalog.format_type(t.typbasetype, t.typtypmod)
                            || ' not_null=' || t.typnotnull ELSE '' END
                    || CASE WHEN t.typtype = 'e' THEN ' labels=' || (SELECT pg_catalog.string_agg(e.enumlabel, ','
@@ -234,7 +236,7 @@ public final class CatalogSnapshot {
              WHERE n.nspname IN """ + IN_SCHEMAS + " OR pn.nspname IN " + IN_SCHEMAS},
         {"default_acl", """
             SELECT coalesce(n.nspname, '(all)') || '.' || d.defaclobjtype::text || '.' || pg_catalog.pg_get_userbyid(d.defaclrole),
-                   d.defaclacl::text
+                   (SELECT pg_catalog.string_agg(x::text, ',' ORDER BY x::text) FROM pg_catalog.unnest(d.defaclacl) x)
               FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
              WHERE n.nspname IN """ + IN_SCHEMAS},
     };
