@@ -120,7 +120,10 @@ final class InstallExtensionCommand implements Callable<Integer> {
         }
     }
 
-    /** The names of the files under {@code extension/} in {@code jar}, sorted. */
+    /**
+     * The control files and SQL scripts under {@code extension/} in {@code jar}, sorted. The other
+     * files there serve the JDBC installer only.
+     */
     static List<String> extensionFiles(Path jar) throws IOException {
         List<String> names = new ArrayList<>();
         if (Files.isDirectory(jar)) {
@@ -141,6 +144,7 @@ final class InstallExtensionCommand implements Callable<Integer> {
                 }
             }
         }
+        names.removeIf(name -> !name.endsWith(".control") && !name.endsWith(".sql"));
         names.sort(null);
         return names;
     }

@@ -1,3 +1,4 @@
+-- release: 0.2.0
 -- Fair share between submitters.
 --
 -- Work items were claimed first in, first out: a role that queued 100,000 instances made another
@@ -33,21 +34,3 @@ ALTER TABLE df_engine.activity_queue
 -- The claim reads the queue per key, oldest first; the plain visible_at index had no other use.
 DROP INDEX df_engine.activity_queue_visible_idx;
 CREATE INDEX activity_queue_partition_idx ON df_engine.activity_queue (partition_key, visible_at);
-
--- A message inserted without a key takes its instance's. Not SECURITY DEFINER: it runs as
--- whoever inserts, which is the engine's owner or the worker.
-CREATE FUNCTION df_engine.message_partition_key() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    NEW.partition_key := coalesce((SELECT i.partition_key FROM df_engine.instances i
-                                    WHERE i.id OPERATOR(pg_catalog.=) NEW.instance_id), '');
-    RETURN NEW;
-END
-$fn$;
-REVOKE ALL ON FUNCTION df_engine.message_partition_key() FROM PUBLIC;
-
-CREATE TRIGGER orchestrator_queue_partition_key
-    BEFORE INSERT ON df_engine.orchestrator_queue
-    FOR EACH ROW WHEN (NEW.partition_key IS NULL)
-    EXECUTE FUNCTION df_engine.message_partition_key();

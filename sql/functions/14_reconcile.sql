@@ -1,45 +1,3 @@
--- Reconciliation in SQL (see io.pgdurable.reconcile.Reconciler): the statements of a pass, its
--- lock, and a whole pass in the caller's transaction.
---
--- * The lock. Passes never overlap: a pass holds a SHARE ROW EXCLUSIVE lock on the empty table
---   df_engine.reconcile_lock (NOWAIT: a pass that cannot take it is skipped). No role but the
---   owner has a privilege on that table, so no other role can take the lock, or any lock that
---   conflicts with it, and hold it to stall reconciliation. (The advisory
---   lock used before was keyed by a public name: any role could take it.) The mode takes no
---   snapshot and no transaction id, so a connection that only holds it while a batched pass runs
---   on another connection holds back neither VACUUM nor anything else.
--- * The batch statements, shared by the worker's and the CLI's batched passes (which commit
---   after each batch) and by df_engine.reconcile_pass.
--- * df_engine.reconcile_pass: a whole pass in the calling transaction, for df.reconcile(). It
---   needs no connection of its own (so no loopback connection, pg_hba entry or password), no
---   Java while it runs, and reads its settings from the server's configuration, never from the
---   calling session. It removes at most as many instances as the hard cap, so the transaction
---   stays bounded.
-
-CREATE TABLE df_engine.reconcile_lock ();
-COMMENT ON TABLE df_engine.reconcile_lock IS
-    'Never has rows: a reconciliation pass holds a SHARE ROW EXCLUSIVE lock on it; only its owner may lock it';
-REVOKE ALL ON df_engine.reconcile_lock FROM PUBLIC;
--- Default privileges of the installing role may have granted something on the new table.
-DO $do$
-DECLARE
-    v_grantee oid;
-BEGIN
-    FOR v_grantee IN
-        SELECT DISTINCT a.grantee
-          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-         WHERE c.oid = 'df_engine.reconcile_lock'::pg_catalog.regclass AND a.grantee <> c.relowner
-    LOOP
-        IF v_grantee = 0 THEN
-            EXECUTE 'REVOKE ALL ON df_engine.reconcile_lock FROM PUBLIC';
-        ELSE
-            EXECUTE pg_catalog.format('REVOKE ALL ON df_engine.reconcile_lock FROM %I',
-                                      pg_catalog.pg_get_userbyid(v_grantee));
-        END IF;
-    END LOOP;
-END
-$do$;
-
 -- The value of a reconciliation setting in the server's configuration, as a new session of the
 -- current role in this database would start with it, without the server's command line:
 -- ALTER ROLE <current role> IN DATABASE <this> SET, ALTER ROLE <current role> SET, ALTER DATABASE
@@ -48,7 +6,7 @@ $do$;
 -- (SET, a function's SET clause, connection options) changes it. For these names, which no
 -- loaded module defines, only a superuser may ALTER ROLE or DATABASE ... SET. Reading the
 -- configuration files needs a superuser too (pg_file_settings).
-CREATE FUNCTION df_engine.reconcile_setting(p_name text) RETURNS text
+CREATE OR REPLACE FUNCTION df_engine.reconcile_setting(p_name text) RETURNS text
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -78,7 +36,7 @@ REVOKE ALL ON FUNCTION df_engine.reconcile_setting(text) FROM PUBLIC;
 -- A reconciliation setting as a whole number: unset or blank means p_default; anything else that
 -- is not a plain integer from 0 to p_max is an error naming the setting and the value (the same
 -- rule and message as io.pgdurable.reconcile.ReconcileSettings).
-CREATE FUNCTION df_engine.reconcile_parse_setting(p_name text, p_raw text, p_default integer, p_max integer,
+CREATE OR REPLACE FUNCTION df_engine.reconcile_parse_setting(p_name text, p_raw text, p_default integer, p_max integer,
                                                   p_unit text) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -109,7 +67,7 @@ REVOKE ALL ON FUNCTION df_engine.reconcile_parse_setting(text, text, integer, in
 -- sorts every terminal instance: one scan counts each role's young instances, the "water level"
 -- (how many of its newest each role keeps at most) follows from the counts alone, and a top-2
 -- read per role at that level finds the edges.
-CREATE FUNCTION df_engine.reconcile_cap_boundaries(p_hard_cap integer, p_cutoff timestamptz)
+CREATE OR REPLACE FUNCTION df_engine.reconcile_cap_boundaries(p_hard_cap integer, p_cutoff timestamptz)
     RETURNS TABLE (role oid, age timestamptz, id text)
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -190,7 +148,7 @@ REVOKE ALL ON FUNCTION df_engine.reconcile_cap_boundaries(integer, timestamptz) 
 -- passed as three parallel arrays; empty when the cap does not bite), skipping rows another
 -- transaction holds, go with their engine records (children and history too) and their df.nodes
 -- rows. selected is how many were taken: fewer than p_limit means nothing more is due.
-CREATE FUNCTION df_engine.reconcile_batch(p_cutoff timestamptz, p_cap_roles oid[], p_cap_ages timestamptz[],
+CREATE OR REPLACE FUNCTION df_engine.reconcile_batch(p_cutoff timestamptz, p_cap_roles oid[], p_cap_ages timestamptz[],
                                           p_cap_ids text[], p_limit integer,
                                           OUT selected integer, OUT instances bigint, OUT nodes bigint,
                                           OUT engine bigint)
@@ -228,7 +186,7 @@ REVOKE ALL ON FUNCTION df_engine.reconcile_batch(timestamptz, oid[], timestamptz
 
 -- Orphaned engine records: graph orchestrations with no df row, that are not sub-orchestrations,
 -- are terminal and older than p_cutoff, at most p_limit. Returns how many went.
-CREATE FUNCTION df_engine.reconcile_orphans(p_cutoff timestamptz, p_limit integer) RETURNS bigint
+CREATE OR REPLACE FUNCTION df_engine.reconcile_orphans(p_cutoff timestamptz, p_limit integer) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -265,7 +223,7 @@ REVOKE ALL ON FUNCTION df_engine.reconcile_orphans(timestamptz, integer) FROM PU
 -- orphaned engine records (at most p_max_orphans), and returns the summary. A pass that cannot
 -- take the lock does nothing and returns "skipped": true. A pass that fails removes nothing, and
 -- its error is recorded and returned, not raised. p_now stands in for the clock in tests.
-CREATE FUNCTION df_engine.reconcile_pass(p_trigger text, p_worker_id text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION df_engine.reconcile_pass(p_trigger text, p_worker_id text DEFAULT NULL,
                                          p_now timestamptz DEFAULT NULL,
                                          p_hard_cap integer DEFAULT 10000,
                                          p_max_orphans integer DEFAULT 1000,
