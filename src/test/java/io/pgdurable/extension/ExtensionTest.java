@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.graph.e2e.DfTestEnvironment;
+import io.pgdurable.schema.CatalogSnapshot;
+import io.pgdurable.schema.SchemaInstaller;
 import io.pgdurable.testing.ProcessResult;
 import io.pgdurable.testing.Processes;
 import io.pgdurable.testing.TestCluster;
@@ -93,6 +95,52 @@ class ExtensionTest {
             s.execute("DROP EXTENSION pg_durable");
             assertThat(single(s, "SELECT count(*) FROM pg_namespace WHERE nspname IN ('df', 'df_engine')"))
                     .isEqualTo("0");
+        }
+    }
+
+    @Test
+    void an_extension_install_has_the_same_catalog_as_a_jdbc_install() throws SQLException {
+        String viaExtension = CLUSTER.createEmptyDatabase("ext_catalog_extension");
+        String viaJdbc = CLUSTER.createDatabase("ext_catalog_jdbc");
+        try (Connection e = CLUSTER.connect(viaExtension); Connection j = CLUSTER.connect(viaJdbc);
+             Statement s = e.createStatement()) {
+            s.execute("CREATE EXTENSION pg_durable");
+            CatalogSnapshot extension = CatalogSnapshot.of(e);
+            CatalogSnapshot jdbc = CatalogSnapshot.of(j);
+
+            assertThat(extension.diff(jdbc)).as("extension install against JDBC install").isEmpty();
+        }
+    }
+
+    @Test
+    void the_jdbc_installer_refuses_a_database_where_pg_durable_is_an_extension() throws SQLException {
+        String db = CLUSTER.createEmptyDatabase("ext_then_jdbc");
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute("CREATE EXTENSION pg_durable");
+            try {
+                new SchemaInstaller().install(c);
+                throw new AssertionError("the JDBC installer ran over the extension");
+            } catch (SQLException e) {
+                assertThat(e.getMessage()).contains("pg_durable is installed in this database as an extension"
+                        + " (version 0.2.0); upgrade it with ALTER EXTENSION pg_durable UPDATE");
+            }
+            assertThat(single(s, "SELECT extversion FROM pg_extension WHERE extname = 'pg_durable'")).isEqualTo("0.2.0");
+        }
+    }
+
+    @Test
+    void create_extension_refuses_a_database_where_the_jdbc_installer_put_pg_durable() throws SQLException {
+        String db = CLUSTER.createDatabase("jdbc_then_ext");
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            try {
+                s.execute("CREATE EXTENSION pg_durable");
+                throw new AssertionError("CREATE EXTENSION ran over the JDBC install");
+            } catch (PSQLException e) {
+                assertThat(e.getSQLState()).isEqualTo("42P06");
+                assertThat(e.getServerErrorMessage().getMessage()).startsWith("pg_durable: schema df_engine or df"
+                        + " already exists in this database, so pg_durable was installed here without CREATE EXTENSION");
+            }
+            assertThat(single(s, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_durable'")).isEqualTo("0");
         }
     }
 
