@@ -5,7 +5,7 @@ import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.ActivityContext;
 import io.pgdurable.engine.JsonLimitException;
 import io.pgdurable.engine.Limits;
-import io.pgdurable.worker.TransientErrors;
+import io.pgdurable.db.TransientErrors;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -1,6 +1,6 @@
 package io.pgdurable.reconcile;
 
-import io.pgdurable.worker.TransientErrors;
+import io.pgdurable.db.TransientErrors;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.logging.Level;

@@ -1,5 +1,6 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.FailureDetails;
 import io.pgdurable.engine.LeaseLostException;

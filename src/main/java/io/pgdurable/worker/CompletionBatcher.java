@@ -1,5 +1,6 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.store.EngineStore;
 import java.sql.Connection;
 import java.sql.SQLException;

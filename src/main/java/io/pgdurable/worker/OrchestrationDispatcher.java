@@ -1,5 +1,6 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.Action;
 import io.pgdurable.engine.EventType;
 import io.pgdurable.engine.FailureDetails;

@@ -1,4 +1,4 @@
-package io.pgdurable.worker;
+package io.pgdurable.db;
 
 import java.sql.SQLException;
 
