@@ -3,7 +3,7 @@ package io.pgdurable.cli;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
-import io.pgdurable.worker.RegistryContributor;
+import io.pgdurable.engine.RegistryContributor;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
 import java.time.Duration;

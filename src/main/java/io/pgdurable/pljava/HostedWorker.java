@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
-import io.pgdurable.worker.RegistryContributor;
+import io.pgdurable.engine.RegistryContributor;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
 import io.pgdurable.worker.WorkerStats;

@@ -1,20 +1,21 @@
 package io.pgdurable.worker;
 
 import io.pgdurable.db.TransientErrors;
-import io.pgdurable.engine.Action;
-import io.pgdurable.engine.EventType;
 import io.pgdurable.engine.FailureDetails;
-import io.pgdurable.engine.HistoryEvent;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Orchestration;
 import io.pgdurable.engine.Registry;
-import io.pgdurable.engine.ReplaySession;
-import io.pgdurable.engine.TurnResult;
 import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.engine.replay.Action;
+import io.pgdurable.engine.replay.EventType;
+import io.pgdurable.engine.replay.HistoryEvent;
+import io.pgdurable.engine.replay.ReplaySession;
+import io.pgdurable.engine.replay.TurnResult;
 import io.pgdurable.engine.store.ClaimedTurn;
 import io.pgdurable.engine.store.EngineStore;
 import io.pgdurable.engine.store.InstanceRow;
 import io.pgdurable.engine.store.Message;
+import io.pgdurable.engine.store.TurnWrites;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Savepoint;

@@ -1,10 +1,10 @@
 package io.pgdurable.engine.store;
 
-import io.pgdurable.engine.Action;
-import io.pgdurable.engine.EventType;
+import io.pgdurable.engine.replay.Action;
+import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.FailureDetails;
-import io.pgdurable.engine.HistoryEvent;
-import io.pgdurable.engine.TurnResult;
+import io.pgdurable.engine.replay.HistoryEvent;
+import io.pgdurable.engine.replay.TurnResult;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

@@ -1,4 +1,4 @@
-package io.pgdurable.worker;
+package io.pgdurable.engine.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,6 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
+import io.pgdurable.engine.JsonCodec;
 import java.time.Instant;
 
 /** A decision an orchestration made in a turn; the store carries it out when the turn commits. */

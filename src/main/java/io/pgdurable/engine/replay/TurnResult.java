@@ -1,5 +1,7 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.TurnWrite;
 import java.util.List;
 
 /**

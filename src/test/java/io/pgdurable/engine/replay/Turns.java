@@ -1,5 +1,8 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.Orchestration;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

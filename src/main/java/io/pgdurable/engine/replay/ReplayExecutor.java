@@ -1,5 +1,6 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
+import io.pgdurable.engine.Orchestration;
 import java.time.Duration;
 import java.util.List;
 

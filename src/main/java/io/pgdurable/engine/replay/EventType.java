@@ -1,4 +1,4 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
 /** Kinds of history events. The names are stored in {@code df_engine.history.event_type}. */
 public enum EventType {

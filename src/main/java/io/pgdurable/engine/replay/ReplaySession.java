@@ -1,6 +1,18 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
 import com.fasterxml.jackson.databind.JavaType;
+import io.pgdurable.engine.DurableException;
+import io.pgdurable.engine.EventWaitTimeoutException;
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.Limits;
+import io.pgdurable.engine.NonDeterminismException;
+import io.pgdurable.engine.Orchestration;
+import io.pgdurable.engine.OrchestrationContext;
+import io.pgdurable.engine.Task;
+import io.pgdurable.engine.TaskCancelledException;
+import io.pgdurable.engine.TaskFailedException;
+import io.pgdurable.engine.TurnWrite;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;

@@ -1,5 +1,6 @@
-package io.pgdurable.engine;
+package io.pgdurable.engine.replay;
 
+import io.pgdurable.engine.FailureDetails;
 import java.time.Instant;
 import java.util.Objects;
 

@@ -1,11 +1,10 @@
-package io.pgdurable.worker;
+package io.pgdurable.engine;
 
-import io.pgdurable.engine.Registry;
 import java.util.ServiceLoader;
 
 /**
  * Adds orchestrations and activities to a worker's registry. Implementations are found with
- * {@link ServiceLoader}: list the class in {@code META-INF/services/io.pgdurable.worker.RegistryContributor}
+ * {@link ServiceLoader}: list the class in {@code META-INF/services/io.pgdurable.engine.RegistryContributor}
  * of a jar on the worker's class path, and {@code java -cp pg-durable.jar:mine.jar
  * io.pgdurable.cli.Main worker ...} runs your own orchestrations next to the built-in ones.
  */
