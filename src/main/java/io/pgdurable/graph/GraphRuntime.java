@@ -1,6 +1,9 @@
 package io.pgdurable.graph;
 
 import io.pgdurable.engine.Registry;
+import io.pgdurable.graph.interpreter.GraphOrchestration;
+import io.pgdurable.graph.step.SqlStepActivity;
+import io.pgdurable.graph.step.StepConnections;
 import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.reconcile.Reconciler;
 import java.time.Clock;

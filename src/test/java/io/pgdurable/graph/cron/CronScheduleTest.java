@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.cron;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,6 +8,7 @@ import com.cronutils.model.CronType;
 import com.cronutils.model.definition.CronDefinitionBuilder;
 import com.cronutils.model.time.ExecutionTime;
 import com.cronutils.parser.CronParser;
+import io.pgdurable.graph.model.GraphException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

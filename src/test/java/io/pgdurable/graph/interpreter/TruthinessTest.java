@@ -1,6 +1,6 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.interpreter;
 
-import static io.pgdurable.graph.SubstitutionTest.json;
+import static io.pgdurable.graph.sql.SubstitutionTest.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.TextNode;

@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.model;
 
 import io.pgdurable.engine.DurableException;
 

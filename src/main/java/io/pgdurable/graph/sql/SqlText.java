@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
 import java.util.ArrayList;
 import java.util.List;

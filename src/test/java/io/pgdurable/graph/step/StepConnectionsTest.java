@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.step;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

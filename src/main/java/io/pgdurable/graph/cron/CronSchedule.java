@@ -1,5 +1,6 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.cron;
 
+import io.pgdurable.graph.model.GraphException;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;

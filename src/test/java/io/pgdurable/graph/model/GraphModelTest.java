@@ -1,12 +1,12 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.model;
 
-import static io.pgdurable.graph.SubstitutionTest.json;
+import static io.pgdurable.graph.sql.SubstitutionTest.json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgdurable.graph.GraphModel.Node;
-import io.pgdurable.graph.GraphModel.NodeType;
+import io.pgdurable.graph.model.GraphModel.Node;
+import io.pgdurable.graph.model.GraphModel.NodeType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

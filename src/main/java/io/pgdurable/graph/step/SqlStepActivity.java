@@ -1,11 +1,12 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.step;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.ActivityContext;
 import io.pgdurable.engine.JsonLimitException;
 import io.pgdurable.engine.Limits;
-import io.pgdurable.db.TransientErrors;
+import io.pgdurable.graph.sql.PreparedSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -29,8 +30,8 @@ import org.postgresql.util.ServerErrorMessage;
  * <p>The result is checked against the worker's {@link Limits} while it is read, before the
  * step's transaction commits: a result over them fails the step and leaves no trace of it.
  */
-final class SqlStepActivity implements Activity {
-    static final String NAME = "df.sql";
+public final class SqlStepActivity implements Activity {
+    public static final String NAME = "df.sql";
     /** active_sql_transaction: "cannot run inside a transaction block". */
     private static final String NOT_IN_TRANSACTION = "25001";
     /** sqlclient_unable_to_establish_sqlconnection: pgjdbc's "server requested a password ...". */
@@ -52,7 +53,7 @@ final class SqlStepActivity implements Activity {
     private record RoleCheck(long oid, String name, long checkedAt) {
     }
 
-    SqlStepActivity(StepConnections connections, Supplier<DataSource> control) {
+    public SqlStepActivity(StepConnections connections, Supplier<DataSource> control) {
         this.connections = connections;
         this.control = control;
     }

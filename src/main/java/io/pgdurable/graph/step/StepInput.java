@@ -1,6 +1,8 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.step;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.pgdurable.graph.sql.BindValue;
+import io.pgdurable.graph.sql.PreparedSql;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +38,7 @@ public record StepInput(@JsonProperty("instance_id") String instanceId,
         }
     }
 
-    static List<Param> params(PreparedSql prepared) {
+    public static List<Param> params(PreparedSql prepared) {
         List<Param> out = new ArrayList<>(prepared.params().size());
         prepared.params().forEach(v -> out.add(Param.of(v)));
         return out;

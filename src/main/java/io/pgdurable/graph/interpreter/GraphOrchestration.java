@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.interpreter;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -15,6 +15,16 @@ import io.pgdurable.engine.OrchestrationContext;
 import io.pgdurable.engine.Task;
 import io.pgdurable.engine.TaskFailedException;
 import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.graph.cron.CronSchedule;
+import io.pgdurable.graph.model.GraphException;
+import io.pgdurable.graph.model.GraphModel;
+import io.pgdurable.graph.sql.PreparedSql;
+import io.pgdurable.graph.sql.SqlText;
+import io.pgdurable.graph.sql.Substitution;
+import io.pgdurable.graph.sql.SubstitutionContext;
+import io.pgdurable.graph.step.SqlStepActivity;
+import io.pgdurable.graph.step.StepFailedException;
+import io.pgdurable.graph.step.StepInput;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,7 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgdurable.graph.BindValue.Type;
+import io.pgdurable.graph.model.GraphException;
+import io.pgdurable.graph.sql.BindValue.Type;
 import java.math.BigDecimal;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -15,11 +16,11 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class SubstitutionTest {
+public class SubstitutionTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    static JsonNode json(String text) {
+    public static JsonNode json(String text) {
         try {
             return JSON.readTree(text);
         } catch (Exception e) {

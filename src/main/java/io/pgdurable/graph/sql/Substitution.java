@@ -1,7 +1,8 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.graph.model.GraphException;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.interpreter;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Iterator;

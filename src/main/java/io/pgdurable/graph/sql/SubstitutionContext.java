@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;

@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.step;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.JsonLimitException;
 import io.pgdurable.engine.Limits;
+import io.pgdurable.graph.model.GraphException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.math.BigDecimal;

@@ -1,8 +1,9 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.cron;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgdurable.graph.model.GraphException;
 import io.pgdurable.testing.TestCluster;
 import java.io.IOException;
 import java.io.InputStream;

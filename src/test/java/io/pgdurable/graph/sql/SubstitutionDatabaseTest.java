@@ -1,13 +1,14 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
-import static io.pgdurable.graph.SubstitutionTest.json;
-import static io.pgdurable.graph.SubstitutionTest.row;
+import static io.pgdurable.graph.sql.SubstitutionTest.json;
+import static io.pgdurable.graph.sql.SubstitutionTest.row;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgdurable.graph.model.GraphException;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

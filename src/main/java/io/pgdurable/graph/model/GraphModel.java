@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.model;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
@@ -424,7 +424,7 @@ public final class GraphModel {
             return sleepSeconds;
         }
 
-        /** WAIT_SCHEDULE: the cron expression (not yet validated; see {@link CronSchedule#parse}). */
+        /** WAIT_SCHEDULE: the cron expression (not yet validated; see {@code graph.cron.CronSchedule.parse}). */
         public String cronExpression() {
             requireType(NodeType.WAIT_SCHEDULE);
             return cronExpression;

@@ -1,4 +1,4 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.step;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;

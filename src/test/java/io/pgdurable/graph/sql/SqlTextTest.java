@@ -1,8 +1,8 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgdurable.graph.SqlText.Region;
+import io.pgdurable.graph.sql.SqlText.Region;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

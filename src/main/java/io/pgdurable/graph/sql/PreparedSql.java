@@ -1,5 +1,6 @@
-package io.pgdurable.graph;
+package io.pgdurable.graph.sql;
 
+import io.pgdurable.graph.model.GraphException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
