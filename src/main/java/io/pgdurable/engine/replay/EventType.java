@@ -17,11 +17,5 @@ public enum EventType {
     EventRaised,
     ExecutionCompleted,
     ExecutionFailed,
-    ContinuedAsNew;
-
-    /** Events that record a decision: replay must reproduce the same decision. */
-    public boolean isDecision() {
-        return this == TaskScheduled || this == TimerCreated || this == SubOrchestrationCreated
-                || this == SubOrchestrationCancelRequested;
-    }
+    ContinuedAsNew
 }

@@ -119,27 +119,6 @@ public final class TurnStore {
         }
     }
 
-    /** Locks one instance by id for a turn; empty when it is gone or another worker holds it. */
-    public List<InstanceRow> lockInstance(Connection c, String instanceId) throws SQLException {
-        // The history length is read after the lock, like claimTurns does (see there).
-        String sql = """
-                WITH locked AS MATERIALIZED (
-                    SELECT i.id, i.name, i.status, i.execution_id,
-                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
-                      FROM df_engine.instances i
-                     WHERE i.id = ?
-                       FOR UPDATE OF i SKIP LOCKED)
-                SELECT l.id, l.name, l.status, l.execution_id,
-                       df_engine.history_length(l.id, l.execution_id),
-                       l.parent_id, l.parent_execution_id, l.parent_task_id, l.partition_key
-                  FROM locked l
-                """;
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, instanceId);
-            return readRows(ps);
-        }
-    }
-
     /**
      * Locks one instance by id, waiting for a worker that holds it to finish its turn; empty
      * when it is gone.
