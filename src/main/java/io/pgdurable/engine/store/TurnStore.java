@@ -127,13 +127,13 @@ public final class TurnStore {
         String sql = """
                 WITH locked AS MATERIALIZED (
                     SELECT i.id, i.name, i.status, i.execution_id,
-                           i.parent_id, i.parent_execution_id, i.parent_task_id
+                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
                       FROM df_engine.instances i
                      WHERE i.id = ?
                        FOR UPDATE OF i)
                 SELECT l.id, l.name, l.status, l.execution_id,
                        df_engine.history_length(l.id, l.execution_id),
-                       l.parent_id, l.parent_execution_id, l.parent_task_id
+                       l.parent_id, l.parent_execution_id, l.parent_task_id, l.partition_key
                   FROM locked l
                 """;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
