@@ -88,22 +88,16 @@ class DeploymentDescriptorTest {
     }
 
     @Test
-    void install_script_applies_every_migration_in_order() throws IOException {
-        List<String> migrations = new ArrayList<>();
-        for (String line : Files.readAllLines(PROJECT.resolve("sql/migrations.list"))) {
-            if (!line.isBlank() && !line.startsWith("#")) {
-                migrations.add(line.strip());
-            }
-        }
-        String install = Files.readString(PROJECT.resolve("pljava-deploy/install.sql"));
+    void generated_install_script_holds_every_step_and_function_file_in_order() throws IOException {
+        String install = Files.readString(PROJECT.resolve("target/pljava-deploy/install.sql"));
+        assertThat(install).doesNotContain(io.pgdurable.schema.ScriptGenerator.TEMPLATE_MARKER);
+        String fresh = install.substring(install.indexOf("\\if :pgd_fresh"), install.indexOf("\\elif :pgd_legacy"));
         int at = 0;
-        for (String migration : migrations) {
-            int version = Integer.parseInt(migration.substring(0, migration.indexOf('_')));
-            int include = install.indexOf("\\ir ../sql/" + migration, at);
-            assertThat(include).as("install.sql applies %s after the previous migration", migration).isGreaterThan(at);
-            assertThat(install.indexOf("VALUES (" + version + ", '" + migration + "')", include))
-                    .as("install.sql records %s in the ledger", migration).isPositive();
-            at = include;
+        for (var f : new io.pgdurable.schema.SchemaInstaller().shippedFiles()) {
+            int applied = fresh.indexOf("\n-- " + f.file() + "\n", at);
+            assertThat(applied).as("install.sql applies %s after the previous file", f.file()).isGreaterThan(at);
+            assertThat(fresh).as("install.sql records %s", f.file()).contains("'" + f.checksum() + "'");
+            at = applied;
         }
     }
 

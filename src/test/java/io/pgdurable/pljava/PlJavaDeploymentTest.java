@@ -67,8 +67,8 @@ class PlJavaDeploymentTest {
             ProcessResult r = run == 1 ? installScript() : installScript("-v", "admin_role=" + ADMIN);
             assertThat(r.exitCode()).as("install.sql run %d:%n%s", run, r.output()).isZero();
         }
-        assertThat(query("SELECT count(*) FROM df_engine.schema_migrations"))
-                .isEqualTo(String.valueOf(new io.pgdurable.schema.SchemaInstaller().migrations().size()));
+        assertThat(query("SELECT count(*) FROM df_engine.schema_files"))
+                .isEqualTo(String.valueOf(new io.pgdurable.schema.SchemaInstaller().shippedFiles().size()));
         assertThat(query("SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc"
                 + " WHERE pronamespace = 'df'::regnamespace AND proname IN ('reconcile', 'run_worker')"))
                 .isEqualTo("reconcile,run_worker");
@@ -400,7 +400,7 @@ class PlJavaDeploymentTest {
     private static ProcessResult installScript(String... extra) {
         List<String> args = new ArrayList<>(List.of("-v", "jar=" + jar));
         args.addAll(List.of(extra));
-        args.addAll(List.of("-f", PROJECT.resolve("pljava-deploy/install.sql").toString()));
+        args.addAll(List.of("-f", PROJECT.resolve("target/pljava-deploy/install.sql").toString()));
         return CLUSTER.psql(db, args.toArray(new String[0]));
     }
 
