@@ -118,9 +118,10 @@ BEGIN
 END
 $fn$;
 
--- The version of this build. A migration that ships with a new release redefines it.
+-- The release this schema belongs to; a release changes it (CONTRIBUTING.md), and a pgTAP test
+-- checks it against the build's version.
 CREATE OR REPLACE FUNCTION df.version() RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT '0.1.0'
+    SELECT '0.2.0'
 $fn$;

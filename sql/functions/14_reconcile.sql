@@ -312,3 +312,16 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION df_engine.reconcile_pass(text, text, timestamptz, integer, integer, integer, integer) FROM PUBLIC;
+
+-- One reconciliation pass now, as the function's owner (the installing superuser), in the
+-- caller's transaction. It is SQL: no Java is on the stack while it works, so a terminate
+-- request during it is handled like in any query, and it needs neither PL/Java nor a connection
+-- of its own (pg_cron can call it). Until 0.2.0 it came with the PL/Java jar.
+CREATE OR REPLACE FUNCTION df.reconcile() RETURNS jsonb
+    LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT df_engine.reconcile_pass('sql')
+$fn$;
+REVOKE ALL ON FUNCTION df.reconcile() FROM PUBLIC;
+COMMENT ON FUNCTION df.reconcile() IS
+    'One reconciliation pass now; returns what it removed. Not executable by PUBLIC.';

@@ -55,6 +55,8 @@ public final class ScriptGenerator {
 
     /** The line of the psql template that the generated schema part replaces. */
     public static final String TEMPLATE_MARKER = "-- @pg_durable schema@";
+    /** A line of the install.sql template replaced by the function files alone. */
+    public static final String FUNCTIONS_MARKER = "-- @pg_durable functions@";
 
     /** Instance states of {@code df_engine.instances} that are finished. */
     static final String TERMINAL_STATES = "('Completed', 'Failed', 'Cancelled')";
@@ -444,7 +446,8 @@ public final class ScriptGenerator {
         }
         sb.append("\\else\n\\echo 'Checking the recorded steps and applying the function files'\n")
                 .append(functionsScript()).append("\\endif\n");
-        return template.replace(TEMPLATE_MARKER + "\n", sb.toString());
+        return template.replace(TEMPLATE_MARKER + "\n", sb.toString())
+                .replace(FUNCTIONS_MARKER + "\n", functionsScript());
     }
 
     private List<SchemaFile> readSteps() {
