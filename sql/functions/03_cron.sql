@@ -5,7 +5,7 @@
 -- Names are case-insensitive; SUN is 0, as in Vixie cron and pg_cron (SUN-SAT is the whole week;
 -- a range ending on Sunday is written with 7). When day-of-week is '*', a day of month that exists
 -- in none of the chosen months is refused: it would never fire. The worker's parser
--- (io.pgdurable.graph.CronSchedule) accepts exactly the same expressions; CronAgreementTest checks.
+-- (io.pgdurable.graph.cron.CronSchedule) accepts exactly the same expressions; CronAgreementTest checks.
 -- ---------------------------------------------------------------------------------------------
 
 -- The value of one cron token in a field, or NULL when it is not a number or a name.
