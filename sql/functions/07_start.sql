@@ -202,6 +202,165 @@ BEGIN
 END
 $fn$;
 
+-- Walks a decoded graph depth first (left, right, condition, extras), numbering nodes as they are
+-- discovered (the root is 1) and checking each one, for df.start (which raises the problem) and
+-- df.explain (which shows it), so that both walk, number and refuse alike. On the first problem it
+-- stops and returns it, as 'Invalid durable function graph: <path>: <problem>'. Otherwise it
+-- returns the nodes by number: their type, query, result name, the numbers of their left, right
+-- and condition children, and their extra children (those of node i are
+-- extra_children[extra_first[i] .. extra_first[i] + extra_count[i] - 1]). p_check_nodes also
+-- applies df._node_problem (the checks of a stored node), as df.start does before writing.
+CREATE OR REPLACE FUNCTION df._graph_walk(p_root df._node, p_check_nodes boolean,
+    OUT problem text, OUT node_count integer,
+    OUT types text[], OUT queries text[], OUT result_names text[],
+    OUT lefts integer[], OUT rights integer[], OUT conds integer[],
+    OUT extra_first integer[], OUT extra_count integer[], OUT extra_children integer[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c_max_depth constant integer := 256;
+    c_max_nodes constant integer := 10000;
+    -- The walk: a stack of discovered, decoded nodes with their numbers, depths and paths.
+    s_node   df._node[] := ARRAY[p_root];
+    s_num    integer[] := ARRAY[1];
+    s_depth  integer[] := ARRAY[0];
+    s_path   text[] := ARRAY['root'];
+    v_top    integer := 1;
+    v_node   df._node;
+    v_num    integer;
+    v_depth  integer;
+    v_path   text := 'root';
+    v_config json;
+    v_xn     integer := 0;
+    -- The children of the node being visited.
+    k_raw    text[];
+    k_seg    text[];
+    k_node   df._node[];
+    k_n      integer;
+    v_child  df._node;
+BEGIN
+    node_count := 1;
+    types := '{}'; queries := '{}'; result_names := '{}';
+    lefts := '{}'; rights := '{}'; conds := '{}';
+    extra_first := '{}'; extra_count := '{}'; extra_children := '{}';
+    WHILE v_top > 0 LOOP
+        v_node := s_node[v_top];
+        v_num := s_num[v_top];
+        v_depth := s_depth[v_top];
+        v_path := s_path[v_top];
+        s_node[v_top] := NULL;
+        v_top := v_top - 1;
+        v_config := NULL;
+
+        problem := df._graph_node_problem(v_node, v_depth);
+        IF problem IS NULL AND v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
+            v_config := df._try_json(v_node.query);
+        END IF;
+        IF problem IS NOT NULL THEN
+            problem := format('Invalid durable function graph: %s: %s', v_path, problem);
+            RETURN;
+        END IF;
+
+        -- Discover the children.
+        k_raw := '{}';
+        k_seg := '{}';
+        k_n := 0;
+        IF v_node.left_node IS NOT NULL THEN
+            k_n := k_n + 1;
+            k_raw[k_n] := v_node.left_node;
+            k_seg[k_n] := 'left';
+        END IF;
+        IF v_node.right_node IS NOT NULL THEN
+            k_n := k_n + 1;
+            k_raw[k_n] := v_node.right_node;
+            k_seg[k_n] := 'right';
+        END IF;
+        IF v_node.condition_node IS NOT NULL THEN
+            k_n := k_n + 1;
+            k_raw[k_n] := v_node.condition_node;
+            k_seg[k_n] := 'condition_node';
+        END IF;
+        extra_count[v_num] := coalesce(cardinality(v_node.extra_nodes), 0);
+        extra_first[v_num] := v_xn + 1;
+        FOR e IN 1..extra_count[v_num] LOOP
+            k_n := k_n + 1;
+            k_raw[k_n] := v_node.extra_nodes[e];
+            k_seg[k_n] := 'extra_nodes[' || (e - 1) || ']';
+        END LOOP;
+        k_node := '{}';
+        FOR k IN 1..k_n LOOP
+            IF node_count >= c_max_nodes THEN
+                problem := format('Invalid durable function graph: %s.%s: Workflow exceeds maximum node count of %s. Simplify the workflow or break it into multiple instances.',
+                                  v_path, k_seg[k], c_max_nodes);
+                RETURN;
+            END IF;
+            v_child := df._decode_node(k_raw[k]::json);
+            IF v_child.problem IS NOT NULL THEN
+                problem := format('Invalid durable function graph: %s.%s: failed to deserialize Durofut child: %s',
+                                  v_path, k_seg[k], v_child.problem);
+                RETURN;
+            END IF;
+            k_node[k] := v_child;
+            node_count := node_count + 1;
+            CASE k_seg[k]
+                WHEN 'left' THEN lefts[v_num] := node_count;
+                WHEN 'right' THEN rights[v_num] := node_count;
+                WHEN 'condition_node' THEN conds[v_num] := node_count;
+                ELSE
+                    v_xn := v_xn + 1;
+                    extra_children[v_xn] := node_count;
+            END CASE;
+        END LOOP;
+
+        -- A condition or extra children become ids inside a JSON config in query.
+        IF (v_node.condition_node IS NOT NULL OR extra_count[v_num] > 0) AND v_node.query IS NOT NULL THEN
+            IF v_config IS NULL THEN
+                BEGIN
+                    PERFORM v_node.query::json;
+                EXCEPTION WHEN data_exception THEN
+                    problem := format('Invalid durable function graph: %s: query in %s must be valid JSON config: %s',
+                                      v_path, v_node.node_type, SQLERRM);
+                    RETURN;
+                END;
+            END IF;
+            IF json_typeof(v_config) <> 'object' THEN
+                problem := format('Invalid durable function graph: %s: query in %s must be a JSON config object',
+                                  v_path, v_node.node_type);
+                RETURN;
+            END IF;
+        END IF;
+
+        IF p_check_nodes THEN
+            problem := df._node_problem(v_node.node_type, v_node.query, v_node.left_node IS NOT NULL,
+                                        v_node.right_node IS NOT NULL, v_node.condition_node IS NOT NULL,
+                                        v_node.result_name);
+            IF problem IS NOT NULL THEN
+                problem := format('Invalid durable function graph: %s: %s', v_path, problem);
+                RETURN;
+            END IF;
+        END IF;
+
+        types[v_num] := v_node.node_type;
+        queries[v_num] := v_node.query;
+        result_names[v_num] := v_node.result_name;
+
+        -- Push in reverse, so that the left child is visited first. Child k is node
+        -- node_count - k_n + k.
+        FOR k IN REVERSE k_n..1 LOOP
+            v_top := v_top + 1;
+            s_node[v_top] := k_node[k];
+            s_num[v_top] := node_count - k_n + k;
+            s_depth[v_top] := v_depth + 1;
+            s_path[v_top] := v_path || '.' || k_seg[k];
+        END LOOP;
+    END LOOP;
+EXCEPTION WHEN statement_too_complex THEN
+    -- JSON nested far deeper than any acceptable graph exhausts the parser's stack.
+    problem := format('Invalid durable function graph: %s: Graph exceeds maximum nesting depth of %s. Simplify the workflow or break it into multiple instances.',
+                      v_path, c_max_depth);
+END
+$fn$;
+
 -- df.start: unchanged up to its writes, which go through df._start_instance.
 CREATE OR REPLACE FUNCTION df.start(fut text, label text DEFAULT NULL, database text DEFAULT NULL,
                          transaction_mode text DEFAULT 'caller') RETURNS text
@@ -209,7 +368,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     c_max_depth constant integer := 256;
-    c_max_nodes constant integer := 10000;
     v_fut      text := $1;
     v_label    text := $2;
     v_database text := $3;
@@ -217,44 +375,15 @@ DECLARE
     v_json     json;
     v_root     df._node;
     v_helper   text;
-    v_problem  text;
-    -- The walk: a stack of discovered, decoded nodes with their numbers, depths and paths.
-    s_node   df._node[] := '{}';
-    s_num    integer[] := '{}';
-    s_depth  integer[] := '{}';
-    s_path   text[] := '{}';
-    v_top    integer := 0;
-    v_node   df._node;
-    v_num    integer;
-    v_depth  integer;
-    v_path   text := 'root';
-    v_count  integer := 1;
-    v_config json;
-    v_extras text[];
-    -- The children of the node being visited.
-    k_raw    text[];
-    k_seg    text[];
-    k_node   df._node[];
-    k_n      integer;
-    v_child  df._node;
-    -- The nodes, indexed by number (discovery order; the root is 1). Extra children of node i
-    -- are x_child[o_xfirst[i] .. o_xfirst[i] + o_xcount[i] - 1].
-    o_type   text[] := '{}';
-    o_query  text[] := '{}';
-    o_result text[] := '{}';
-    o_left   integer[] := '{}';
-    o_right  integer[] := '{}';
-    o_cond   integer[] := '{}';
-    o_xfirst integer[] := '{}';
-    o_xcount integer[] := '{}';
-    x_child  integer[] := '{}';
-    v_xn     integer := 0;
+    v_graph    record;
     -- The rows.
-    v_ids    text[] := '{}';
-    r_left   text[] := '{}';
-    r_right  text[] := '{}';
-    v_list   text[];
-    v_members text;
+    v_count    integer;
+    v_ids      text[] := '{}';
+    v_queries  text[];
+    r_left     text[] := '{}';
+    r_right    text[] := '{}';
+    v_list     text[];
+    v_members  text;
 BEGIN
     IF v_mode IS NULL OR lower(v_mode) NOT IN ('caller', 'new') THEN
         RAISE EXCEPTION 'invalid transaction_mode "%" for df.start(): expected ''caller'' or ''new''',
@@ -302,122 +431,18 @@ BEGIN
         END IF;
         PERFORM df._check_submitter((SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
 
-        -- Walk the graph depth first (left, right, condition, extras), numbering nodes as they
-        -- are discovered and checking each one; nothing is written until the whole graph is good.
-        v_top := 1;
-        s_node[1] := v_root;
-        s_num[1] := 1;
-        s_depth[1] := 0;
-        s_path[1] := 'root';
-        WHILE v_top > 0 LOOP
-            v_node := s_node[v_top];
-            v_num := s_num[v_top];
-            v_depth := s_depth[v_top];
-            v_path := s_path[v_top];
-            s_node[v_top] := NULL;
-            v_top := v_top - 1;
-            v_problem := NULL;
-            v_config := NULL;
-
-            v_problem := df._graph_node_problem(v_node, v_depth);
-            IF v_problem IS NULL AND v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
-                v_config := df._try_json(v_node.query);
-            END IF;
-            IF v_problem IS NOT NULL THEN
-                RAISE EXCEPTION 'Invalid durable function graph: %: %', v_path, v_problem USING ERRCODE = '22023';
-            END IF;
-
-            -- Discover the children.
-            k_raw := '{}';
-            k_seg := '{}';
-            k_n := 0;
-            IF v_node.left_node IS NOT NULL THEN
-                k_n := k_n + 1;
-                k_raw[k_n] := v_node.left_node;
-                k_seg[k_n] := 'left';
-            END IF;
-            IF v_node.right_node IS NOT NULL THEN
-                k_n := k_n + 1;
-                k_raw[k_n] := v_node.right_node;
-                k_seg[k_n] := 'right';
-            END IF;
-            IF v_node.condition_node IS NOT NULL THEN
-                k_n := k_n + 1;
-                k_raw[k_n] := v_node.condition_node;
-                k_seg[k_n] := 'condition_node';
-            END IF;
-            v_extras := v_node.extra_nodes;
-            o_xcount[v_num] := coalesce(cardinality(v_extras), 0);
-            o_xfirst[v_num] := v_xn + 1;
-            FOR e IN 1..o_xcount[v_num] LOOP
-                k_n := k_n + 1;
-                k_raw[k_n] := v_extras[e];
-                k_seg[k_n] := 'extra_nodes[' || (e - 1) || ']';
-            END LOOP;
-            k_node := '{}';
-            FOR k IN 1..k_n LOOP
-                IF v_count >= c_max_nodes THEN
-                    RAISE EXCEPTION 'Invalid durable function graph: %.%: Workflow exceeds maximum node count of %. Simplify the workflow or break it into multiple instances.',
-                        v_path, k_seg[k], c_max_nodes USING ERRCODE = '22023';
-                END IF;
-                v_child := df._decode_node(k_raw[k]::json);
-                IF v_child.problem IS NOT NULL THEN
-                    RAISE EXCEPTION 'Invalid durable function graph: %.%: failed to deserialize Durofut child: %',
-                        v_path, k_seg[k], v_child.problem USING ERRCODE = '22023';
-                END IF;
-                k_node[k] := v_child;
-                v_count := v_count + 1;
-                CASE k_seg[k]
-                    WHEN 'left' THEN o_left[v_num] := v_count;
-                    WHEN 'right' THEN o_right[v_num] := v_count;
-                    WHEN 'condition_node' THEN o_cond[v_num] := v_count;
-                    ELSE
-                        v_xn := v_xn + 1;
-                        x_child[v_xn] := v_count;
-                END CASE;
-            END LOOP;
-
-            -- A condition or extra children become ids inside a JSON config in query.
-            IF (v_node.condition_node IS NOT NULL OR o_xcount[v_num] > 0) AND v_node.query IS NOT NULL THEN
-                IF v_config IS NULL THEN
-                    BEGIN
-                        PERFORM v_node.query::json;
-                    EXCEPTION WHEN data_exception THEN
-                        RAISE EXCEPTION 'Invalid durable function graph: %: query in % must be valid JSON config: %',
-                            v_path, v_node.node_type, SQLERRM USING ERRCODE = '22023';
-                    END;
-                END IF;
-                IF json_typeof(v_config) <> 'object' THEN
-                    RAISE EXCEPTION 'Invalid durable function graph: %: query in % must be a JSON config object',
-                        v_path, v_node.node_type USING ERRCODE = '22023';
-                END IF;
-            END IF;
-
-            v_problem := df._node_problem(v_node.node_type, v_node.query, v_node.left_node IS NOT NULL,
-                                          v_node.right_node IS NOT NULL, v_node.condition_node IS NOT NULL,
-                                          v_node.result_name);
-            IF v_problem IS NOT NULL THEN
-                RAISE EXCEPTION 'Invalid durable function graph: %: %', v_path, v_problem USING ERRCODE = '22023';
-            END IF;
-
-            o_type[v_num] := v_node.node_type;
-            o_query[v_num] := v_node.query;
-            o_result[v_num] := v_node.result_name;
-
-            -- Push in reverse, so that the left child is visited first. Child k is node v_count - k_n + k.
-            FOR k IN REVERSE k_n..1 LOOP
-                v_top := v_top + 1;
-                s_node[v_top] := k_node[k];
-                s_num[v_top] := v_count - k_n + k;
-                s_depth[v_top] := v_depth + 1;
-                s_path[v_top] := v_path || '.' || k_seg[k];
-            END LOOP;
-        END LOOP;
+        -- Walk and check the whole graph; nothing is written until all of it is good.
+        SELECT * INTO v_graph FROM df._graph_walk(v_root, true);
+        IF v_graph.problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', v_graph.problem USING ERRCODE = '22023';
+        END IF;
     EXCEPTION WHEN statement_too_complex THEN
         -- JSON nested far deeper than any acceptable graph exhausts the parser's stack.
-        RAISE EXCEPTION 'Invalid durable function graph: %: Graph exceeds maximum nesting depth of %. Simplify the workflow or break it into multiple instances.',
-            v_path, c_max_depth USING ERRCODE = '22023';
+        RAISE EXCEPTION 'Invalid durable function graph: root: Graph exceeds maximum nesting depth of %. Simplify the workflow or break it into multiple instances.',
+            c_max_depth USING ERRCODE = '22023';
     END;
+    v_count := v_graph.node_count;
+    v_queries := v_graph.queries;
 
     -- Node ids, unique within the graph.
     FOR attempt IN 1..10 LOOP
@@ -437,28 +462,28 @@ BEGIN
 
     -- Children by id; a condition or extra children go into the JSON config in query.
     FOR i IN 1..v_count LOOP
-        r_left[i] := v_ids[o_left[i]];
-        r_right[i] := v_ids[o_right[i]];
-        IF o_cond[i] IS NOT NULL OR o_xcount[i] > 0 THEN
+        r_left[i] := v_ids[v_graph.lefts[i]];
+        r_right[i] := v_ids[v_graph.rights[i]];
+        IF v_graph.conds[i] IS NOT NULL OR v_graph.extra_count[i] > 0 THEN
             v_members := '';
-            IF o_cond[i] IS NOT NULL THEN
-                v_members := ',"condition_node":"' || v_ids[o_cond[i]] || '"';
+            IF v_graph.conds[i] IS NOT NULL THEN
+                v_members := ',"condition_node":"' || v_ids[v_graph.conds[i]] || '"';
             END IF;
-            IF o_xcount[i] > 0 THEN
+            IF v_graph.extra_count[i] > 0 THEN
                 v_list := '{}';
-                FOR j IN 1..o_xcount[i] LOOP
-                    v_list[j] := '"' || v_ids[x_child[o_xfirst[i] + j - 1]] || '"';
+                FOR j IN 1..v_graph.extra_count[i] LOOP
+                    v_list[j] := '"' || v_ids[v_graph.extra_children[v_graph.extra_first[i] + j - 1]] || '"';
                 END LOOP;
                 v_members := v_members || ',"extra_nodes":[' || array_to_string(v_list, ',') || ']';
             END IF;
-            o_query[i] := df._config_with(o_query[i], v_members);
+            v_queries[i] := df._config_with(v_queries[i], v_members);
         END IF;
     END LOOP;
 
     -- The rows are written, the variables read and the engine started by a SECURITY DEFINER
     -- helper, for the calling role: application roles have no write privileges on the tables.
     RETURN df._start_instance(quote_ident(current_user)::regrole, v_label, v_database,
-                              v_ids, o_type, o_query, o_result, r_left, r_right);
+                              v_ids, v_graph.types, v_queries, v_graph.result_names, r_left, r_right);
 END
 $fn$;
 

@@ -276,146 +276,46 @@ CREATE OR REPLACE FUNCTION df._explain_graph(p_root df._node) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    c_max_depth constant integer := 256;
-    c_max_nodes constant integer := 10000;
-    s_node   df._node[] := ARRAY[p_root];
-    s_id     text[] := ARRAY['N1'];
-    s_depth  integer[] := ARRAY[0];
-    s_path   text[] := ARRAY['root'];
-    v_top    integer := 1;
-    v_count  integer := 1;
-    o_id     text[] := '{}';
-    o_type   text[] := '{}';
-    o_query  text[] := '{}';
-    o_name   text[] := '{}';
-    o_left   text[] := '{}';
-    o_right  text[] := '{}';
-    v_node   df._node;
-    v_id     text;
-    v_depth  integer;
-    v_path   text;
-    v_config json;
+    v_graph  record;
+    v_ids    text[] := '{}';
     v_query  text;
-    v_problem text;
-    k_raw    text[];
-    k_seg    text[];
-    k_node   df._node[];
-    k_id     text[];
-    v_child  df._node;
-    v_left   text;
-    v_right  text;
-    v_cond   text;
     v_extras text[];
+    o_query  text[] := '{}';
     v_nodes  jsonb;
 BEGIN
-    WHILE v_top > 0 LOOP
-        v_node := s_node[v_top];
-        v_id := s_id[v_top];
-        v_depth := s_depth[v_top];
-        v_path := s_path[v_top];
-        v_top := v_top - 1;
-
-        v_config := NULL;
-        v_problem := df._graph_node_problem(v_node, v_depth);
-        IF v_problem IS NULL AND v_node.node_type IN ('IF', 'LOOP', 'JOIN') THEN
-            v_config := df._try_json(v_node.query);
-        END IF;
-        IF v_problem IS NOT NULL THEN
-            RETURN format('Invalid durable function graph: %s: %s', v_path, v_problem);
-        END IF;
-
-        -- Children in discovery order: left, right, condition, extras.
-        k_raw := '{}';
-        k_seg := '{}';
-        IF v_node.left_node IS NOT NULL THEN
-            k_raw := k_raw || v_node.left_node;
-            k_seg := k_seg || 'left'::text;
-        END IF;
-        IF v_node.right_node IS NOT NULL THEN
-            k_raw := k_raw || v_node.right_node;
-            k_seg := k_seg || 'right'::text;
-        END IF;
-        IF v_node.condition_node IS NOT NULL THEN
-            k_raw := k_raw || v_node.condition_node;
-            k_seg := k_seg || 'condition_node'::text;
-        END IF;
-        FOR e IN 1 .. coalesce(cardinality(v_node.extra_nodes), 0) LOOP
-            k_raw := k_raw || v_node.extra_nodes[e];
-            k_seg := k_seg || format('extra_nodes[%s]', e - 1);
-        END LOOP;
-        k_node := '{}';
-        k_id := '{}';
-        v_left := NULL;
-        v_right := NULL;
-        v_cond := NULL;
-        v_extras := '{}';
-        FOR k IN 1 .. cardinality(k_raw) LOOP
-            IF v_count >= c_max_nodes THEN
-                RETURN format('Invalid durable function graph: %s.%s: Workflow exceeds maximum node count of %s. Simplify the workflow or break it into multiple instances.',
-                              v_path, k_seg[k], c_max_nodes);
-            END IF;
-            v_child := df._decode_node(k_raw[k]::json);
-            IF v_child.problem IS NOT NULL THEN
-                RETURN format('Invalid durable function graph: %s.%s: failed to deserialize Durofut child: %s',
-                              v_path, k_seg[k], v_child.problem);
-            END IF;
-            v_count := v_count + 1;
-            k_node[k] := v_child;
-            k_id[k] := 'N' || v_count;
-            CASE k_seg[k]
-                WHEN 'left' THEN v_left := k_id[k];
-                WHEN 'right' THEN v_right := k_id[k];
-                WHEN 'condition_node' THEN v_cond := k_id[k];
-                ELSE v_extras := v_extras || k_id[k];
-            END CASE;
-        END LOOP;
-
-        -- A condition or extra children are referenced from the query's JSON config, as in
-        -- df.nodes.
-        v_query := v_node.query;
-        IF v_cond IS NOT NULL OR cardinality(v_extras) > 0 THEN
-            IF v_query IS NOT NULL AND v_config IS NULL THEN
-                BEGIN
-                    PERFORM v_query::json;
-                EXCEPTION WHEN data_exception THEN
-                    RETURN format('Invalid durable function graph: %s: query in %s must be valid JSON config: %s',
-                                  v_path, v_node.node_type, SQLERRM);
-                END;
-            END IF;
-            IF v_query IS NOT NULL AND json_typeof(v_config) <> 'object' THEN
-                RETURN format('Invalid durable function graph: %s: query in %s must be a JSON config object',
-                              v_path, v_node.node_type);
-            END IF;
-            v_query := (coalesce(v_config::jsonb, '{}')
-                        || CASE WHEN v_cond IS NOT NULL THEN jsonb_build_object('condition_node', v_cond) ELSE '{}' END
-                        || CASE WHEN cardinality(v_extras) > 0 THEN jsonb_build_object('extra_nodes', to_jsonb(v_extras)) ELSE '{}' END
+    -- The same walk as df.start (df._graph_walk), without the checks of stored nodes.
+    SELECT * INTO v_graph FROM df._graph_walk(p_root, false);
+    IF v_graph.problem IS NOT NULL THEN
+        RETURN v_graph.problem;
+    END IF;
+    FOR i IN 1..v_graph.node_count LOOP
+        v_ids[i] := 'N' || i;
+    END LOOP;
+    -- A condition or extra children are referenced from the query's JSON config, as in df.nodes.
+    FOR i IN 1..v_graph.node_count LOOP
+        v_query := v_graph.queries[i];
+        IF v_graph.conds[i] IS NOT NULL OR v_graph.extra_count[i] > 0 THEN
+            v_extras := '{}';
+            FOR j IN 1..v_graph.extra_count[i] LOOP
+                v_extras := v_extras || v_ids[v_graph.extra_children[v_graph.extra_first[i] + j - 1]];
+            END LOOP;
+            v_query := (coalesce(CASE WHEN v_graph.types[i] IN ('IF', 'LOOP', 'JOIN') THEN df._try_json(v_query)::jsonb END, '{}')
+                        || CASE WHEN v_graph.conds[i] IS NOT NULL
+                                THEN jsonb_build_object('condition_node', v_ids[v_graph.conds[i]]) ELSE '{}' END
+                        || CASE WHEN cardinality(v_extras) > 0
+                                THEN jsonb_build_object('extra_nodes', to_jsonb(v_extras)) ELSE '{}' END
                        )::text;
         END IF;
-
-        o_id := o_id || v_id;
-        o_type := o_type || v_node.node_type;
-        o_query := o_query || v_query;
-        o_name := o_name || v_node.result_name;
-        o_left := o_left || v_left;
-        o_right := o_right || v_right;
-
-        FOR k IN REVERSE cardinality(k_node) .. 1 LOOP
-            v_top := v_top + 1;
-            s_node[v_top] := k_node[k];
-            s_id[v_top] := k_id[k];
-            s_depth[v_top] := v_depth + 1;
-            s_path[v_top] := v_path || '.' || k_seg[k];
-        END LOOP;
+        o_query[i] := v_query;
     END LOOP;
 
     SELECT jsonb_object_agg(u.id, jsonb_build_object('t', u.t, 'q', u.q, 'n', u.n, 'l', u.l, 'r', u.r))
       INTO v_nodes
-      FROM unnest(o_id, o_type, o_query, o_name, o_left, o_right) AS u(id, t, q, n, l, r);
+      FROM unnest(v_ids, v_graph.types, o_query, v_graph.result_names,
+                  ARRAY(SELECT v_ids[v_graph.lefts[i]] FROM generate_series(1, v_graph.node_count) i),
+                  ARRAY(SELECT v_ids[v_graph.rights[i]] FROM generate_series(1, v_graph.node_count) i))
+           AS u(id, t, q, n, l, r);
     RETURN df._explain_render('N1', v_nodes, false);
-EXCEPTION WHEN statement_too_complex THEN
-    -- JSON nested far deeper than any acceptable graph exhausts the parser's stack.
-    RETURN format('Invalid durable function graph: %s: Graph exceeds maximum nesting depth of %s. Simplify the workflow or break it into multiple instances.',
-                  v_path, c_max_depth);
 END
 $$;
 
