@@ -57,6 +57,23 @@ class DeploymentDescriptorTest {
     }
 
     @Test
+    void the_pljava_extension_declares_the_same_functions_as_the_descriptor_and_ensures_its_jar_first()
+            throws IOException {
+        // pg_durable_pljava cannot install its jar while it is being created, so it declares the
+        // descriptor's functions itself; they must stay the same, apart from the jar check.
+        String extension = Files.readString(PROJECT.resolve("src/main/extension/pg_durable_pljava--0.2.0.sql"));
+        List<String> declared = DescriptorCommands.split(section(descriptor(), "INSTALL"));
+        assertThat(declared).isNotEmpty();
+        for (String command : declared) {
+            String expected = command.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION")
+                    .replace("    PERFORM df._worker_start(seconds);",
+                            "    PERFORM df._pljava_ensure_jar();\n    PERFORM df._worker_start(seconds);");
+            assertThat(extension).as("the extension script holds, as in the descriptor:%n%s", command)
+                    .contains(expected);
+        }
+    }
+
+    @Test
     void every_public_entry_point_is_declared_and_every_declaration_has_an_entry_point() throws Exception {
         String install = section(descriptor(), "INSTALL");
         Set<String> declared = new TreeSet<>();

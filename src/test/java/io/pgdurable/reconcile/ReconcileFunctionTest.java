@@ -1,13 +1,11 @@
-package io.pgdurable.pljava;
+package io.pgdurable.reconcile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgdurable.engine.JsonCodec;
-import io.pgdurable.reconcile.ReconcileDatabase;
 import io.pgdurable.reconcile.ReconcileDatabase.Seed;
-import io.pgdurable.reconcile.Reconciler;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -21,8 +19,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code df.reconcile()} exactly as the deployment descriptor creates it. It is plain SQL around
- * {@code df_engine.reconcile_pass}, so it runs here without PL/Java: an administrator allowed to
+ * {@code df.reconcile()}, which comes with the schema. It is plain SQL around
+ * {@code df_engine.reconcile_pass}, so it needs no PL/Java: an administrator allowed to
  * call it gets a pass as the function's owner, in the calling transaction, with the settings of
  * the server's configuration, whatever the calling session set.
  */
@@ -42,10 +40,6 @@ class ReconcileFunctionTest {
         cluster.createLoginRole(ADMIN);
         cluster.createLoginRole(APP);
         try (Connection c = cluster.connect(db); Statement s = c.createStatement()) {
-            for (String prefix : new String[] {"CREATE OR REPLACE FUNCTION df.reconcile(",
-                    "REVOKE ALL ON FUNCTION df.reconcile()"}) {
-                s.execute(DescriptorCommands.installCommand(prefix));
-            }
             s.execute("GRANT USAGE ON SCHEMA df TO " + ADMIN);
             s.execute("GRANT EXECUTE ON FUNCTION df.reconcile() TO " + ADMIN);
             s.execute("SELECT df.grant_usage('" + APP + "')");
