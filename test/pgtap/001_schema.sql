@@ -1,14 +1,17 @@
--- The schema installer's work: the df_engine schema, its migration ledger, and version 1 recorded.
+-- The schema installer's work: the df_engine schema, its ledger, and the baseline step recorded.
 BEGIN;
-SELECT plan(4);
+SELECT plan(5);
 
 SELECT has_schema('df_engine', 'schema df_engine exists');
-SELECT has_table('df_engine', 'schema_migrations', 'the migration ledger df_engine.schema_migrations exists');
-SELECT col_is_pk('df_engine', 'schema_migrations', 'version', 'the ledger is keyed by version');
+SELECT has_table('df_engine', 'schema_files', 'the ledger df_engine.schema_files exists');
+SELECT col_is_pk('df_engine', 'schema_files', 'file', 'the ledger is keyed by file');
 SELECT is(
-    (SELECT name FROM df_engine.schema_migrations WHERE version = 1),
-    '001_engine.sql',
-    'version 1 is recorded as 001_engine.sql');
+    (SELECT kind || ' ' || release FROM df_engine.schema_files WHERE file = 'steps/001_baseline.sql'),
+    'step 0.1.0',
+    'the baseline step is recorded as a step of release 0.1.0');
+SELECT ok(
+    (SELECT bool_and(checksum ~ '^[0-9a-f]{64}$') FROM df_engine.schema_files),
+    'every recorded file has a SHA-256 checksum');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,8 +4,8 @@
 BEGIN;
 SELECT plan(64);
 
-SELECT is((SELECT name FROM df_engine.schema_migrations WHERE version = 2), '002_control_plane.sql',
-          'version 2 is recorded as 002_control_plane.sql');
+SELECT is((SELECT kind FROM df_engine.schema_files WHERE file = 'functions/07_start.sql'), 'functions',
+          'the function file of df.start is recorded');
 SELECT has_schema('df', 'schema df exists');
 SELECT ok(to_regclass('df.instances') IS NOT NULL AND to_regclass('df.nodes') IS NOT NULL
           AND to_regclass('df.vars') IS NOT NULL AND to_regclass('df._usage_functions') IS NOT NULL,

@@ -196,7 +196,7 @@ SELECT is(df.if_rows('r"1', 'a', 'b')::jsonb ->> 'query', '{"condition_type":"re
           'df.if_rows does not check the result name at build time, and escapes it');
 SELECT is(df.wait_for_schedule(' 0 0 * * 7 ')::jsonb ->> 'query', '{"cron_expr":" 0 0 * * 7 "}',
           'the cron expression is stored as written');
-SELECT is(df.version(), '0.1.0', 'df.version() is the build version');
+SELECT is(df.version(), '0.2.0', 'df.version() is the release version');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -171,24 +171,26 @@ public final class EngineBenchmark {
     }
 
     private void checkSchema(Connection c) throws SQLException {
-        int installed;
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT to_regclass('df_engine.schema_migrations') IS NOT NULL")) {
+             ResultSet rs = st.executeQuery("SELECT to_regclass('df_engine.schema_files') IS NOT NULL")) {
             rs.next();
             if (!rs.getBoolean(1)) {
-                throw new DurableException("the df_engine schema is not installed in this database;"
-                        + " run 'pg-durable install --url <jdbc-url>' first");
+                throw new DurableException("the df_engine schema is not installed in this database, or is older than"
+                        + " this build; run 'pg-durable install --url <jdbc-url>' first");
             }
         }
+        List<String> shipped = new SchemaInstaller().shippedFiles().stream()
+                .filter(f -> f.isStep()).map(f -> f.file()).toList();
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT coalesce(max(version), 0) FROM df_engine.schema_migrations")) {
-            rs.next();
-            installed = rs.getInt(1);
-        }
-        int latest = new SchemaInstaller().latestVersion();
-        if (installed < latest) {
-            throw new DurableException("the df_engine schema is at version " + installed + " but this build needs "
-                    + latest + "; run 'pg-durable install --url <jdbc-url>' first");
+             ResultSet rs = st.executeQuery("SELECT file FROM df_engine.schema_files WHERE kind = 'step'")) {
+            List<String> recorded = new ArrayList<>();
+            while (rs.next()) {
+                recorded.add(rs.getString(1));
+            }
+            if (!recorded.containsAll(shipped)) {
+                throw new DurableException("the df_engine schema is older than this build needs ("
+                        + new SchemaInstaller().version() + "); run 'pg-durable install --url <jdbc-url>' first");
+            }
         }
     }
 

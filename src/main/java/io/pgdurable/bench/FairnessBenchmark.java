@@ -1,5 +1,6 @@
 package io.pgdurable.bench;
 
+import io.pgdurable.db.ConnectionSpec;
 import io.pgdurable.engine.DurableException;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
@@ -15,7 +16,6 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The fairness scenario: one role floods the worker with one-step workflows whose steps each sleep
@@ -197,12 +197,8 @@ public final class FairnessBenchmark {
 
     /** The roles log in like the worker's step connections do: no password. */
     private Connection connectAs(String role) throws SQLException {
-        PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setURL(settings.jdbcUrl());
-        ds.setUser(role);
-        ds.setPassword(null);
-        ds.setApplicationName("pg-durable bench fairness client");
-        return ds.getConnection();
+        return ConnectionSpec.fromUrl(settings.jdbcUrl()).withUser(role)
+                .withApplicationName("pg-durable bench fairness client").open();
     }
 
     private static long uncheckedSingle(Connection c, String sql) {

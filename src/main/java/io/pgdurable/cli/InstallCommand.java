@@ -1,7 +1,6 @@
 package io.pgdurable.cli;
 
 import io.pgdurable.schema.InstallResult;
-import io.pgdurable.schema.Migration;
 import io.pgdurable.schema.SchemaInstaller;
 import java.io.PrintWriter;
 import java.sql.Connection;
@@ -12,12 +11,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** {@code install}: creates the {@code df_engine} schema, or upgrades it to this build's version. */
+/** {@code install}: installs pg_durable's schemas, or upgrades them to this build's version. */
 @Command(
         name = "install",
         description = {
-                "Create the df_engine schema in a database, or upgrade it to this build's version.",
-                "Safe to run again and from several hosts at once: each migration is applied once."
+                "Install pg_durable (schemas df and df_engine) into a database, or upgrade it to this build's version.",
+                "Safe to run again and from several hosts at once: each step is applied once.",
+                "For a database where pg_durable is an extension, use ALTER EXTENSION pg_durable UPDATE instead."
         })
 final class InstallCommand implements Callable<Integer> {
 
@@ -35,13 +35,13 @@ final class InstallCommand implements Callable<Integer> {
             result = installer.install(c);
         }
         PrintWriter out = spec.commandLine().getOut();
-        for (Migration m : result.applied()) {
-            out.println("Applied " + m.name());
+        for (String file : result.applied()) {
+            out.println("Applied " + file);
         }
         out.printf(result.upToDate()
-                        ? "Schema %s is up to date at version %d.%n"
-                        : "Schema %s is now at version %d.%n",
-                SchemaInstaller.SCHEMA, result.currentVersion());
+                        ? "pg_durable is up to date at version %s.%n"
+                        : "pg_durable is now at version %s.%n",
+                result.version());
         out.flush();
         return 0;
     }

@@ -30,6 +30,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         // Every subcommand of the jar is registered in this list.
         subcommands = {
                 InstallCommand.class,
+                InstallExtensionCommand.class,
                 WorkerCommand.class,
                 ReconcileCommand.class,
                 BenchCommand.class,

@@ -2,8 +2,9 @@ package io.pgdurable.cli;
 
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.RegistryContributor;
 import io.pgdurable.graph.GraphRuntime;
-import io.pgdurable.worker.RegistryContributor;
+import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
 import java.time.Duration;
@@ -12,8 +13,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.postgresql.PGProperty;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -143,8 +144,10 @@ final class WorkerCommand implements Callable<Integer> {
             throw e;
         }
         graph.attach(worker.dataSource());
-        graph.startReconciliation(worker.dataSource(), worker.id());
+        ReconcileLoop reconciliation = ReconcileLoop.startOn(worker.dataSource(), worker.id());
         Thread hook = new Thread(() -> {
+            // The reconciliation and the signal router use the worker's pool: stop them first.
+            reconciliation.close();
             graph.detach();
             worker.close();
             graph.close();

@@ -1,25 +1,31 @@
 package io.pgdurable.engine;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Objects;
 
 /**
  * A write an orchestration attaches to the current turn: it runs on the turn's connection and
  * commits atomically with the turn's history. It runs only for decisions made for the first
  * time, never during replay.
+ *
+ * <p>Most writes are statements, described with {@link #sql} or {@link #rows}; the engine store
+ * ({@code io.pgdurable.engine.store.TurnWrites}) runs them, batched with the other turns committed
+ * together. A lambda is a write of its own, given the turn's connection.
  */
 @FunctionalInterface
 public interface TurnWrite {
+    /**
+     * Runs a write of the orchestration's own on the turn's connection. Statement writes
+     * ({@link Sql}, {@link Rows}) are run by the engine store and never through this method.
+     */
     void apply(Connection connection) throws SQLException;
 
     /**
      * A write that is one parameterised statement. The worker sends consecutive statements of the
      * same text, from all the turns it commits together, as one batch: one round trip.
-     * Parameters are bound with {@link PreparedStatement#setObject(int, Object)}.
+     * Parameters are bound with {@code PreparedStatement.setObject(int, Object)}.
      */
     static Sql sql(String sql, Object... params) {
         return new Sql(sql, params);
@@ -55,30 +61,15 @@ public interface TurnWrite {
             return columns.length;
         }
 
-        @Override
-        public void apply(Connection connection) throws SQLException {
-            applyAll(connection, List.of(this));
+        /** The value of column {@code index} (0-based). */
+        public String column(int index) {
+            return columns[index];
         }
 
-        /** Runs the statement once for {@code rows}, which must all have this statement's text and width. */
-        public static void applyAll(Connection connection, List<Rows> rows) throws SQLException {
-            Rows first = rows.get(0);
-            String[][] byColumn = new String[first.columns.length][rows.size()];
-            for (int r = 0; r < rows.size(); r++) {
-                Rows row = rows.get(r);
-                if (!row.text.equals(first.text) || row.columns.length != first.columns.length) {
-                    throw new IllegalArgumentException("rows of different statements: " + row.text);
-                }
-                for (int col = 0; col < byColumn.length; col++) {
-                    byColumn[col][r] = row.columns[col];
-                }
-            }
-            try (PreparedStatement ps = connection.prepareStatement(first.text)) {
-                for (int col = 0; col < byColumn.length; col++) {
-                    ps.setArray(col + 1, connection.createArrayOf("text", byColumn[col]));
-                }
-                ps.execute();
-            }
+        /** Run by the engine store, never through this method. */
+        @Override
+        public void apply(Connection connection) {
+            throw new UnsupportedOperationException("TurnWrite.rows is run by the engine store: " + this);
         }
 
         @Override
@@ -101,18 +92,20 @@ public interface TurnWrite {
             return text;
         }
 
-        public void bind(PreparedStatement ps) throws SQLException {
-            for (int i = 0; i < params.length; i++) {
-                ps.setObject(i + 1, params[i]);
-            }
+        /** How many parameters the statement is given. */
+        public int parameterCount() {
+            return params.length;
         }
 
+        /** The value of parameter {@code index} (0-based). */
+        public Object parameter(int index) {
+            return params[index];
+        }
+
+        /** Run by the engine store, never through this method. */
         @Override
-        public void apply(Connection connection) throws SQLException {
-            try (PreparedStatement ps = connection.prepareStatement(text)) {
-                bind(ps);
-                ps.execute();
-            }
+        public void apply(Connection connection) {
+            throw new UnsupportedOperationException("TurnWrite.sql is run by the engine store: " + this);
         }
 
         @Override

@@ -1,9 +1,9 @@
 package io.pgdurable.graph;
 
 import io.pgdurable.engine.Registry;
-import io.pgdurable.reconcile.ReconcileLoop;
-import io.pgdurable.reconcile.Reconciler;
-import java.time.Clock;
+import io.pgdurable.graph.interpreter.GraphOrchestration;
+import io.pgdurable.graph.step.SqlStepActivity;
+import io.pgdurable.graph.step.StepConnections;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Supplier;
@@ -20,7 +20,6 @@ public final class GraphRuntime implements AutoCloseable {
 
     private final StepConnections connections;
     private volatile DataSource control;
-    private ReconcileLoop reconcileLoop;
     private SignalRouter signalRouter;
 
     /**
@@ -57,27 +56,13 @@ public final class GraphRuntime implements AutoCloseable {
     }
 
     /**
-     * Starts the periodic reconciliation on {@code dataSource} (the worker's pool), paced by
-     * {@code pg_durable.reconcile_interval}. It stops when this runtime closes.
-     */
-    public synchronized void startReconciliation(DataSource dataSource, String workerId) {
-        if (reconcileLoop == null) {
-            reconcileLoop = new ReconcileLoop(new Reconciler(dataSource, Clock.systemUTC()), workerId).start();
-        }
-    }
-
-    /**
-     * Stops the signal router and the reconciliation, which use the pool given to {@link #attach}:
-     * call it before that pool closes. The step connections stay open for steps still finishing.
+     * Stops the signal router, which uses the pool given to {@link #attach}: call it before that
+     * pool closes. The step connections stay open for steps still finishing.
      */
     public synchronized void detach() {
         if (signalRouter != null) {
             signalRouter.close();
             signalRouter = null;
-        }
-        if (reconcileLoop != null) {
-            reconcileLoop.close();
-            reconcileLoop = null;
         }
     }
 

@@ -3,8 +3,9 @@ package io.pgdurable.pljava;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.RegistryContributor;
 import io.pgdurable.graph.GraphRuntime;
-import io.pgdurable.worker.RegistryContributor;
+import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
 import io.pgdurable.worker.WorkerStats;
@@ -42,6 +43,7 @@ public final class HostedWorker implements AutoCloseable {
     static final Duration OVERRUN = Duration.ofSeconds(30);
 
     private final GraphRuntime graph;
+    private final ReconcileLoop reconciliation;
     private final Worker worker;
     private final Handler handler;
     private final Thread shutdownHook;
@@ -50,8 +52,10 @@ public final class HostedWorker implements AutoCloseable {
     private boolean stopped;
     private volatile String stopError;
 
-    private HostedWorker(GraphRuntime graph, Worker worker, Handler handler, Duration planned) {
+    private HostedWorker(GraphRuntime graph, ReconcileLoop reconciliation, Worker worker, Handler handler,
+            Duration planned) {
         this.graph = graph;
+        this.reconciliation = reconciliation;
         this.worker = worker;
         this.handler = handler;
         // A backend told to terminate exits from the SQL loop around this worker, not through it;
@@ -128,8 +132,8 @@ public final class HostedWorker implements AutoCloseable {
             Registry registry = graph.register(RegistryContributor.discover());
             Worker worker = Worker.start(config, registry);
             graph.attach(worker.dataSource());
-            graph.startReconciliation(worker.dataSource(), worker.id());
-            return new HostedWorker(graph, worker, handler, planned);
+            ReconcileLoop reconciliation = ReconcileLoop.startOn(worker.dataSource(), worker.id());
+            return new HostedWorker(graph, reconciliation, worker, handler, planned);
         } catch (RuntimeException e) {
             graph.close();
             restoreLogging(handler);
@@ -185,6 +189,8 @@ public final class HostedWorker implements AutoCloseable {
         }
         stopped = true;
         try {
+            // The reconciliation and the signal router use the worker's pool: stop them first.
+            reconciliation.close();
             graph.detach();
             worker.close(grace);
             graph.close();

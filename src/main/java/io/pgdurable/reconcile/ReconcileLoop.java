@@ -1,10 +1,12 @@
 package io.pgdurable.reconcile;
 
-import io.pgdurable.worker.TransientErrors;
+import io.pgdurable.db.TransientErrors;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import javax.sql.DataSource;
 
 /**
  * A worker's periodic reconciliation. It wakes every few seconds, re-reads
@@ -30,6 +32,16 @@ public final class ReconcileLoop implements AutoCloseable {
         this.workerId = workerId;
         this.thread = new Thread(this::run, "pg_durable-reconcile");
         this.thread.setDaemon(true);
+    }
+
+    /**
+     * Starts the periodic reconciliation of the database behind {@code dataSource} (a worker's
+     * pool, connected as the schema owner), paced by {@code pg_durable.reconcile_interval}. The
+     * hosts (the command-line worker and the in-database worker) call it after the worker starts
+     * and {@link #close} it before the pool closes.
+     */
+    public static ReconcileLoop startOn(DataSource dataSource, String workerId) {
+        return new ReconcileLoop(new Reconciler(dataSource, Clock.systemUTC()), workerId).start();
     }
 
     public ReconcileLoop start() {

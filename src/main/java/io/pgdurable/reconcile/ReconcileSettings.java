@@ -31,10 +31,6 @@ public record ReconcileSettings(int retentionDays, int intervalSeconds) {
         return Duration.ofDays(retentionDays);
     }
 
-    public Duration interval() {
-        return Duration.ofSeconds(intervalSeconds);
-    }
-
     /** Reads and validates both settings as the given connection's session sees them. */
     public static ReconcileSettings read(Connection c) throws SQLException {
         return new ReconcileSettings(

@@ -5,18 +5,16 @@ import java.util.List;
 /**
  * What one {@link SchemaInstaller#install} call did.
  *
- * @param applied        the migrations this call applied, in order; empty when the schema was already current
- * @param currentVersion the highest version recorded in the ledger after the call (0 if none)
+ * @param previousVersion the version the database was at before the call, or null if pg_durable
+ *                        was not installed
+ * @param version         the version the database is at after the call
+ * @param applied         the step and function files this call applied, in order (as recorded in
+ *                        {@code df_engine.schema_files}); empty when the schema was already current
  */
-public record InstallResult(List<Migration> applied, int currentVersion) {
+public record InstallResult(String previousVersion, String version, List<String> applied) {
 
     public InstallResult {
         applied = List.copyOf(applied);
-    }
-
-    /** The versions this call applied, in order. */
-    public List<Integer> appliedVersions() {
-        return applied.stream().map(Migration::version).toList();
     }
 
     /** True if this call changed nothing. */

@@ -8,55 +8,65 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.net.MalformedURLException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
+import java.util.TreeMap;
 import java.util.logging.Logger;
 
 /**
- * Installs and upgrades the {@code df_engine} schema from versioned SQL scripts on the classpath.
+ * Installs pg_durable's schemas ({@code df_engine} and {@code df}) into a database, or upgrades
+ * them, by running the scripts the build generates from {@code sql/} ({@link ScriptGenerator}),
+ * read from this jar's resources {@code extension/}: the same scripts {@code CREATE EXTENSION}
+ * and {@code ALTER EXTENSION ... UPDATE} run, without their extension-only blocks.
  *
- * <p>The scripts live next to a list file, {@code migrations.list}, that names them in the order they
- * are applied, one file name per line ({@code #} starts a comment). A script's version is the leading
- * integer of its file name ({@code 002_timers.sql} is version 2). Every applied script is recorded in
- * the ledger table {@code df_engine.schema_migrations}, so each script runs exactly once per database.
+ * <p>The ledger {@code df_engine.schema_files} records every applied step and function file with
+ * the SHA-256 of its text. {@link #install(Connection)} finds the database
+ * <ul>
+ *   <li>without pg_durable: it runs {@code pg_durable--<version>.sql};
+ *   <li>at release 0.1.0 (a {@code df_engine.schema_migrations} ledger, as 0.1.0's installer made
+ *       it): it runs {@code pg_durable--0.1.0--<version>.sql}, which refuses migrations 0.1.0 never
+ *       released and drops the old ledger;
+ *   <li>with recorded steps: it checks each recorded checksum against the shipped one and
+ *       refuses a difference; if steps of a later release are missing it runs the upgrade script
+ *       from the database's release; if the function files differ it re-applies them; otherwise it
+ *       changes nothing ("up to date").
+ * </ul>
+ * It refuses a database where pg_durable is an extension ({@code CREATE EXTENSION}), and one whose
+ * {@code df_engine} schema holds tables but no ledger.
  *
- * <p>{@link #install(Connection)} does all its work in one transaction, with
- * {@code search_path = pg_catalog, pg_temp} ({@code SET LOCAL}, whatever the connection's own
- * setting), so that no name in the scripts or in the installer's own statements can resolve to an
- * object in a schema other roles may write. It creates the schema and the ledger if missing,
- * refuses to go on if schema {@code df_engine} or {@code df}, or the ledger, belongs to another
+ * <p>All in one transaction, with {@code search_path = pg_catalog, pg_temp} ({@code SET LOCAL}),
+ * so that no name in the scripts or in the installer's own statements can resolve to an object in
+ * a schema other roles may write. It creates schema {@code df_engine} and the ledger if missing,
+ * refuses to go on if schema {@code df_engine} or {@code df}, or a ledger, belongs to another
  * role than the installing one ({@link #checkOwnership}), then runs {@link #LOCK_STATEMENT}: a
  * table lock on the ledger, which only its owner (and superusers) may take, so no ordinary role
  * can block an install the way it could hold an advisory lock whose key anyone can compute.
  * Installers that start together on an empty database queue on the schema's creation instead:
  * the later ones wait for the first to commit, fail with a unique violation, and try once more,
- * now behind the lock. Then each listed script whose version is not yet in the ledger is applied
- * in order and recorded. A second call applies nothing; a call against a database installed by an
- * older build applies only the newer scripts. If any script fails, nothing is applied.
- *
- * <p>Scripts therefore must not contain transaction control ({@code BEGIN}, {@code COMMIT}) or
- * statements that cannot run inside a transaction block ({@code CREATE INDEX CONCURRENTLY}).
+ * now behind the lock. If anything fails, nothing is applied.
  */
 public final class SchemaInstaller {
 
-    /** The schema that holds the durable engine store and the migration ledger. */
+    /** The schema that holds the durable engine store and the ledger. */
     public static final String SCHEMA = "df_engine";
 
-    /** The ledger of applied migrations, schema-qualified. */
-    public static final String LEDGER_TABLE = SCHEMA + ".schema_migrations";
+    /** The ledger of applied step and function files, schema-qualified. */
+    public static final String LEDGER_TABLE = SCHEMA + ".schema_files";
 
-    /** Classpath directory the build copies the repository's {@code sql/} directory into. */
-    public static final String DEFAULT_RESOURCE_DIR = "io/pgdurable/sql";
+    /** The ledger release 0.1.0's installer kept (versions 1..8). */
+    public static final String LEGACY_LEDGER_TABLE = SCHEMA + ".schema_migrations";
 
-    /** Name of the file, inside the resource directory, that lists the migrations in order. */
-    public static final String MIGRATION_LIST = "migrations.list";
+    /** Classpath directory of the generated scripts. */
+    public static final String DEFAULT_RESOURCE_DIR = "extension";
 
     /**
      * The statement that serialises installers: {@code SHARE ROW EXCLUSIVE} conflicts with itself
@@ -71,78 +81,96 @@ public final class SchemaInstaller {
     /** unique_violation: another installer created the schema or the ledger first. */
     private static final String UNIQUE_VIOLATION = "23505";
 
+    /** object_not_in_prerequisite_state: the database is not in a state this installer can work on. */
+    private static final String REFUSED = "55000";
+
     private static final Logger LOG = Logger.getLogger(SchemaInstaller.class.getName());
 
     private static final String CREATE_LEDGER = """
-            CREATE TABLE IF NOT EXISTS df_engine.schema_migrations (
-                version    int         PRIMARY KEY,
-                name       text        NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
+            CREATE TABLE IF NOT EXISTS df_engine.schema_files (
+                file       text        PRIMARY KEY,
+                kind       text        NOT NULL CHECK (kind IN ('step', 'functions')),
+                release    text        NOT NULL,
+                checksum   text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT pg_catalog.now()
             )""";
 
     private final ClassLoader loader;
     private final String resourceDir;
-    private final List<Migration> migrations;
+    private final String version;
+    private final List<SchemaFile> shipped;
 
-    /** An installer for the migrations shipped in this jar, under {@value #DEFAULT_RESOURCE_DIR}. */
+    /** An installer for the scripts shipped in this jar, under {@value #DEFAULT_RESOURCE_DIR}. */
     public SchemaInstaller() {
         this(SchemaInstaller.class.getClassLoader(), DEFAULT_RESOURCE_DIR);
     }
 
     /**
-     * An installer for the migrations listed in {@code <resourceDir>/migrations.list} as seen by
-     * {@code loader}. The list is read and checked here: versions must be strictly increasing and
-     * every listed script must exist.
+     * An installer for the scripts generated into {@code <resourceDir>} as seen by {@code loader}.
      *
-     * @throws IllegalStateException if the list is missing, malformed, or names a missing script
+     * @throws IllegalStateException if the manifest {@code pg_durable.files} is missing or malformed
      */
     public SchemaInstaller(ClassLoader loader, String resourceDir) {
         this.loader = Objects.requireNonNull(loader, "loader");
         this.resourceDir = stripSlashes(Objects.requireNonNull(resourceDir, "resourceDir"));
-        this.migrations = List.copyOf(readMigrationList());
+        List<SchemaFile> files = new ArrayList<>();
+        String v = null;
+        for (String raw : readResource("pg_durable.files").split("\\R")) {
+            String line = raw.strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            String[] f = line.split(" ");
+            if (f.length == 2 && f[0].equals("version")) {
+                v = f[1];
+            } else if (f.length == 5) {
+                files.add(new SchemaFile(f[0], f[1], f[2], f[3], Boolean.parseBoolean(f[4]), ""));
+            } else {
+                throw new IllegalStateException(resourcePath("pg_durable.files") + ": malformed line '" + line + "'");
+            }
+        }
+        if (v == null) {
+            throw new IllegalStateException(resourcePath("pg_durable.files") + " names no version");
+        }
+        this.version = v;
+        this.shipped = List.copyOf(files);
     }
 
-    /** The migrations this installer knows, in the order they are applied. */
-    public List<Migration> migrations() {
-        return migrations;
+    /** An installer for scripts that {@link ScriptGenerator#writeTo} wrote under {@code outDir}. */
+    public static SchemaInstaller fromDirectory(Path outDir) {
+        try {
+            return new SchemaInstaller(new URLClassLoader(new URL[] {outDir.toUri().toURL()}, null), DEFAULT_RESOURCE_DIR);
+        } catch (MalformedURLException e) {
+            throw new IllegalArgumentException("Not a directory path: " + outDir, e);
+        }
     }
 
-    /** The highest version this installer can install (0 if the list is empty). */
-    public int latestVersion() {
-        return migrations.isEmpty() ? 0 : migrations.get(migrations.size() - 1).version();
+    /** The version this installer installs. */
+    public String version() {
+        return version;
+    }
+
+    /** The step and function files this installer ships, steps first, each in the order it applies. */
+    public List<SchemaFile> shippedFiles() {
+        return shipped;
     }
 
     /**
-     * Brings the schema up to {@link #latestVersion()}. Equivalent to
-     * {@code install(connection, latestVersion())}.
-     *
-     * @see #install(Connection, int)
-     */
-    public InstallResult install(Connection connection) throws SQLException {
-        return install(connection, latestVersion());
-    }
-
-    /**
-     * Applies, in order, every known migration up to and including {@code targetVersion} that the
-     * ledger does not record yet, and records each one, all in one transaction on {@code connection}.
-     * The transaction is committed on success and rolled back on failure; the connection's
+     * Brings the schema to {@link #version()}, in one transaction on {@code connection}. The
+     * transaction is committed on success and rolled back on failure; the connection's
      * auto-commit setting is restored either way. Any transaction the caller left open on the
      * connection becomes part of this one, so pass a connection with no pending work.
      *
-     * @param targetVersion the highest version to apply; tests use a lower value to create an
-     *                      older schema
-     * @throws SQLException naming the migration that failed, with the original SQLSTATE and cause
+     * @throws SQLException naming the script that failed, with the original SQLSTATE and cause,
+     *                      or refusing (SQLSTATE 55000) a database it must not change
      */
-    public InstallResult install(Connection connection, int targetVersion) throws SQLException {
+    public InstallResult install(Connection connection) throws SQLException {
         Objects.requireNonNull(connection, "connection");
-        if (targetVersion < 0) {
-            throw new IllegalArgumentException("targetVersion must be non-negative, got " + targetVersion);
-        }
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(false);
         InstallResult result;
         try {
-            result = installInTransaction(connection, targetVersion);
+            result = installInTransaction(connection);
             connection.commit();
         } catch (SQLException | RuntimeException | Error e) {
             rollbackAfterFailure(connection, autoCommit, e);
@@ -152,7 +180,7 @@ public final class SchemaInstaller {
         return result;
     }
 
-    private InstallResult installInTransaction(Connection c, int targetVersion) throws SQLException {
+    private InstallResult installInTransaction(Connection c) throws SQLException {
         try {
             prepare(c);
         } catch (SQLException e) {
@@ -168,30 +196,136 @@ public final class SchemaInstaller {
                 throw preparing(again);
             }
         }
-        Set<Integer> recorded = recordedVersions(c);
-        List<Migration> applied = new ArrayList<>();
-        for (Migration m : migrations) {
-            if (m.version() > targetVersion) {
-                break;
+        if (exists(c, "SELECT 1 FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass('" + LEGACY_LEDGER_TABLE + "')")) {
+            String from = "0.1.0";
+            String script = ScriptGenerator.EXTENSION + "--" + from + "--" + version + ".sql";
+            run(c, script);
+            return new InstallResult(from, version, filesAfter(from));
+        }
+        Map<String, String[]> recorded = recorded(c);
+        boolean anyStep = recorded.values().stream().anyMatch(r -> r[0].equals(SchemaFile.STEP));
+        if (!anyStep) {
+            if (exists(c, FOREIGN_CONTENT)) {
+                throw new SQLException("pg_durable: schema df_engine or df already holds objects, but " + LEDGER_TABLE
+                        + " records no install; refusing to install over them. If pg_durable was installed there"
+                        + " by other means, drop schemas df and df_engine (losing their data) and install again.",
+                        REFUSED);
             }
-            if (recorded.contains(m.version())) {
+            run(c, ScriptGenerator.EXTENSION + "--" + version + ".sql");
+            return new InstallResult(null, version, shipped.stream().map(SchemaFile::file).toList());
+        }
+        checkRecordedSteps(recorded);
+        List<SchemaFile> missing = shipped.stream().filter(f -> f.isStep() && !recorded.containsKey(f.file())).toList();
+        if (!missing.isEmpty()) {
+            String from = recorded.values().stream().filter(r -> r[0].equals(SchemaFile.STEP)).map(r -> r[1])
+                    .max(ScriptGenerator::compareReleases).orElseThrow();
+            String script = ScriptGenerator.EXTENSION + "--" + from + "--" + version + ".sql";
+            if (loader.getResource(resourcePath(script)) == null) {
+                throw new SQLException("pg_durable: this database is at release " + from + " without "
+                        + missing.get(0).file() + ", and pg_durable " + version + " has no upgrade from " + from
+                        + " (" + resourcePath(script) + "); upgrade with the release that follows " + from + " first.",
+                        REFUSED);
+            }
+            run(c, script);
+            return new InstallResult(from, version, filesAfter(from));
+        }
+        boolean functionsCurrent = shipped.stream().filter(f -> !f.isStep())
+                .allMatch(f -> recorded.containsKey(f.file()) && recorded.get(f.file())[2].equals(f.checksum()))
+                && recorded.entrySet().stream().filter(e -> !e.getValue()[0].equals(SchemaFile.STEP))
+                        .allMatch(e -> shipped.stream().anyMatch(f -> f.file().equals(e.getKey())));
+        if (functionsCurrent) {
+            return new InstallResult(version, version, List.of());
+        }
+        run(c, ScriptGenerator.EXTENSION + "--" + version + ScriptGenerator.FUNCTIONS_SUFFIX);
+        return new InstallResult(version, version, shipped.stream().filter(f -> !f.isStep()).map(SchemaFile::file).toList());
+    }
+
+    /** Files an upgrade from {@code from} applies: the steps of later releases, then every function file. */
+    private List<String> filesAfter(String from) {
+        return shipped.stream()
+                .filter(f -> !f.isStep() || ScriptGenerator.compareReleases(f.release(), from) > 0)
+                .map(SchemaFile::file).toList();
+    }
+
+    private void checkRecordedSteps(Map<String, String[]> recorded) throws SQLException {
+        for (Map.Entry<String, String[]> e : recorded.entrySet()) {
+            if (!e.getValue()[0].equals(SchemaFile.STEP)) {
                 continue;
             }
-            apply(c, m);
-            applied.add(m);
+            SchemaFile s = shipped.stream().filter(f -> f.file().equals(e.getKey())).findFirst().orElse(null);
+            if (s == null) {
+                throw new SQLException("pg_durable: step " + e.getKey() + " is recorded as applied in this database,"
+                        + " but pg_durable " + version + " does not ship it; the database was installed by a newer or"
+                        + " a development build. Install that build again, or a newer one", REFUSED);
+            }
+            if (!s.checksum().equals(e.getValue()[2])) {
+                throw new SQLException(changedStepMessage(s.file(), e.getValue()[2], s.checksum()), REFUSED);
+            }
         }
-        int current = currentVersion(c);
-        if (current > latestVersion()) {
-            LOG.warning(() -> "Schema " + SCHEMA + " is at version " + current
-                    + ", newer than this build knows (" + latestVersion() + ")");
+    }
+
+    /** The message that refuses a recorded step whose checksum differs from the shipped one. */
+    public static String changedStepMessage(String file, String recorded, String shipped) {
+        return "pg_durable: step " + file + " was changed after it was applied (recorded " + recorded + ", shipped "
+                + shipped + "); a released step must never be edited. Restore the step as it was released and put"
+                + " the change into a new step, or, for a development database, drop schemas df and df_engine and"
+                + " install again";
+    }
+
+    private static Map<String, String[]> recorded(Connection c) throws SQLException {
+        Map<String, String[]> out = new TreeMap<>();
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT file, kind, release, checksum FROM df_engine.schema_files")) {
+            while (rs.next()) {
+                out.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3), rs.getString(4)});
+            }
         }
-        return new InstallResult(applied, current);
+        return out;
+    }
+
+    /** Anything of pg_durable's in schema df_engine (beyond the ledger) or a schema df. */
+    private static final String FOREIGN_CONTENT = """
+            SELECT 1 FROM pg_catalog.pg_class c
+             WHERE c.relnamespace OPERATOR(pg_catalog.=) 'df_engine'::pg_catalog.regnamespace
+               AND c.oid OPERATOR(pg_catalog.<>) 'df_engine.schema_files'::pg_catalog.regclass
+               AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'v', 'S', 'p']::pg_catalog."char"[])
+            UNION ALL
+            SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'df'
+            """;
+
+    private static boolean exists(Connection c, String sql) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            return rs.next();
+        }
+    }
+
+    private void run(Connection c, String script) throws SQLException {
+        String text = ScriptGenerator.withoutExtensionBlocks(readResource(script));
+        try (Statement st = c.createStatement()) {
+            st.execute(text);
+        } catch (SQLException e) {
+            if (REFUSED.equals(e.getSQLState()) && e.getMessage() != null && e.getMessage().contains("pg_durable")) {
+                throw new SQLException(serverMessage(e), e.getSQLState(), e);
+            }
+            throw new SQLException(script + " failed: " + e.getMessage(), e.getSQLState(), e);
+        }
+        LOG.info(() -> "Applied " + script);
+    }
+
+    /** The server's message without the driver's "ERROR: " prefix and position details. */
+    private static String serverMessage(SQLException e) {
+        if (e instanceof org.postgresql.util.PSQLException p && p.getServerErrorMessage() != null
+                && p.getServerErrorMessage().getMessage() != null) {
+            return p.getServerErrorMessage().getMessage();
+        }
+        return e.getMessage();
     }
 
     /** Pins the search path, creates what is missing, checks who owns it, takes the lock. */
     private static void prepare(Connection c) throws SQLException {
         try (Statement st = c.createStatement()) {
             st.execute(PIN_SEARCH_PATH);
+            refuseExtension(c);
             st.execute("CREATE SCHEMA IF NOT EXISTS df_engine");
             checkOwnership(c);
             st.execute(CREATE_LEDGER);
@@ -200,11 +334,22 @@ public final class SchemaInstaller {
         }
     }
 
+    /** Refuses a database where pg_durable is an extension: {@code ALTER EXTENSION} upgrades it. */
+    private static void refuseExtension(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_durable'")) {
+            if (rs.next()) {
+                throw new ForeignOwnerException("pg_durable is installed in this database as an extension (version "
+                        + rs.getString(1) + "); upgrade it with ALTER EXTENSION pg_durable UPDATE", REFUSED);
+            }
+        }
+    }
+
     private static SQLException preparing(SQLException e) {
         if (e instanceof ForeignOwnerException) {
             return e;
         }
-        return new SQLException("Preparing schema " + SCHEMA + " and its migration ledger failed: "
+        return new SQLException("Preparing schema " + SCHEMA + " and its ledger failed: "
                 + e.getMessage(), e.getSQLState(), e);
     }
 
@@ -235,54 +380,22 @@ public final class SchemaInstaller {
              WHERE n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['df_engine', 'df']::pg_catalog.name[])
                AND n.nspowner OPERATOR(pg_catalog.<>) me.oid
             UNION ALL
-            SELECT 'table df_engine.schema_migrations', pg_catalog.pg_get_userbyid(t.relowner), me.rolname
+            SELECT 'table ' OPERATOR(pg_catalog.||) t.oid::pg_catalog.regclass::pg_catalog.text,
+                   pg_catalog.pg_get_userbyid(t.relowner), me.rolname
               FROM pg_catalog.pg_class t, me
-             WHERE t.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('df_engine.schema_migrations')
+             WHERE t.oid OPERATOR(pg_catalog.=) ANY (ARRAY[pg_catalog.to_regclass('df_engine.schema_files'),
+                                                          pg_catalog.to_regclass('df_engine.schema_migrations')])
                AND t.relowner OPERATOR(pg_catalog.<>) me.oid
             """;
 
     /** An object the install would use belongs to another role. */
     private static final class ForeignOwnerException extends SQLException {
         ForeignOwnerException(String message) {
-            super(message, "42501");
+            this(message, "42501");
         }
-    }
 
-    private void apply(Connection c, Migration m) throws SQLException {
-        String script = readResource(m.name());
-        try {
-            try (Statement st = c.createStatement()) {
-                st.execute(script);
-            }
-            try (PreparedStatement record = c.prepareStatement(
-                    "INSERT INTO df_engine.schema_migrations (version, name) VALUES (?, ?)")) {
-                record.setInt(1, m.version());
-                record.setString(2, m.name());
-                record.executeUpdate();
-            }
-        } catch (SQLException e) {
-            throw new SQLException("Migration " + m.name() + " (version " + m.version() + ") failed: "
-                    + e.getMessage(), e.getSQLState(), e);
-        }
-        LOG.info(() -> "Applied migration " + m.name());
-    }
-
-    private static Set<Integer> recordedVersions(Connection c) throws SQLException {
-        Set<Integer> versions = new HashSet<>();
-        try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT version FROM df_engine.schema_migrations")) {
-            while (rs.next()) {
-                versions.add(rs.getInt(1));
-            }
-        }
-        return versions;
-    }
-
-    private static int currentVersion(Connection c) throws SQLException {
-        try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT coalesce(max(version), 0) FROM df_engine.schema_migrations")) {
-            rs.next();
-            return rs.getInt(1);
+        ForeignOwnerException(String message, String sqlState) {
+            super(message, sqlState);
         }
     }
 
@@ -296,51 +409,12 @@ public final class SchemaInstaller {
         }
     }
 
-    private List<Migration> readMigrationList() {
-        String list = readResource(MIGRATION_LIST);
-        List<Migration> result = new ArrayList<>();
-        Set<String> names = new HashSet<>();
-        int lineNo = 0;
-        for (String raw : list.split("\\R")) {
-            lineNo++;
-            int hash = raw.indexOf('#');
-            String line = (hash >= 0 ? raw.substring(0, hash) : raw).strip();
-            if (line.isEmpty()) {
-                continue;
-            }
-            Migration m;
-            try {
-                m = Migration.fromFileName(line);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalStateException(where(lineNo) + e.getMessage(), e);
-            }
-            if (!result.isEmpty() && m.version() <= result.get(result.size() - 1).version()) {
-                throw new IllegalStateException(where(lineNo) + "version " + m.version() + " of " + m.name()
-                        + " does not follow version " + result.get(result.size() - 1).version()
-                        + "; versions must be unique and increasing");
-            }
-            if (!names.add(m.name())) {
-                throw new IllegalStateException(where(lineNo) + m.name() + " is listed twice");
-            }
-            if (loader.getResource(resourcePath(m.name())) == null) {
-                throw new IllegalStateException(where(lineNo) + "script " + resourcePath(m.name())
-                        + " is not on the classpath");
-            }
-            result.add(m);
-        }
-        return result;
-    }
-
-    private String where(int lineNo) {
-        return resourcePath(MIGRATION_LIST) + " line " + lineNo + ": ";
-    }
-
     private String readResource(String fileName) {
         String path = resourcePath(fileName);
         try (InputStream in = loader.getResourceAsStream(path)) {
             if (in == null) {
-                throw new IllegalStateException(path + " is not on the classpath; the build copies the sql/"
-                        + " directory there (mvn package)");
+                throw new IllegalStateException(path + " is not on the classpath; the build generates it from"
+                        + " sql/ (mvn package)");
             }
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {

@@ -5,7 +5,7 @@ import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.LeaseLostException;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.store.ActivityItem;
-import io.pgdurable.engine.store.EngineStore;
+import io.pgdurable.engine.store.ActivityQueue;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.logging.Level;
@@ -16,7 +16,7 @@ final class ActivityContextImpl implements ActivityContext {
     private static final Logger LOG = Logger.getLogger(ActivityContextImpl.class.getName());
 
     private final ActivityItem item;
-    private final EngineStore store;
+    private final ActivityQueue queue;
     private final FaultInjector faults;
     private final Limits limits;
     private final DataSource engine;
@@ -24,10 +24,10 @@ final class ActivityContextImpl implements ActivityContext {
     private volatile boolean leaseLost;
     private volatile Runnable onLost;
 
-    ActivityContextImpl(ActivityItem item, EngineStore store, FaultInjector faults, Limits limits,
+    ActivityContextImpl(ActivityItem item, ActivityQueue queue, FaultInjector faults, Limits limits,
                         DataSource engine) {
         this.item = item;
-        this.store = store;
+        this.queue = queue;
         this.faults = faults;
         this.limits = limits;
         this.engine = engine;
@@ -96,7 +96,7 @@ final class ActivityContextImpl implements ActivityContext {
         try {
             String json = limits.checkedJson(result, describeResult());
             faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
-            store.completeAndCommit(connection, item, json);
+            queue.completeAndCommit(connection, item, json);
         } catch (SQLException e) {
             OrchestrationDispatcher.rollbackQuietly(connection);
             if ("55000".equals(e.getSQLState())) {
@@ -116,7 +116,7 @@ final class ActivityContextImpl implements ActivityContext {
     @Override
     public void checkLease(Connection connection) throws SQLException {
         throwIfLost();
-        if (!store.leaseHeld(connection, item)) {
+        if (!queue.leaseHeld(connection, item)) {
             markLeaseLost();
             throw notStarted();
         }

@@ -1,10 +1,11 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.FailureDetails;
 import io.pgdurable.engine.LeaseLostException;
 import io.pgdurable.engine.store.ActivityItem;
-import io.pgdurable.engine.store.EngineStore;
+import io.pgdurable.engine.store.ActivityQueue;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -34,14 +35,14 @@ import java.util.logging.Logger;
  * <p>Claims are fair across partition keys (for df, submitting roles): this worker holds at most
  * {@link WorkerConfig#maxActivitiesPerRole()} items of one key at once, running or waiting for a
  * thread, and each claim deals items round-robin, the key holding fewest first (see
- * {@link EngineStore#claimActivities(Connection, String, int, Duration, int, Map)}).
+ * {@link ActivityQueue#claimActivities(Connection, String, int, Duration, int, Map)}).
  */
 final class ActivityDispatcher implements Runnable {
     private static final Logger LOG = Logger.getLogger(ActivityDispatcher.class.getName());
 
     private final WorkerRuntime runtime;
     private final ThreadPoolExecutor pool;
-    private final EngineStore store = new EngineStore();
+    private final ActivityQueue queue = new ActivityQueue();
     private final Semaphore slots;
     private final Map<Long, Claimed> inFlight = new ConcurrentHashMap<>();
     /** Items held per partition key: claimed and not yet finished. */
@@ -63,7 +64,7 @@ final class ActivityDispatcher implements Runnable {
         private final ActivityContextImpl ctx;
 
         Claimed(ActivityItem item) {
-            this.ctx = new ActivityContextImpl(item, store, runtime.config().faultInjector(),
+            this.ctx = new ActivityContextImpl(item, queue, runtime.config().faultInjector(),
                     runtime.config().limits(), runtime.dataSource());
         }
 
@@ -90,7 +91,7 @@ final class ActivityDispatcher implements Runnable {
                     slots.release(wanted);
                     throw e;
                 }
-                // The claim never returns more than asked (see EngineStore.claimActivities).
+                // The claim never returns more than asked (see ActivityQueue.claimActivities).
                 slots.release(Math.max(0, wanted - items.size()));
                 backoff.reset();
                 for (ActivityItem item : items) {
@@ -124,7 +125,7 @@ final class ActivityDispatcher implements Runnable {
             return List.of();
         }
         try (Connection c = runtime.dataSource().getConnection()) {
-            return store.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration(),
+            return queue.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration(),
                     runtime.config().maxActivitiesPerRole(), Map.copyOf(heldPerKey));
         }
     }
@@ -192,12 +193,12 @@ final class ActivityDispatcher implements Runnable {
     }
 
     private void complete(ActivityItem item, String result, boolean failed) {
-        completions.submit(new EngineStore.Completion(item, result, failed));
+        completions.submit(new ActivityQueue.Completion(item, result, failed));
     }
 
     private void release(ActivityItem item, Duration delay) {
         try (Connection c = runtime.dataSource().getConnection()) {
-            store.releaseActivity(c, item, delay);
+            queue.releaseActivity(c, item, delay);
         } catch (SQLException e) {
             LOG.log(Level.WARNING, "could not release activity item " + item.id() + "; its lease will expire", e);
         }
@@ -215,7 +216,7 @@ final class ActivityDispatcher implements Runnable {
         }
         Set<Long> stillHeld;
         try (Connection c = runtime.dataSource().getConnection()) {
-            stillHeld = store.renewLeases(c, held.stream().map(Claimed::item).toList(),
+            stillHeld = queue.renewLeases(c, held.stream().map(Claimed::item).toList(),
                     runtime.config().leaseDuration());
         } catch (SQLException e) {
             LOG.log(Level.WARNING, "lease renewal failed", e);

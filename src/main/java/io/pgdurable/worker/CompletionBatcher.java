@@ -1,6 +1,7 @@
 package io.pgdurable.worker;
 
-import io.pgdurable.engine.store.EngineStore;
+import io.pgdurable.db.TransientErrors;
+import io.pgdurable.engine.store.ActivityQueue;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -22,15 +23,15 @@ final class CompletionBatcher implements Runnable {
     private static final int MAX_BATCH = 256;
 
     private final WorkerRuntime runtime;
-    private final EngineStore store = new EngineStore();
-    private final BlockingQueue<EngineStore.Completion> pending = new LinkedBlockingQueue<>();
+    private final ActivityQueue queue = new ActivityQueue();
+    private final BlockingQueue<ActivityQueue.Completion> pending = new LinkedBlockingQueue<>();
     private final Backoff backoff = new Backoff(Duration.ofMillis(50), Duration.ofSeconds(5));
 
     CompletionBatcher(WorkerRuntime runtime) {
         this.runtime = runtime;
     }
 
-    void submit(EngineStore.Completion completion) {
+    void submit(ActivityQueue.Completion completion) {
         pending.add(completion);
     }
 
@@ -40,11 +41,11 @@ final class CompletionBatcher implements Runnable {
 
     @Override
     public void run() {
-        List<EngineStore.Completion> batch = new ArrayList<>();
+        List<ActivityQueue.Completion> batch = new ArrayList<>();
         while (true) {
             try {
                 if (batch.isEmpty()) {
-                    EngineStore.Completion first = pending.poll(100, TimeUnit.MILLISECONDS);
+                    ActivityQueue.Completion first = pending.poll(100, TimeUnit.MILLISECONDS);
                     if (first == null) {
                         if (runtime.stopping() && pending.isEmpty()) {
                             return;
@@ -80,9 +81,9 @@ final class CompletionBatcher implements Runnable {
         }
     }
 
-    private void flush(List<EngineStore.Completion> batch) throws SQLException {
+    private void flush(List<ActivityQueue.Completion> batch) throws SQLException {
         try (Connection c = runtime.dataSource().getConnection()) {
-            int recorded = store.completeActivities(c, batch);
+            int recorded = queue.completeActivities(c, batch);
             if (recorded < batch.size()) {
                 LOG.fine(() -> (batch.size() - recorded) + " activity results not recorded: lease lost");
             }

@@ -1,19 +1,22 @@
 package io.pgdurable.worker;
 
-import io.pgdurable.engine.Action;
-import io.pgdurable.engine.EventType;
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.FailureDetails;
-import io.pgdurable.engine.HistoryEvent;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Orchestration;
 import io.pgdurable.engine.Registry;
-import io.pgdurable.engine.ReplaySession;
-import io.pgdurable.engine.TurnResult;
 import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.engine.replay.Action;
+import io.pgdurable.engine.replay.EventType;
+import io.pgdurable.engine.replay.HistoryEvent;
+import io.pgdurable.engine.replay.ReplaySession;
+import io.pgdurable.engine.replay.TurnResult;
 import io.pgdurable.engine.store.ClaimedTurn;
-import io.pgdurable.engine.store.EngineStore;
 import io.pgdurable.engine.store.InstanceRow;
 import io.pgdurable.engine.store.Message;
+import io.pgdurable.engine.store.TurnStore;
+import io.pgdurable.engine.store.TurnWriter;
+import io.pgdurable.engine.store.TurnWrites;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Savepoint;
@@ -35,7 +38,7 @@ final class OrchestrationDispatcher implements Runnable {
     private static final Logger LOG = Logger.getLogger(OrchestrationDispatcher.class.getName());
 
     private final WorkerRuntime runtime;
-    private final EngineStore store = new EngineStore();
+    private final TurnStore store = new TurnStore();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private int isolateTurns;
 
@@ -134,10 +137,9 @@ final class OrchestrationDispatcher implements Runnable {
 
     private void processBatch(Connection c, List<ClaimedTurn> turns) throws SQLException {
         Instant now = runtime.config().clock().instant();
-        EngineStore.TurnWriter writer = store.turnWriter();
+        TurnWriter writer = new TurnWriter();
         List<ReplaySession> sessions = new ArrayList<>();
         List<TurnResult> results = new ArrayList<>();
-        List<TurnWrite> writes = new ArrayList<>();
         boolean committed = false;
         try {
             for (ClaimedTurn turn : turns) {
@@ -164,10 +166,8 @@ final class OrchestrationDispatcher implements Runnable {
                 checkLimits(row, result);
                 results.add(result);
                 writer.add(row, result, now);
-                writes.addAll(result.writes());
             }
             writer.flush(c);
-            TurnWrites.apply(c, writes);
             runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, turns.get(0).row().id());
             c.commit();
             committed = true;
@@ -277,7 +277,7 @@ final class OrchestrationDispatcher implements Runnable {
         runtime.config().faultInjector().at(FaultPoint.FAILING_INSTANCE, row.id());
         FailureDetails failure = FailureDetails.of(cause);
         store.takeMessages(c, List.of(row.id()));
-        EngineStore.TurnWriter writer = store.turnWriter();
+        TurnWriter writer = new TurnWriter();
         writer.fail(row, failure, runtime.config().clock().instant());
         writer.flush(c);
         applyFailureWrites(c, row, failure);

@@ -1,6 +1,6 @@
 package io.pgdurable.worker;
 
-import io.pgdurable.engine.ReplaySession;
+import io.pgdurable.engine.replay.ReplaySession;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -3,7 +3,7 @@ package io.pgdurable.worker;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.pgdurable.engine.Registry;
-import io.pgdurable.engine.store.EngineStore;
+import io.pgdurable.engine.store.WorkerRegistry;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -44,7 +44,7 @@ public final class Worker implements AutoCloseable {
     private final Wakeup activityWakeup = new Wakeup();
     private final AtomicLong turns = new AtomicLong();
     private final AtomicLong activities = new AtomicLong();
-    private final EngineStore store = new EngineStore();
+    private final WorkerRegistry workers = new WorkerRegistry();
     private final List<Thread> loops = new ArrayList<>();
     private final ThreadPoolExecutor activityPool;
     private final ScheduledExecutorService housekeeping;
@@ -160,7 +160,7 @@ public final class Worker implements AutoCloseable {
         housekeeping.shutdownNow();
         sessions.clear();
         try (Connection c = dataSource.getConnection()) {
-            store.removeWorker(c, config.workerId());
+            workers.removeWorker(c, config.workerId());
         } catch (SQLException e) {
             LOG.log(Level.FINE, "could not remove heartbeat row", e);
         }
@@ -185,7 +185,7 @@ public final class Worker implements AutoCloseable {
 
     private void heartbeat() {
         try (Connection c = dataSource.getConnection()) {
-            store.heartbeat(c, config.workerId(), config.host(), config.processId(), config.mode());
+            workers.heartbeat(c, config.workerId(), config.host(), config.processId(), config.mode());
         } catch (SQLException e) {
             LOG.log(Level.WARNING, "heartbeat failed", e);
         }

@@ -1,6 +1,6 @@
 package io.pgdurable.chaos;
 
-import io.pgdurable.worker.TransientErrors;
+import io.pgdurable.db.TransientErrors;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;

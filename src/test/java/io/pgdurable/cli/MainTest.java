@@ -23,18 +23,18 @@ class MainTest {
     private final TestCluster cluster = TestCluster.get();
 
     @Test
-    void install_creates_the_schema_and_reports_each_migration_and_the_version() throws SQLException {
+    void install_creates_the_schema_and_reports_each_file_and_the_version() throws SQLException {
         String db = cluster.createEmptyDatabase("cli_install");
         SchemaInstaller installer = new SchemaInstaller();
 
         Run run = run("install", "--url", cluster.jdbcUrl(db), "--user", TestCluster.SUPERUSER);
 
         assertThat(run.exitCode).as(run.err).isZero();
-        for (var m : installer.migrations()) {
-            assertThat(run.out).contains("Applied " + m.name());
+        for (var f : installer.shippedFiles()) {
+            assertThat(run.out).contains("Applied " + f.file());
         }
-        assertThat(run.out).contains("Schema df_engine is now at version " + installer.latestVersion() + ".");
-        assertThat(ledgerVersions(db)).isEqualTo(installer.migrations().stream().map(m -> m.version()).toList());
+        assertThat(run.out).contains("pg_durable is now at version 0.2.0.");
+        assertThat(ledgerFiles(db)).isEqualTo(installer.shippedFiles().stream().map(f -> f.file()).sorted().toList());
     }
 
     @Test
@@ -45,7 +45,7 @@ class MainTest {
 
         assertThat(run.exitCode).as(run.err).isZero();
         assertThat(run.out).doesNotContain("Applied")
-                .contains("Schema df_engine is up to date at version " + new SchemaInstaller().latestVersion() + ".");
+                .contains("pg_durable is up to date at version " + new SchemaInstaller().version() + ".");
     }
 
     @Test
@@ -153,16 +153,16 @@ class MainTest {
         return new Run(exitCode, out.toString(), err.toString());
     }
 
-    private List<Integer> ledgerVersions(String db) throws SQLException {
-        List<Integer> versions = new ArrayList<>();
+    private List<String> ledgerFiles(String db) throws SQLException {
+        List<String> files = new ArrayList<>();
         try (Connection c = cluster.connect(db);
              Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT version FROM df_engine.schema_migrations ORDER BY version")) {
+             ResultSet rs = st.executeQuery("SELECT file FROM df_engine.schema_files ORDER BY file COLLATE \"C\"")) {
             while (rs.next()) {
-                versions.add(rs.getInt(1));
+                files.add(rs.getString(1));
             }
         }
-        return versions;
+        return files;
     }
 
     private record Run(int exitCode, String out, String err) {

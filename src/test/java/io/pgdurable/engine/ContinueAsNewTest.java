@@ -5,6 +5,7 @@ import static io.pgdurable.engine.EngineTestSupport.await;
 import static io.pgdurable.engine.EngineTestSupport.hold;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.engine.store.InstanceInfo;
 import io.pgdurable.worker.Worker;

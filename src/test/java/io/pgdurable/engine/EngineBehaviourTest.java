@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.engine.store.InstanceInfo;
 import io.pgdurable.worker.Worker;

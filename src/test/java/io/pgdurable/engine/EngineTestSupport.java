@@ -2,6 +2,7 @@ package io.pgdurable.engine;
 
 import static org.assertj.core.api.Assertions.fail;
 
+import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;

@@ -3,8 +3,9 @@ package io.pgdurable.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgdurable.engine.store.ActivityItem;
+import io.pgdurable.engine.store.ActivityQueue;
 import io.pgdurable.engine.store.ClaimedTurn;
-import io.pgdurable.engine.store.EngineStore;
+import io.pgdurable.engine.store.TurnStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -28,7 +29,8 @@ class FairClaimTest {
     private static final Duration LEASE = Duration.ofSeconds(30);
 
     private final EngineTestSupport support = new EngineTestSupport("fair_claim");
-    private final EngineStore store = new EngineStore();
+    private final ActivityQueue queue = new ActivityQueue();
+    private final TurnStore turnStore = new TurnStore();
 
     @BeforeEach
     void emptyQueues() throws SQLException {
@@ -76,7 +78,7 @@ class FairClaimTest {
         try (Connection c = support.connect()) {
             c.setAutoCommit(false);
             long started = System.nanoTime();
-            claimed = store.claimActivities(c, "w", 8, LEASE, 4, Map.of("flood", 2));
+            claimed = queue.claimActivities(c, "w", 8, LEASE, 4, Map.of("flood", 2));
             long micros = (System.nanoTime() - started) / 1000;
             reads = QueueReads.of(c, "activity_queue");
             c.commit();
@@ -96,7 +98,7 @@ class FairClaimTest {
 
         List<ClaimedTurn> turns;
         try (Connection c = support.connect()) {
-            turns = store.claimTurns(c, 2);
+            turns = turnStore.claimTurns(c, 2);
         }
 
         assertThat(turns).extracting(t -> t.row().partitionKey()).containsExactlyInAnyOrder("flood", "late");
@@ -117,7 +119,7 @@ class FairClaimTest {
         try (Connection c = support.connect()) {
             c.setAutoCommit(false);
             long started = System.nanoTime();
-            turns = store.claimTurns(c, 32);
+            turns = turnStore.claimTurns(c, 32);
             long micros = (System.nanoTime() - started) / 1000;
             reads = QueueReads.of(c, "orchestrator_queue");
             c.rollback();
@@ -135,7 +137,7 @@ class FairClaimTest {
 
     private List<ActivityItem> claim(int limit, int perKey, Map<String, Integer> held) throws SQLException {
         try (Connection c = support.connect()) {
-            return store.claimActivities(c, "w", limit, LEASE, perKey, held);
+            return queue.claimActivities(c, "w", limit, LEASE, perKey, held);
         }
     }
 

@@ -57,6 +57,23 @@ class DeploymentDescriptorTest {
     }
 
     @Test
+    void the_pljava_extension_declares_the_same_functions_as_the_descriptor_and_ensures_its_jar_first()
+            throws IOException {
+        // pg_durable_pljava cannot install its jar while it is being created, so it declares the
+        // descriptor's functions itself; they must stay the same, apart from the jar check.
+        String extension = Files.readString(PROJECT.resolve("src/main/extension/pg_durable_pljava--0.2.0.sql"));
+        List<String> declared = DescriptorCommands.split(section(descriptor(), "INSTALL"));
+        assertThat(declared).isNotEmpty();
+        for (String command : declared) {
+            String expected = command.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION")
+                    .replace("    PERFORM df._worker_start(seconds);",
+                            "    PERFORM df._pljava_ensure_jar();\n    PERFORM df._worker_start(seconds);");
+            assertThat(extension).as("the extension script holds, as in the descriptor:%n%s", command)
+                    .contains(expected);
+        }
+    }
+
+    @Test
     void every_public_entry_point_is_declared_and_every_declaration_has_an_entry_point() throws Exception {
         String install = section(descriptor(), "INSTALL");
         Set<String> declared = new TreeSet<>();
@@ -88,22 +105,16 @@ class DeploymentDescriptorTest {
     }
 
     @Test
-    void install_script_applies_every_migration_in_order() throws IOException {
-        List<String> migrations = new ArrayList<>();
-        for (String line : Files.readAllLines(PROJECT.resolve("sql/migrations.list"))) {
-            if (!line.isBlank() && !line.startsWith("#")) {
-                migrations.add(line.strip());
-            }
-        }
-        String install = Files.readString(PROJECT.resolve("pljava-deploy/install.sql"));
+    void generated_install_script_holds_every_step_and_function_file_in_order() throws IOException {
+        String install = Files.readString(PROJECT.resolve("target/pljava-deploy/install.sql"));
+        assertThat(install).doesNotContain(io.pgdurable.schema.ScriptGenerator.TEMPLATE_MARKER);
+        String fresh = install.substring(install.indexOf("\\if :pgd_fresh"), install.indexOf("\\elif :pgd_legacy"));
         int at = 0;
-        for (String migration : migrations) {
-            int version = Integer.parseInt(migration.substring(0, migration.indexOf('_')));
-            int include = install.indexOf("\\ir ../sql/" + migration, at);
-            assertThat(include).as("install.sql applies %s after the previous migration", migration).isGreaterThan(at);
-            assertThat(install.indexOf("VALUES (" + version + ", '" + migration + "')", include))
-                    .as("install.sql records %s in the ledger", migration).isPositive();
-            at = include;
+        for (var f : new io.pgdurable.schema.SchemaInstaller().shippedFiles()) {
+            int applied = fresh.indexOf("\n-- " + f.file() + "\n", at);
+            assertThat(applied).as("install.sql applies %s after the previous file", f.file()).isGreaterThan(at);
+            assertThat(fresh).as("install.sql records %s", f.file()).contains("'" + f.checksum() + "'");
+            at = applied;
         }
     }
 

@@ -68,8 +68,8 @@ class PlJavaDeploymentTest {
             ProcessResult r = run == 1 ? installScript() : installScript("-v", "admin_role=" + ADMIN);
             assertThat(r.exitCode()).as("install.sql run %d:%n%s", run, r.output()).isZero();
         }
-        assertThat(query("SELECT count(*) FROM df_engine.schema_migrations"))
-                .isEqualTo(String.valueOf(new io.pgdurable.schema.SchemaInstaller().migrations().size()));
+        assertThat(query("SELECT count(*) FROM df_engine.schema_files"))
+                .isEqualTo(String.valueOf(new io.pgdurable.schema.SchemaInstaller().shippedFiles().size()));
         assertThat(query("SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc"
                 + " WHERE pronamespace = 'df'::regnamespace AND proname IN ('reconcile', 'run_worker')"))
                 .isEqualTo("reconcile,run_worker");
@@ -368,14 +368,16 @@ class PlJavaDeploymentTest {
 
     @Test
     @Order(13)
-    void uninstall_removes_the_java_functions_and_keeps_the_tables() throws SQLException {
+    void uninstall_removes_the_java_functions_and_keeps_the_tables_and_df_reconcile() throws SQLException {
         ProcessResult r = CLUSTER.psql(db, "-v", "ON_ERROR_STOP=1",
                 "-f", PROJECT.resolve("pljava-deploy/uninstall.sql").toString());
         assertThat(r.exitCode()).as(r.output()).isZero();
         assertThat(query("SELECT count(*) FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
                 + " WHERE p.pronamespace = 'df'::regnamespace AND l.lanname IN ('java', 'javau')")).isEqualTo("0");
         assertThat(query("SELECT count(*) FROM pg_proc WHERE pronamespace = 'df'::regnamespace"
-                + " AND proname IN ('reconcile', 'run_worker')")).isEqualTo("0");
+                + " AND proname = 'run_worker'")).isEqualTo("0");
+        // df.reconcile() is SQL and part of the schema: it stays, and works without PL/Java.
+        assertThat(query("SELECT df.reconcile() ->> 'error'")).isNull();
         assertThat(query("SELECT count(*) > 0 FROM df.instances")).isEqualTo("t");
         assertThat(query("SELECT count(*) FROM sqlj.jar_repository WHERE jarname = 'pg_durable'")).isEqualTo("0");
     }
@@ -401,7 +403,7 @@ class PlJavaDeploymentTest {
     private static ProcessResult installScript(String... extra) {
         List<String> args = new ArrayList<>(List.of("-v", "jar=" + jar));
         args.addAll(List.of(extra));
-        args.addAll(List.of("-f", PROJECT.resolve("pljava-deploy/install.sql").toString()));
+        args.addAll(List.of("-f", PROJECT.resolve("target/pljava-deploy/install.sql").toString()));
         return CLUSTER.psql(db, args.toArray(new String[0]));
     }
 

@@ -5,15 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -23,15 +27,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SchemaInstallerTest {
 
     private static final AtomicInteger DATABASES = new AtomicInteger();
-    private static final String FIXTURES = "io/pgdurable/schema/fixtures/";
 
     private final TestCluster cluster = TestCluster.get();
     private final SchemaInstaller installer = new SchemaInstaller();
     private String db;
+
+    @TempDir
+    Path tmp;
 
     @BeforeEach
     void createEmptyDatabase() {
@@ -39,19 +46,19 @@ class SchemaInstallerTest {
     }
 
     @Test
-    void shipped_migration_list_starts_at_version_one_and_names_the_engine_schema() {
-        assertThat(installer.migrations()).isNotEmpty();
-        assertThat(installer.migrations().get(0)).isEqualTo(new Migration(1, "001_engine.sql"));
-        assertThat(installer.latestVersion()).isEqualTo(installer.migrations().get(installer.migrations().size() - 1).version());
+    void shipped_scripts_install_version_0_2_0_starting_with_the_baseline_step() {
+        assertThat(installer.version()).isEqualTo("0.2.0");
+        assertThat(installer.shippedFiles().get(0).file()).isEqualTo("steps/001_baseline.sql");
+        assertThat(installer.shippedFiles().get(0).release()).isEqualTo("0.1.0");
     }
 
     @Test
     void install_lock_is_a_share_row_exclusive_lock_on_the_ledger_that_only_its_owner_can_take() throws SQLException {
         assertThat(SchemaInstaller.LOCK_STATEMENT)
-                .isEqualTo("LOCK TABLE df_engine.schema_migrations IN SHARE ROW EXCLUSIVE MODE");
+                .isEqualTo("LOCK TABLE df_engine.schema_files IN SHARE ROW EXCLUSIVE MODE");
         cluster.createLoginRole("installer_lock_probe");
         try (Connection c = cluster.connect(db)) {
-            installer.install(c, 1);
+            installer.install(c);
         }
         try (Connection probe = cluster.connect(db, "installer_lock_probe")) {
             probe.setAutoCommit(false);
@@ -62,75 +69,186 @@ class SchemaInstallerTest {
     }
 
     @Test
-    void first_install_applies_every_migration_in_order_and_records_it() throws SQLException {
+    void first_install_applies_every_shipped_file_and_records_it_with_its_checksum() throws SQLException {
         try (Connection c = cluster.connect(db)) {
             InstallResult result = installer.install(c);
 
-            assertThat(result.applied()).isEqualTo(installer.migrations());
-            assertThat(result.currentVersion()).isEqualTo(installer.latestVersion());
-            assertThat(ledger(c)).isEqualTo(installer.migrations());
+            assertThat(result.previousVersion()).isNull();
+            assertThat(result.version()).isEqualTo("0.2.0");
+            assertThat(result.applied()).isEqualTo(installer.shippedFiles().stream().map(SchemaFile::file).toList());
+            Map<String, String> expected = new LinkedHashMap<>();
+            installer.shippedFiles().forEach(f -> expected.put(f.file(), f.kind() + " " + f.checksum()));
+            assertThat(ledger(c)).isEqualTo(expected);
         }
     }
 
     @Test
-    void second_install_applies_nothing() throws SQLException {
+    void second_install_applies_nothing_and_reports_up_to_date() throws SQLException {
         try (Connection c = cluster.connect(db)) {
             installer.install(c);
-            List<Timestamp> firstAppliedAt = appliedAt(c);
+            String before = queryString(c, "SELECT string_agg(file || applied_at, ',' ORDER BY file) FROM df_engine.schema_files");
 
             InstallResult again = installer.install(c);
 
-            assertThat(again.applied()).isEmpty();
             assertThat(again.upToDate()).isTrue();
-            assertThat(again.currentVersion()).isEqualTo(installer.latestVersion());
-            assertThat(ledger(c)).isEqualTo(installer.migrations());
-            assertThat(appliedAt(c)).isEqualTo(firstAppliedAt);
+            assertThat(again.previousVersion()).isEqualTo("0.2.0");
+            assertThat(queryString(c, "SELECT string_agg(file || applied_at, ',' ORDER BY file) FROM df_engine.schema_files"))
+                    .isEqualTo(before);
         }
     }
 
     @Test
-    void install_upgrades_a_version_one_schema_in_place_to_the_latest() throws SQLException {
+    void a_recorded_step_whose_checksum_differs_from_the_shipped_one_is_refused_and_nothing_changes()
+            throws SQLException {
         try (Connection c = cluster.connect(db)) {
-            InstallResult old = installer.install(c, 1);
-            assertThat(old.appliedVersions()).containsExactly(1);
-            assertThat(old.currentVersion()).isEqualTo(1);
-            List<Timestamp> versionOneAppliedAt = appliedAt(c);
+            installer.install(c);
+            execute(c, "UPDATE df_engine.schema_files SET checksum = 'abc123' WHERE file = 'steps/001_baseline.sql'");
+            String shipped = installer.shippedFiles().get(0).checksum();
 
-            InstallResult upgrade = installer.install(c);
-
-            assertThat(upgrade.applied()).isEqualTo(installer.migrations().subList(1, installer.migrations().size()));
-            assertThat(upgrade.currentVersion()).isEqualTo(installer.latestVersion());
-            assertThat(ledger(c)).isEqualTo(installer.migrations());
-            assertThat(appliedAt(c).get(0)).isEqualTo(versionOneAppliedAt.get(0));
-        }
-    }
-
-    @Test
-    void upgrade_applies_only_the_newer_migration_and_keeps_existing_rows() throws SQLException {
-        SchemaInstaller twoVersions = fixture("upgrade");
-        try (Connection c = cluster.connect(db)) {
-            twoVersions.install(c, 1);
-            execute(c, "INSERT INTO df_engine.items (id) VALUES (7)");
-
-            InstallResult upgrade = twoVersions.install(c);
-
-            assertThat(upgrade.appliedVersions()).containsExactly(2);
-            assertThat(upgrade.currentVersion()).isEqualTo(2);
-            assertThat(queryString(c, "SELECT id || ':' || label FROM df_engine.items")).isEqualTo("7:unlabelled");
-        }
-    }
-
-    @Test
-    void failing_migration_is_named_and_rolls_back_the_whole_install() throws SQLException {
-        SchemaInstaller broken = fixture("broken");
-        try (Connection c = cluster.connect(db)) {
-            assertThatThrownBy(() -> broken.install(c))
+            assertThatThrownBy(() -> installer.install(c))
                     .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("002_broken.sql")
+                    .hasMessage("pg_durable: step steps/001_baseline.sql was changed after it was applied (recorded abc123,"
+                            + " shipped " + shipped + "); a released step must never be edited. Restore the step as it"
+                            + " was released and put the change into a new step, or, for a development database, drop"
+                            + " schemas df and df_engine and install again")
+                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("55000"));
+            assertThat(c.getAutoCommit()).isTrue();
+        }
+    }
+
+    @Test
+    void changed_function_files_are_applied_again_without_touching_the_steps() throws SQLException {
+        try (Connection c = cluster.connect(db)) {
+            installer.install(c);
+            execute(c, "UPDATE df_engine.schema_files SET checksum = 'old' WHERE file = 'functions/01_engine.sql'");
+            execute(c, "CREATE OR REPLACE FUNCTION df_engine.wake() RETURNS void LANGUAGE sql AS 'SELECT'");
+
+            InstallResult result = installer.install(c);
+
+            assertThat(result.applied()).allMatch(f -> f.startsWith("functions/")).contains("functions/01_engine.sql");
+            assertThat(queryString(c, "SELECT prosrc FROM pg_proc WHERE oid = 'df_engine.wake()'::regprocedure"))
+                    .contains("pg_notify");
+            assertThat(installer.install(c).upToDate()).isTrue();
+        }
+    }
+
+    @Test
+    void a_release_0_1_0_database_upgrades_to_what_a_fresh_install_makes() throws SQLException {
+        String fresh = cluster.createEmptyDatabase("schema_installer_fresh_" + DATABASES.incrementAndGet());
+        try (Connection old = cluster.connect(db); Connection c = cluster.connect(fresh)) {
+            Release010.install(old);
+            execute(old, "SELECT df.setvar('kept', 'yes')");
+
+            InstallResult result = installer.install(old);
+            installer.install(c);
+
+            assertThat(result.previousVersion()).isEqualTo("0.1.0");
+            assertThat(result.applied()).doesNotContain("steps/001_baseline.sql").contains("steps/002_locks_and_signal_routing.sql");
+            CatalogSnapshot upgraded = CatalogSnapshot.of(old);
+            CatalogSnapshot installed = CatalogSnapshot.of(c);
+            assertThat(upgraded).as(upgraded.diff(installed)).isEqualTo(installed);
+            assertThat(ledger(old)).isEqualTo(ledger(c));
+            assertThat(queryString(old, "SELECT df.getvar('kept')")).isEqualTo("yes");
+            assertThat(installer.install(old).upToDate()).isTrue();
+        }
+    }
+
+    @Test
+    void a_0_1_0_ledger_with_unreleased_development_migrations_is_refused() throws SQLException {
+        try (Connection c = cluster.connect(db)) {
+            Release010.install(c);
+            execute(c, "INSERT INTO df_engine.schema_migrations (version, name) VALUES (9, '009_privileges.sql'),"
+                    + " (10, '010_fair_share.sql')");
+
+            assertThatThrownBy(() -> installer.install(c))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessage("pg_durable: this database has schema migrations that were never released"
+                            + " (009_privileges.sql, 010_fair_share.sql), from a development build after 0.1.0;"
+                            + " pg_durable cannot upgrade it. Install pg_durable into a new database, or drop schemas"
+                            + " df and df_engine (losing their data) and install again");
+            assertThat(queryString(c, "SELECT count(*) FROM df_engine.schema_migrations")).isEqualTo("10");
+        }
+    }
+
+    @Test
+    void a_database_with_pg_durable_objects_but_no_ledger_is_refused() throws SQLException {
+        try (Connection c = cluster.connect(db)) {
+            execute(c, "CREATE SCHEMA df_engine");
+            execute(c, "CREATE TABLE df_engine.instances (id text)");
+
+            assertThatThrownBy(() -> installer.install(c))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageStartingWith("pg_durable: schema df_engine or df already holds objects, but"
+                            + " df_engine.schema_files records no install");
+        }
+    }
+
+    @Test
+    void a_step_that_requires_drained_refuses_while_an_instance_is_in_flight_and_passes_after() throws Exception {
+        Path v1 = source("v1", "0.1.0", Map.of("001_base.sql", """
+                -- release: 0.1.0
+                CREATE SCHEMA IF NOT EXISTS df_engine;
+                CREATE TABLE df_engine.instances (id text PRIMARY KEY, status text NOT NULL);
+                """));
+        Path v2 = source("v2", "0.2.0", Map.of("001_base.sql", Files.readString(v1.resolve("sql/steps/001_base.sql")),
+                "002_history_format.sql", """
+                -- release: 0.2.0
+                -- requires: drained
+                ALTER TABLE df_engine.instances ADD COLUMN format int NOT NULL DEFAULT 2;
+                """));
+        try (Connection c = cluster.connect(db)) {
+            SchemaInstaller.fromDirectory(v1.resolve("out")).install(c);
+            execute(c, "INSERT INTO df_engine.instances VALUES ('a', 'Completed'), ('b', 'Running')");
+            SchemaInstaller upgrade = SchemaInstaller.fromDirectory(v2.resolve("out"));
+
+            assertThatThrownBy(() -> upgrade.install(c))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessage("pg_durable: step steps/002_history_format.sql cannot keep workflows in flight across"
+                            + " the upgrade from 0.1.0, and 1 instances are not finished. Drain them first: stop"
+                            + " starting workflows, let the workers finish them (or cancel them with df.cancel), wait"
+                            + " until SELECT count(*) FROM df_engine.instances WHERE status NOT IN ('Completed',"
+                            + " 'Failed', 'Cancelled') returns 0, then upgrade again");
+            assertThat(queryString(c, "SELECT count(*) FROM df_engine.schema_files WHERE file LIKE 'steps/002%'"))
+                    .isEqualTo("0");
+
+            execute(c, "UPDATE df_engine.instances SET status = 'Cancelled' WHERE id = 'b'");
+            InstallResult result = upgrade.install(c);
+
+            assertThat(result.previousVersion()).isEqualTo("0.1.0");
+            assertThat(result.applied()).containsExactly("steps/002_history_format.sql");
+            assertThat(queryString(c, "SELECT string_agg(id || format, ',' ORDER BY id) FROM df_engine.instances"))
+                    .isEqualTo("a2,b2");
+        }
+    }
+
+    @Test
+    void a_failing_step_is_named_and_rolls_back_the_whole_install() throws Exception {
+        Path src = source("broken", "0.1.0", Map.of(
+                "001_items.sql", "-- release: 0.1.0\nCREATE SCHEMA IF NOT EXISTS df_engine;\nCREATE TABLE df_engine.items (id int);\n",
+                "002_broken.sql", "-- release: 0.1.0\nCREATE TABLE df_engine.oops (;\n"));
+        try (Connection c = cluster.connect(db)) {
+            assertThatThrownBy(() -> SchemaInstaller.fromDirectory(src.resolve("out")).install(c))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageContaining("pg_durable--0.1.0.sql failed")
                     .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("42601"));
 
             assertThat(c.getAutoCommit()).isTrue();
             assertThat(queryString(c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'df_engine'")).isEqualTo("0");
+        }
+    }
+
+    @Test
+    void install_pins_its_search_path_whatever_the_connections_own() throws Exception {
+        Path src = source("search_path", "0.1.0", Map.of("001_seen.sql", """
+                -- release: 0.1.0
+                CREATE TABLE df_engine.seen_search_path AS SELECT current_setting('search_path') AS setting;
+                """));
+        try (Connection c = cluster.connect(db)) {
+            execute(c, "SET search_path = public, pg_catalog");
+            SchemaInstaller.fromDirectory(src.resolve("out")).install(c);
+
+            assertThat(queryString(c, "SELECT setting FROM df_engine.seen_search_path")).isEqualTo("pg_catalog, pg_temp");
+            assertThat(queryString(c, "SHOW search_path")).isEqualTo("public, pg_catalog");
         }
     }
 
@@ -147,7 +265,7 @@ class SchemaInstallerTest {
     }
 
     @Test
-    void concurrent_installs_both_succeed_and_apply_each_migration_once() throws Exception {
+    void concurrent_installs_both_succeed_and_apply_each_file_once() throws Exception {
         CyclicBarrier together = new CyclicBarrier(2);
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
@@ -163,24 +281,22 @@ class SchemaInstallerTest {
             InstallResult first = results.get(0).get(2, TimeUnit.MINUTES);
             InstallResult second = results.get(1).get(2, TimeUnit.MINUTES);
 
-            List<Migration> appliedByEither = new ArrayList<>(first.applied());
-            appliedByEither.addAll(second.applied());
-            assertThat(appliedByEither).containsExactlyInAnyOrderElementsOf(installer.migrations());
-            assertThat(first.currentVersion()).isEqualTo(installer.latestVersion());
-            assertThat(second.currentVersion()).isEqualTo(installer.latestVersion());
+            assertThat(List.of(first.upToDate(), second.upToDate())).containsExactlyInAnyOrder(true, false);
+            assertThat(first.version()).isEqualTo("0.2.0");
+            assertThat(second.version()).isEqualTo("0.2.0");
         } finally {
             pool.shutdownNow();
-        }
-        try (Connection c = cluster.connect(db)) {
-            assertThat(ledger(c)).isEqualTo(installer.migrations());
         }
     }
 
     @Test
     void install_waits_while_another_session_holds_the_install_lock() throws Exception {
         try (Connection holder = cluster.connect(db); Connection c = cluster.connect(db)) {
-            installer.install(holder, 1);
             holder.setAutoCommit(false);
+            execute(holder, "CREATE SCHEMA df_engine");
+            execute(holder, "CREATE TABLE df_engine.schema_files (file text PRIMARY KEY, kind text NOT NULL,"
+                    + " release text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+            holder.commit();
             execute(holder, SchemaInstaller.LOCK_STATEMENT);
             CompletableFuture<InstallResult> install = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -194,8 +310,7 @@ class SchemaInstallerTest {
 
             holder.commit();
 
-            assertThat(install.get(2, TimeUnit.MINUTES).applied())
-                    .isEqualTo(installer.migrations().subList(1, installer.migrations().size()));
+            assertThat(install.get(2, TimeUnit.MINUTES).previousVersion()).isNull();
         }
     }
 
@@ -205,8 +320,6 @@ class SchemaInstallerTest {
         try (Connection other = cluster.connect(db); Connection c = cluster.connect(db)) {
             other.setAutoCommit(false);
             execute(other, "CREATE SCHEMA df_engine");
-            execute(other, "CREATE TABLE df_engine.schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
-                    + " applied_at timestamptz NOT NULL DEFAULT now())");
             CompletableFuture<InstallResult> install = CompletableFuture.supplyAsync(() -> {
                 try {
                     return installer.install(c);
@@ -218,40 +331,20 @@ class SchemaInstallerTest {
 
             other.commit();
 
-            assertThat(install.get(2, TimeUnit.MINUTES).applied()).isEqualTo(installer.migrations());
+            assertThat(install.get(2, TimeUnit.MINUTES).applied()).hasSize(installer.shippedFiles().size());
         }
     }
 
-    @Test
-    void install_pins_its_search_path_whatever_the_connections_own() throws SQLException {
-        SchemaInstaller probe = fixture("search_path");
-        try (Connection c = cluster.connect(db)) {
-            execute(c, "SET search_path = public, pg_catalog");
-            probe.install(c);
-
-            assertThat(queryString(c, "SELECT setting FROM df_engine.seen_search_path")).isEqualTo("pg_catalog, pg_temp");
-            assertThat(queryString(c, "SHOW search_path")).isEqualTo("public, pg_catalog");
+    /** Writes a schema source with the given steps (and no function file) and generates its scripts into out/. */
+    private Path source(String name, String version, Map<String, String> steps) throws IOException {
+        Path root = tmp.resolve(name);
+        Path stepDir = Files.createDirectories(root.resolve("sql/steps"));
+        Files.createDirectories(root.resolve("sql/functions"));
+        for (Map.Entry<String, String> e : steps.entrySet()) {
+            Files.writeString(stepDir.resolve(e.getKey()), e.getValue());
         }
-    }
-
-    @Test
-    void migration_list_with_versions_out_of_order_is_rejected() {
-        assertThatThrownBy(() -> fixture("unordered"))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("line 2")
-                .hasMessageContaining("001_items.sql");
-    }
-
-    @Test
-    void migration_file_names_must_start_with_a_version() {
-        assertThat(Migration.fromFileName("012_retention.sql")).isEqualTo(new Migration(12, "012_retention.sql"));
-        assertThatThrownBy(() -> Migration.fromFileName("engine.sql"))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("engine.sql");
-    }
-
-    private static SchemaInstaller fixture(String name) {
-        return new SchemaInstaller(SchemaInstallerTest.class.getClassLoader(), FIXTURES + name);
+        new ScriptGenerator(root.resolve("sql"), version).writeTo(root.resolve("out"));
+        return root;
     }
 
     /** Polls pg_locks until some other session waits for the install lock; fails after a minute. */
@@ -259,7 +352,7 @@ class SchemaInstallerTest {
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT count(*) FROM pg_locks
                 WHERE locktype = 'relation' AND NOT granted AND mode = 'ShareRowExclusiveLock'
-                  AND relation = 'df_engine.schema_migrations'::regclass""")) {
+                  AND relation = 'df_engine.schema_files'::regclass""")) {
             Poll.until(Duration.ofMinutes(1), "a session waiting for the install lock", () -> count(ps) > 0);
         }
     }
@@ -280,23 +373,14 @@ class SchemaInstallerTest {
         }
     }
 
-    private static List<Migration> ledger(Connection c) throws SQLException {
-        List<Migration> rows = new ArrayList<>();
+    /** The ledger: file -> "kind checksum", in file order. */
+    private static Map<String, String> ledger(Connection c) throws SQLException {
+        Map<String, String> rows = new LinkedHashMap<>();
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT version, name FROM df_engine.schema_migrations ORDER BY version")) {
+             ResultSet rs = st.executeQuery("SELECT file, kind, checksum FROM df_engine.schema_files"
+                     + " ORDER BY kind DESC, file")) {
             while (rs.next()) {
-                rows.add(new Migration(rs.getInt(1), rs.getString(2)));
-            }
-        }
-        return rows;
-    }
-
-    private static List<Timestamp> appliedAt(Connection c) throws SQLException {
-        List<Timestamp> rows = new ArrayList<>();
-        try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT applied_at FROM df_engine.schema_migrations ORDER BY version")) {
-            while (rs.next()) {
-                rows.add(rs.getTimestamp(1));
+                rows.put(rs.getString(1), rs.getString(2) + " " + rs.getString(3));
             }
         }
         return rows;

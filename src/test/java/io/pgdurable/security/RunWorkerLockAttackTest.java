@@ -39,7 +39,7 @@ class RunWorkerLockAttackTest {
         db = CLUSTER.createEmptyDatabase("run_worker_lock");
         Path jar = CLUSTER.copyForServer(PROJECT.resolve("target/pg-durable.jar"));
         ProcessResult r = CLUSTER.psql(db, "-v", "jar=" + jar, "-f",
-                PROJECT.resolve("pljava-deploy/install.sql").toString());
+                PROJECT.resolve("target/pljava-deploy/install.sql").toString());
         assertThat(r.exitCode()).as("install.sql:%n%s", r.output()).isZero();
         CLUSTER.createLoginRole(OUTSIDER);
     }

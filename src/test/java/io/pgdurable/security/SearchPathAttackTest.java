@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pgdurable.cli.Main;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import io.pgdurable.worker.Worker;
@@ -216,9 +217,9 @@ class SearchPathAttackTest {
                 .build();
         Worker worker = Worker.start(config, registry);
         graph.attach(worker.dataSource());
-        graph.startReconciliation(worker.dataSource(), worker.id());
         RUNNING.add(graph);
         RUNNING.add(worker);
+        RUNNING.add(ReconcileLoop.startOn(worker.dataSource(), worker.id()));
     }
 
     private static String startAsApp(String graph) throws SQLException {

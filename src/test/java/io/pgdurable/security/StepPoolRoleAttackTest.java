@@ -3,8 +3,8 @@ package io.pgdurable.security;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.pgdurable.graph.StepConnections;
 import io.pgdurable.graph.e2e.DfTestEnvironment;
+import io.pgdurable.graph.step.StepConnections;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -85,7 +85,7 @@ class WriteGrantAttackTest {
         }
         SchemaInstaller installer = new SchemaInstaller();
         try (Connection admin = cluster.connect(db); Statement s = admin.createStatement()) {
-            installer.install(admin, 8); // 0.1.0
+            io.pgdurable.schema.Release010.install(admin);
             s.execute("SELECT df.grant_usage('wg_up_app')");
             s.execute("SELECT df.grant_usage('wg_up_admin', with_grant => true)");
             s.execute("SET ROLE wg_up_admin");

@@ -2,6 +2,7 @@ package io.pgdurable.upgrade;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgdurable.schema.CatalogSnapshot;
 import io.pgdurable.testing.TestCluster;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -102,14 +103,14 @@ class UpgradeFrom010Test {
         // The same usage grant as the upgraded database's role got under 0.1.0, so privileges compare too.
         new UpgradeScenario(cluster, FRESH_DB, ROLE).execAsAdmin("SELECT df.grant_usage('" + ROLE + "')");
 
-        SchemaCatalog upgradedCatalog;
-        SchemaCatalog freshCatalog;
+        CatalogSnapshot upgradedCatalog;
+        CatalogSnapshot freshCatalog;
         try (Connection a = cluster.connect(DB); Connection b = cluster.connect(FRESH_DB)) {
-            upgradedCatalog = SchemaCatalog.of(a);
-            freshCatalog = SchemaCatalog.of(b);
+            upgradedCatalog = CatalogSnapshot.of(a);
+            freshCatalog = CatalogSnapshot.of(b);
         }
-        assertThat(freshCatalog.size()).as("objects in a fresh install").isGreaterThan(100);
-        assertThat(upgradedCatalog.differencesFrom(freshCatalog, "upgraded", "fresh"))
+        assertThat(freshCatalog.lines().size()).as("objects in a fresh install").isGreaterThan(100);
+        assertThat(upgradedCatalog.diff(freshCatalog))
                 .as("catalog of the database upgraded from 0.1.0 against a fresh install").isEmpty();
     }
 

@@ -3,6 +3,7 @@ package io.pgdurable.graph.e2e;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import io.pgdurable.worker.FaultInjector;
@@ -28,7 +29,6 @@ public final class DfTestEnvironment implements AutoCloseable {
     private final String db;
     private final String role;
     private final List<AutoCloseable> running = new ArrayList<>();
-    private GraphRuntime reconcilingGraph;
 
     /**
      * @param name database and role name stem: lower-case letters, digits, underscores
@@ -62,7 +62,7 @@ public final class DfTestEnvironment implements AutoCloseable {
     /** Starts a worker that also runs the periodic reconciliation, paced by the database's settings. */
     public Worker startWorkerWithReconciliation() {
         Worker worker = startWorker(FaultInjector.NONE);
-        reconcilingGraph.startReconciliation(worker.dataSource(), worker.id());
+        running.add(ReconcileLoop.startOn(worker.dataSource(), worker.id()));
         return worker;
     }
 
@@ -97,7 +97,6 @@ public final class DfTestEnvironment implements AutoCloseable {
                 .build();
         Worker worker = Worker.start(config, registry);
         graph.attach(worker.dataSource());
-        reconcilingGraph = graph;
         running.add(graph);
         running.add(worker);
         return worker;

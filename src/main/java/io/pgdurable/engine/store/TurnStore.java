@@ -1,0 +1,217 @@
+package io.pgdurable.engine.store;
+
+import io.pgdurable.engine.replay.EventType;
+import io.pgdurable.engine.replay.HistoryEvent;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The orchestration side of the engine's tables: claims turns, locks instances, takes their
+ * messages and loads their history. Every method takes the caller's connection and never commits:
+ * the caller owns the transaction, and the row locks it takes are the turns' claims.
+ */
+public final class TurnStore {
+
+    /**
+     * Claims up to {@code limit} instances that have visible messages, skipping instances another
+     * worker is turning, and takes their messages, in one statement. The row lock is the turn's
+     * claim: it lasts exactly as long as the turn's transaction, so a crashed worker's claims and
+     * taken messages come back the moment its connection dies.
+     *
+     * <p>Instances are chosen round-robin across the messages' partition keys: each key's oldest
+     * messages are ranked 1, 2, 3, ... and the lowest ranks go first (oldest first among equal
+     * ranks), so a key with a backlog of thousands of messages delays another key's message by
+     * at most one place per key. Each key is read through the (partition_key, visible_at) index
+     * with a bounded scan, and the distinct keys are found by skipping through that index, so
+     * the claim costs the same with ten or a million messages queued under one key.
+     *
+     * <p>Messages come oldest first, except that a generation's start and the events carried over
+     * from the previous generation come first: they were enqueued when the previous generation
+     * committed, but an event raised while that turn ran may have been queued earlier.
+     *
+     * <p>The history length comes from {@code df_engine.history_length}, called on the locked
+     * rows: the statement's own snapshot predates its locks, and a turn of the same instance that
+     * committed in between would make a length read with it too short (see migration 008).
+     */
+    public List<ClaimedTurn> claimTurns(Connection c, int limit) throws SQLException {
+        String sql = """
+                WITH RECURSIVE keys(k) AS (
+                    (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT q.partition_key FROM df_engine.orchestrator_queue q
+                             WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
+                      FROM keys
+                     WHERE keys.k IS NOT NULL),
+                candidates AS (
+                    SELECT m.instance_id, min(m.rank) AS rank, min(m.visible_at) AS visible_at
+                      FROM (SELECT q.instance_id, q.visible_at,
+                                   row_number() OVER (PARTITION BY keys.k ORDER BY q.visible_at, q.id) AS rank
+                              FROM keys
+                             CROSS JOIN LATERAL (
+                                   -- The row comparison is what the (partition_key, visible_at)
+                                   -- index can use and the visible_at one cannot.
+                                   SELECT q.instance_id, q.visible_at, q.id
+                                     FROM df_engine.orchestrator_queue q
+                                    WHERE q.partition_key = keys.k
+                                      AND (q.partition_key, q.visible_at) <= (keys.k, now())
+                                    ORDER BY q.visible_at
+                                    LIMIT ?) q
+                             WHERE keys.k IS NOT NULL) m
+                     GROUP BY m.instance_id
+                     ORDER BY min(m.rank), min(m.visible_at)
+                     LIMIT ?),
+                ready AS MATERIALIZED (
+                    SELECT i.id, i.name, i.status, i.execution_id,
+                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
+                      FROM candidates r
+                      JOIN df_engine.instances i ON i.id = r.instance_id
+                     ORDER BY r.rank, r.visible_at
+                     LIMIT ?
+                       FOR UPDATE OF i SKIP LOCKED),
+                taken AS (
+                    DELETE FROM df_engine.orchestrator_queue q
+                     USING ready r
+                     WHERE q.instance_id = r.id AND q.visible_at <= now()
+                    RETURNING q.id, q.instance_id, q.execution_id, q.kind, q.task_id, q.name, q.payload)
+                SELECT r.id, r.name, r.status, r.execution_id,
+                       df_engine.history_length(r.id, r.execution_id),
+                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key,
+                       t.id, t.execution_id, t.kind, t.task_id, t.name, t.payload
+                  FROM ready r
+                  LEFT JOIN taken t ON t.instance_id = r.id
+                 ORDER BY r.id, t.kind <> 'ExecutionStarted',
+                          NOT (t.kind = 'EventRaised' AND t.execution_id IS NOT NULL), t.id
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setInt(1, limit * 4);
+            ps.setInt(2, limit * 8);
+            ps.setInt(3, limit);
+            List<ClaimedTurn> turns = new ArrayList<>();
+            InstanceRow current = null;
+            List<Message> messages = null;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String id = rs.getString(1);
+                    if (current == null || !current.id().equals(id)) {
+                        current = new InstanceRow(id, rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
+                                rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
+                                rs.getString(9));
+                        messages = new ArrayList<>();
+                        turns.add(new ClaimedTurn(current, messages));
+                    }
+                    long messageId = rs.getLong(10);
+                    if (!rs.wasNull()) {
+                        messages.add(new Message(messageId, id, (Integer) rs.getObject(11), rs.getString(12),
+                                (Integer) rs.getObject(13), rs.getString(14), rs.getString(15)));
+                    }
+                }
+            }
+            return turns;
+        }
+    }
+
+    /**
+     * Locks one instance by id, waiting for a worker that holds it to finish its turn; empty
+     * when it is gone.
+     */
+    public List<InstanceRow> lockInstanceWaiting(Connection c, String instanceId) throws SQLException {
+        String sql = """
+                WITH locked AS MATERIALIZED (
+                    SELECT i.id, i.name, i.status, i.execution_id,
+                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
+                      FROM df_engine.instances i
+                     WHERE i.id = ?
+                       FOR UPDATE OF i)
+                SELECT l.id, l.name, l.status, l.execution_id,
+                       df_engine.history_length(l.id, l.execution_id),
+                       l.parent_id, l.parent_execution_id, l.parent_task_id, l.partition_key
+                  FROM locked l
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, instanceId);
+            return readRows(ps);
+        }
+    }
+
+    private static List<InstanceRow> readRows(PreparedStatement ps) throws SQLException {
+        List<InstanceRow> rows = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                rows.add(new InstanceRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                        rs.getInt(5), rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
+                        rs.getString(9)));
+            }
+        }
+        return rows;
+    }
+
+    /** Removes and returns the visible messages of the given (locked) instances, in turn order. */
+    public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
+        String sql = """
+                WITH taken AS (
+                    DELETE FROM df_engine.orchestrator_queue
+                     WHERE instance_id = ANY (?) AND visible_at <= now()
+                    RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
+                SELECT * FROM taken
+                 ORDER BY kind <> 'ExecutionStarted',
+                          NOT (kind = 'EventRaised' AND execution_id IS NOT NULL),
+                          id
+                """;
+        Map<String, List<Message>> byInstance = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setArray(1, c.createArrayOf("text", instanceIds.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
+                            rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));
+                    byInstance.computeIfAbsent(m.instanceId(), k -> new ArrayList<>()).add(m);
+                }
+            }
+        }
+        return byInstance;
+    }
+
+    /** Loads an execution's history from position {@code fromIndex} (0-based) on. */
+    public List<HistoryEvent> loadHistory(Connection c, String instanceId, int executionId, int fromIndex)
+            throws SQLException {
+        String sql = """
+                SELECT event_type, task_id, name, payload, event_time
+                  FROM df_engine.history
+                 WHERE instance_id = ? AND execution_id = ? AND seq > ?
+                 ORDER BY seq
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, instanceId);
+            ps.setInt(2, executionId);
+            ps.setInt(3, fromIndex);
+            List<HistoryEvent> events = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    events.add(new HistoryEvent(EventType.valueOf(rs.getString(1)), (Integer) rs.getObject(2),
+                            rs.getString(3), rs.getString(4), rs.getTimestamp(5).toInstant()));
+                }
+            }
+            return events;
+        }
+    }
+
+
+    /** When the next queued message becomes visible, or {@code null} when the queue is empty. */
+    public Instant nextMessageDue(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT min(visible_at) FROM df_engine.orchestrator_queue");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            Timestamp t = rs.getTimestamp(1);
+            return t == null ? null : t.toInstant();
+        }
+    }
+}

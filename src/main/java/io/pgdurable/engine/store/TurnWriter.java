@@ -1,0 +1,259 @@
+package io.pgdurable.engine.store;
+
+import static io.pgdurable.engine.store.StoreSql.batch;
+import static io.pgdurable.engine.store.StoreSql.bind;
+import static io.pgdurable.engine.store.StoreSql.ts;
+
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.engine.replay.Action;
+import io.pgdurable.engine.replay.EventType;
+import io.pgdurable.engine.replay.HistoryEvent;
+import io.pgdurable.engine.replay.TurnResult;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Accumulates the results of several turns and writes them with each kind as one batched
+ * statement, so a batch of turns costs a handful of round trips: the history, new activities,
+ * timers and messages, sub-orchestrations, cancellations and status changes, then the
+ * orchestrations' own {@link TurnWrite}s in the order they were made (see {@link TurnWrites}).
+ * {@link #flush(Connection)} writes them all on the caller's connection and never commits.
+ */
+public final class TurnWriter {
+    /** Generations whose executions row survives continue-as-new; older ones are deleted. */
+    static final int KEPT_GENERATIONS = 100;
+
+    private final List<Object[]> history = new ArrayList<>();
+    private final List<Object[]> activities = new ArrayList<>();
+    private final List<Object[]> messages = new ArrayList<>();
+    private final List<Object[]> children = new ArrayList<>();
+    private final List<Object[]> cancels = new ArrayList<>();
+    private final List<Object[]> started = new ArrayList<>();
+    private final List<Object[]> finished = new ArrayList<>();
+    private final List<Object[]> continued = new ArrayList<>();
+    private final List<TurnWrite> writes = new ArrayList<>();
+
+    /** Records what {@code result} decided for the locked instance {@code row}. */
+    public void add(InstanceRow row, TurnResult result, Instant now) {
+        writes.addAll(result.writes());
+        int seq = row.eventCount();
+        for (HistoryEvent e : result.history()) {
+            history.add(new Object[] {row.id(), row.executionId(), ++seq, e.type().name(), e.taskId(), e.name(),
+                    e.payload(), ts(e.timestamp())});
+        }
+        for (Action action : result.actions()) {
+            if (action instanceof Action.ScheduleActivity a) {
+                activities.add(new Object[] {row.id(), row.executionId(), a.taskId(), a.name(), a.input(),
+                        a.partitionKey() != null ? a.partitionKey() : row.partitionKey()});
+            } else if (action instanceof Action.CreateTimer t) {
+                messages.add(new Object[] {row.id(), row.executionId(), EventType.TimerFired.name(), t.taskId(),
+                        null, null, ts(t.fireAt())});
+            } else if (action instanceof Action.CreateSubOrchestration s) {
+                children.add(new Object[] {s.instanceId(), s.name(), s.input(), row.id(), row.executionId(),
+                        s.taskId(), row.partitionKey()});
+            } else if (action instanceof Action.CancelSubOrchestration k) {
+                cancels.add(new Object[] {k.instanceId(), k.reason()});
+            }
+        }
+        int eventCount = seq;
+        TurnResult.Completion completion = result.completion();
+        if (completion == null) {
+            if ("Pending".equals(row.status())) {
+                started.add(new Object[] {row.id(), row.executionId()});
+            }
+        } else if (completion instanceof TurnResult.ContinuedAsNew next) {
+            continued.add(new Object[] {row.id(), row.executionId(), eventCount, next.input()});
+            int nextExecution = row.executionId() + 1;
+            messages.add(new Object[] {row.id(), nextExecution, EventType.ExecutionStarted.name(), null, row.name(),
+                    next.input(), null});
+            for (HistoryEvent carried : next.carriedEvents()) {
+                messages.add(new Object[] {row.id(), nextExecution, EventType.EventRaised.name(), null,
+                        carried.name(), carried.payload(), null});
+            }
+        } else {
+            boolean ok = completion instanceof TurnResult.Completed;
+            String output = ok ? ((TurnResult.Completed) completion).output()
+                    : ((TurnResult.Failed) completion).failure().toJson();
+            finished.add(new Object[] {row.id(), row.executionId(), eventCount, ok ? "Completed" : "Failed",
+                    output});
+            if (row.parentId() != null) {
+                messages.add(new Object[] {row.parentId(), row.parentExecutionId(),
+                        ok ? EventType.SubOrchestrationCompleted.name() : EventType.SubOrchestrationFailed.name(),
+                        row.parentTaskId(), null, output, null});
+            }
+        }
+    }
+
+    /** Fails an instance outright, e.g. when no orchestration of its name is registered. */
+    public void fail(InstanceRow row, FailureDetails failure, Instant now) {
+        HistoryEvent event = new HistoryEvent(EventType.ExecutionFailed, null, null, failure.toJson(), now);
+        add(row, new TurnResult(List.of(event), List.of(), List.of(), new TurnResult.Failed(failure)), now);
+    }
+
+    public boolean isEmpty() {
+        return history.isEmpty() && started.isEmpty() && finished.isEmpty() && continued.isEmpty();
+    }
+
+    public void flush(Connection c) throws SQLException {
+        batch(c, """
+                INSERT INTO df_engine.history
+                    (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, history);
+        batch(c, """
+                INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, input, partition_key)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
+                """, activities);
+        createChildren(c);
+        batch(c, """
+                UPDATE df_engine.instances
+                   SET status = 'Running', updated_at = clock_timestamp()
+                 WHERE id = ? AND execution_id = ? AND status = 'Pending'
+                """, started);
+        finishExecutions(c);
+        continueExecutions(c);
+        batch(c, """
+                INSERT INTO df_engine.orchestrator_queue
+                    (instance_id, execution_id, kind, task_id, name, payload, visible_at)
+                VALUES (?, ?, ?, ?, ?, ?, coalesce(?, now()))
+                """, messages);
+        for (Object[] cancel : cancels) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.cancel(?, ?)")) {
+                ps.setString(1, (String) cancel[0]);
+                ps.setString(2, (String) cancel[1]);
+                ps.execute();
+            }
+        }
+        if (!messages.isEmpty() || !cancels.isEmpty()) {
+            // Other workers may be idle: wake them. Workers wake themselves locally.
+            try (PreparedStatement ps = c.prepareStatement("SELECT df_engine.wake()")) {
+                ps.execute();
+            }
+        }
+        TurnWrites.apply(c, writes);
+    }
+
+    private void createChildren(Connection c) throws SQLException {
+        if (children.isEmpty()) {
+            return;
+        }
+        // A child id that already exists fails the parent's task rather than the whole turn.
+        // A child shares its parent's fairness key; its start message carries it explicitly,
+        // since the message trigger cannot see a row inserted by the same statement.
+        String sql = """
+                WITH ins AS (
+                    INSERT INTO df_engine.instances
+                        (id, name, input, parent_id, parent_execution_id, parent_task_id, partition_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO NOTHING
+                    RETURNING id, input, partition_key),
+                ex AS (
+                    INSERT INTO df_engine.executions (instance_id, execution_id, input)
+                    SELECT id, 1, input FROM ins)
+                INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload, partition_key)
+                SELECT id, 1, 'ExecutionStarted', ?, input, partition_key FROM ins
+                """;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (Object[] child : children) {
+                bind(ps, child);
+                ps.setString(8, (String) child[1]);
+                ps.addBatch();
+            }
+            int[] created = ps.executeBatch();
+            for (int i = 0; i < created.length; i++) {
+                Object[] child = children.get(i);
+                if (created[i] == 0) {
+                    FailureDetails dup = new FailureDetails("DuplicateInstance",
+                            "sub-orchestration instance '" + child[0] + "' already exists");
+                    messages.add(new Object[] {child[3], child[4], EventType.SubOrchestrationFailed.name(),
+                            child[5], null, dup.toJson(), null});
+                }
+            }
+        }
+    }
+
+    private void finishExecutions(Connection c) throws SQLException {
+        if (finished.isEmpty()) {
+            return;
+        }
+        batch(c, """
+                UPDATE df_engine.instances
+                   SET status = ?, output = ?, updated_at = clock_timestamp(), completed_at = clock_timestamp()
+                 WHERE id = ? AND execution_id = ?
+                """, project(finished, 3, 4, 0, 1));
+        batch(c, """
+                UPDATE df_engine.executions
+                   SET status = ?, output = ?, event_count = ?, ended_at = clock_timestamp()
+                 WHERE instance_id = ? AND execution_id = ?
+                """, project(finished, 3, 4, 2, 0, 1));
+        // Leftover timers and queued activities of a finished instance will never matter.
+        String[] ids = finished.stream().map(f -> (String) f[0]).toArray(String[]::new);
+        deleteQueued(c, ids, false);
+    }
+
+    private void continueExecutions(Connection c) throws SQLException {
+        if (continued.isEmpty()) {
+            return;
+        }
+        // The next generation's input is its own row's input; no need to store it twice.
+        batch(c, """
+                UPDATE df_engine.executions
+                   SET status = 'ContinuedAsNew', event_count = ?, ended_at = clock_timestamp()
+                 WHERE instance_id = ? AND execution_id = ?
+                """, project(continued, 2, 0, 1));
+        // Likewise only the latest generations' rows are kept, so a loop of any length stays bounded.
+        batch(c, "DELETE FROM df_engine.executions WHERE instance_id = ? AND execution_id <= ? - "
+                + KEPT_GENERATIONS, project(continued, 0, 1));
+        // The finished generation's history is dropped: it can never be replayed again, and
+        // keeping it would let a long-running loop grow its history without bound.
+        batch(c, "DELETE FROM df_engine.history WHERE instance_id = ? AND execution_id = ?",
+                project(continued, 0, 1));
+        batch(c, """
+                UPDATE df_engine.instances
+                   SET execution_id = execution_id + 1, input = ?, status = 'Running',
+                       updated_at = clock_timestamp()
+                 WHERE id = ? AND execution_id = ?
+                """, project(continued, 3, 0, 1));
+        batch(c, """
+                INSERT INTO df_engine.executions (instance_id, execution_id, input)
+                VALUES (?, ? + 1, ?)
+                """, project(continued, 0, 1, 3));
+        String[] ids = continued.stream().map(f -> (String) f[0]).toArray(String[]::new);
+        deleteQueued(c, ids, true);
+    }
+
+    private static void deleteQueued(Connection c, String[] ids, boolean keepInstanceScoped) throws SQLException {
+        Array array = c.createArrayOf("text", ids);
+        String messagesSql = keepInstanceScoped
+                ? "DELETE FROM df_engine.orchestrator_queue WHERE instance_id = ANY (?) AND execution_id IS NOT NULL"
+                : "DELETE FROM df_engine.orchestrator_queue WHERE instance_id = ANY (?)";
+        try (PreparedStatement ps = c.prepareStatement(messagesSql)) {
+            ps.setArray(1, array);
+            ps.executeUpdate();
+        }
+        try (PreparedStatement ps = c.prepareStatement(
+                "DELETE FROM df_engine.activity_queue WHERE instance_id = ANY (?)")) {
+            ps.setArray(1, array);
+            ps.executeUpdate();
+        }
+    }
+
+    private static List<Object[]> project(List<Object[]> rows, int... columns) {
+        List<Object[]> out = new ArrayList<>(rows.size());
+        for (Object[] row : rows) {
+            Object[] p = new Object[columns.length];
+            for (int i = 0; i < columns.length; i++) {
+                p[i] = row[columns[i]];
+            }
+            out.add(p);
+        }
+        return out;
+    }
+}

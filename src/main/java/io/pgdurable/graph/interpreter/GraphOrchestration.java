@@ -1,0 +1,503 @@
+package io.pgdurable.graph.interpreter;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import io.pgdurable.engine.EventWaitTimeoutException;
+import io.pgdurable.engine.FailureDetails;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.JsonLimitException;
+import io.pgdurable.engine.Orchestration;
+import io.pgdurable.engine.OrchestrationContext;
+import io.pgdurable.engine.Task;
+import io.pgdurable.engine.TaskFailedException;
+import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.graph.cron.CronSchedule;
+import io.pgdurable.graph.model.GraphException;
+import io.pgdurable.graph.model.GraphModel;
+import io.pgdurable.graph.sql.PreparedSql;
+import io.pgdurable.graph.sql.SqlText;
+import io.pgdurable.graph.sql.Substitution;
+import io.pgdurable.graph.sql.SubstitutionContext;
+import io.pgdurable.graph.step.SqlStepActivity;
+import io.pgdurable.graph.step.StepFailedException;
+import io.pgdurable.graph.step.StepInput;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Walks a df graph. One engine orchestration runs the whole graph ({@value #ROOT}); each JOIN or
+ * RACE branch and each loop that is not its orchestration's root runs as a child orchestration
+ * ({@value #BRANCH}, {@value #LOOP}) with id {@code <parent>::<generation>::<node>}, so the work
+ * before a loop is not repeated and branches run in parallel. A loop at an orchestration's root
+ * runs inline, one continue-as-new generation per iteration, so its history stays bounded.
+ *
+ * <p>Node and instance statuses are turn writes: they commit with the engine turn that causes
+ * them, and cost no extra round trip.
+ */
+public final class GraphOrchestration implements Orchestration {
+    public static final String ROOT = "df.function_graph";
+    public static final String BRANCH = "df.branch";
+    public static final String LOOP = "df.loop";
+
+    static final int MAX_LOOP_ITERATIONS = 100_000;
+    static final Duration MIN_ITERATION = Duration.ofSeconds(1);
+
+    private static final JsonNodeFactory JSON = JsonCodec.nodes();
+    /**
+     * Node status changes, as rows of one statement per batch of turns (see
+     * {@link TurnWrite#rows}): a node written twice in one batch (running, then completed) takes
+     * its last row.
+     */
+    private static final String NODE_UPDATE = """
+            UPDATE df.nodes n
+               SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
+              FROM (SELECT DISTINCT ON (u.instance_id, u.id) u.*
+                      FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY
+                           AS u(status, result, details, instance_id, id, ord)
+                     ORDER BY u.instance_id, u.id, u.ord DESC) v
+             WHERE n.instance_id = v.instance_id AND n.id = v.id
+            """;
+    private static final String INSTANCE_RUNNING = """
+            UPDATE df.instances SET status = 'running', updated_at = now()
+             WHERE id = ? AND status = 'pending'
+            """;
+    private static final String INSTANCE_DONE = """
+            UPDATE df.instances SET status = ?, completed_at = now(), updated_at = now()
+             WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')
+            """;
+
+    private static final String RUNNING_NODES_FAILED = """
+            UPDATE df.nodes SET status = 'failed', result = to_jsonb(?::text), updated_at = now()
+             WHERE instance_id = ? AND status = 'running'
+            """;
+
+    /**
+     * When the engine fails a root instance without this code running (a turn it could not
+     * process or write), the df rows must not stay 'running': the instance and its running nodes
+     * are marked failed. A branch's or loop's failure reaches its parent, whose code handles it.
+     */
+    @Override
+    public List<TurnWrite> writesOnEngineFailure(String instanceId, String name, FailureDetails failure) {
+        if (!ROOT.equals(name)) {
+            return List.of();
+        }
+        String message = "the engine failed the instance: " + failure.message();
+        return List.of(TurnWrite.sql(RUNNING_NODES_FAILED, message, instanceId),
+                TurnWrite.sql(INSTANCE_DONE, "failed", instanceId));
+    }
+
+    @Override
+    public Object run(OrchestrationContext ctx) {
+        ObjectNode input = ctx.input(ObjectNode.class);
+        return new Walk(ctx, input).run();
+    }
+
+    /** The state of one generation of one orchestration over its subgraph. */
+    private static final class Walk {
+        private final OrchestrationContext ctx;
+        private final ObjectNode input;
+        private final GraphModel graph;
+        private final boolean isRoot;
+        private final Map<String, JsonNode> scope = new LinkedHashMap<>();
+        private final String stamp;
+        private int signalWaits;
+
+        Walk(OrchestrationContext ctx, ObjectNode input) {
+            this.ctx = ctx;
+            this.input = input;
+            this.graph = GraphModel.parse(input);
+            this.isRoot = !"child".equals(input.path("mode").asText());
+            input.path("scope").fields().forEachRemaining(e -> scope.put(e.getKey(), e.getValue()));
+            this.stamp = ctx.instanceId() + "::" + ctx.executionId();
+        }
+
+        Object run() {
+            boolean firstGeneration = !input.has("loop");
+            if (isRoot && firstGeneration) {
+                write(TurnWrite.sql(INSTANCE_RUNNING, graph.instanceId()));
+            }
+            try {
+                JsonNode result = exec(graph.root(), true);
+                if (result == null) {
+                    return null; // continued as new
+                }
+                if (isRoot) {
+                    write(TurnWrite.sql(INSTANCE_DONE, "completed", graph.instanceId()));
+                    return result;
+                }
+                return childResult(result, null);
+            } catch (BreakSignal b) {
+                if (isRoot) {
+                    return fail(new StepFailedException("df.break() was called outside of a loop."
+                            + " df.break() may only be used inside df.loop()."));
+                }
+                return childResult(null, b.value);
+            } catch (RuntimeException f) {
+                // Step failures, and anything unexpected: the df status must not stay 'running'.
+                if (isRoot) {
+                    write(TurnWrite.sql(INSTANCE_DONE, "failed", graph.instanceId()));
+                }
+                throw f;
+            }
+        }
+
+        private Object fail(StepFailedException f) {
+            if (isRoot) {
+                write(TurnWrite.sql(INSTANCE_DONE, "failed", graph.instanceId()));
+            }
+            throw f;
+        }
+
+        private ObjectNode childResult(JsonNode result, JsonNode breakValue) {
+            ObjectNode out = JSON.objectNode();
+            out.set("result", result == null ? NullNode.getInstance() : result);
+            ObjectNode names = out.putObject("scope");
+            scope.forEach(names::set);
+            if (breakValue != null) {
+                out.putObject("break").set("value", breakValue);
+            }
+            checked(() -> ctx.limits().checkedJson(out, "the output of " + ctx.name() + " " + ctx.instanceId()
+                    + " (its result and the named results it passes back)"));
+            return out;
+        }
+
+        // -------------------------------------------------------------------------------------
+        // Nodes
+        // -------------------------------------------------------------------------------------
+
+        /**
+         * Runs a node and returns its result; null only when an inline loop continued as new.
+         *
+         * @param orchestrationRoot whether the node is this orchestration's root (loops run inline)
+         */
+        private JsonNode exec(String id, boolean orchestrationRoot) {
+            GraphModel.Node node = graph.node(id);
+            boolean inlineLoop = node.type() == GraphModel.NodeType.LOOP && orchestrationRoot;
+            if (!(inlineLoop && input.has("loop"))) {
+                mark(node, "running", null);
+            }
+            JsonNode result;
+            String stored;
+            try {
+                result = switch (node.type()) {
+                    case SQL -> sql(node);
+                    case THEN -> {
+                        exec(node.left(), false);
+                        yield exec(node.right(), false);
+                    }
+                    case IF -> exec(condition(node) ? node.left() : node.right(), false);
+                    case JOIN -> join(node);
+                    case RACE -> race(node);
+                    case LOOP -> inlineLoop ? inlineLoop(node) : loopChild(node);
+                    case BREAK -> throw new BreakSignal(breakValue(node));
+                    case SLEEP -> sleep(node);
+                    case WAIT_SCHEDULE -> waitForSchedule(node);
+                    case SIGNAL -> signal(node);
+                    case HTTP, HTTP_MULTIPART -> throw new StepFailedException(
+                            "df.http() is not supported by this build: node " + node.id() + " cannot run");
+                };
+                stored = result == null ? null : checked(() -> ctx.limits().checkedJson(result,
+                        "the result of node " + node.id()));
+            } catch (BreakSignal b) {
+                mark(node, "completed", b.value);
+                throw b;
+            } catch (StepFailedException f) {
+                mark(node, "failed", TextNode.valueOf(f.getMessage()));
+                throw f;
+            }
+            if (result == null) {
+                return null;
+            }
+            markJson(node, "completed", stored);
+            if (node.resultName() != null && storesResult(node.type())) {
+                scope.put(node.resultName(), result);
+            }
+            return result;
+        }
+
+        /**
+         * Runs a limit check; over a limit, the node fails (and the instance with it) with the
+         * limit's message, before anything of the turn commits.
+         */
+        private static <T> T checked(java.util.function.Supplier<T> check) {
+            try {
+                return check.get();
+            } catch (JsonLimitException e) {
+                throw new StepFailedException(e.getMessage(), JsonLimitException.SQLSTATE, null);
+            }
+        }
+
+        private JsonNode breakValue(GraphModel.Node node) {
+            JsonNode value = checked(node::breakResult);
+            return checked(() -> {
+                ctx.limits().checkValue(value, "the df.break value of node " + node.id());
+                return value;
+            });
+        }
+
+        private static boolean storesResult(GraphModel.NodeType type) {
+            return type != GraphModel.NodeType.SLEEP && type != GraphModel.NodeType.WAIT_SCHEDULE
+                    && type != GraphModel.NodeType.BREAK;
+        }
+
+        private JsonNode sql(GraphModel.Node node) {
+            String query = node.query();
+            if (query == null || query.isBlank()) {
+                throw new StepFailedException("SQL step " + node.id() + " has no query");
+            }
+            SqlText text = SqlText.of(query);
+            if (text.statementCount() > 1) {
+                throw new StepFailedException("a SQL step must be a single statement, but node " + node.id()
+                        + " has " + text.statementCount() + "; split it into steps with ~>");
+            }
+            if (SqlText.isTransactionControl(query)) {
+                throw new StepFailedException("SQL steps run in a transaction of their own;"
+                        + " transaction control (" + text.firstKeyword() + ") is not allowed in node " + node.id());
+            }
+            PreparedSql prepared;
+            try {
+                prepared = Substitution.prepare(query, substitutionContext());
+            } catch (GraphException e) {
+                throw new StepFailedException(e.getMessage());
+            }
+            StepInput step = new StepInput(graph.instanceId(), node.id(), graph.role(), graph.roleOid(),
+                    graph.database(), prepared.sql(), StepInput.params(prepared));
+            try {
+                // Workers share their threads out by submitting role: one role's flood of steps
+                // cannot hold them all or queue ahead of another role's step.
+                return ctx.callActivity(SqlStepActivity.NAME, step, JsonNode.class, graph.role()).await();
+            } catch (TaskFailedException e) {
+                throw new StepFailedException(e.getMessage());
+            }
+        }
+
+        private SubstitutionContext substitutionContext() {
+            return new SubstitutionContext(graph.vars(), graph.instanceId(), graph.label(), scope);
+        }
+
+        private boolean condition(GraphModel.Node node) {
+            if (node.isIfRows()) {
+                String name = node.ifRowsResultName();
+                JsonNode named = scope.get(name);
+                if (named == null) {
+                    throw new StepFailedException("df.if_rows: result '" + name + "' not found");
+                }
+                if (!named.has("row_count")) {
+                    throw new StepFailedException("df.if_rows: result '" + name + "' is not a SQL result (missing row_count)");
+                }
+                return named.path("row_count").asLong() > 0;
+            }
+            return Truthiness.isTruthy(exec(node.condition(), false));
+        }
+
+        private JsonNode join(GraphModel.Node node) {
+            List<String> branches = node.children();
+            List<Task<ObjectNode>> tasks = new ArrayList<>();
+            for (String branch : branches) {
+                tasks.add(child(BRANCH, branch));
+            }
+            List<ObjectNode> results = new ArrayList<>();
+            for (int i = 0; i < tasks.size(); i++) {
+                try {
+                    results.add(tasks.get(i).await());
+                } catch (TaskFailedException e) {
+                    throw new StepFailedException("JOIN branch " + (i + 1) + " failed: " + e.getMessage());
+                }
+            }
+            ArrayNode array = JSON.arrayNode();
+            JsonNode breakValue = null;
+            for (ObjectNode r : results) {
+                mergeScope(r);
+                if (r.has("break") && breakValue == null) {
+                    breakValue = r.path("break").path("value");
+                }
+                array.add(r.path("result"));
+            }
+            if (breakValue != null) {
+                throw new BreakSignal(breakValue);
+            }
+            return array;
+        }
+
+        private JsonNode race(GraphModel.Node node) {
+            Task<ObjectNode> left = child(BRANCH, node.left());
+            Task<ObjectNode> right = child(BRANCH, node.right());
+            Task<?> winner = ctx.anyOf(List.of(left, right)).await();
+            Task<ObjectNode> loser = winner == left ? right : left;
+            loser.cancel();
+            ObjectNode r;
+            try {
+                r = left == winner ? left.await() : right.await();
+            } catch (TaskFailedException e) {
+                throw new StepFailedException("RACE " + (winner == left ? "left" : "right") + " branch failed: "
+                        + e.getMessage());
+            }
+            mergeScope(r);
+            if (r.has("break")) {
+                throw new BreakSignal(r.path("break").path("value"));
+            }
+            return r.path("result");
+        }
+
+        private JsonNode loopChild(GraphModel.Node node) {
+            ObjectNode r;
+            try {
+                r = child(LOOP, node.id()).await();
+            } catch (TaskFailedException e) {
+                throw new StepFailedException("Loop sub-orchestration failed: " + e.getMessage());
+            }
+            mergeScope(r);
+            if (r.has("break")) {
+                throw new BreakSignal(r.path("break").path("value"));
+            }
+            return r.path("result");
+        }
+
+        /** Starts a child orchestration over the subgraph rooted at {@code nodeId}. */
+        private Task<ObjectNode> child(String name, String nodeId) {
+            ObjectNode childInput = graph.subgraph(nodeId);
+            childInput.put("mode", "child");
+            ObjectNode names = childInput.putObject("scope");
+            scope.forEach(names::set);
+            String childId = ctx.instanceId() + "::" + ctx.executionId() + "::" + nodeId;
+            checked(() -> ctx.limits().checkedJson(childInput, "the input of " + name + " " + childId
+                    + " (its part of the graph and the named results it carries)"));
+            return ctx.callSubOrchestration(name, childId, childInput, ObjectNode.class);
+        }
+
+        private void mergeScope(ObjectNode childResult) {
+            childResult.path("scope").fields().forEachRemaining(e -> scope.put(e.getKey(), e.getValue()));
+        }
+
+        /**
+         * One iteration of a loop at this orchestration's root; the next starts as a new generation.
+         * Returns the loop's result when it ends, or null after continuing as new.
+         */
+        private JsonNode inlineLoop(GraphModel.Node node) {
+            JsonNode state = input.path("loop");
+            long iteration = state.path("iteration").asLong(0);
+            Instant started = ctx.currentInstant();
+            JsonNode last;
+            try {
+                last = exec(node.left(), false);
+                if (node.condition() != null && !Truthiness.isTruthy(exec(node.condition(), false))) {
+                    return last;
+                }
+            } catch (BreakSignal b) {
+                return b.value;
+            }
+            if (iteration + 1 >= MAX_LOOP_ITERATIONS) {
+                throw new StepFailedException("Loop exceeded maximum iteration count of " + MAX_LOOP_ITERATIONS
+                        + ". Use df.break() to exit the loop or restructure the workflow.");
+            }
+            // Guard against hot loops: an iteration lasts at least a second, waits included.
+            Duration took = Duration.between(started, ctx.currentInstant());
+            if (took.compareTo(MIN_ITERATION) < 0) {
+                ctx.createTimer(MIN_ITERATION.minus(took)).await();
+            }
+            ObjectNode next = input.deepCopy();
+            ObjectNode names = next.putObject("scope");
+            scope.forEach(names::set);
+            ObjectNode loop = next.putObject("loop");
+            loop.put("iteration", iteration + 1);
+            loop.set("last", last);
+            checked(() -> ctx.limits().checkedJson(next, "the input of iteration " + (iteration + 2) + " of loop "
+                    + node.id() + " (the graph, the named results and the last body result)"));
+            ctx.continueAsNew(next);
+            return null;
+        }
+
+        private JsonNode sleep(GraphModel.Node node) {
+            long seconds = node.sleepSeconds();
+            ctx.createTimer(Duration.ofSeconds(seconds)).await();
+            ObjectNode out = JSON.objectNode();
+            out.put("slept", true);
+            out.put("seconds", seconds);
+            return out;
+        }
+
+        private JsonNode waitForSchedule(GraphModel.Node node) {
+            CronSchedule schedule;
+            try {
+                schedule = CronSchedule.parse(node.cronExpression());
+            } catch (GraphException e) {
+                throw new StepFailedException(e.getMessage());
+            }
+            Instant now = ctx.currentInstant();
+            ctx.createTimer(schedule.next(now)).await();
+            ObjectNode out = JSON.objectNode();
+            out.put("scheduled", true);
+            return out;
+        }
+
+        private JsonNode signal(GraphModel.Node node) {
+            String name = node.signalName();
+            Long timeout = node.signalTimeoutSeconds();
+            String waitKey = stamp + "::" + node.id() + "::" + (signalWaits++);
+            String event = "df.signal:" + waitKey;
+            write(TurnWrite.sql("SELECT df._begin_signal_wait(?, ?, ?, ?, ?)", graph.instanceId(), waitKey, name,
+                    ctx.instanceId(), event));
+            Task<JsonNode> wait = timeout == null
+                    ? ctx.waitForExternalEvent(event, JsonNode.class)
+                    : ctx.waitForExternalEvent(event, Duration.ofSeconds(timeout), JsonNode.class);
+            JsonNode data;
+            boolean timedOut;
+            try {
+                data = wait.await();
+                timedOut = false;
+            } catch (EventWaitTimeoutException e) {
+                data = NullNode.getInstance();
+                timedOut = true;
+            } catch (JsonLimitException e) {
+                throw new StepFailedException("the data of signal '" + name + "' cannot be read: " + e.getMessage(),
+                        JsonLimitException.SQLSTATE, null);
+            }
+            JsonNode received = data;
+            checked(() -> {
+                ctx.limits().checkValue(received, "the data of signal '" + name + "'");
+                return received;
+            });
+            write(TurnWrite.sql("SELECT df._end_signal_wait(?, ?, ?)", graph.instanceId(), waitKey, timedOut));
+            ObjectNode out = JSON.objectNode();
+            out.put("signal_name", name);
+            out.put("timed_out", timedOut);
+            out.set("data", data == null ? NullNode.getInstance() : data);
+            return out;
+        }
+
+        // -------------------------------------------------------------------------------------
+        // Projections
+        // -------------------------------------------------------------------------------------
+
+        private void mark(GraphModel.Node node, String status, JsonNode result) {
+            markJson(node, status, result == null ? null : JsonCodec.toJson(result));
+        }
+
+        private void markJson(GraphModel.Node node, String status, String result) {
+            ObjectNode details = JSON.objectNode().put("execution_id", stamp);
+            write(TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), graph.instanceId(), node.id()));
+        }
+
+        private void write(TurnWrite write) {
+            ctx.addTurnWrite(write);
+        }
+    }
+
+    /** Leaves loops: carries the break value up to the innermost enclosing loop. */
+    private static final class BreakSignal extends RuntimeException {
+        final JsonNode value;
+
+        BreakSignal(JsonNode value) {
+            super(null, null, false, false);
+            this.value = value == null ? NullNode.getInstance() : value;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+package io.pgdurable.graph.step;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.pgdurable.db.ConnectionSpec;
+import io.pgdurable.engine.DurableException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Connections for SQL steps, authenticated as the role that submitted the workflow (never
+ * {@code SET ROLE}, which the step's own SQL could undo). One small pool per database and role,
+ * bounded per role and in total; a step waits for a slot up to the acquire timeout, then fails
+ * with a message naming the limit. Every connection is reset with {@code DISCARD ALL} before it
+ * goes back to its pool, so no session state leaks from one step into the next.
+ *
+ * <p>Pools are keyed by the role's OID, not its name: a name can pass to another role (rename one,
+ * create another with the old name), an OID cannot. Each lease also checks that the connection's
+ * session user is the expected role, and discards the connection otherwise, so a connection
+ * opened under a name that meanwhile changed hands never runs another role's step.
+ *
+ * <p>The connections keep the role's own defaults, search path included (see
+ * {@link ConnectionSpec#forStep}). So every statement the worker itself sends on them (the session
+ * check here, the completion call in the engine store) names everything with its schema, binds
+ * typed parameters instead of {@code ::} casts, and spells operators
+ * {@code OPERATOR(pg_catalog.=)}: nothing of the worker's may resolve through a search path the
+ * role, or whoever may create objects in a schema on it, controls.
+ *
+ * <p>The worker must be able to log in as every submitting role without a password: configure
+ * {@code pg_hba.conf} with {@code trust} for the worker's host, {@code peer} over a local socket
+ * (with an ident map), or {@code cert}.
+ */
+public final class StepConnections implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(StepConnections.class.getName());
+    static final String APPLICATION_NAME = "pg_durable:worker:workflow-sql";
+
+    /** The session user and its OID; schema-qualified throughout (see the class comment). */
+    static final String SESSION_USER_QUERY = """
+            SELECT r.oid, r.rolname
+              FROM pg_catalog.pg_roles r
+             WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER
+            """;
+
+    /** SQLSTATE of a lease refused because its connection was another role's (class 08: retried). */
+    static final String WRONG_ROLE = "08006";
+
+    private final ConnectionSpec base;
+    private final int total;
+    private final int perRole;
+    private final Duration acquireTimeout;
+    private final Semaphore slots;
+    private final Map<PoolKey, RolePool> pools = new HashMap<>();
+    private volatile boolean closed;
+
+    private record PoolKey(String database, long roleOid) {
+    }
+
+    public StepConnections(String baseUrl, int total, int perRole, Duration acquireTimeout) {
+        this.base = ConnectionSpec.fromUrl(Objects.requireNonNull(baseUrl, "baseUrl"));
+        if (total < 1 || perRole < 1) {
+            throw new IllegalArgumentException("step connection limits must be at least 1, got total=" + total
+                    + " per role=" + perRole);
+        }
+        this.total = total;
+        this.perRole = perRole;
+        this.acquireTimeout = acquireTimeout;
+        this.slots = new Semaphore(total, true);
+    }
+
+    /**
+     * A connection to {@code database} (null: the control database) authenticated as the role
+     * with OID {@code roleOid}, which logs in as {@code login} (its current name).
+     *
+     * @throws WrongRoleException if the connection turned out to be another role's; it was discarded
+     */
+    public Lease acquire(String database, long roleOid, String login) throws SQLException {
+        if (closed) {
+            throw new SQLException("step connections are closed: the worker is stopping", "57P01");
+        }
+        try {
+            if (!slots.tryAcquire(acquireTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new DurableException("pg_durable: SQL-step connection limit reached (--max-step-connections="
+                        + total + "). Timed out after " + acquireTimeout.toSeconds()
+                        + "s waiting for an available execution slot.", "53300", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("interrupted while waiting for a step connection", "57014", e);
+        }
+        RolePool pool;
+        try {
+            pool = enter(new PoolKey(database, roleOid), login);
+        } catch (RuntimeException | SQLException e) {
+            slots.release();
+            throw e;
+        }
+        Connection connection;
+        try {
+            connection = pool.dataSource.getConnection();
+        } catch (java.sql.SQLTransientConnectionException e) {
+            leave(pool);
+            if (e.getCause() != null) {
+                throw e; // the pool could not connect at all: the cause says why
+            }
+            throw new DurableException("pg_durable: SQL-step connection limit for role \"" + login
+                    + "\" reached (--max-step-connections-per-role=" + perRole + "). Timed out after "
+                    + acquireTimeout.toSeconds() + "s waiting for one of its connections.", "53300", e);
+        } catch (SQLException | RuntimeException e) {
+            leave(pool);
+            throw e;
+        }
+        try {
+            checkSessionUser(connection, roleOid, login);
+        } catch (SQLException | RuntimeException e) {
+            pool.dataSource.evictConnection(connection);
+            if (e instanceof WrongRoleException) {
+                // The name now belongs to another role: this pool can only open more such connections.
+                retire(pool);
+            }
+            leave(pool);
+            throw e;
+        }
+        return new Lease(pool, connection);
+    }
+
+    /** Fails unless {@code c}'s session user is the role with OID {@code roleOid}. */
+    private static void checkSessionUser(Connection c, long roleOid, String login) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(SESSION_USER_QUERY);
+             ResultSet rs = ps.executeQuery()) {
+            long actual = rs.next() ? rs.getLong(1) : 0;
+            String actualName = actual == 0 ? "(unknown)" : rs.getString(2);
+            if (actual != roleOid) {
+                throw new WrongRoleException("a step connection that logged in as \"" + login
+                        + "\" belongs to role \"" + actualName + "\" (OID " + actual + "), not to the submitting role"
+                        + " (OID " + roleOid + "): the role was renamed and its name reused; the connection was"
+                        + " discarded");
+            }
+        }
+    }
+
+    /** The pool of {@code key}, counted as in use; a pool that logs in under another name is replaced. */
+    private RolePool enter(PoolKey key, String login) throws SQLException {
+        RolePool replaced = null;
+        RolePool pool;
+        synchronized (pools) {
+            if (closed) {
+                throw new SQLException("step connections are closed: the worker is stopping", "57P01");
+            }
+            pool = pools.get(key);
+            if (pool != null && !pool.login.equals(login)) {
+                // The role was renamed: its pool logs in under the old name, which may pass to
+                // another role. Its leases finish; it takes no new ones.
+                pools.remove(key);
+                pool.retired = true;
+                replaced = pool.leases == 0 ? pool : null;
+                pool = null;
+            }
+            if (pool == null) {
+                pool = new RolePool(login, newPool(key.database(), key.roleOid(), login));
+                pools.put(key, pool);
+            }
+            pool.leases++;
+        }
+        if (replaced != null) {
+            replaced.dataSource.close();
+        }
+        return pool;
+    }
+
+    private void leave(RolePool pool) {
+        boolean close;
+        synchronized (pools) {
+            pool.leases--;
+            close = pool.retired && pool.leases == 0;
+        }
+        if (close) {
+            pool.dataSource.close();
+        }
+        slots.release();
+    }
+
+    private void retire(RolePool pool) {
+        synchronized (pools) {
+            pools.values().remove(pool);
+            pool.retired = true;
+        }
+    }
+
+    private HikariDataSource newPool(String database, long roleOid, String login) {
+        HikariConfig hc = new HikariConfig();
+        hc.setDataSource(base.forStep(login, database).withApplicationName(APPLICATION_NAME).dataSource());
+        hc.setPoolName("pg_durable-steps-" + login + "-" + roleOid + (database == null ? "" : "@" + database));
+        hc.setMaximumPoolSize(perRole);
+        hc.setMinimumIdle(0);
+        hc.setIdleTimeout(60_000);
+        hc.setConnectionTimeout(Math.max(250, acquireTimeout.toMillis()));
+        hc.setInitializationFailTimeout(-1);
+        return new HikariDataSource(hc);
+    }
+
+    /** Whether {@code database} (null: the one in the URL) is the control database. */
+    public boolean isControlDatabase(String database) {
+        return database == null || database.equals(base.database());
+    }
+
+    @Override
+    public void close() {
+        List<RolePool> all;
+        synchronized (pools) {
+            closed = true;
+            all = new ArrayList<>(pools.values());
+            pools.clear();
+        }
+        all.forEach(p -> p.dataSource.close());
+    }
+
+    /** A role's pool, with the leases taken from it and whether a newer pool replaced it. */
+    private static final class RolePool {
+        final String login;
+        final HikariDataSource dataSource;
+        int leases;
+        boolean retired;
+
+        RolePool(String login, HikariDataSource dataSource) {
+            this.login = login;
+            this.dataSource = dataSource;
+        }
+    }
+
+    /** A lease was refused: the pooled connection belonged to another role than the submitter. */
+    public static final class WrongRoleException extends SQLException {
+        WrongRoleException(String message) {
+            super(message, WRONG_ROLE);
+        }
+    }
+
+    /** A borrowed connection; closing it resets the session and returns it. */
+    public final class Lease implements AutoCloseable {
+        private final RolePool pool;
+        private final Connection connection;
+
+        private Lease(RolePool pool, Connection connection) {
+            this.pool = pool;
+            this.connection = connection;
+        }
+
+        public Connection connection() {
+            return connection;
+        }
+
+        @Override
+        public void close() {
+            try {
+                if (!connection.isClosed()) {
+                    if (!connection.getAutoCommit()) {
+                        connection.rollback();
+                        connection.setAutoCommit(true);
+                    }
+                    try (Statement s = connection.createStatement()) {
+                        s.execute("DISCARD ALL");
+                    }
+                }
+            } catch (SQLException e) {
+                // A connection we cannot reset must not be reused.
+                LOG.log(Level.FINE, "evicting a step connection that could not be reset", e);
+                pool.dataSource.evictConnection(connection);
+            } finally {
+                try {
+                    connection.close();
+                } catch (SQLException e) {
+                    LOG.log(Level.FINE, "closing a step connection", e);
+                }
+                leave(pool);
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package io.pgdurable.graph.step;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgdurable.testing.TestCluster;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The sessions SQL steps run in: the submitting role's own, reset between steps, named. */
+class StepConnectionsTest {
+    private static final TestCluster CLUSTER = TestCluster.get();
+    private static final String ROLE = "step_connections_role";
+    private static String db;
+    private static long oid;
+    private static StepConnections connections;
+
+    @BeforeAll
+    static void setUp() throws SQLException {
+        db = CLUSTER.createEmptyDatabase("step_connections");
+        CLUSTER.createLoginRole(ROLE);
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA step_connections_own");
+            s.execute("ALTER ROLE " + ROLE + " IN DATABASE " + db + " SET search_path = step_connections_own, public");
+            try (ResultSet rs = s.executeQuery("SELECT oid FROM pg_roles WHERE rolname = '" + ROLE + "'")) {
+                rs.next();
+                oid = rs.getLong(1);
+            }
+        }
+        connections = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 2, 2, Duration.ofSeconds(10));
+    }
+
+    @AfterAll
+    static void tearDown() {
+        connections.close();
+    }
+
+    @Test
+    void application_name_survives_the_reset_of_a_pooled_connection_between_steps() throws SQLException {
+        long firstBackend;
+        try (StepConnections.Lease lease = connections.acquire(null, oid, ROLE)) {
+            firstBackend = Long.parseLong(query(lease.connection(), "SELECT pg_backend_pid()"));
+            assertThat(query(lease.connection(), "SHOW application_name")).isEqualTo(StepConnections.APPLICATION_NAME);
+        }
+        try (StepConnections.Lease lease = connections.acquire(null, oid, ROLE)) {
+            assertThat(Long.parseLong(query(lease.connection(), "SELECT pg_backend_pid()")))
+                    .as("the same pooled connection").isEqualTo(firstBackend);
+            assertThat(query(lease.connection(), "SHOW application_name")).isEqualTo(StepConnections.APPLICATION_NAME);
+        }
+    }
+
+    @Test
+    void a_step_session_has_the_roles_own_search_path_and_the_in_workflow_flag_even_after_a_reset()
+            throws SQLException {
+        for (int lease = 0; lease < 2; lease++) {
+            try (StepConnections.Lease l = connections.acquire(null, oid, ROLE)) {
+                assertThat(query(l.connection(), "SHOW search_path")).isEqualTo("step_connections_own, public");
+                assertThat(query(l.connection(), "SELECT current_setting('df.in_workflow')")).isEqualTo("true");
+                assertThat(query(l.connection(), "SELECT session_user")).isEqualTo(ROLE);
+                try (Statement s = l.connection().createStatement()) {
+                    s.execute("SET search_path = pg_catalog");
+                    s.execute("SET application_name = 'changed by a step'");
+                }
+            }
+        }
+    }
+
+    private static String query(Connection c, String sql) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+}
