@@ -24,6 +24,8 @@ public final class ReconcileLoop implements AutoCloseable {
     private final String workerId;
     private final Thread thread;
     private volatile boolean stopping;
+    /** Test seam: ticks finished so far, so a test awaits ticks instead of sleeping through them. */
+    private volatile long ticks;
 
     public ReconcileLoop(Reconciler reconciler, String workerId) {
         this.reconciler = reconciler;
@@ -66,6 +68,7 @@ public final class ReconcileLoop implements AutoCloseable {
                 LOG.log(level, repeated ? "periodic reconciliation still cannot run; will keep trying"
                         : "periodic reconciliation could not run; will try again", e);
             }
+            ticks++;
             try {
                 // A little jitter keeps several workers from polling in lockstep.
                 Thread.sleep(TICK.toMillis() + ThreadLocalRandom.current().nextLong(250));
@@ -73,6 +76,11 @@ public final class ReconcileLoop implements AutoCloseable {
                 return;
             }
         }
+    }
+
+    /** Test seam: how many ticks (a look at the setting, and a pass if one was due) have finished. */
+    long ticks() {
+        return ticks;
     }
 
     @Override

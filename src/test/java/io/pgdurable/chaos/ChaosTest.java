@@ -323,7 +323,7 @@ class ChaosTest {
 
     private static void sleep(Duration d) {
         try {
-            Thread.sleep(d.toMillis());
+            Thread.sleep(d.toMillis());  // paces the watch loops and the fault schedule, not a wait for an outcome
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted", e);

@@ -99,7 +99,7 @@ final class ResilientConnection implements AutoCloseable {
 
     private static void pause() {
         try {
-            Thread.sleep(100);
+            Thread.sleep(100);  // paces retries against a server the chaos faults keep breaking
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.fail;
 
 import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.store.EngineClient;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
@@ -25,8 +26,6 @@ final class EngineTestSupport {
 
     /** Generous bound for anything a healthy worker does within milliseconds. */
     static final Duration PATIENCE = Duration.ofSeconds(15);
-
-    private static final long POLL_MILLIS = 20;
 
     private final TestCluster cluster = TestCluster.get();
     private final String db;
@@ -124,18 +123,7 @@ final class EngineTestSupport {
     }
 
     static void await(String what, Duration timeout, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out after " + timeout + " waiting until " + what);
-            }
-            try {
-                Thread.sleep(POLL_MILLIS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                fail("interrupted waiting until " + what);
-            }
-        }
+        Poll.until(timeout, what, condition::getAsBoolean);
     }
 
     /** Awaits a latch from test code, failing with {@code what} when it does not open in time. */

@@ -9,6 +9,7 @@ import io.pgdurable.bench.BenchmarkSettings;
 import io.pgdurable.bench.EngineBenchmark;
 import io.pgdurable.bench.Scenario;
 import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.ProcessResult;
 import io.pgdurable.testing.TestCluster;
 import java.io.PrintWriter;
@@ -434,13 +435,7 @@ class PlJavaDeploymentTest {
         }
     }
 
-    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
-            }
-            Thread.sleep(200);
-        }
+    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
+        Poll.until(timeout, what, condition::getAsBoolean);
     }
 }

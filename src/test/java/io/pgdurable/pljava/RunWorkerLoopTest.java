@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -118,10 +119,7 @@ class RunWorkerLoopTest {
                 throw new IllegalStateException(e);
             }
         });
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (calls("started") == 0 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
+        Poll.until(Duration.ofSeconds(10), "the first call to start the worker", () -> calls("started") > 0);
         assertThat(calls("started")).as("the first call started").isEqualTo(1);
         JsonNode second = JsonCodec.tree(query("SELECT df.run_worker(1)::text"));
         assertThat(second.path("ran").asBoolean(true)).isFalse();

@@ -83,7 +83,7 @@ class ReconcileBenchmarkTest {
             // The same client for a while without a pass, for comparison.
             AtomicBoolean controlDone = new AtomicBoolean();
             CompletableFuture<long[]> controlClient = startLoop(start, controlDone);
-            Thread.sleep(CONTROL.toMillis());
+            Thread.sleep(CONTROL.toMillis());  // the length of the control measurement, not a wait for an outcome
             controlDone.set(true);
             control = controlClient.get(1, TimeUnit.MINUTES);
 

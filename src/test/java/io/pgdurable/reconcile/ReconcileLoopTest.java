@@ -2,7 +2,9 @@ package io.pgdurable.reconcile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgdurable.testing.Poll;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Handler;
@@ -14,6 +16,8 @@ import org.junit.jupiter.api.Test;
 /** The worker's periodic reconciliation loop. */
 class ReconcileLoopTest {
     private static final Logger LOG = Logger.getLogger(ReconcileLoop.class.getName());
+    /** Bound for a few ticks of about a second each. */
+    private static final Duration TICKS = Duration.ofSeconds(20);
 
     @Test
     void a_lasting_failure_is_reported_once_not_at_every_tick_and_its_end_is_reported_too() throws Exception {
@@ -38,11 +42,13 @@ class ReconcileLoopTest {
         LOG.setLevel(Level.ALL);
         LOG.addHandler(capture);
         try (ReconcileLoop loop = new ReconcileLoop(new Reconciler(db.dataSource(), Clock.systemUTC()), "w1").start()) {
-            Thread.sleep(3_600);  // three ticks or more
+            Poll.until(TICKS, "three ticks with the malformed setting", loop::ticks, n -> n >= 3);
             assertThat(records.stream().filter(r -> r.getLevel() == Level.FINE).count())
                     .as("later ticks failed the same way").isPositive();
             db.reset(ReconcileSettings.RECONCILE_INTERVAL);
-            Thread.sleep(2_600);
+            // The tick under way may have read the old setting; the one after it began after the reset.
+            long atReset = loop.ticks();
+            Poll.until(TICKS, "two ticks after the setting was reset", loop::ticks, n -> n >= atReset + 2);
         } finally {
             LOG.removeHandler(capture);
             LOG.setLevel(previous);

@@ -3,6 +3,7 @@ package io.pgdurable.schema;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -347,41 +348,29 @@ class SchemaInstallerTest {
     }
 
     /** Polls pg_locks until some other session waits for the install lock; fails after a minute. */
-    private static void awaitWaitingForInstallLock(Connection c) throws SQLException, InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+    private static void awaitWaitingForInstallLock(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT count(*) FROM pg_locks
                 WHERE locktype = 'relation' AND NOT granted AND mode = 'ShareRowExclusiveLock'
                   AND relation = 'df_engine.schema_files'::regclass""")) {
-            while (System.nanoTime() < deadline) {
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    if (rs.getLong(1) > 0) {
-                        return;
-                    }
-                }
-                Thread.sleep(20);
-            }
+            Poll.until(Duration.ofMinutes(1), "a session waiting for the install lock", () -> count(ps) > 0);
         }
-        throw new AssertionError("No session started waiting for the install lock within a minute");
     }
 
     /** Polls pg_locks until some session waits for another's transaction; fails after a minute. */
-    private static void awaitWaitingForAnotherTransaction(Connection c) throws SQLException, InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+    private static void awaitWaitingForAnotherTransaction(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")) {
-            while (System.nanoTime() < deadline) {
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    if (rs.getLong(1) > 0) {
-                        return;
-                    }
-                }
-                Thread.sleep(20);
-            }
+            Poll.until(Duration.ofMinutes(1), "a session waiting for the schema's creation (another transaction)",
+                    () -> count(ps) > 0);
         }
-        throw new AssertionError("No session started waiting for the schema's creation within a minute");
+    }
+
+    private static long count(PreparedStatement ps) throws SQLException {
+        try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
     }
 
     /** The ledger: file -> "kind checksum", in file order. */

@@ -6,6 +6,7 @@ import io.pgdurable.cli.Main;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.reconcile.ReconcileLoop;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
@@ -240,19 +241,8 @@ class SearchPathAttackTest {
     }
 
     /** Waits for {@code condition}, at most {@link #DONE}. */
-    private static void await(SqlCondition condition, String what) throws SQLException {
-        long deadline = System.nanoTime() + DONE.toNanos();
-        while (!condition.test()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + DONE + " waiting for " + what);
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+    private static void await(SqlCondition condition, String what) {
+        Poll.until(DONE, what, condition::test);
     }
 
     @FunctionalInterface

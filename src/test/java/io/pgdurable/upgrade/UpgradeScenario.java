@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.ProcessResult;
 import io.pgdurable.testing.Processes;
 import io.pgdurable.testing.TestCluster;
@@ -366,19 +367,12 @@ final class UpgradeScenario {
         }
     }
 
-    /** Polls {@code condition} every 50 ms until it holds; fails after {@code timeout}, showing the workflows. */
+    /** Polls {@code condition} until it holds; fails after {@code timeout}, showing the workflows. */
     private void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what + "\n" + describe());
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted", e);
-            }
+        try {
+            Poll.until(timeout, what, condition::getAsBoolean);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n" + describe(), e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.pgdurable.upgrade;
 
+import io.pgdurable.testing.Poll;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -53,17 +54,19 @@ final class WorkerJvm implements AutoCloseable {
 
     /** Waits until the worker logs that it has started; fails if it exits or takes longer than {@code timeout}. */
     void awaitStarted(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!logContains(STARTED_LINE)) {
+        try {
+            Poll.until(timeout, "worker " + name + " to log that it started", () -> {
+                if (!process.isAlive()) {
+                    throw new AssertionError("worker " + name + " exited with code " + process.exitValue()
+                            + " before it had started; last lines of " + log + ":\n" + logTail());
+                }
+                return logContains(STARTED_LINE);
+            });
+        } catch (AssertionError e) {
             if (!process.isAlive()) {
-                throw new AssertionError("worker " + name + " exited with code " + process.exitValue()
-                        + " before it had started; last lines of " + log + ":\n" + logTail());
+                throw e;
             }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("worker " + name + " did not start within " + timeout
-                        + "; last lines of " + log + ":\n" + logTail());
-            }
-            pause();
+            throw new AssertionError(e.getMessage() + "; last lines of " + log + ":\n" + logTail(), e);
         }
     }
 
@@ -99,15 +102,6 @@ final class WorkerJvm implements AutoCloseable {
             return Files.readString(log, StandardCharsets.UTF_8).contains(text);
         } catch (IOException | UncheckedIOException e) {
             return false;
-        }
-    }
-
-    private static void pause() {
-        try {
-            Thread.sleep(50);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
         }
     }
 

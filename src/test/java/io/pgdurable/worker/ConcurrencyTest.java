@@ -39,7 +39,7 @@ class ConcurrencyTest {
                                 overlaps.incrementAndGet();
                             }
                             try {
-                                Thread.sleep(1);
+                                Thread.sleep(1);  // widens the window in which two turns could overlap
                             } catch (InterruptedException e) {
                                 Thread.currentThread().interrupt();
                             } finally {

@@ -3,6 +3,7 @@ package io.pgdurable.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgdurable.engine.store.EngineClient;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import java.io.BufferedReader;
 import java.io.File;
@@ -145,14 +146,8 @@ class CrashRecoveryTest {
         }
     }
 
-    static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
+    static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
+        Poll.until(timeout, what, condition::getAsBoolean);
     }
 
     private record WorkerProcess(Process process, BlockingQueue<String> lines) {

@@ -84,7 +84,7 @@ public final class CrashScenarios {
 
     private static void sleep(Duration d) {
         try {
-            Thread.sleep(d.toMillis());
+            Thread.sleep(d.toMillis());  // holds a turn or an activity so the test can kill the worker mid-way
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -23,6 +23,7 @@ import io.pgdurable.engine.Orchestration;
 import io.pgdurable.engine.OrchestrationContext;
 import io.pgdurable.engine.Task;
 import io.pgdurable.engine.TurnWrite;
+import io.pgdurable.testing.Poll;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -229,15 +230,10 @@ class ReplaySessionTest {
                 .count();
     }
 
-    /** Polls until no thread of the instance is alive or five seconds have passed. */
-    private static long orchestrationThreadsAfterUnwinding(String instanceId) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        long alive = orchestrationThreads(instanceId);
-        while (alive > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-            alive = orchestrationThreads(instanceId);
-        }
-        return alive;
+    /** Polls until no thread of the instance is alive; fails after five seconds. */
+    private static long orchestrationThreadsAfterUnwinding(String instanceId) {
+        return Poll.until(Duration.ofSeconds(5), "no orchestration thread of " + instanceId + " alive",
+                () -> orchestrationThreads(instanceId), alive -> alive == 0);
     }
 
     @Test

@@ -11,6 +11,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import io.pgdurable.testing.Poll;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,7 +43,7 @@ class CancellationTest {
     }
 
     @Test
-    void cancelling_a_sleeping_root_loop_stops_it_for_good() throws InterruptedException {
+    void cancelling_a_sleeping_root_loop_stops_it_for_good() {
         String id = env.start("df.loop(df.sleep(1) ~> " + mark("tick") + ")");
         DfTestEnvironment.awaitTrue(() -> marks(id, "tick") >= 2, DONE, "two loop iterations");
 
@@ -53,15 +54,15 @@ class CancellationTest {
         assertThat(env.result(id)).isNull();
         assertEngineTreeCancelledAndIdle(id);
         long ticks = marks(id, "tick");
-        // Longer than two iterations of the loop: had anything survived, it would have ticked.
-        Thread.sleep(2_500);
+        // A sentinel due later than the loop's next iteration: had anything survived, it would have ticked.
+        env.awaitSentinel(2);
         assertThat(marks(id, "tick")).isEqualTo(ticks);
         assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
         assertEngineTreeCancelledAndIdle(id);
     }
 
     @Test
-    void cancelling_inside_join_branches_cancels_every_branch_and_runs_nothing_after() throws InterruptedException {
+    void cancelling_inside_join_branches_cancels_every_branch_and_runs_nothing_after() {
         String id = env.start("df.\"join\"("
                 + "df.sleep(2) ~> " + mark("after sleep") + ", df.wait_for_signal('never'))"
                 + " ~> " + mark("after join"));
@@ -75,8 +76,8 @@ class CancellationTest {
         assertEngineTreeCancelledAndIdle(id);
         assertThat(env.queryAsAdmin("SELECT output FROM df_engine.instances WHERE id = ?", id))
                 .isEqualTo("\"no longer needed\"");
-        // Past the moment the sleep would have fired.
-        Thread.sleep(2_500);
+        // A sentinel due after the moment the branch's sleep would have fired, and its step run.
+        env.awaitSentinel(3);
         assertThat(marks(id, "after sleep")).isZero();
         assertThat(marks(id, "after join")).isZero();
         assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
@@ -84,21 +85,23 @@ class CancellationTest {
     }
 
     @Test
-    void cancelling_while_a_step_runs_rolls_back_that_steps_work() throws InterruptedException {
+    void cancelling_while_a_step_runs_rolls_back_that_steps_work() {
         String id = env.start("'INSERT INTO cancel_marks (instance_id, what)"
                 + " SELECT ''{sys_instance_id}'', ''in flight'' FROM pg_sleep(1.5)'"
                 + " ~> " + mark("next"));
-        DfTestEnvironment.awaitTrue(() -> adminLong(env, "SELECT count(*) FROM pg_stat_activity"
+        String running = "SELECT pid FROM pg_stat_activity"
                 + " WHERE query LIKE '%in flight%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
-                + " AND state = 'active'") == 1, DONE, "the first step to be running");
+                + " AND state = 'active'";
+        long stepBackend = Long.parseLong(Poll.until(DONE, "the first step to be running",
+                () -> adminColumn(env, running), pids -> pids.size() == 1).get(0));
 
         env.queryAsApp("SELECT df.cancel(?)", id);
 
-        DfTestEnvironment.awaitTrue(() -> adminLong(env, "SELECT count(*) FROM pg_stat_activity"
-                + " WHERE query LIKE '%in flight%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
-                + " AND state = 'active'") == 0, DONE, "the step's statement to end");
+        // Once the step's backend has left its transaction, the insert has committed or rolled back for good.
+        Poll.until(DONE, "the step's backend " + stepBackend + " to end its transaction",
+                () -> adminLong(env, "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND xact_start IS NOT NULL",
+                        stepBackend) == 0);
         // The step could not record its completion, so its transaction, insert included, rolled back.
-        Thread.sleep(500);
         assertThat(marks(id, "in flight")).isZero();
         assertThat(marks(id, "next")).isZero();
         assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");

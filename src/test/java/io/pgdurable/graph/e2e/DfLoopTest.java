@@ -54,7 +54,7 @@ class DfLoopTest {
 
     private static void sleepQuietly(long millis) {
         try {
-            Thread.sleep(millis);
+            Thread.sleep(millis);  // paces sampling only; waits for outcomes use Poll or a sentinel
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted", e);
@@ -196,8 +196,8 @@ class DfLoopTest {
                 "the losing loop " + loopChild + " to be cancelled");
         long ticksAtCancel = ticks("loser");
         assertThat(ticksAtCancel).isBetween(1L, 3L);
-        // A live loop would tick again within a second.
-        sleepQuietly(1500);
+        // A live loop would tick again within a second: a sentinel that takes longer has completed.
+        env.awaitSentinel(1);
         assertThat(ticks("loser")).isEqualTo(ticksAtCancel);
     }
 
@@ -224,7 +224,7 @@ class DfLoopTest {
             maxRows = Math.max(maxRows, runs.count("SELECT count(*) FROM df_engine.history WHERE instance_id = ?", id));
             maxGenerations = Math.max(maxGenerations,
                     runs.count("SELECT count(DISTINCT execution_id) FROM df_engine.history WHERE instance_id = ?", id));
-            sleepQuietly(50);
+            sleepQuietly(50);  // the pace of sampling while the loop runs, not a wait for an outcome
         }
         runs.assertCompleted(id);
 

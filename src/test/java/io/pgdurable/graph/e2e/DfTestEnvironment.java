@@ -4,6 +4,7 @@ import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.reconcile.ReconcileLoop;
+import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
 import io.pgdurable.worker.FaultInjector;
 import io.pgdurable.worker.Worker;
@@ -13,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,6 +72,18 @@ public final class DfTestEnvironment implements AutoCloseable {
 
     /** Starts a worker with the df graph runtime, these fault hooks and these result limits. */
     public Worker startWorker(FaultInjector faults, Limits limits) {
+        return startWorker(faults, limits, Clock.systemUTC());
+    }
+
+    /**
+     * Starts a worker whose turns read the time from {@code clock} (a turn's "now", from which
+     * timers and schedules are computed); the database still decides when a timer is due.
+     */
+    public Worker startWorker(Clock clock) {
+        return startWorker(FaultInjector.NONE, Limits.defaults(), clock);
+    }
+
+    private Worker startWorker(FaultInjector faults, Limits limits, Clock clock) {
         String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
         GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10));
         Registry registry = graph.register(new Registry());
@@ -79,6 +93,7 @@ public final class DfTestEnvironment implements AutoCloseable {
                 .shutdownGrace(Duration.ofSeconds(2))
                 .faultInjector(faults)
                 .limits(limits)
+                .clock(clock)
                 .build();
         Worker worker = Worker.start(config, registry);
         graph.attach(worker.dataSource());
@@ -141,6 +156,20 @@ public final class DfTestEnvironment implements AutoCloseable {
         return queryAsApp("SELECT df.start(" + graphExpression + ")");
     }
 
+    /**
+     * Runs a sentinel: a workflow that sleeps {@code seconds}, then runs a SQL step, and waits until
+     * it has completed. Once it has, the worker has handled the timers and steps that came due
+     * before the sentinel's, so a test can then assert that something did not happen: had it been
+     * going to, it would have happened by now. Use it instead of a fixed sleep.
+     */
+    public void awaitSentinel(int seconds) {
+        String id = start("df.sleep(" + seconds + ") ~> 'SELECT ''sentinel'' AS s'");
+        String status = await(id, Duration.ofSeconds(seconds + 30L));
+        if (!"completed".equals(status)) {
+            throw new AssertionError("the sentinel " + id + " ended " + status + "\n" + engineState(id));
+        }
+    }
+
     /** Waits for a terminal status via df.await_instance and returns it. */
     public String await(String instanceId, Duration timeout) {
         try {
@@ -171,19 +200,9 @@ public final class DfTestEnvironment implements AutoCloseable {
         return queryAsApp("SELECT df.result(?)", instanceId);
     }
 
+    /** Polls {@code condition} until it holds; a thin delegate to {@link Poll#until}. */
     public static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted", e);
-            }
-        }
+        Poll.until(timeout, what, condition::getAsBoolean);
     }
 
     private static String first(Connection c, String sql, Object... params) throws SQLException {
