@@ -4,6 +4,7 @@ import static io.pgdurable.graph.sql.SubstitutionTest.json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.graph.model.GraphModel.BreakNode;
 import io.pgdurable.graph.model.GraphModel.ConditionNode;
@@ -24,6 +25,7 @@ import io.pgdurable.graph.model.GraphModel.ThenNode;
 import io.pgdurable.graph.model.GraphModel.WaitScheduleNode;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -158,7 +160,7 @@ class GraphModelTest {
                 .isEqualTo(json("42"));
     }
 
-    private static com.fasterxml.jackson.databind.JsonNode breakResult(String nodeJson) {
+    private static JsonNode breakResult(String nodeJson) {
         return node(withNode("b1", nodeJson), "b1", BreakNode.class).result();
     }
 
@@ -293,9 +295,8 @@ class GraphModelTest {
         assertThat(m.node("d")).isEqualTo(new HttpMultipartNode("d", null, "{}"));
         assertThat(m.node("e")).isInstanceOf(InvalidNode.class);
 
-        Map<NodeType, Class<?>> recordOf = new java.util.EnumMap<>(NodeType.class);
-        List<GraphModel> models = List.of(model(), m);
-        for (GraphModel g : models) {
+        Map<NodeType, Class<?>> recordOf = new EnumMap<>(NodeType.class);
+        for (GraphModel g : List.of(model(), m)) {
             for (Node n : g.nodes().values()) {
                 if (!(n instanceof InvalidNode)) {
                     assertThat(recordOf.putIfAbsent(n.type(), n.getClass())).as(n.type().name())
