@@ -18,6 +18,23 @@ import io.pgdurable.engine.TurnWrite;
 import io.pgdurable.graph.cron.CronSchedule;
 import io.pgdurable.graph.model.GraphException;
 import io.pgdurable.graph.model.GraphModel;
+import io.pgdurable.graph.model.GraphModel.BreakNode;
+import io.pgdurable.graph.model.GraphModel.ConditionNode;
+import io.pgdurable.graph.model.GraphModel.HttpMultipartNode;
+import io.pgdurable.graph.model.GraphModel.HttpNode;
+import io.pgdurable.graph.model.GraphModel.IfNode;
+import io.pgdurable.graph.model.GraphModel.InvalidNode;
+import io.pgdurable.graph.model.GraphModel.JoinNode;
+import io.pgdurable.graph.model.GraphModel.LoopNode;
+import io.pgdurable.graph.model.GraphModel.Node;
+import io.pgdurable.graph.model.GraphModel.NodeType;
+import io.pgdurable.graph.model.GraphModel.RaceNode;
+import io.pgdurable.graph.model.GraphModel.ResultHasRows;
+import io.pgdurable.graph.model.GraphModel.SignalNode;
+import io.pgdurable.graph.model.GraphModel.SleepNode;
+import io.pgdurable.graph.model.GraphModel.SqlNode;
+import io.pgdurable.graph.model.GraphModel.ThenNode;
+import io.pgdurable.graph.model.GraphModel.WaitScheduleNode;
 import io.pgdurable.graph.sql.PreparedSql;
 import io.pgdurable.graph.sql.SqlText;
 import io.pgdurable.graph.sql.Substitution;
@@ -179,31 +196,15 @@ public final class GraphOrchestration implements Orchestration {
          * @param orchestrationRoot whether the node is this orchestration's root (loops run inline)
          */
         private JsonNode exec(String id, boolean orchestrationRoot) {
-            GraphModel.Node node = graph.node(id);
-            boolean inlineLoop = node.type() == GraphModel.NodeType.LOOP && orchestrationRoot;
+            Node node = graph.node(id);
+            boolean inlineLoop = node instanceof LoopNode && orchestrationRoot;
             if (!(inlineLoop && input.has("loop"))) {
                 mark(node, "running", null);
             }
             JsonNode result;
             String stored;
             try {
-                result = switch (node.type()) {
-                    case SQL -> sql(node);
-                    case THEN -> {
-                        exec(node.left(), false);
-                        yield exec(node.right(), false);
-                    }
-                    case IF -> exec(condition(node) ? node.left() : node.right(), false);
-                    case JOIN -> join(node);
-                    case RACE -> race(node);
-                    case LOOP -> inlineLoop ? inlineLoop(node) : loopChild(node);
-                    case BREAK -> throw new BreakSignal(breakValue(node));
-                    case SLEEP -> sleep(node);
-                    case WAIT_SCHEDULE -> waitForSchedule(node);
-                    case SIGNAL -> signal(node);
-                    case HTTP, HTTP_MULTIPART -> throw new StepFailedException(
-                            "df.http() is not supported by this build: node " + node.id() + " cannot run");
-                };
+                result = run(node, inlineLoop);
                 stored = result == null ? null : checked(() -> ctx.limits().checkedJson(result,
                         "the result of node " + node.id()));
             } catch (BreakSignal b) {
@@ -217,10 +218,56 @@ public final class GraphOrchestration implements Orchestration {
                 return null;
             }
             markJson(node, "completed", stored);
-            if (node.resultName() != null && storesResult(node.type())) {
+            if (node.resultName() != null && storesResult(node)) {
                 scope.put(node.resultName(), result);
             }
             return result;
+        }
+
+        /**
+         * Runs a node of each type; the cases cover every {@link Node} record. Returns null only
+         * when an inline loop continued as new.
+         */
+        private JsonNode run(Node node, boolean inlineLoop) {
+            if (node instanceof SqlNode sql) {
+                return sql(sql);
+            } else if (node instanceof ThenNode then) {
+                exec(then.first(), false);
+                return exec(then.second(), false);
+            } else if (node instanceof IfNode iff) {
+                return exec(condition(iff) ? iff.thenBranch() : iff.elseBranch(), false);
+            } else if (node instanceof JoinNode join) {
+                return join(join);
+            } else if (node instanceof RaceNode race) {
+                return race(race);
+            } else if (node instanceof LoopNode loop) {
+                return inlineLoop ? inlineLoop(loop) : loopChild(loop);
+            } else if (node instanceof BreakNode brk) {
+                throw new BreakSignal(breakValue(brk));
+            } else if (node instanceof SleepNode sleep) {
+                return sleep(sleep);
+            } else if (node instanceof WaitScheduleNode schedule) {
+                return waitForSchedule(schedule);
+            } else if (node instanceof SignalNode signal) {
+                return signal(signal);
+            } else if (node instanceof HttpNode || node instanceof HttpMultipartNode) {
+                throw new StepFailedException(
+                        "df.http() is not supported by this build: node " + node.id() + " cannot run");
+            } else if (node instanceof InvalidNode invalid) {
+                throw invalid(invalid);
+            }
+            throw new IllegalStateException("no case runs " + node);
+        }
+
+        /**
+         * The failure of a leaf whose config cannot be used, with the problem the model found as
+         * its message. A WAIT_SCHEDULE fails as a step (its node is marked failed, like a bad cron
+         * expression); a SLEEP or SIGNAL fails the orchestration.
+         */
+        private static RuntimeException invalid(InvalidNode node) {
+            return node.type() == NodeType.WAIT_SCHEDULE
+                    ? new StepFailedException(node.problem())
+                    : new GraphException(node.problem());
         }
 
         /**
@@ -235,22 +282,22 @@ public final class GraphOrchestration implements Orchestration {
             }
         }
 
-        private JsonNode breakValue(GraphModel.Node node) {
-            JsonNode value = checked(node::breakResult);
+        private JsonNode breakValue(BreakNode node) {
+            JsonNode value = checked(node::result);
             return checked(() -> {
                 ctx.limits().checkValue(value, "the df.break value of node " + node.id());
                 return value;
             });
         }
 
-        private static boolean storesResult(GraphModel.NodeType type) {
-            return type != GraphModel.NodeType.SLEEP && type != GraphModel.NodeType.WAIT_SCHEDULE
-                    && type != GraphModel.NodeType.BREAK;
+        /** Whether the node's result is stored under its result name: not for SLEEP, WAIT_SCHEDULE, BREAK. */
+        private static boolean storesResult(Node node) {
+            return !(node instanceof SleepNode || node instanceof WaitScheduleNode || node instanceof BreakNode);
         }
 
-        private JsonNode sql(GraphModel.Node node) {
+        private JsonNode sql(SqlNode node) {
             String query = node.query();
-            if (query == null || query.isBlank()) {
+            if (query.isBlank()) {
                 throw new StepFailedException("SQL step " + node.id() + " has no query");
             }
             SqlText text = SqlText.of(query);
@@ -283,9 +330,12 @@ public final class GraphOrchestration implements Orchestration {
             return new SubstitutionContext(graph.vars(), graph.instanceId(), graph.label(), scope);
         }
 
-        private boolean condition(GraphModel.Node node) {
-            if (node.isIfRows()) {
-                String name = node.ifRowsResultName();
+        /** Whether an IF takes its then-branch: its condition node's result is truthy, or the named result has rows. */
+        private boolean condition(IfNode node) {
+            if (node.condition() instanceof ConditionNode condition) {
+                return Truthiness.isTruthy(exec(condition.nodeId(), false));
+            } else if (node.condition() instanceof ResultHasRows rows) {
+                String name = rows.resultName();
                 JsonNode named = scope.get(name);
                 if (named == null) {
                     throw new StepFailedException("df.if_rows: result '" + name + "' not found");
@@ -295,11 +345,11 @@ public final class GraphOrchestration implements Orchestration {
                 }
                 return named.path("row_count").asLong() > 0;
             }
-            return Truthiness.isTruthy(exec(node.condition(), false));
+            throw new IllegalStateException("no case decides " + node.condition());
         }
 
-        private JsonNode join(GraphModel.Node node) {
-            List<String> branches = node.children();
+        private JsonNode join(JoinNode node) {
+            List<String> branches = node.branches();
             List<Task<ObjectNode>> tasks = new ArrayList<>();
             for (String branch : branches) {
                 tasks.add(child(BRANCH, branch));
@@ -327,7 +377,7 @@ public final class GraphOrchestration implements Orchestration {
             return array;
         }
 
-        private JsonNode race(GraphModel.Node node) {
+        private JsonNode race(RaceNode node) {
             Task<ObjectNode> left = child(BRANCH, node.left());
             Task<ObjectNode> right = child(BRANCH, node.right());
             Task<?> winner = ctx.anyOf(List.of(left, right)).await();
@@ -347,7 +397,7 @@ public final class GraphOrchestration implements Orchestration {
             return r.path("result");
         }
 
-        private JsonNode loopChild(GraphModel.Node node) {
+        private JsonNode loopChild(LoopNode node) {
             ObjectNode r;
             try {
                 r = child(LOOP, node.id()).await();
@@ -381,13 +431,13 @@ public final class GraphOrchestration implements Orchestration {
          * One iteration of a loop at this orchestration's root; the next starts as a new generation.
          * Returns the loop's result when it ends, or null after continuing as new.
          */
-        private JsonNode inlineLoop(GraphModel.Node node) {
+        private JsonNode inlineLoop(LoopNode node) {
             JsonNode state = input.path("loop");
             long iteration = state.path("iteration").asLong(0);
             Instant started = ctx.currentInstant();
             JsonNode last;
             try {
-                last = exec(node.left(), false);
+                last = exec(node.body(), false);
                 if (node.condition() != null && !Truthiness.isTruthy(exec(node.condition(), false))) {
                     return last;
                 }
@@ -415,8 +465,8 @@ public final class GraphOrchestration implements Orchestration {
             return null;
         }
 
-        private JsonNode sleep(GraphModel.Node node) {
-            long seconds = node.sleepSeconds();
+        private JsonNode sleep(SleepNode node) {
+            long seconds = node.seconds();
             ctx.createTimer(Duration.ofSeconds(seconds)).await();
             ObjectNode out = JSON.objectNode();
             out.put("slept", true);
@@ -424,7 +474,7 @@ public final class GraphOrchestration implements Orchestration {
             return out;
         }
 
-        private JsonNode waitForSchedule(GraphModel.Node node) {
+        private JsonNode waitForSchedule(WaitScheduleNode node) {
             CronSchedule schedule;
             try {
                 schedule = CronSchedule.parse(node.cronExpression());
@@ -438,9 +488,9 @@ public final class GraphOrchestration implements Orchestration {
             return out;
         }
 
-        private JsonNode signal(GraphModel.Node node) {
+        private JsonNode signal(SignalNode node) {
             String name = node.signalName();
-            Long timeout = node.signalTimeoutSeconds();
+            Long timeout = node.timeoutSeconds();
             String waitKey = stamp + "::" + node.id() + "::" + (signalWaits++);
             String event = "df.signal:" + waitKey;
             write(TurnWrite.sql("SELECT df._begin_signal_wait(?, ?, ?, ?, ?)", graph.instanceId(), waitKey, name,
@@ -477,11 +527,11 @@ public final class GraphOrchestration implements Orchestration {
         // Projections
         // -------------------------------------------------------------------------------------
 
-        private void mark(GraphModel.Node node, String status, JsonNode result) {
+        private void mark(Node node, String status, JsonNode result) {
             markJson(node, status, result == null ? null : JsonCodec.toJson(result));
         }
 
-        private void markJson(GraphModel.Node node, String status, String result) {
+        private void markJson(Node node, String status, String result) {
             ObjectNode details = JSON.objectNode().put("execution_id", stamp);
             write(TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), graph.instanceId(), node.id()));
         }

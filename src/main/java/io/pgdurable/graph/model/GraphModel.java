@@ -34,12 +34,13 @@ import java.util.Set;
  * JOIN its extra branches as {@code {"extra_nodes":["<id>", ...]}}, {@code df.if_rows} its config
  * as {@code {"condition_type":"result_has_rows","result_name":"<n>"}}.
  *
- * <p>{@link #parse} checks the structure and fails with a {@link GraphException} naming the node:
+ * <p>Each node becomes the {@link Node} record of its type ({@link SqlNode}, {@link IfNode}, ...).
+ * {@link #parse} checks the structure and fails with a {@link GraphException} naming the node:
  * unknown type, missing or unexpected children, references to nodes that do not exist, a node
  * reachable along two paths (the graph must be a tree), an unreadable IF/LOOP/JOIN config. The
  * leaf configs (SLEEP seconds, WAIT_SCHEDULE cron, SIGNAL name and timeout) are checked here too,
- * but a bad one only fails when its accessor is called, so the node itself fails when it runs, as
- * in the original.
+ * but a bad one does not fail the parse: the node becomes an {@link InvalidNode} carrying the
+ * problem, so the node itself fails when it runs, as in the original.
  */
 public final class GraphModel {
 
@@ -53,7 +54,7 @@ public final class GraphModel {
         }
     }
 
-    private static final ObjectMapper JSON = JsonCodec.mapper();
+    static final ObjectMapper JSON = JsonCodec.mapper();
 
     private final ObjectNode input;
     private final String instanceId;
@@ -86,7 +87,7 @@ public final class GraphModel {
             throw new GraphException("Invalid graph input: \"nodes\" must be an object of nodes by id");
         }
         Map<String, Node> parsed = new LinkedHashMap<>();
-        nodesJson.fields().forEachRemaining(e -> parsed.put(e.getKey(), Node.parse(e.getKey(), e.getValue())));
+        nodesJson.fields().forEachRemaining(e -> parsed.put(e.getKey(), NodeParser.parse(e.getKey(), e.getValue())));
         this.nodes = Collections.unmodifiableMap(parsed);
         checkTree();
     }
@@ -267,448 +268,319 @@ public final class GraphModel {
     }
 
     /**
-     * One node. The accessors for leaf configs ({@link #sleepSeconds()}, {@link #cronExpression()},
-     * {@link #signalName()}, {@link #signalTimeoutSeconds()}) throw a {@link GraphException} with
-     * the node's config error when the config is malformed, and an {@link IllegalStateException}
-     * when called on a node of another type.
+     * One node of the graph: a record per node type, built by {@link #parse}. Code that runs nodes
+     * tells them apart by pattern matching ({@code node instanceof SleepNode sleep}) and reads only
+     * the fields its type has. A leaf whose config is malformed (SLEEP, WAIT_SCHEDULE, SIGNAL) is
+     * an {@link InvalidNode}: the graph loads, and the node fails when it runs.
      */
-    public static final class Node {
-        private final String id;
-        private final NodeType type;
-        private final String query;
-        private final String resultName;
-        private final String left;
-        private final String right;
-        private final String condition;
-        private final List<String> extras;
-        private final String ifRowsResultName;
-        private final String breakValue;
-        private final Long sleepSeconds;
-        private final String cronExpression;
-        private final String signalName;
-        private final Long signalTimeoutSeconds;
-        private final String configError;
-        private final List<String> children;
-
-        private Node(Builder b) {
-            this.id = b.id;
-            this.type = b.type;
-            this.query = b.query;
-            this.resultName = b.resultName;
-            this.left = b.left;
-            this.right = b.right;
-            this.condition = b.condition;
-            this.extras = List.copyOf(b.extras);
-            this.ifRowsResultName = b.ifRowsResultName;
-            this.breakValue = b.breakValue;
-            this.sleepSeconds = b.sleepSeconds;
-            this.cronExpression = b.cronExpression;
-            this.signalName = b.signalName;
-            this.signalTimeoutSeconds = b.signalTimeoutSeconds;
-            this.configError = b.configError;
-            List<String> kids = new ArrayList<>();
-            switch (type) {
-                case THEN, RACE -> {
-                    kids.add(left);
-                    kids.add(right);
-                }
-                case IF -> {
-                    if (condition != null) {
-                        kids.add(condition);
-                    }
-                    kids.add(left);
-                    kids.add(right);
-                }
-                case JOIN -> {
-                    kids.add(left);
-                    kids.add(right);
-                    kids.addAll(extras);
-                }
-                case LOOP -> {
-                    kids.add(left);
-                    if (condition != null) {
-                        kids.add(condition);
-                    }
-                }
-                default -> { }
-            }
-            this.children = List.copyOf(kids);
-        }
+    public sealed interface Node permits SqlNode, ThenNode, IfNode, JoinNode, RaceNode, LoopNode, BreakNode,
+            SleepNode, WaitScheduleNode, SignalNode, HttpNode, HttpMultipartNode, InvalidNode {
 
         /** The node id (8 hex digits when built by df.start). */
-        public String id() {
-            return id;
-        }
-
-        /** The node type. */
-        public NodeType type() {
-            return type;
-        }
-
-        /** The stored query: SQL text for SQL nodes, the JSON config or seconds text for others; may be null. */
-        public String query() {
-            return query;
-        }
+        String id();
 
         /** The name its result is stored under ({@code |=>}), or null. */
-        public String resultName() {
-            return resultName;
-        }
+        String resultName();
 
-        /** THEN: first; IF: then-branch; JOIN/RACE: first branch; LOOP: body. Null for leaves. */
-        public String left() {
-            return left;
-        }
-
-        /** THEN: second; IF: else-branch; JOIN/RACE: second branch. Null for LOOP and leaves. */
-        public String right() {
-            return right;
-        }
-
-        /** IF: the condition node (null for if_rows); LOOP: the while-condition node or null. */
-        public String condition() {
-            return condition;
-        }
-
-        /** JOIN: branches after left and right, in order; empty otherwise. */
-        public List<String> extras() {
-            return extras;
-        }
-
-        /** True for an IF built by {@code df.if_rows}. */
-        public boolean isIfRows() {
-            return ifRowsResultName != null;
-        }
-
-        /** IF built by {@code df.if_rows}: the result name whose row count decides; else null. */
-        public String ifRowsResultName() {
-            return ifRowsResultName;
-        }
+        /** The node's type as stored in the graph JSON. */
+        NodeType type();
 
         /**
-         * The nodes this one runs, in execution order: THEN left, right; IF condition (unless
-         * if_rows), left, right; JOIN left, right, extras; RACE left, right; LOOP body, condition.
+         * The nodes this one runs, in execution order: THEN first, second; IF condition node
+         * (unless if_rows), then-branch, else-branch; JOIN its branches; RACE left, right; LOOP
+         * body, condition. Empty for leaves.
          */
+        List<String> children();
+    }
+
+    /** SQL: one statement, run as a step. */
+    public record SqlNode(String id, String resultName, String query) implements Node {
+        public SqlNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(query, "query");
+        }
+
+        @Override
+        public NodeType type() {
+            return NodeType.SQL;
+        }
+
+        @Override
         public List<String> children() {
-            return children;
+            return List.of();
+        }
+    }
+
+    /** THEN ({@code ~>}): runs {@code first}, then {@code second}; its result is the second's. */
+    public record ThenNode(String id, String resultName, String first, String second) implements Node {
+        public ThenNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(first, "first");
+            Objects.requireNonNull(second, "second");
         }
 
-        /** BREAK: the break value as given to {@code df.break} (text), or null. */
-        public String breakValue() {
-            requireType(NodeType.BREAK);
-            return breakValue;
+        @Override
+        public NodeType type() {
+            return NodeType.THEN;
         }
 
-        /**
-         * BREAK: the loop result the break produces: the value parsed as JSON when it is JSON,
-         * else a JSON string, and JSON null without a value.
-         */
-        public JsonNode breakResult() {
-            requireType(NodeType.BREAK);
-            if (breakValue == null) {
-                return NullNode.getInstance();
-            }
-            try {
-                return JSON.readTree(breakValue);
-            } catch (StreamConstraintsException e) {
-                throw new JsonLimitException("the df.break value of node " + id + " cannot be read: "
-                        + e.getOriginalMessage(), e);
-            } catch (JsonProcessingException e) {
-                return TextNode.valueOf(breakValue);
-            }
+        @Override
+        public List<String> children() {
+            return List.of(first, second);
+        }
+    }
+
+    /** What an IF decides on: a condition node, or the rows of a named result ({@code df.if_rows}). */
+    public sealed interface IfCondition permits ConditionNode, ResultHasRows {
+    }
+
+    /** IF: runs this node and branches on whether its result is truthy. */
+    public record ConditionNode(String nodeId) implements IfCondition {
+        public ConditionNode {
+            Objects.requireNonNull(nodeId, "nodeId");
+        }
+    }
+
+    /** {@code df.if_rows}: branches on whether the named SQL result has rows. */
+    public record ResultHasRows(String resultName) implements IfCondition {
+        public ResultHasRows {
+            Objects.requireNonNull(resultName, "resultName");
+        }
+    }
+
+    /** IF: runs {@code thenBranch} or {@code elseBranch} as the condition decides. */
+    public record IfNode(String id, String resultName, IfCondition condition, String thenBranch, String elseBranch)
+            implements Node {
+        public IfNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(condition, "condition");
+            Objects.requireNonNull(thenBranch, "thenBranch");
+            Objects.requireNonNull(elseBranch, "elseBranch");
         }
 
-        /** SLEEP: seconds to wait. */
-        public long sleepSeconds() {
-            requireType(NodeType.SLEEP);
-            return sleepSeconds;
+        @Override
+        public NodeType type() {
+            return NodeType.IF;
         }
 
-        /** WAIT_SCHEDULE: the cron expression (not yet validated; see {@code graph.cron.CronSchedule.parse}). */
-        public String cronExpression() {
-            requireType(NodeType.WAIT_SCHEDULE);
-            return cronExpression;
+        @Override
+        public List<String> children() {
+            return condition instanceof ConditionNode c
+                    ? List.of(c.nodeId(), thenBranch, elseBranch)
+                    : List.of(thenBranch, elseBranch);
         }
+    }
 
-        /** SIGNAL: the signal name. */
-        public String signalName() {
-            requireType(NodeType.SIGNAL);
-            return signalName;
-        }
-
-        /** SIGNAL: the timeout in seconds, or null to wait forever. */
-        public Long signalTimeoutSeconds() {
-            requireType(NodeType.SIGNAL);
-            return signalTimeoutSeconds;
-        }
-
-        private void requireType(NodeType expected) {
-            if (type != expected) {
-                throw new IllegalStateException("node " + id + " is a " + type + " node, not " + expected);
-            }
-            if (configError != null) {
-                throw new GraphException(configError);
+    /** JOIN: runs its branches (two or more: left, right, then the extra nodes) in parallel. */
+    public record JoinNode(String id, String resultName, List<String> branches) implements Node {
+        public JoinNode {
+            Objects.requireNonNull(id, "id");
+            branches = List.copyOf(branches);
+            if (branches.size() < 2) {
+                throw new IllegalArgumentException("a JOIN has at least two branches, got " + branches);
             }
         }
 
         @Override
-        public String toString() {
-            return type + " node " + id;
+        public NodeType type() {
+            return NodeType.JOIN;
         }
 
-        static Node parse(String id, JsonNode json) {
-            if (json == null || !json.isObject()) {
-                throw new GraphException("Invalid graph: node " + id + " must be a JSON object");
-            }
-            Builder b = new Builder();
-            b.id = id;
-            String typeText = text(id, json, "type");
-            if (typeText == null) {
-                throw new GraphException("Invalid graph: node " + id + " has no type");
+        @Override
+        public List<String> children() {
+            return branches;
+        }
+    }
+
+    /** RACE: runs {@code left} and {@code right} in parallel; the first to finish wins. */
+    public record RaceNode(String id, String resultName, String left, String right) implements Node {
+        public RaceNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(left, "left");
+            Objects.requireNonNull(right, "right");
+        }
+
+        @Override
+        public NodeType type() {
+            return NodeType.RACE;
+        }
+
+        @Override
+        public List<String> children() {
+            return List.of(left, right);
+        }
+    }
+
+    /**
+     * LOOP: runs {@code body} again and again, until a {@code df.break} or, when it has a
+     * {@code condition} node (null for none), until that condition is not truthy after the body.
+     */
+    public record LoopNode(String id, String resultName, String body, String condition) implements Node {
+        public LoopNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(body, "body");
+        }
+
+        @Override
+        public NodeType type() {
+            return NodeType.LOOP;
+        }
+
+        @Override
+        public List<String> children() {
+            return condition == null ? List.of(body) : List.of(body, condition);
+        }
+    }
+
+    /** BREAK: leaves the innermost loop; {@code value} is the text given to {@code df.break}, or null. */
+    public record BreakNode(String id, String resultName, String value) implements Node {
+        public BreakNode {
+            Objects.requireNonNull(id, "id");
+        }
+
+        @Override
+        public NodeType type() {
+            return NodeType.BREAK;
+        }
+
+        @Override
+        public List<String> children() {
+            return List.of();
+        }
+
+        /**
+         * The loop result the break produces: the value parsed as JSON when it is JSON, else a
+         * JSON string, and JSON null without a value.
+         */
+        public JsonNode result() {
+            if (value == null) {
+                return NullNode.getInstance();
             }
             try {
-                b.type = NodeType.valueOf(typeText);
-            } catch (IllegalArgumentException e) {
-                throw new GraphException("Invalid graph: node " + id + " has unknown type '" + typeText + "'");
+                return JSON.readTree(value);
+            } catch (StreamConstraintsException e) {
+                throw new JsonLimitException("the df.break value of node " + id + " cannot be read: "
+                        + e.getOriginalMessage(), e);
+            } catch (JsonProcessingException e) {
+                return TextNode.valueOf(value);
             }
-            b.query = text(id, json, "query");
-            b.resultName = text(id, json, "result_name");
-            b.left = text(id, json, "left");
-            b.right = text(id, json, "right");
-            b.shape();
-            return new Node(b);
+        }
+    }
+
+    /** SLEEP: waits {@code seconds} (0 or more). */
+    public record SleepNode(String id, String resultName, long seconds) implements Node {
+        public SleepNode {
+            Objects.requireNonNull(id, "id");
+            if (seconds < 0) {
+                throw new IllegalArgumentException("sleep seconds must be 0 or more, got " + seconds);
+            }
         }
 
-        private static String text(String id, JsonNode json, String field) {
-            JsonNode v = json.get(field);
-            if (v == null || v.isNull()) {
-                return null;
-            }
-            if (!v.isTextual()) {
-                throw new GraphException("Invalid graph: node " + id + ": " + field + " must be a string, got " + v);
-            }
-            return v.textValue();
+        @Override
+        public NodeType type() {
+            return NodeType.SLEEP;
         }
 
-        /** Mutable parse state; one per node. */
-        private static final class Builder {
-            String id;
-            NodeType type;
-            String query;
-            String resultName;
-            String left;
-            String right;
-            String condition;
-            final List<String> extras = new ArrayList<>();
-            String ifRowsResultName;
-            String breakValue;
-            Long sleepSeconds;
-            String cronExpression;
-            String signalName;
-            Long signalTimeoutSeconds;
-            String configError;
+        @Override
+        public List<String> children() {
+            return List.of();
+        }
+    }
 
-            void shape() {
-                switch (type) {
-                    case THEN, RACE -> children(true, true);
-                    case IF -> {
-                        children(true, true);
-                        ObjectNode config = config(true);
-                        if (isText(config, "condition_type")
-                                && config.get("condition_type").textValue().equals("result_has_rows")) {
-                            if (!isText(config, "result_name")) {
-                                throw problem("if_rows config has no result_name");
-                            }
-                            ifRowsResultName = config.get("result_name").textValue();
-                        } else {
-                            condition = conditionNode(config, true);
-                        }
-                    }
-                    case JOIN -> {
-                        children(true, true);
-                        ObjectNode config = config(false);
-                        JsonNode extra = config == null ? null : config.get("extra_nodes");
-                        if (extra != null && !extra.isNull()) {
-                            if (!extra.isArray()) {
-                                throw problem("extra_nodes must be an array of node ids");
-                            }
-                            for (JsonNode e : extra) {
-                                if (!e.isTextual()) {
-                                    throw problem("extra_nodes must be an array of node ids, got " + extra);
-                                }
-                                extras.add(e.textValue());
-                            }
-                        }
-                    }
-                    case LOOP -> {
-                        children(true, false);
-                        condition = conditionNode(config(false), false);
-                    }
-                    case SQL, HTTP, HTTP_MULTIPART -> {
-                        children(false, false);
-                        requireQuery();
-                    }
-                    case BREAK -> {
-                        children(false, false);
-                        breakConfig();
-                    }
-                    case SLEEP -> {
-                        children(false, false);
-                        sleepConfig();
-                    }
-                    case WAIT_SCHEDULE -> {
-                        children(false, false);
-                        scheduleConfig();
-                    }
-                    case SIGNAL -> {
-                        children(false, false);
-                        signalConfig();
-                    }
-                    default -> throw new IllegalStateException(type.name());
-                }
-            }
+    /**
+     * WAIT_SCHEDULE: waits for the next time the cron expression matches. The expression is not
+     * validated here (see {@code graph.cron.CronSchedule.parse}): a bad one fails when the node runs.
+     */
+    public record WaitScheduleNode(String id, String resultName, String cronExpression) implements Node {
+        public WaitScheduleNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(cronExpression, "cronExpression");
+        }
 
-            private GraphException problem(String what) {
-                return new GraphException("Invalid graph: " + type + " node " + id + ": " + what);
-            }
+        @Override
+        public NodeType type() {
+            return NodeType.WAIT_SCHEDULE;
+        }
 
-            private void children(boolean wantLeft, boolean wantRight) {
-                if (wantLeft && left == null) {
-                    throw problem(type == NodeType.LOOP ? "has no body (left)" : "has no left child");
-                }
-                if (wantRight && right == null) {
-                    throw problem("has no right child");
-                }
-                if (!wantLeft && left != null) {
-                    throw problem("must not have a left child");
-                }
-                if (!wantRight && right != null) {
-                    throw problem("must not have a right child");
-                }
-            }
+        @Override
+        public List<String> children() {
+            return List.of();
+        }
+    }
 
-            private void requireQuery() {
-                if (query == null) {
-                    throw problem("has no query");
-                }
+    /** SIGNAL: waits for the named signal, at most {@code timeoutSeconds} (positive; null to wait forever). */
+    public record SignalNode(String id, String resultName, String signalName, Long timeoutSeconds) implements Node {
+        public SignalNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(signalName, "signalName");
+            if (signalName.isEmpty() || (timeoutSeconds != null && timeoutSeconds <= 0)) {
+                throw new IllegalArgumentException("a signal needs a name and a positive timeout or none, got '"
+                        + signalName + "', " + timeoutSeconds);
             }
+        }
 
-            /** The query parsed as a JSON object; null when absent and not required. */
-            private ObjectNode config(boolean required) {
-                if (query == null) {
-                    if (required) {
-                        throw problem("has no config");
-                    }
-                    return null;
-                }
-                JsonNode parsed;
-                try {
-                    parsed = JSON.readTree(query);
-                } catch (JsonProcessingException e) {
-                    throw problem("config is not valid JSON: " + e.getOriginalMessage());
-                }
-                if (parsed == null || !parsed.isObject()) {
-                    throw problem("config must be a JSON object, got " + query);
-                }
-                return (ObjectNode) parsed;
-            }
+        @Override
+        public NodeType type() {
+            return NodeType.SIGNAL;
+        }
 
-            private String conditionNode(ObjectNode config, boolean required) {
-                JsonNode c = config == null ? null : config.get("condition_node");
-                if (c == null || c.isNull()) {
-                    if (required) {
-                        throw problem("config has no condition_node");
-                    }
-                    return null;
-                }
-                if (!c.isTextual()) {
-                    throw problem("condition_node must be a node id, got " + c);
-                }
-                return c.textValue();
-            }
+        @Override
+        public List<String> children() {
+            return List.of();
+        }
+    }
 
-            private void breakConfig() {
-                if (query == null) {
-                    return;
-                }
-                try {
-                    JsonNode config = JSON.readTree(query);
-                    JsonNode v = config != null && config.isObject() ? config.get("break_value") : null;
-                    breakValue = v != null && v.isTextual() ? v.textValue() : null;
-                } catch (JsonProcessingException e) {
-                    breakValue = null; // as the original: an unreadable config breaks with null
-                }
-            }
+    /** HTTP: a request described by its JSON {@code config}; this build cannot run it. */
+    public record HttpNode(String id, String resultName, String config) implements Node {
+        public HttpNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(config, "config");
+        }
 
-            private void sleepConfig() {
-                if (query == null) {
-                    configError = "SLEEP node " + id + " has no duration";
-                    return;
-                }
-                String t = query.strip();
-                if (!t.matches("\\+?[0-9]{1,18}")) {
-                    configError = "SLEEP node " + id + ": invalid sleep duration '" + query
-                            + "' (expected a whole number of seconds, 0 or more)";
-                    return;
-                }
-                sleepSeconds = Long.parseLong(t.startsWith("+") ? t.substring(1) : t);
-            }
+        @Override
+        public NodeType type() {
+            return NodeType.HTTP;
+        }
 
-            private ObjectNode leafConfig(String kind) {
-                if (query == null) {
-                    configError = kind + " node " + id + " has no config";
-                    return null;
-                }
-                try {
-                    JsonNode parsed = JSON.readTree(query);
-                    if (parsed != null && parsed.isObject()) {
-                        return (ObjectNode) parsed;
-                    }
-                    configError = kind + " node " + id + ": config must be a JSON object, got " + query;
-                } catch (JsonProcessingException e) {
-                    configError = kind + " node " + id + ": invalid config: " + e.getOriginalMessage();
-                }
-                return null;
-            }
+        @Override
+        public List<String> children() {
+            return List.of();
+        }
+    }
 
-            private void scheduleConfig() {
-                ObjectNode config = leafConfig("WAIT_SCHEDULE");
-                if (config == null) {
-                    return;
-                }
-                if (!isText(config, "cron_expr")) {
-                    configError = "WAIT_SCHEDULE node " + id + ": config has no cron_expr";
-                    return;
-                }
-                cronExpression = config.get("cron_expr").textValue();
-            }
+    /** HTTP_MULTIPART: a multipart request described by its JSON {@code config}; this build cannot run it. */
+    public record HttpMultipartNode(String id, String resultName, String config) implements Node {
+        public HttpMultipartNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(config, "config");
+        }
 
-            private void signalConfig() {
-                ObjectNode config = leafConfig("SIGNAL");
-                if (config == null) {
-                    return;
-                }
-                if (!isText(config, "signal_name") || config.get("signal_name").textValue().isEmpty()) {
-                    configError = "SIGNAL node " + id + ": config has no signal_name";
-                    return;
-                }
-                signalName = config.get("signal_name").textValue();
-                JsonNode timeout = config.get("timeout_seconds");
-                if (timeout == null || timeout.isNull()) {
-                    return;
-                }
-                if (!timeout.isIntegralNumber() || !timeout.canConvertToLong() || timeout.longValue() <= 0) {
-                    configError = "SIGNAL node " + id + ": timeout_seconds must be a positive whole number, got "
-                            + timeout;
-                    return;
-                }
-                signalTimeoutSeconds = timeout.longValue();
-            }
+        @Override
+        public NodeType type() {
+            return NodeType.HTTP_MULTIPART;
+        }
 
-            private static boolean isText(JsonNode config, String field) {
-                JsonNode v = config.get(field);
-                return v != null && v.isTextual();
-            }
+        @Override
+        public List<String> children() {
+            return List.of();
+        }
+    }
+
+    /**
+     * A leaf of type {@code type} (SLEEP, WAIT_SCHEDULE or SIGNAL) whose config cannot be used.
+     * The graph loads; the node fails when it runs, with {@code problem} as its error, which names
+     * the node and what is wrong (e.g. {@code SLEEP node ab12cd34 has no duration}).
+     */
+    public record InvalidNode(String id, NodeType type, String resultName, String problem) implements Node {
+        public InvalidNode {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(type, "type");
+            Objects.requireNonNull(problem, "problem");
+        }
+
+        @Override
+        public List<String> children() {
+            return List.of();
         }
     }
 }

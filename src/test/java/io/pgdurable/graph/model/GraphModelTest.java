@@ -4,12 +4,32 @@ import static io.pgdurable.graph.sql.SubstitutionTest.json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgdurable.graph.model.GraphModel.BreakNode;
+import io.pgdurable.graph.model.GraphModel.ConditionNode;
+import io.pgdurable.graph.model.GraphModel.HttpMultipartNode;
+import io.pgdurable.graph.model.GraphModel.HttpNode;
+import io.pgdurable.graph.model.GraphModel.IfNode;
+import io.pgdurable.graph.model.GraphModel.InvalidNode;
+import io.pgdurable.graph.model.GraphModel.JoinNode;
+import io.pgdurable.graph.model.GraphModel.LoopNode;
 import io.pgdurable.graph.model.GraphModel.Node;
 import io.pgdurable.graph.model.GraphModel.NodeType;
+import io.pgdurable.graph.model.GraphModel.RaceNode;
+import io.pgdurable.graph.model.GraphModel.ResultHasRows;
+import io.pgdurable.graph.model.GraphModel.SignalNode;
+import io.pgdurable.graph.model.GraphModel.SleepNode;
+import io.pgdurable.graph.model.GraphModel.SqlNode;
+import io.pgdurable.graph.model.GraphModel.ThenNode;
+import io.pgdurable.graph.model.GraphModel.WaitScheduleNode;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.assertj.core.api.AbstractThrowableAssert;
 import org.junit.jupiter.api.Test;
 
@@ -55,6 +75,18 @@ class GraphModelTest {
         return GraphModel.parse(input);
     }
 
+    /** Node {@code id} of the model, which must be a {@code type} record. */
+    private static <T extends Node> T node(GraphModel m, String id, Class<T> type) {
+        Node n = m.node(id);
+        assertThat(n).isInstanceOf(type);
+        return type.cast(n);
+    }
+
+    /** The problem of node {@code id} of the model, which must be an {@link InvalidNode}. */
+    private static String problemOf(GraphModel m, String id) {
+        return node(m, id, InvalidNode.class).problem();
+    }
+
     private static String minimal(String nodesJson) {
         return q("{'instance_id': 'x', 'root': 'a', 'nodes': " + nodesJson + "}");
     }
@@ -73,6 +105,7 @@ class GraphModelTest {
         assertThat(m.role()).isEqualTo("alice");
         assertThat(m.roleOid()).isEqualTo(16384L);
         assertThat(m.root()).isEqualTo("r0");
+        assertThat(m.rootNode()).isInstanceOf(ThenNode.class);
         assertThat(m.rootNode().type()).isEqualTo(NodeType.THEN);
         assertThat(m.vars()).containsExactly(Map.entry("a", "1"), Map.entry("n", "5"));
         assertThat(m.nodes()).hasSize(15);
@@ -82,24 +115,20 @@ class GraphModelTest {
     void compound_nodes_and_their_children_in_execution_order() {
         GraphModel m = model();
         assertThat(m.children("r0")).containsExactly("j1", "l1");
-        assertThat(m.node("r0").resultName()).isEqualTo("all");
-        Node join = m.node("j1");
-        assertThat(join.extras()).containsExactly("s3");
+        assertThat(m.node("r0")).isEqualTo(new ThenNode("r0", "all", "j1", "l1"));
+        JoinNode join = node(m, "j1", JoinNode.class);
+        assertThat(join.branches()).containsExactly("s1", "x1", "s3");
         assertThat(join.children()).containsExactly("s1", "x1", "s3");
+        assertThat(m.node("x1")).isEqualTo(new RaceNode("x1", null, "s2", "h1"));
         assertThat(m.children("x1")).containsExactly("s2", "h1");
-        Node loop = m.node("l1");
-        assertThat(loop.left()).isEqualTo("i1");
-        assertThat(loop.right()).isNull();
-        assertThat(loop.condition()).isEqualTo("c1");
+        LoopNode loop = node(m, "l1", LoopNode.class);
+        assertThat(loop).isEqualTo(new LoopNode("l1", "lr", "i1", "c1"));
         assertThat(loop.children()).containsExactly("i1", "c1");
-        Node iff = m.node("i1");
-        assertThat(iff.condition()).isEqualTo("c2");
-        assertThat(iff.isIfRows()).isFalse();
+        IfNode iff = node(m, "i1", IfNode.class);
+        assertThat(iff).isEqualTo(new IfNode("i1", null, new ConditionNode("c2"), "b1", "ir"));
         assertThat(iff.children()).containsExactly("c2", "b1", "ir");
-        Node ifRows = m.node("ir");
-        assertThat(ifRows.isIfRows()).isTrue();
-        assertThat(ifRows.ifRowsResultName()).isEqualTo("one");
-        assertThat(ifRows.condition()).isNull();
+        IfNode ifRows = node(m, "ir", IfNode.class);
+        assertThat(ifRows).isEqualTo(new IfNode("ir", null, new ResultHasRows("one"), "ws", "sg"));
         assertThat(ifRows.children()).containsExactly("ws", "sg");
         assertThat(m.children("s1")).isEmpty();
         assertThat(NodeType.LOOP.isCompound()).isTrue();
@@ -109,26 +138,30 @@ class GraphModelTest {
     @Test
     void leaf_configs() {
         GraphModel m = model();
-        assertThat(m.node("s1").query()).isEqualTo("SELECT 1");
-        assertThat(m.node("s1").resultName()).isEqualTo("one");
-        assertThat(m.node("s2").sleepSeconds()).isEqualTo(60);
-        assertThat(m.node("s3").signalName()).isEqualTo("go");
-        assertThat(m.node("s3").signalTimeoutSeconds()).isEqualTo(30L);
-        assertThat(m.node("sg").signalTimeoutSeconds()).isNull();
-        assertThat(m.node("ws").cronExpression()).isEqualTo("*/5 * * * *");
-        assertThat(m.node("b1").breakValue()).isEqualTo("{\"status\": \"done\"}");
-        assertThat(m.node("b1").breakResult()).isEqualTo(json("{\"status\":\"done\"}"));
-        assertThat(m.node("h1").query()).isEqualTo("{\"url\":\"https://example.com\"}");
+        assertThat(m.node("s1")).isEqualTo(new SqlNode("s1", "one", "SELECT 1"));
+        assertThat(m.node("s2")).isEqualTo(new SleepNode("s2", null, 60));
+        assertThat(m.node("s3")).isEqualTo(new SignalNode("s3", null, "go", 30L));
+        assertThat(m.node("sg")).isEqualTo(new SignalNode("sg", null, "other", null));
+        assertThat(m.node("ws")).isEqualTo(new WaitScheduleNode("ws", null, "*/5 * * * *"));
+        BreakNode brk = node(m, "b1", BreakNode.class);
+        assertThat(brk.value()).isEqualTo("{\"status\": \"done\"}");
+        assertThat(brk.result()).isEqualTo(json("{\"status\":\"done\"}"));
+        assertThat(m.node("h1")).isEqualTo(new HttpNode("h1", null, "{\"url\":\"https://example.com\"}"));
     }
 
     @Test
     void break_values_become_json_or_a_json_string_or_null() {
-        assertThat(withNode("b1", "{'type':'BREAK','query':'{\\'break_value\\':\\'done\\'}'}").node("b1").breakResult())
+        assertThat(breakResult("{'type':'BREAK','query':'{\\'break_value\\':\\'done\\'}'}"))
                 .isEqualTo(json("\"done\""));
-        GraphModel nullBreak = withNode("b1", "{'type':'BREAK','query':'{\\'break_value\\':null}'}");
-        assertThat(nullBreak.node("b1").breakResult().isNull()).isTrue();
-        assertThat(withNode("b1", "{'type':'BREAK','query':'{\\'break_value\\':\\'42\\'}'}").node("b1").breakResult())
+        assertThat(breakResult("{'type':'BREAK','query':'{\\'break_value\\':null}'}").isNull()).isTrue();
+        assertThat(breakResult("{'type':'BREAK'}").isNull()).isTrue();
+        assertThat(breakResult("{'type':'BREAK','query':'not json'}").isNull()).isTrue();
+        assertThat(breakResult("{'type':'BREAK','query':'{\\'break_value\\':\\'42\\'}'}"))
                 .isEqualTo(json("42"));
+    }
+
+    private static JsonNode breakResult(String nodeJson) {
+        return node(withNode("b1", nodeJson), "b1", BreakNode.class).result();
     }
 
     @Test
@@ -156,7 +189,7 @@ class GraphModelTest {
         GraphModel m = GraphModel.parse(input);
         ((ObjectNode) input.get("nodes").get("s1")).put("query", "DROP TABLE x");
         input.put("root", "s1");
-        assertThat(m.node("s1").query()).isEqualTo("SELECT 1");
+        assertThat(node(m, "s1", SqlNode.class).query()).isEqualTo("SELECT 1");
         assertThat(m.subgraph("s1").get("nodes").get("s1").get("query").asText()).isEqualTo("SELECT 1");
         assertThat(m.toJson().get("root").asText()).isEqualTo("r0");
     }
@@ -217,31 +250,70 @@ class GraphModelTest {
     }
 
     @Test
-    void bad_leaf_configs_fail_when_the_node_is_used() {
-        GraphModel m = withNode("s2", "{'type':'SLEEP','query':'abc'}");
-        assertThatThrownBy(() -> m.node("s2").sleepSeconds()).isInstanceOf(GraphException.class)
-                .hasMessage("SLEEP node s2: invalid sleep duration 'abc'"
-                        + " (expected a whole number of seconds, 0 or more)");
-        assertThatThrownBy(() -> withNode("s2", "{'type':'SLEEP','query':'-5'}").node("s2").sleepSeconds())
-                .isInstanceOf(GraphException.class);
-        assertThat(withNode("s2", "{'type':'SLEEP','query':'+7'}").node("s2").sleepSeconds()).isEqualTo(7);
-        assertThatThrownBy(() -> withNode("ws", "{'type':'WAIT_SCHEDULE','query':'{}'}").node("ws").cronExpression())
-                .hasMessage("WAIT_SCHEDULE node ws: config has no cron_expr");
-        assertThatThrownBy(() -> withNode("ws", "{'type':'WAIT_SCHEDULE','query':'x'}").node("ws").cronExpression())
-                .hasMessageStartingWith("WAIT_SCHEDULE node ws: invalid config");
-        GraphModel noName = withNode("sg", "{'type':'SIGNAL','query':'{\\'signal_name\\':\\'\\'}'}");
-        assertThatThrownBy(() -> noName.node("sg").signalName())
-                .hasMessage("SIGNAL node sg: config has no signal_name");
-        GraphModel zero = withNode("sg",
-                "{'type':'SIGNAL','query':'{\\'signal_name\\':\\'s\\',\\'timeout_seconds\\':0}'}");
-        assertThatThrownBy(() -> zero.node("sg").signalTimeoutSeconds())
-                .hasMessage("SIGNAL node sg: timeout_seconds must be a positive whole number, got 0");
+    void bad_leaf_configs_load_as_invalid_nodes_that_carry_the_problem() {
+        GraphModel m = withNode("s2", "{'type':'SLEEP','query':'abc','result_name':'zz'}");
+        assertThat(m.node("s2")).isEqualTo(new InvalidNode("s2", NodeType.SLEEP, "zz", "SLEEP node s2:"
+                + " invalid sleep duration 'abc' (expected a whole number of seconds, 0 or more)"));
+        assertThat(m.node("s2").children()).isEmpty();
+        assertThat(problemOf(withNode("s2", "{'type':'SLEEP'}"), "s2")).isEqualTo("SLEEP node s2 has no duration");
+        assertThat(problemOf(withNode("s2", "{'type':'SLEEP','query':'-5'}"), "s2"))
+                .startsWith("SLEEP node s2: invalid sleep duration '-5'");
+        assertThat(problemOf(withNode("s2", "{'type':'SLEEP','query':'1234567890123456789'}"), "s2"))
+                .startsWith("SLEEP node s2: invalid sleep duration");
+        assertThat(withNode("s2", "{'type':'SLEEP','query':' +7 '}").node("s2")).isEqualTo(new SleepNode("s2", null, 7));
+        assertThat(problemOf(withNode("ws", "{'type':'WAIT_SCHEDULE','query':'{}'}"), "ws"))
+                .isEqualTo("WAIT_SCHEDULE node ws: config has no cron_expr");
+        assertThat(problemOf(withNode("ws", "{'type':'WAIT_SCHEDULE','query':'x'}"), "ws"))
+                .startsWith("WAIT_SCHEDULE node ws: invalid config: ");
+        assertThat(problemOf(withNode("ws", "{'type':'WAIT_SCHEDULE','query':'[1]'}"), "ws"))
+                .isEqualTo("WAIT_SCHEDULE node ws: config must be a JSON object, got [1]");
+        assertThat(problemOf(withNode("ws", "{'type':'WAIT_SCHEDULE'}"), "ws"))
+                .isEqualTo("WAIT_SCHEDULE node ws has no config");
+        assertThat(node(withNode("sg", "{'type':'SIGNAL','query':'{\\'signal_name\\':\\'\\'}'}"), "sg",
+                InvalidNode.class)).isEqualTo(new InvalidNode("sg", NodeType.SIGNAL, null,
+                "SIGNAL node sg: config has no signal_name"));
+        assertThat(problemOf(withNode("sg",
+                "{'type':'SIGNAL','query':'{\\'signal_name\\':\\'s\\',\\'timeout_seconds\\':0}'}"), "sg"))
+                .isEqualTo("SIGNAL node sg: timeout_seconds must be a positive whole number, got 0");
+        assertThat(problemOf(withNode("sg",
+                "{'type':'SIGNAL','query':'{\\'signal_name\\':\\'s\\',\\'timeout_seconds\\':1.5}'}"), "sg"))
+                .isEqualTo("SIGNAL node sg: timeout_seconds must be a positive whole number, got 1.5");
+        assertThat(problemOf(withNode("sg", "{'type':'SIGNAL'}"), "sg")).isEqualTo("SIGNAL node sg has no config");
     }
 
     @Test
-    void asking_a_node_for_another_types_config_is_a_programming_error() {
-        assertThatThrownBy(() -> model().node("s1").sleepSeconds()).isInstanceOf(IllegalStateException.class)
-                .hasMessage("node s1 is a SQL node, not SLEEP");
+    void every_node_type_parses_to_its_own_record() {
+        String nodes = q("""
+                {'a': {'type': 'THEN', 'left': 'b', 'right': 'c'},
+                 'b': {'type': 'SQL', 'query': 'SELECT 1', 'result_name': 'r'},
+                 'c': {'type': 'JOIN', 'left': 'd', 'right': 'e'},
+                 'd': {'type': 'HTTP_MULTIPART', 'query': '{}'},
+                 'e': {'type': 'SLEEP', 'query': 'soon'}}
+                """);
+        GraphModel m = GraphModel.parse(minimal(nodes));
+        assertThat(m.node("c")).isEqualTo(new JoinNode("c", null, List.of("d", "e")));
+        assertThat(m.node("d")).isEqualTo(new HttpMultipartNode("d", null, "{}"));
+        assertThat(m.node("e")).isInstanceOf(InvalidNode.class);
+
+        Map<NodeType, Class<?>> recordOf = new EnumMap<>(NodeType.class);
+        for (GraphModel g : List.of(model(), m)) {
+            for (Node n : g.nodes().values()) {
+                if (!(n instanceof InvalidNode)) {
+                    assertThat(recordOf.putIfAbsent(n.type(), n.getClass())).as(n.type().name())
+                            .isIn(null, n.getClass());
+                }
+            }
+        }
+        assertThat(recordOf.keySet()).as("every type is parsed in these graphs").containsExactlyInAnyOrder(NodeType.values());
+        Set<Class<?>> records = new HashSet<>(recordOf.values());
+        records.add(InvalidNode.class);
+        assertThat(records).as("every record is built by the parser, one per type")
+                .hasSize(NodeType.values().length + 1)
+                .containsExactlyInAnyOrderElementsOf(Arrays.asList(Node.class.getPermittedSubclasses()));
+    }
+
+    @Test
+    void asking_for_a_node_that_does_not_exist_fails() {
         assertThatThrownBy(() -> model().node("nope")).isInstanceOf(GraphException.class)
                 .hasMessage("Unknown node id 'nope'");
     }
