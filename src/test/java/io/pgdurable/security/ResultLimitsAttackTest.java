@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 class ResultLimitsAttackTest {
     private static final Duration DONE = Duration.ofSeconds(90);
 
-    /** Turns committed per instance (the first instance of each batch; tests run one at a time). */
+    /** Turns tried per instance until it is failed (the first instance of each batch; tests run one at a time). */
     private static final Map<String, AtomicInteger> TURNS = new ConcurrentHashMap<>();
     /** Times the worker set out to fail an instance whose turn failed. */
     private static final Map<String, AtomicInteger> ENGINE_FAILURES = new ConcurrentHashMap<>();
@@ -56,7 +56,11 @@ class ResultLimitsAttackTest {
 
     private static void hook(FaultPoint point, String instanceId) {
         if (point == FaultPoint.BEFORE_TURN_COMMIT) {
-            TURNS.computeIfAbsent(instanceId, k -> new AtomicInteger()).incrementAndGet();
+            if (!ENGINE_FAILURES.containsKey(instanceId)) {
+                // Once failed, the instance's leftover messages are dropped by turns that change
+                // nothing; those are not attempts of the failing turn.
+                TURNS.computeIfAbsent(instanceId, k -> new AtomicInteger()).incrementAndGet();
+            }
             if (SABOTAGED.contains(instanceId)) {
                 throw new IllegalStateException("orchestration bug: this turn cannot be written");
             }
@@ -186,7 +190,9 @@ class ResultLimitsAttackTest {
                 .as("while the worker failed the instance, could another dispatch loop have claimed it?")
                 .isFalse();
         assertThat(ENGINE_FAILURES.get(id).get()).isEqualTo(1);
-        assertThat(turns(id) - turnsBefore).as("attempts of the failing turn").isEqualTo(1);
+        // Tried once alone; when another instance's turn shared its batch, the batch is first tried
+        // whole and then retried one turn at a time to find the failing one, so twice at most.
+        assertThat(turns(id) - turnsBefore).as("attempts of the failing turn").isBetween(1, 2);
         assertThat(engineLong("SELECT count(*) FROM df_engine.history WHERE instance_id = ? AND event_type = 'ExecutionFailed'",
                 id)).isEqualTo(1);
         assertThat(engineLong("SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id = ?", id)).isZero();
