@@ -45,7 +45,7 @@ import org.postgresql.PGProperty;
  * {@code currentSchema}, which would set the search path behind the pin's back and is refused.
  *
  * <p>Every connection sends {@code application_name} in the startup packet (pgjdbc otherwise sets
- * it with a {@code SET} after connecting, and the first {@code DISCARD ALL} of a pooled connection
+ * it with a {@code SET} after connecting, and the first {@code RESET ALL} of a pooled connection
  * would reset it).
  *
  * <p>Instances are immutable; the {@code with...} methods return changed copies.

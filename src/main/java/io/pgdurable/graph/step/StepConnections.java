@@ -11,26 +11,30 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.WeakHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.postgresql.PGConnection;
 
 /**
  * Connections for SQL steps, authenticated as the role that submitted the workflow (never
  * {@code SET ROLE}, which the step's own SQL could undo). One small pool per database and role,
  * bounded per role and in total; a step waits for a slot up to the acquire timeout, then fails
- * with a message naming the limit. Every connection is reset with {@code DISCARD ALL} before it
- * goes back to its pool, so no session state leaks from one step into the next.
+ * with a message naming the limit. Every connection is reset before it goes back to its pool (see
+ * {@link #RESET}), so no session state leaks from one step into the next.
  *
  * <p>Pools are keyed by the role's OID, not its name: a name can pass to another role (rename one,
  * create another with the old name), an OID cannot. Each lease also checks that the connection's
  * session user is the expected role, and discards the connection otherwise, so a connection
- * opened under a name that meanwhile changed hands never runs another role's step.
+ * opened under a name that meanwhile changed hands never runs another role's step (checked once
+ * per connection, when it is first leased: a session's user cannot change after it logged in).
  *
  * <p>The connections keep the role's own defaults, search path included (see
  * {@link ConnectionSpec#forStep}). So every statement the worker itself sends on them (the session
@@ -54,6 +58,26 @@ public final class StepConnections implements AutoCloseable {
              WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER
             """;
 
+    /**
+     * What a step may leave in its session, undone in one round trip before the connection goes
+     * back to its pool: everything {@code DISCARD ALL} undoes (open cursors, a changed session
+     * user, settings, LISTENs, advisory locks, temporary tables, sequence state, prepared
+     * statements) except the server's cached query plans, which are no session state anyone can
+     * see and which {@code DISCARD ALL} would make every step plan again. Statements the step
+     * prepared with SQL {@code PREPARE} are counted by the last statement and deallocated when
+     * there are any (see {@link Lease#close()}); the driver's own protocol-level statements stay.
+     * Everything is schema-qualified: the role's own search path is in force.
+     */
+    static final String RESET = """
+            CLOSE ALL;
+            SET SESSION AUTHORIZATION DEFAULT;
+            RESET ALL;
+            UNLISTEN *;
+            SELECT pg_catalog.pg_advisory_unlock_all();
+            DISCARD TEMP;
+            DISCARD SEQUENCES;
+            SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql""";
+
     /** SQLSTATE of a lease refused because its connection was another role's (class 08: retried). */
     static final String WRONG_ROLE = "08006";
 
@@ -63,6 +87,8 @@ public final class StepConnections implements AutoCloseable {
     private final Duration acquireTimeout;
     private final Semaphore slots;
     private final Map<PoolKey, RolePool> pools = new HashMap<>();
+    /** Connections whose session user has been checked (each pool's connections are one role's). */
+    private final Map<Object, Boolean> checkedSessions = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean closed;
 
     private record PoolKey(String database, long roleOid) {
@@ -123,7 +149,13 @@ public final class StepConnections implements AutoCloseable {
             throw e;
         }
         try {
-            checkSessionUser(connection, roleOid, login);
+            // A session's user is fixed when it logs in (the reset undoes SET SESSION
+            // AUTHORIZATION), so each connection is checked once, when it is first leased.
+            Object session = connection.unwrap(PGConnection.class);
+            if (!checkedSessions.containsKey(session)) {
+                checkSessionUser(connection, roleOid, login);
+                checkedSessions.put(session, Boolean.TRUE);
+            }
         } catch (SQLException | RuntimeException e) {
             pool.dataSource.evictConnection(connection);
             if (e instanceof WrongRoleException) {
@@ -227,6 +259,30 @@ public final class StepConnections implements AutoCloseable {
         all.forEach(p -> p.dataSource.close());
     }
 
+    /** Undoes what a step may have left in the session (see {@link #RESET}). */
+    static void reset(Connection connection) throws SQLException {
+        long prepared = 0;
+        try (Statement s = connection.createStatement()) {
+            boolean isResult = s.execute(RESET);
+            while (true) {
+                if (isResult) {
+                    try (ResultSet rs = s.getResultSet()) {
+                        // The last result is the count; the advisory unlock's is a void.
+                        if (rs.next() && "count".equals(rs.getMetaData().getColumnName(1))) {
+                            prepared = rs.getLong(1);
+                        }
+                    }
+                } else if (s.getUpdateCount() == -1) {
+                    break;
+                }
+                isResult = s.getMoreResults();
+            }
+            if (prepared > 0) {
+                s.execute("DEALLOCATE ALL");
+            }
+        }
+    }
+
     /** A role's pool, with the leases taken from it and whether a newer pool replaced it. */
     private static final class RolePool {
         final String login;
@@ -269,9 +325,7 @@ public final class StepConnections implements AutoCloseable {
                         connection.rollback();
                         connection.setAutoCommit(true);
                     }
-                    try (Statement s = connection.createStatement()) {
-                        s.execute("DISCARD ALL");
-                    }
+                    reset(connection);
                 }
             } catch (SQLException e) {
                 // A connection we cannot reset must not be reused.

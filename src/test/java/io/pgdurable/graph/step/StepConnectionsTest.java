@@ -77,4 +77,39 @@ class StepConnectionsTest {
             return rs.getString(1);
         }
     }
+
+    @Test
+    void nothing_a_step_leaves_in_its_session_reaches_the_next_step_on_the_same_connection() throws SQLException {
+        long backend;
+        try (StepConnections.Lease l = connections.acquire(null, oid, ROLE)) {
+            Connection c = l.connection();
+            backend = Long.parseLong(query(c, "SELECT pg_backend_pid()"));
+            try (Statement s = c.createStatement()) {
+                s.execute("SET work_mem = '7MB'");
+                s.execute("PREPARE leftover AS SELECT 42");
+                s.execute("CREATE TEMP TABLE leftover_temp (x int)");
+                s.execute("LISTEN leftover_channel");
+                s.execute("SELECT pg_advisory_lock(4242)");
+                s.execute("BEGIN");
+                s.execute("DECLARE leftover_cursor CURSOR WITH HOLD FOR SELECT 1");
+                s.execute("COMMIT");
+            }
+        }
+        try (StepConnections.Lease l = connections.acquire(null, oid, ROLE)) {
+            Connection c = l.connection();
+            assertThat(Long.parseLong(query(c, "SELECT pg_backend_pid()"))).as("the same pooled connection")
+                    .isEqualTo(backend);
+            assertThat(query(c, "SHOW work_mem")).isNotEqualTo("7MB");
+            assertThat(query(c, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql")).isEqualTo("0");
+            assertThat(query(c, "SELECT to_regclass('pg_temp.leftover_temp') IS NULL")).isEqualTo("t");
+            assertThat(query(c, "SELECT count(*) FROM pg_listening_channels()")).isEqualTo("0");
+            assertThat(query(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"))
+                    .isEqualTo("0");
+            assertThat(query(c, "SELECT count(*) FROM pg_cursors WHERE name = 'leftover_cursor'")).isEqualTo("0");
+            // The driver's own statements still work after the reset (its prepared statements stay).
+            for (int i = 0; i < 10; i++) {
+                assertThat(query(c, "SELECT session_user")).isEqualTo(ROLE);
+            }
+        }
+    }
 }
