@@ -3,7 +3,9 @@ package io.pgdurable.bench;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -93,9 +95,10 @@ public final class BenchmarkReport {
     private final Throughput df;
     private final Throughput inDatabase;
     private final Fairness fairness;
+    private final Map<String, CostMeter.Cost> costs;
 
     BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df,
-                    Throughput inDatabase, Fairness fairness) {
+                    Throughput inDatabase, Fairness fairness, Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
@@ -103,6 +106,7 @@ public final class BenchmarkReport {
         this.df = df;
         this.inDatabase = inDatabase;
         this.fairness = fairness;
+        this.costs = new LinkedHashMap<>(costs);
     }
 
     /** The fairness scenario: one role's flood against another role's single workflow. */
@@ -181,6 +185,8 @@ public final class BenchmarkReport {
                         + " %d per role)  other df.start->completed %s  rows %s%n",
                 f.floodStepsBeforeOther(), f.floodInstances(), f.floodStep().toMillis(), f.threads(), f.perRole(),
                 LatencyStats.millis(f.otherLatency().toNanos()), verdict(f.verification())));
+        // Added below the scenario lines, so that scripts reading those lines keep working.
+        costs.forEach((scenario, cost) -> out.printf(Locale.ROOT, "cost %-13s %s%n", scenario, cost.describe()));
         out.flush();
     }
 

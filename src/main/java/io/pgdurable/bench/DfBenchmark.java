@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -48,7 +49,8 @@ final class DfBenchmark {
         this.name = scenario.label();
     }
 
-    BenchmarkReport.Throughput run(Connection admin) throws SQLException {
+    BenchmarkReport.Throughput run(Connection admin, CostMeter meter, Map<String, CostMeter.Cost> costs)
+            throws SQLException {
         prepare(admin);
         int instances = settings.instances();
         int steps = settings.steps();
@@ -65,9 +67,11 @@ final class DfBenchmark {
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
                     name, instances, steps);
             out.flush();
+            CostMeter.Mark mark = meter.start(admin);
             long started = System.nanoTime();
             start(app, label, instances, steps);
             long finished = await(admin, label, instances, host);
+            costs.put(name, meter.stop(admin, mark, (long) instances * steps));
             Duration wall = Duration.ofNanos(finished - started);
             LatencyStats latencies = latencies(admin);
             BenchmarkReport.Verification check = verify(admin, (long) instances * steps, instances);
@@ -104,7 +108,7 @@ final class DfBenchmark {
                     .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                     .orchestrationThreads(settings.orchestrationThreads())
                     .turnBatchSize(settings.turnBatchSize())
-                    .build();
+                        .build();
             try {
                 worker = Worker.start(config, graph.register(new Registry()));
             } catch (RuntimeException e) {
@@ -241,7 +245,7 @@ final class DfBenchmark {
     private long await(Connection admin, String runLabel, int count, Host host) throws SQLException {
         long deadline = System.nanoTime() + settings.timeout().toNanos();
         try (PreparedStatement ps = admin.prepareStatement(
-                "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')")) {
+                CostMeter.OWN_MARK + "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')")) {
             ps.setString(1, runLabel);
             while (true) {
                 long unfinished;
@@ -270,7 +274,7 @@ final class DfBenchmark {
 
     private LatencyStats latencies(Connection admin) throws SQLException {
         List<Long> nanos = new ArrayList<>();
-        try (PreparedStatement ps = admin.prepareStatement("""
+        try (PreparedStatement ps = admin.prepareStatement(CostMeter.OWN_MARK + """
                 SELECT (extract(epoch FROM completed_at - created_at) * 1e9)::bigint
                   FROM df.instances WHERE label = ? AND completed_at IS NOT NULL""")) {
             ps.setString(1, label);

@@ -19,8 +19,10 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -89,21 +91,21 @@ public final class EngineBenchmark {
     private static final String START_MANY =
             "SELECT count(df_engine.start_orchestration(id, ?, ?)) FROM unnest(?::text[]) AS id";
     private static final String COUNT_UNFINISHED =
-            "SELECT count(*) FROM df_engine.instances WHERE status IN ('Pending', 'Running') AND name = ?";
-    private static final String STATUS = "SELECT status FROM df_engine.instances WHERE id = ?";
-    private static final String INSTANCE_LATENCIES = """
+            CostMeter.OWN_MARK + "SELECT count(*) FROM df_engine.instances WHERE status IN ('Pending', 'Running') AND name = ?";
+    private static final String STATUS = CostMeter.OWN_MARK + "SELECT status FROM df_engine.instances WHERE id = ?";
+    private static final String INSTANCE_LATENCIES = CostMeter.OWN_MARK + """
             SELECT (extract(epoch FROM completed_at - created_at) * 1e9)::bigint
               FROM df_engine.instances
              WHERE name = ? AND completed_at IS NOT NULL""";
-    private static final String COUNT_ROWS = "SELECT count(*), count(DISTINCT (instance_id, step)) FROM public.bench_rows";
-    private static final String COUNT_COMPLETED = """
+    private static final String COUNT_ROWS = CostMeter.OWN_MARK + "SELECT count(*), count(DISTINCT (instance_id, step)) FROM public.bench_rows";
+    private static final String COUNT_COMPLETED = CostMeter.OWN_MARK + """
             SELECT count(*) FILTER (WHERE status = 'Completed'),
                    (array_agg(id || ' ' || status || ': ' || coalesce(output, ''))
                         FILTER (WHERE status <> 'Completed'))[1]
               FROM df_engine.instances
              WHERE name = ANY (?)""";
     private static final String OTHER_WORKERS =
-            "SELECT count(*) FROM df_engine.workers WHERE last_seen_at > now() - make_interval(secs => ?)";
+            CostMeter.OWN_MARK + "SELECT count(*) FROM df_engine.workers WHERE last_seen_at > now() - make_interval(secs => ?)";
 
     private final BenchmarkSettings settings;
     private final PrintWriter out;
@@ -128,10 +130,12 @@ public final class EngineBenchmark {
         BenchmarkReport.Throughput df = null;
         BenchmarkReport.Throughput inDatabase = null;
         BenchmarkReport.Fairness fairness = null;
+        Map<String, CostMeter.Cost> costs = new LinkedHashMap<>();
         try (Connection admin = settings.connect("pg-durable bench")) {
             checkSchema(admin);
             execute(admin, CREATE_TABLE);
             describeServer(admin);
+            CostMeter meter = CostMeter.probe(admin);
             if (settings.runs(Scenario.CEILING)) {
                 clear(admin);
                 ceiling = runCeiling();
@@ -141,7 +145,7 @@ public final class EngineBenchmark {
                 try (HikariDataSource rowPool = rowPool();
                      Worker worker = Worker.start(workerConfig(), registry(rowPool));
                      Connection client = settings.connect("pg-durable bench client")) {
-                    Runner runner = new Runner(admin, client, new EngineClient(worker.dataSource()));
+                    Runner runner = new Runner(admin, client, new EngineClient(worker.dataSource()), meter, costs);
                     runner.warmUp();
                     if (settings.runs(Scenario.THROUGHPUT)) {
                         clear(admin);
@@ -158,16 +162,16 @@ public final class EngineBenchmark {
                 }
             }
             if (settings.runs(Scenario.DF)) {
-                df = new DfBenchmark(settings, out, Scenario.DF).run(admin);
+                df = new DfBenchmark(settings, out, Scenario.DF).run(admin, meter, costs);
             }
             if (settings.runs(Scenario.IN_DATABASE)) {
-                inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin);
+                inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin, meter, costs);
             }
             if (settings.runs(Scenario.FAIRNESS)) {
                 fairness = new FairnessBenchmark(settings, out).run(admin);
             }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase, fairness);
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase, fairness, costs);
     }
 
     private void checkSchema(Connection c) throws SQLException {
@@ -360,11 +364,16 @@ public final class EngineBenchmark {
         private final EngineClient engine;
         private final PreparedStatement status;
         private final AtomicInteger serial = new AtomicInteger();
+        private final CostMeter meter;
+        private final Map<String, CostMeter.Cost> costs;
 
-        Runner(Connection admin, Connection client, EngineClient engine) throws SQLException {
+        Runner(Connection admin, Connection client, EngineClient engine, CostMeter meter,
+               Map<String, CostMeter.Cost> costs) throws SQLException {
             this.admin = admin;
             this.client = client;
             this.engine = engine;
+            this.meter = meter;
+            this.costs = costs;
             this.status = client.prepareStatement(STATUS);
         }
 
@@ -392,9 +401,11 @@ public final class EngineBenchmark {
             out.printf(Locale.ROOT, "throughput: %d orchestrations x %d steps, started in one transaction ...%n",
                     instances, steps);
             out.flush();
+            CostMeter.Mark mark = meter.start(admin);
             long started = System.nanoTime();
             startMany(THROUGHPUT, instances, steps);
             long finished = awaitGroup(THROUGHPUT, instances);
+            costs.put("throughput", meter.stop(admin, mark, (long) instances * steps));
             Duration wall = Duration.ofNanos(finished - started);
             LatencyStats perInstance = instanceLatencies(THROUGHPUT);
             BenchmarkReport.Verification check = verify("throughput", (long) instances * steps, instances,
@@ -414,9 +425,11 @@ public final class EngineBenchmark {
                     samples);
             out.flush();
             long[] nanos = new long[samples];
+            CostMeter.Mark mark = meter.start(admin);
             for (int i = 0; i < samples; i++) {
                 nanos[i] = runOne(LATENCY, 1);
             }
+            costs.put("latency", meter.stop(admin, mark, samples));
             LatencyStats stats = LatencyStats.ofNanos(nanos);
             BenchmarkReport.Verification check = verify("latency", samples, samples, List.of(LATENCY));
             out.printf(Locale.ROOT, "latency: start->completed %s  mean %s%n",
@@ -436,7 +449,9 @@ public final class EngineBenchmark {
                 reference[i] = runOne(REFERENCE, REFERENCE_STEPS);
             }
             Duration referenceTotal = Duration.ofNanos(LatencyStats.ofNanos(reference).p50Nanos());
+            CostMeter.Mark mark = meter.start(admin);
             Duration total = Duration.ofNanos(runOne(LONG, steps));
+            costs.put("long", meter.stop(admin, mark, steps));
             BenchmarkReport.Verification check = verify("long",
                     (long) REFERENCE_RUNS * REFERENCE_STEPS + steps, REFERENCE_RUNS + 1, List.of(REFERENCE, LONG));
             BenchmarkReport.LongWorkflow result =

@@ -62,6 +62,10 @@ class EngineBenchmarkTest {
 
         assertThat(run.exitCode).as(run.err).isZero();
         assertThat(run.out).contains("summary", "throughput         steps/s").doesNotContain("ceiling ", "MISMATCH");
+        // Below the scenario lines: what a step cost, each figure measured or said to be skipped.
+        assertThat(run.out).containsPattern("cost throughput +statements/step (\\d|and server ms/step skipped)")
+                .containsPattern("worker JVM cpu ms/step \\d+\\.\\d{3}")
+                .containsPattern("database cpu ms/step (\\d+\\.\\d{3}|skipped)");
     }
 
     @Test

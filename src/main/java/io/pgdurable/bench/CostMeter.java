@@ -1,0 +1,216 @@
+package io.pgdurable.bench;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * What a scenario costs per step, besides its wall time: statements and server execution time
+ * (from {@code pg_stat_statements}, when the server has it loaded), and CPU time of this JVM (the
+ * in-process worker) and of the database's processes (from {@code /proc}, when the database runs
+ * on this machine). A source that is not available is reported as skipped, with the reason.
+ *
+ * <p>Statements are counted at the top level only (a function's own statements belong to its
+ * call), and the benchmark's own polling, which carries {@value #OWN_MARK} in its text, is left
+ * out.
+ */
+final class CostMeter {
+    /** Marks the benchmark's own statements (polling, checks), which are not counted as the scenario's cost. */
+    static final String OWN_MARK = "/* pg-durable bench */";
+
+    /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ, fixed by its ABI). */
+    private static final double MILLIS_PER_TICK = 10.0;
+
+    private final String statementsSkipped;
+    /** The schema of pg_stat_statements, quoted. */
+    private final String schema;
+    private final String databaseCpuSkipped;
+    private final long postmasterPid;
+
+    private CostMeter(String statementsSkipped, String schema, String databaseCpuSkipped, long postmasterPid) {
+        this.statementsSkipped = statementsSkipped;
+        this.schema = schema;
+        this.databaseCpuSkipped = databaseCpuSkipped;
+        this.postmasterPid = postmasterPid;
+    }
+
+    /** Finds out, on the benchmark's admin connection, which figures can be measured. */
+    static CostMeter probe(Connection admin) throws SQLException {
+        String statements = null;
+        String schema = null;
+        try (Statement st = admin.createStatement()) {
+            try (ResultSet rs = st.executeQuery(OWN_MARK + " SELECT current_setting('shared_preload_libraries')")) {
+                rs.next();
+                if (!rs.getString(1).contains("pg_stat_statements")) {
+                    statements = "skipped: pg_stat_statements is not in shared_preload_libraries";
+                }
+            }
+            if (statements == null) {
+                try {
+                    st.execute(OWN_MARK + " CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public");
+                    try (ResultSet rs = st.executeQuery(OWN_MARK + """
+                             SELECT quote_ident(n.nspname) FROM pg_extension e
+                              JOIN pg_namespace n ON n.oid = e.extnamespace
+                             WHERE e.extname = 'pg_stat_statements'""")) {
+                        rs.next();
+                        schema = rs.getString(1);
+                    }
+                    st.execute(OWN_MARK + " SELECT " + schema + ".pg_stat_statements_reset()");
+                } catch (SQLException e) {
+                    statements = "skipped: pg_stat_statements cannot be used here (" + e.getMessage() + ")";
+                }
+            }
+        }
+        long postmaster = -1;
+        String cpu = null;
+        try (Statement st = admin.createStatement();
+             ResultSet rs = st.executeQuery(OWN_MARK + " SELECT pg_backend_pid()")) {
+            rs.next();
+            Optional<long[]> backend = readStat(rs.getLong(1));
+            if (backend.isEmpty()) {
+                cpu = "skipped: the database does not run on this machine (its processes are not in /proc)";
+            } else {
+                postmaster = backend.get()[0];
+            }
+        }
+        return new CostMeter(statements, schema, cpu, postmaster);
+    }
+
+    /** Starts measuring: resets the statement statistics and reads the CPU counters. */
+    Mark start(Connection admin) throws SQLException {
+        if (statementsSkipped == null) {
+            try (Statement st = admin.createStatement()) {
+                st.execute(OWN_MARK + " SELECT " + schema + ".pg_stat_statements_reset()");
+            }
+        }
+        return new Mark(jvmCpuNanos(), databaseCpuTicks());
+    }
+
+    /** The cost per step since {@code mark}, over {@code steps} steps. */
+    Cost stop(Connection admin, Mark mark, long steps) throws SQLException {
+        double jvmMs = (jvmCpuNanos() - mark.jvmCpuNanos()) / 1e6;
+        long dbTicks = databaseCpuTicks();
+        double statements = Double.NaN;
+        double serverMs = Double.NaN;
+        if (statementsSkipped == null) {
+            try (Statement st = admin.createStatement();
+                 ResultSet rs = st.executeQuery(OWN_MARK + """
+                          SELECT coalesce(sum(s.calls), 0), coalesce(sum(s.total_exec_time), 0)
+                           FROM %s.pg_stat_statements s
+                          WHERE s.dbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                            AND s.toplevel
+                            AND strpos(s.query, '/* pg-durable bench */') = 0
+                            AND s.query NOT LIKE '%%pg_stat_statements%%'""".formatted(schema))) {
+                rs.next();
+                statements = rs.getDouble(1) / steps;
+                serverMs = rs.getDouble(2) / steps;
+            }
+        }
+        double dbMs = databaseCpuSkipped == null ? (dbTicks - mark.databaseCpuTicks()) * MILLIS_PER_TICK / steps
+                : Double.NaN;
+        return new Cost(statements, serverMs, jvmMs / steps, dbMs, statementsSkipped, databaseCpuSkipped);
+    }
+
+    /** CPU counters at the start of a measurement. */
+    record Mark(long jvmCpuNanos, long databaseCpuTicks) {
+    }
+
+    /**
+     * Per step: top-level statements, their server execution time (ms), and CPU time (ms) of the
+     * JVM and of the database's processes. NaN where skipped, with the reason.
+     */
+    record Cost(double statements, double serverMillis, double jvmCpuMillis, double databaseCpuMillis,
+                String statementsSkipped, String databaseCpuSkipped) {
+
+        /** The figures as one line's tail, e.g. {@code statements/step 8.8  server ms/step 0.85 ...}. */
+        String describe() {
+            StringBuilder s = new StringBuilder();
+            if (statementsSkipped == null) {
+                s.append(String.format(Locale.ROOT, "statements/step %.1f  server ms/step %.3f  ",
+                        statements, serverMillis));
+            } else {
+                s.append("statements/step and server ms/step ").append(statementsSkipped).append("  ");
+            }
+            s.append(String.format(Locale.ROOT, "worker JVM cpu ms/step %.3f  ", jvmCpuMillis));
+            if (databaseCpuSkipped == null) {
+                s.append(String.format(Locale.ROOT, "database cpu ms/step %.3f", databaseCpuMillis));
+            } else {
+                s.append("database cpu ms/step ").append(databaseCpuSkipped);
+            }
+            return s.toString();
+        }
+    }
+
+    private static long jvmCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return 0;
+    }
+
+    /**
+     * CPU ticks of the postmaster and all its children: the live ones' own time, and, through the
+     * postmaster's "children" counters, that of every child that has exited since it started.
+     */
+    private long databaseCpuTicks() {
+        if (databaseCpuSkipped != null) {
+            return 0;
+        }
+        long total = readStat(postmasterPid).map(s -> s[1] + s[2]).orElse(0L);
+        // Children that exit between the two reads are missed once; the benchmark's connections
+        // stay open while it measures, so that is rare and small.
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path p : procs) {
+                Optional<long[]> stat = readStat(Long.parseLong(p.getFileName().toString()));
+                if (stat.isPresent() && stat.get()[0] == postmasterPid) {
+                    total += stat.get()[1];
+                }
+            }
+        } catch (IOException e) {
+            return total;
+        }
+        return total;
+    }
+
+    /**
+     * Reads {@code /proc/<pid>/stat}: the parent pid, the process's own CPU ticks (utime + stime)
+     * and those of its children that it has waited for (cutime + cstime). Empty when there is no
+     * such process.
+     */
+    private static Optional<long[]> readStat(long pid) {
+        try {
+            return parseStat(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Parses the text of a {@code /proc/<pid>/stat} file; see {@link #readStat}. */
+    static Optional<long[]> parseStat(String text) {
+        // The command name (field 2) is in parentheses and may hold spaces and parentheses: count
+        // the fields from after its last closing parenthesis, where field 3 (the state) begins.
+        int end = text.lastIndexOf(')');
+        if (end < 0 || end + 2 > text.length()) {
+            return Optional.empty();
+        }
+        String[] f = text.substring(end + 2).trim().split(" ");
+        try {
+            long ppid = Long.parseLong(f[1]);
+            long utime = Long.parseLong(f[11]);
+            long stime = Long.parseLong(f[12]);
+            long cutime = Long.parseLong(f[13]);
+            long cstime = Long.parseLong(f[14]);
+            return Optional.of(new long[] {ppid, utime + stime, cutime + cstime});
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+}
