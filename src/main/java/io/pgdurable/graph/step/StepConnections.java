@@ -233,7 +233,12 @@ public final class StepConnections implements AutoCloseable {
 
     private HikariDataSource newPool(String database, long roleOid, String login) {
         HikariConfig hc = new HikariConfig();
-        hc.setDataSource(base.forStep(login, database).withApplicationName(APPLICATION_NAME).dataSource());
+        // Results in text form, always: with the server-side statements that now survive the reset
+        // between steps, the driver would switch a statement run often enough to binary results,
+        // whose text rendering differs for some types (arrays), and a step's result would change
+        // with how often its statement had run.
+        hc.setDataSource(base.forStep(login, database).withApplicationName(APPLICATION_NAME)
+                .withProperty("binaryTransfer", "false").dataSource());
         hc.setPoolName("pg_durable-steps-" + login + "-" + roleOid + (database == null ? "" : "@" + database));
         hc.setMaximumPoolSize(perRole);
         hc.setMinimumIdle(0);
