@@ -63,6 +63,15 @@ public final class BenchmarkReport {
     }
 
     /**
+     * One measurement of the scale scenario: with {@code history} finished instances in the
+     * database and {@code waiting} workflows waiting on a signal, the df workload's throughput,
+     * the client's time for single df.start calls, and the worker JVM's resident memory.
+     */
+    public record ScaleLevel(String name, long history, int waiting, Throughput df, LatencyStats starts,
+                             long residentBytes) {
+    }
+
+    /**
      * What a scenario left behind: every instance should have completed, and {@code bench_rows}
      * should hold one row per activity, no more (exactly-once) and no fewer.
      */
@@ -95,10 +104,11 @@ public final class BenchmarkReport {
     private final Throughput df;
     private final Throughput inDatabase;
     private final Fairness fairness;
+    private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
     BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df,
-                    Throughput inDatabase, Fairness fairness, Map<String, CostMeter.Cost> costs) {
+                    Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale, Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
@@ -106,12 +116,18 @@ public final class BenchmarkReport {
         this.df = df;
         this.inDatabase = inDatabase;
         this.fairness = fairness;
+        this.scale = List.copyOf(scale);
         this.costs = new LinkedHashMap<>(costs);
     }
 
     /** The fairness scenario: one role's flood against another role's single workflow. */
     public Optional<Fairness> fairness() {
         return Optional.ofNullable(fairness);
+    }
+
+    /** The scale scenario's measurements, in order; empty when it did not run. */
+    public List<ScaleLevel> scale() {
+        return scale;
     }
 
     /** The control-plane scenario: df workflows of SQL steps started with df.start. */
@@ -149,6 +165,7 @@ public final class BenchmarkReport {
         df().ifPresent(d -> all.add(d.verification()));
         inDatabase().ifPresent(d -> all.add(d.verification()));
         fairness().ifPresent(f -> all.add(f.verification()));
+        scale.forEach(l -> all.add(l.df().verification()));
         return all;
     }
 
@@ -185,6 +202,22 @@ public final class BenchmarkReport {
                         + " %d per role)  other df.start->completed %s  rows %s%n",
                 f.floodStepsBeforeOther(), f.floodInstances(), f.floodStep().toMillis(), f.threads(), f.perRole(),
                 LatencyStats.millis(f.otherLatency().toNanos()), verdict(f.verification())));
+        for (ScaleLevel l : scale) {
+            out.printf(Locale.ROOT,
+                    "scale %-12s steps/s            %-8.0f (%d x %d SQL steps, %d finished, %d waiting)"
+                            + "  df.start p50 %s  p99 %s  worker RSS %d MB  rows %s%n",
+                    l.name(), l.df().stepsPerSecond(), l.df().instances(), l.df().steps(), l.history(), l.waiting(),
+                    LatencyStats.millis(l.starts().p50Nanos()), LatencyStats.millis(l.starts().p99Nanos()),
+                    l.residentBytes() >> 20, verdict(l.df().verification()));
+        }
+        if (scale.size() > 1) {
+            ScaleLevel first = scale.get(0);
+            ScaleLevel last = scale.stream().filter(l -> l.waiting() == 0).reduce((a, b) -> b).orElse(first);
+            out.printf(Locale.ROOT, "scale growth       %d -> %d finished: steps/s %+.0f%%  df.start p99 %+.0f%%%n",
+                    first.history(), last.history(),
+                    100.0 * (last.df().stepsPerSecond() / first.df().stepsPerSecond() - 1),
+                    100.0 * ((double) last.starts().p99Nanos() / first.starts().p99Nanos() - 1));
+        }
         // Added below the scenario lines, so that scripts reading those lines keep working.
         costs.forEach((scenario, cost) -> out.printf(Locale.ROOT, "cost %-13s %s%n", scenario, cost.describe()));
         out.flush();

@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /** What {@link EngineBenchmark} measures and how hard it pushes; validated by {@link Builder#build()}. */
@@ -27,6 +28,8 @@ public final class BenchmarkSettings {
     private final int fairnessFlood;
     private final Duration fairnessStep;
     private final Duration timeout;
+    private final List<Integer> scaleHistory;
+    private final int scaleWaiting;
 
     private BenchmarkSettings(Builder b) {
         this.jdbcUrl = b.jdbcUrl;
@@ -46,6 +49,8 @@ public final class BenchmarkSettings {
         this.fairnessFlood = b.fairnessFlood;
         this.fairnessStep = b.fairnessStep;
         this.timeout = b.timeout;
+        this.scaleHistory = List.copyOf(b.scaleHistory);
+        this.scaleWaiting = b.scaleWaiting;
     }
 
     public static Builder builder(String jdbcUrl) {
@@ -53,6 +58,10 @@ public final class BenchmarkSettings {
     }
 
     public String jdbcUrl() { return jdbcUrl; }
+    /** Scale scenario: finished instances in the database at each measurement, increasing. */
+    public List<Integer> scaleHistory() { return scaleHistory; }
+    /** Scale scenario: workflows waiting on a signal during its last measurement (0: none). */
+    public int scaleWaiting() { return scaleWaiting; }
     public String user() { return user; }
     public String password() { return password; }
     public Set<Scenario> scenarios() { return scenarios; }
@@ -93,6 +102,11 @@ public final class BenchmarkSettings {
     }
 
     /** Builder; every setting has a default except the JDBC URL. */
+    /** The most finished instances the scale scenario writes. */
+    public static final int MAX_SCALE_HISTORY = 10_000_000;
+    /** The most workflows the scale scenario leaves waiting on a signal. */
+    public static final int MAX_SCALE_WAITING = 1_000_000;
+
     public static final class Builder {
         private final String jdbcUrl;
         private String user;
@@ -111,6 +125,8 @@ public final class BenchmarkSettings {
         private int fairnessFlood = 2000;
         private Duration fairnessStep = Duration.ofMillis(10);
         private Duration timeout = Duration.ofMinutes(10);
+        private List<Integer> scaleHistory = List.of(0, 100_000, 1_000_000);
+        private int scaleWaiting = 10_000;
 
         private Builder(String jdbcUrl) {
             this.jdbcUrl = jdbcUrl;
@@ -132,6 +148,8 @@ public final class BenchmarkSettings {
         public Builder fairnessFlood(int v) { this.fairnessFlood = v; return this; }
         public Builder fairnessStep(Duration v) { this.fairnessStep = v; return this; }
         public Builder timeout(Duration v) { this.timeout = v; return this; }
+        public Builder scaleHistory(List<Integer> v) { this.scaleHistory = v; return this; }
+        public Builder scaleWaiting(int v) { this.scaleWaiting = v; return this; }
 
         /** Validates every setting, naming the first bad one. */
         public BenchmarkSettings build() {
@@ -155,6 +173,24 @@ public final class BenchmarkSettings {
             }
             positive("ceiling duration", ceilingDuration);
             positive("timeout", timeout);
+            if (scaleHistory == null || scaleHistory.isEmpty()) {
+                throw new IllegalArgumentException("scale history levels must name at least one count");
+            }
+            int previous = -1;
+            for (Integer level : scaleHistory) {
+                if (level == null || level < 0 || level > MAX_SCALE_HISTORY) {
+                    throw new IllegalArgumentException("scale history level " + level + " is out of range: each must"
+                            + " be between 0 and " + MAX_SCALE_HISTORY);
+                }
+                if (level <= previous) {
+                    throw new IllegalArgumentException("scale history levels must increase, got " + scaleHistory);
+                }
+                previous = level;
+            }
+            if (scaleWaiting < 0 || scaleWaiting > MAX_SCALE_WAITING) {
+                throw new IllegalArgumentException("scale waiting instances must be between 0 and " + MAX_SCALE_WAITING
+                        + ", got " + scaleWaiting);
+            }
             return new BenchmarkSettings(this);
         }
 

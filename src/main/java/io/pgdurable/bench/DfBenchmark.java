@@ -73,8 +73,8 @@ final class DfBenchmark {
             long finished = await(admin, label, instances, host);
             costs.put(name, meter.stop(admin, mark, (long) instances * steps));
             Duration wall = Duration.ofNanos(finished - started);
-            LatencyStats latencies = latencies(admin);
-            BenchmarkReport.Verification check = verify(admin, (long) instances * steps, instances);
+            LatencyStats latencies = latencies(admin, label);
+            BenchmarkReport.Verification check = verify(admin, label, (long) instances * steps, instances);
             BenchmarkReport.Throughput result = new BenchmarkReport.Throughput(instances, steps, wall, latencies, check);
             out.printf(Locale.ROOT, "%s: %.2f s wall = %.0f steps/s; per instance df.start->completed %s%n",
                     name, BenchmarkReport.seconds(wall), result.stepsPerSecond(), latencies);
@@ -85,7 +85,7 @@ final class DfBenchmark {
     }
 
     /** Where the workflows run while they are measured. */
-    private interface Host extends AutoCloseable {
+    interface Host extends AutoCloseable {
         /** Fails if the host stopped working; called while waiting. */
         void check() throws SQLException;
 
@@ -94,7 +94,7 @@ final class DfBenchmark {
     }
 
     /** A worker with the graph runtime in this process. */
-    private final class InProcessHost implements Host {
+    final class InProcessHost implements Host {
         private final GraphRuntime graph;
         private final Worker worker;
 
@@ -198,7 +198,7 @@ final class DfBenchmark {
         }
     }
 
-    private void prepare(Connection admin) throws SQLException {
+    void prepare(Connection admin) throws SQLException {
         try (Statement s = admin.createStatement();
              ResultSet rs = s.executeQuery("SELECT to_regnamespace('df') IS NOT NULL")) {
             rs.next();
@@ -229,7 +229,7 @@ final class DfBenchmark {
         return String.join(" ~> ", parts);
     }
 
-    private void start(Connection app, String runLabel, int count, int steps) throws SQLException {
+    void start(Connection app, String runLabel, int count, int steps) throws SQLException {
         String sql = "SELECT df.start(" + workflow(steps) + ", ?) FROM generate_series(1, ?)";
         app.setAutoCommit(false);
         try (PreparedStatement ps = app.prepareStatement(sql)) {
@@ -242,7 +242,7 @@ final class DfBenchmark {
         }
     }
 
-    private long await(Connection admin, String runLabel, int count, Host host) throws SQLException {
+    long await(Connection admin, String runLabel, int count, Host host) throws SQLException {
         long deadline = System.nanoTime() + settings.timeout().toNanos();
         try (PreparedStatement ps = admin.prepareStatement(
                 CostMeter.OWN_MARK + "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')")) {
@@ -272,12 +272,12 @@ final class DfBenchmark {
         }
     }
 
-    private LatencyStats latencies(Connection admin) throws SQLException {
+    LatencyStats latencies(Connection admin, String runLabel) throws SQLException {
         List<Long> nanos = new ArrayList<>();
         try (PreparedStatement ps = admin.prepareStatement(CostMeter.OWN_MARK + """
                 SELECT (extract(epoch FROM completed_at - created_at) * 1e9)::bigint
                   FROM df.instances WHERE label = ? AND completed_at IS NOT NULL""")) {
-            ps.setString(1, label);
+            ps.setString(1, runLabel);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     nanos.add(rs.getLong(1));
@@ -287,22 +287,23 @@ final class DfBenchmark {
         return LatencyStats.ofNanos(nanos.stream().mapToLong(Long::longValue).toArray());
     }
 
-    private BenchmarkReport.Verification verify(Connection admin, long expectedRows, long expectedInstances)
+    BenchmarkReport.Verification verify(Connection admin, String runLabel, long expectedRows, long expectedInstances)
             throws SQLException {
         long rows;
         long distinct;
         try (Statement s = admin.createStatement();
-             ResultSet rs = s.executeQuery("SELECT count(*), count(DISTINCT (instance_id, step)) FROM public.bench_df_rows")) {
+             ResultSet rs = s.executeQuery(CostMeter.OWN_MARK
+                     + "SELECT count(*), count(DISTINCT (instance_id, step)) FROM public.bench_df_rows")) {
             rs.next();
             rows = rs.getLong(1);
             distinct = rs.getLong(2);
         }
-        try (PreparedStatement ps = admin.prepareStatement("""
+        try (PreparedStatement ps = admin.prepareStatement(CostMeter.OWN_MARK + """
                 SELECT count(*) FILTER (WHERE i.status = 'completed'),
                        min(n.result::text) FILTER (WHERE n.status = 'failed')
                   FROM df.instances i LEFT JOIN df.nodes n ON n.instance_id = i.id AND n.status = 'failed'
                  WHERE i.label = ?""")) {
-            ps.setString(1, label);
+            ps.setString(1, runLabel);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return new BenchmarkReport.Verification(name, expectedRows, rows, distinct, expectedInstances,
@@ -312,7 +313,7 @@ final class DfBenchmark {
     }
 
     /** The workflows' role logs in like the worker's step connections do: no password, its own defaults. */
-    private Connection connectAsRole() throws SQLException {
+    Connection connectAsRole() throws SQLException {
         return ConnectionSpec.fromUrl(settings.jdbcUrl()).forStep(ROLE, null)
                 .withApplicationName("pg-durable bench df client").open();
     }

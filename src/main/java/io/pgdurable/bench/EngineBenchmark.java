@@ -131,6 +131,7 @@ public final class EngineBenchmark {
         BenchmarkReport.Throughput inDatabase = null;
         BenchmarkReport.Fairness fairness = null;
         Map<String, CostMeter.Cost> costs = new LinkedHashMap<>();
+        List<BenchmarkReport.ScaleLevel> scale = List.of();
         try (Connection admin = settings.connect("pg-durable bench")) {
             checkSchema(admin);
             execute(admin, CREATE_TABLE);
@@ -170,8 +171,11 @@ public final class EngineBenchmark {
             if (settings.runs(Scenario.FAIRNESS)) {
                 fairness = new FairnessBenchmark(settings, out).run(admin);
             }
+            if (settings.runs(Scenario.SCALE)) {
+                scale = new ScaleBenchmark(settings, out).run(admin, meter, costs);
+            }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase, fairness, costs);
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase, fairness, scale, costs);
     }
 
     private void checkSchema(Connection c) throws SQLException {

@@ -25,7 +25,13 @@ public enum Scenario {
      * One role floods the worker with one-step workflows, then another role starts one: how many
      * of the flood's steps finish before the other role's step runs. Not among the defaults.
      */
-    FAIRNESS;
+    FAIRNESS,
+    /**
+     * The df workload and single df.start calls with 0, 100,000 and 1,000,000 finished instances
+     * in the database, then with 10,000 waiting on signals: cost must not grow with history.
+     * Writes that history and leaves it; not among the defaults.
+     */
+    SCALE;
 
     /** The scenarios run when none are named. */
     public static final String DEFAULTS = "ceiling,throughput,latency,long,df";
@@ -50,7 +56,7 @@ public enum Scenario {
         }
         if (chosen.isEmpty()) {
             throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
-                    + "ceiling, throughput, latency, long, df, in-database, fairness");
+                    + "ceiling, throughput, latency, long, df, in-database, fairness, scale");
         }
         return chosen;
     }
@@ -62,6 +68,6 @@ public enum Scenario {
             }
         }
         throw new IllegalArgumentException("unknown scenario '" + name
-                + "': expected ceiling, throughput, latency, long, df, in-database or fairness");
+                + "': expected ceiling, throughput, latency, long, df, in-database, fairness or scale");
     }
 }

@@ -7,6 +7,7 @@ import io.pgdurable.bench.Scenario;
 import java.io.PrintWriter;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -29,6 +30,9 @@ import picocli.CommandLine.Spec;
                 "single-step orchestrations (latency), and the per-step cost of a long orchestration (long).",
                 "The fairness scenario (not a default) floods the worker with one role's one-step workflows",
                 "and counts how many of their steps finish before another role's single workflow's step runs.",
+                "The scale scenario (not a default) runs the df workload and single df.start calls with 0, 100,000",
+                "and 1,000,000 finished instances written into the database (and left there), then with 10,000",
+                "workflows waiting on a signal; run it on a throwaway database.",
                 "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop",
                 "other workers of the database first. Exits with 1 if a row or instance check fails."
         })
@@ -84,6 +88,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--fairness-step-ms", paramLabel = "<ms>", defaultValue = "10",
             description = "Fairness: how long each of the flood's steps sleeps (default: ${DEFAULT-VALUE}).")
     long fairnessStepMillis;
+
+    @Option(names = "--scale-history", paramLabel = "<list>", split = ",", defaultValue = "0,100000,1000000",
+            description = "Scale: finished instances in the database at each measurement, increasing"
+                    + " (default: ${DEFAULT-VALUE}).")
+    List<Integer> scaleHistory;
+
+    @Option(names = "--scale-waiting", paramLabel = "<n>", defaultValue = "10000",
+            description = "Scale: workflows waiting on a signal during the last measurement; 0 skips it"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int scaleWaiting;
 
     @Option(names = "--ceiling-seconds", paramLabel = "<s>", defaultValue = "5",
             description = "Ceiling: how long the clients insert (default: ${DEFAULT-VALUE}).")
@@ -141,6 +155,8 @@ final class BenchCommand implements Callable<Integer> {
                     .fairnessFlood(fairnessFlood)
                     .fairnessStep(Duration.ofMillis(fairnessStepMillis))
                     .timeout(Duration.ofSeconds(timeoutSeconds))
+                    .scaleHistory(scaleHistory)
+                    .scaleWaiting(scaleWaiting)
                     .build();
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
