@@ -124,6 +124,8 @@ final class DfBenchmark {
 
         @Override
         public void close() {
+            // The signal router stops before the worker's pool it uses closes.
+            graph.detach();
             try {
                 worker.close();
             } finally {
