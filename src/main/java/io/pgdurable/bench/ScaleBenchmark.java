@@ -50,9 +50,14 @@ final class ScaleBenchmark {
         long history = countFinished(admin);
         try (DfBenchmark.Host host = df.new InProcessHost(); Connection app = df.connectAsRole()) {
             if (settings.warmupInstances() > 0) {
+                // A full round, not just --warmup-instances: the levels are compared with each
+                // other, and a first level measured while the JIT still compiles would look slow.
+                int warmup = Math.max(settings.warmupInstances(), settings.instances());
                 String warm = "bench-scale-" + tag + "-warmup";
-                df.start(app, warm, settings.warmupInstances(), settings.steps());
-                df.await(admin, warm, settings.warmupInstances(), host);
+                out.printf(Locale.ROOT, "scale: warm-up, %d workflows x %d steps ...%n", warmup, settings.steps());
+                out.flush();
+                df.start(app, warm, warmup, settings.steps());
+                df.await(admin, warm, warmup, host);
             }
             for (int target : settings.scaleHistory()) {
                 if (target > history) {
