@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.LongFunction;
+import java.util.function.LongPredicate;
 
 /**
  * The control-plane scenarios: {@code instances} workflows of {@code steps} SQL steps, each step a
@@ -108,7 +110,7 @@ final class DfBenchmark {
                     .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                     .orchestrationThreads(settings.orchestrationThreads())
                     .turnBatchSize(settings.turnBatchSize())
-                        .build();
+                    .build();
             try {
                 worker = Worker.start(config, graph.register(new Registry()));
             } catch (RuntimeException e) {
@@ -245,24 +247,36 @@ final class DfBenchmark {
     }
 
     long await(Connection admin, String runLabel, int count, Host host) throws SQLException {
+        return pollCount(admin, CostMeter.OWN_MARK
+                        + "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')",
+                runLabel, unfinished -> unfinished == 0, host,
+                unfinished -> name + ": " + unfinished + " of " + count + " df workflows were still unfinished");
+    }
+
+    /**
+     * Polls {@code countQuery} (one parameter: the run label) until {@code done} holds for its
+     * count, checking the host meanwhile; returns when that was seen. Past the timeout it fails
+     * with {@code late}'s description of the last count.
+     */
+    long pollCount(Connection admin, String countQuery, String runLabel, LongPredicate done, Host host,
+                   LongFunction<String> late) throws SQLException {
         long deadline = System.nanoTime() + settings.timeout().toNanos();
-        try (PreparedStatement ps = admin.prepareStatement(
-                CostMeter.OWN_MARK + "SELECT count(*) FROM df.instances WHERE label = ? AND status IN ('pending', 'running')")) {
+        try (PreparedStatement ps = admin.prepareStatement(countQuery)) {
             ps.setString(1, runLabel);
             while (true) {
-                long unfinished;
+                long count;
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
-                    unfinished = rs.getLong(1);
+                    count = rs.getLong(1);
                 }
                 long now = System.nanoTime();
-                if (unfinished == 0) {
+                if (done.test(count)) {
                     return now;
                 }
                 host.check();
                 if (now > deadline) {
-                    throw new DurableException(name + ": " + unfinished + " of " + count + " df workflows were still unfinished after "
-                            + settings.timeout() + " (--timeout-seconds); see the worker log");
+                    throw new DurableException(late.apply(count) + " after " + settings.timeout()
+                            + " (--timeout-seconds); see the worker log");
                 }
                 try {
                     Thread.sleep(POLL.toMillis());

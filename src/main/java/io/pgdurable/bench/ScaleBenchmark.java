@@ -1,10 +1,6 @@
 package io.pgdurable.bench;
 
-import io.pgdurable.engine.DurableException;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -31,7 +27,6 @@ final class ScaleBenchmark {
     /** Nodes of each finished instance written as history. */
     private static final int NODES_PER_INSTANCE = 3;
     private static final int WAITING_PER_TRANSACTION = 1_000;
-    private static final Duration POLL = Duration.ofMillis(100);
 
     private final BenchmarkSettings settings;
     private final PrintWriter out;
@@ -74,7 +69,7 @@ final class ScaleBenchmark {
                 out.printf(Locale.ROOT, "scale: starting %d workflows that wait for a signal ...%n", waiting);
                 out.flush();
                 startWaiting(app, waitLabel, waiting);
-                awaitWaiting(admin, waitLabel, waiting, host);
+                awaitWaiting(admin, df, waitLabel, waiting, host);
                 levels.add(measure(admin, app, df, host, meter, costs, "waiting " + waiting, history, waiting));
                 cancel(app, waitLabel);
             }
@@ -101,7 +96,7 @@ final class ScaleBenchmark {
         BenchmarkReport.Throughput throughput = new BenchmarkReport.Throughput(instances, steps, wall,
                 df.latencies(admin, label), check);
         LatencyStats starts = timeStarts(app, label + "-start");
-        long rss = residentBytes();
+        long rss = CostMeter.jvmResidentBytes();
         out.printf(Locale.ROOT, "scale %s: %.0f steps/s; df.start %s; worker JVM RSS %d MB; rows %s%n", name,
                 throughput.stepsPerSecond(), starts, rss >> 20, check.describe());
         out.flush();
@@ -191,34 +186,12 @@ final class ScaleBenchmark {
     }
 
     /** Until every waiting workflow has opened its signal wait. */
-    private void awaitWaiting(Connection admin, String label, int count, DfBenchmark.Host host) throws SQLException {
-        long deadline = System.nanoTime() + settings.timeout().toNanos();
-        try (PreparedStatement ps = admin.prepareStatement(CostMeter.OWN_MARK + """
+    private static void awaitWaiting(Connection admin, DfBenchmark df, String label, int count, DfBenchmark.Host host)
+            throws SQLException {
+        df.pollCount(admin, CostMeter.OWN_MARK + """
                 SELECT count(*) FROM df.signal_waits w JOIN df.instances i ON i.id = w.instance_id
-                 WHERE i.label = ?""")) {
-            ps.setString(1, label);
-            while (true) {
-                long open;
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    open = rs.getLong(1);
-                }
-                if (open >= count) {
-                    return;
-                }
-                host.check();
-                if (System.nanoTime() > deadline) {
-                    throw new DurableException("scale: only " + open + " of " + count + " workflows were waiting for"
-                            + " their signal after " + settings.timeout() + " (--timeout-seconds); see the worker log");
-                }
-                try {
-                    Thread.sleep(POLL.toMillis());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new DurableException("interrupted", e);
-                }
-            }
-        }
+                 WHERE i.label = ?""", label, open -> open >= count, host,
+                open -> "scale: only " + open + " of " + count + " workflows were waiting for their signal");
     }
 
     private static void cancel(Connection app, String label) throws SQLException {
@@ -236,21 +209,6 @@ final class ScaleBenchmark {
             rs.next();
             return rs.getLong(1);
         }
-    }
-
-    /** This JVM's resident set size in bytes (VmRSS), or 0 where /proc does not say. */
-    static long residentBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    String[] parts = line.substring(6).trim().split("\\s+");
-                    return Long.parseLong(parts[0]) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            return 0;
-        }
-        return 0;
     }
 
     private static void execute(Connection c, String sql) throws SQLException {

@@ -266,23 +266,19 @@ public final class StepConnections implements AutoCloseable {
 
     /** Undoes what a step may have left in the session (see {@link #RESET}). */
     static void reset(Connection connection) throws SQLException {
-        long prepared = 0;
+        String lastResult = null;
         try (Statement s = connection.createStatement()) {
             boolean isResult = s.execute(RESET);
-            while (true) {
+            while (isResult || s.getUpdateCount() != -1) {
                 if (isResult) {
                     try (ResultSet rs = s.getResultSet()) {
-                        // The last result is the count; the advisory unlock's is a void.
-                        if (rs.next() && "count".equals(rs.getMetaData().getColumnName(1))) {
-                            prepared = rs.getLong(1);
-                        }
+                        lastResult = rs.next() ? rs.getString(1) : null;
                     }
-                } else if (s.getUpdateCount() == -1) {
-                    break;
                 }
                 isResult = s.getMoreResults();
             }
-            if (prepared > 0) {
+            // The last statement counts what a SQL PREPARE left behind.
+            if (lastResult != null && Long.parseLong(lastResult) > 0) {
                 s.execute("DEALLOCATE ALL");
             }
         }
