@@ -28,8 +28,8 @@ import java.util.Set;
  *       inside parentheses that do not start with SELECT, WITH, VALUES, TABLE, INSERT, UPDATE,
  *       DELETE or MERGE (so not in {@code extract(… FROM …)}, {@code substring(… FROM …)},
  *       {@code trim(… FROM …)}), and not at the top level of a COPY statement, where a file name
- *       follows; {@code ONLY} may stand between ({@code FROM ONLY {t}}); and the token
- *       before it is {@code EXISTS} of {@code IF EXISTS} or {@code IF NOT EXISTS}
+ *       follows; {@code ONLY} may stand between ({@code FROM ONLY {t}}); or the token
+ *       before it is the {@code EXISTS} of {@code IF EXISTS} or {@code IF NOT EXISTS}
  *       ({@code DROP TABLE IF EXISTS {t}}, {@code CREATE SCHEMA IF NOT EXISTS {s}});</li>
  *   <li><b>after USING</b> where it names tables: in a FROM list ({@code DELETE FROM t USING {u}})
  *       and in MERGE ({@code MERGE INTO t USING {s}}), not in {@code EXECUTE … USING {value}};</li>
@@ -47,7 +47,7 @@ import java.util.Set;
  *       parentheses of {@code SET ({a}, {b}) = …}.</li>
  * </ol>
  * Everything else is a value position, including the select list, WHERE, ORDER BY, after
- * {@code AS}, {@code ON}, {@code TO}, {@code USING} and {@code ::}. The rules are applied the
+ * {@code AS}, {@code ON}, {@code TO}, any other {@code USING} and {@code ::}. The rules are applied the
  * same way inside a dollar-quoted body, which {@link Substitution} lexes as SQL. They are
  * conservative: where a value could legitimately stand, the placeholder is a value.
  */
