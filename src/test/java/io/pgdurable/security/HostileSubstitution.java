@@ -140,6 +140,29 @@ final class HostileSubstitution {
                 + " and end the quote early; use a different tag, e.g. $q$…$q$";
     }
 
+    /**
+     * A statement holding {@code {vk}} where names stand — a qualified table, a joined table, a
+     * later FROM item (found through the search_path), a qualifier — and once where a value
+     * stands, then a comment holding placeholders. Run against table {@code idents.<value>}
+     * holding one row (k), it returns (k, value).
+     */
+    static String namePositions(int k) {
+        String v = "{v" + k + "}";
+        return "SELECT " + v + ".k, " + v + " AS v FROM idents." + v + " JOIN idents." + v + " AS b USING (k), "
+                + v + " AS c WHERE c.k = b.k" + comment(k);
+    }
+
+    /** True if PostgreSQL can take the value as a name: not empty, no NUL, at most 63 bytes of UTF-8. */
+    static boolean nameable(String v) {
+        return !v.isEmpty() && v.indexOf('\0') < 0 && v.getBytes(StandardCharsets.UTF_8).length <= 63;
+    }
+
+    /** The start of the message refusing {@code {vk}} with value v where a name stands. */
+    static String nameRefusal(int k, String v) {
+        String prefix = "{v" + k + "} cannot be substituted as a name: ";
+        return v.isEmpty() ? prefix + "its value is empty" : prefix + "its value '";
+    }
+
     /** The statement reading {@code {sys_label}} in every position, for an instance labelled with the value. */
     static final String LABEL_SELECT = "SELECT {sys_label} AS bare, '<{sys_label}>' AS quoted,"
             + " E'<{sys_label}>' AS escaped, 1 AS \"L:{sys_label}\" /* {sys_label} */ -- {sys_label}\n";

@@ -16,16 +16,20 @@ import io.pgdurable.graph.model.GraphException;
 import io.pgdurable.graph.sql.PreparedSql;
 import io.pgdurable.graph.sql.Substitution;
 import io.pgdurable.graph.sql.SubstitutionContext;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -39,8 +43,10 @@ import org.junit.jupiter.params.provider.FieldSource;
  * worker: for each value and position the substituted statement has the structure it has with a
  * harmless value (checked by lexing, for every value one by one), and run against PostgreSQL as
  * alice, with every value of the corpus in one statement per position, each value arrives exactly
- * as it was. A value that would end its dollar quote is refused, as are placeholders where no
- * value may stand. The table canary, which alice owns, is never touched.
+ * as it was. A {@code {var}} where a name stands becomes exactly one name: every value that can
+ * be a name becomes exactly that table's or column's name, and the others (empty, over 63 bytes,
+ * holding NUL) are refused. A value that would end its dollar quote is refused, as are
+ * placeholders where no value may stand. The table canary, which alice owns, is never touched.
  */
 class HostileSubstitutionCorpusTest {
     private static final List<String> VALUES = HostileValues.all();
@@ -55,7 +61,8 @@ class HostileSubstitutionCorpusTest {
     static void setUp() throws SQLException {
         fx = SecurityFixture.create("sec_corpus");
         fx.exec("CREATE TABLE public.received (k int NOT NULL, ctx text NOT NULL, v text);"
-                + "ALTER TABLE public.received OWNER TO " + ALICE);
+                + "ALTER TABLE public.received OWNER TO " + ALICE + "; CREATE SCHEMA idents AUTHORIZATION " + ALICE
+                + "; CREATE SCHEMA idents_cols AUTHORIZATION " + ALICE);
         hostile = new SubstitutionContext(HostileSubstitution.vars(VALUES), "5ec0abcd", null,
                 HostileSubstitution.results(VALUES));
         List<String> plain = Collections.nCopies(VALUES.size(), "x");
@@ -275,6 +282,139 @@ class HostileSubstitutionCorpusTest {
             }
         }
         soft.assertAll();
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // {var} where a name stands
+    // -------------------------------------------------------------------------------------------
+
+    @Test
+    void no_value_changes_the_structure_of_a_statement_where_it_stands_as_a_name_and_one_that_cannot_be_a_name_is_refused() {
+        SoftAssertions soft = new SoftAssertions();
+        int refused = 0;
+        for (int k = 1; k <= VALUES.size(); k++) {
+            String value = VALUES.get(k - 1);
+            String template = HostileSubstitution.namePositions(k);
+            if (!HostileSubstitution.nameable(value)) {
+                refused++;
+                soft.assertThatThrownBy(() -> Substitution.prepare(template, hostile))
+                        .as("%s with %s", template, HostileValues.describe(value))
+                        .isInstanceOf(GraphException.class)
+                        .hasMessageStartingWith(HostileSubstitution.nameRefusal(k, value));
+                continue;
+            }
+            String sql = Substitution.prepare(template, hostile).sql();
+            soft.assertThat(structure(sql)).as("%s with %s", template, HostileValues.describe(value))
+                    .isEqualTo(structure(Substitution.prepare(template, harmless).sql()));
+            soft.assertThat(sql).as("%s with %s", template, HostileValues.describe(value))
+                    .contains("idents." + quoteIdent(value) + " JOIN idents." + quoteIdent(value) + " AS b")
+                    .endsWith(HostileSubstitution.comment(k));
+        }
+        soft.assertAll();
+        assertThat(refused).as("values that cannot be a name: the empty one and the long ones").isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void every_value_that_can_be_a_name_becomes_exactly_that_table_and_column_name() throws SQLException {
+        List<Integer> ks = HostileSubstitution.indexes(VALUES).stream()
+                .filter(k -> HostileSubstitution.nameable(VALUES.get(k - 1))).toList();
+        assertThat(ks).hasSizeGreaterThanOrEqualTo(100);
+        SoftAssertions soft = new SoftAssertions();
+        alice.setAutoCommit(false);
+        try (Statement s = alice.createStatement()) {
+            s.execute("SET LOCAL search_path = idents");
+            for (int k : ks) {
+                run("CREATE TABLE idents.{v" + k + "} (k int)");
+                run("INSERT INTO idents.{v" + k + "} (k) VALUES (" + k + ")");
+            }
+            List<String> tables = new ArrayList<>();
+            try (ResultSet rs = s.executeQuery("SELECT relname FROM pg_class WHERE relnamespace = 'idents'::regnamespace"
+                    + " AND relkind = 'r'")) {
+                while (rs.next()) {
+                    tables.add(rs.getString(1));
+                }
+            }
+            soft.assertThat(tables).as("the tables created").containsExactlyInAnyOrderElementsOf(
+                    ks.stream().map(k -> VALUES.get(k - 1)).toList());
+            for (int k : ks) {
+                PreparedSql prepared = Substitution.prepare(HostileSubstitution.namePositions(k), hostile);
+                try (PreparedStatement ps = alice.prepareStatement(prepared.sql())) {
+                    prepared.bind(ps);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        soft.assertThat(rs.next()).as(HostileValues.describe(VALUES.get(k - 1))).isTrue();
+                        soft.assertThat(List.of(rs.getString(1), rs.getString(2))).as(HostileValues.describe(VALUES.get(k - 1)))
+                                .containsExactly(String.valueOf(k), VALUES.get(k - 1));
+                    }
+                }
+            }
+
+            // Column names: an INSERT column list and UPDATE SET targets, every value in one statement.
+            s.execute("CREATE TABLE idents_cols.cols (" + ks.stream().map(k -> quoteIdent(VALUES.get(k - 1)) + " int")
+                    .collect(Collectors.joining(", ")) + ")");
+            run("INSERT INTO idents_cols.cols (" + ks.stream().map(k -> "{v" + k + "}").collect(Collectors.joining(", "))
+                    + ") VALUES (" + ks.stream().map(String::valueOf).collect(Collectors.joining(", ")) + ")");
+            run("UPDATE idents_cols.cols SET " + ks.stream().map(k -> "{v" + k + "} = -" + k)
+                    .collect(Collectors.joining(", ")));
+            JsonNode row;
+            try (ResultSet rs = s.executeQuery("SELECT row_to_json(c)::text FROM idents_cols.cols c")) {
+                assertThat(rs.next()).isTrue();
+                row = readJson(rs.getString(1));
+            }
+            soft.assertThat(row.size()).isEqualTo(ks.size());
+            for (int k : ks) {
+                soft.assertThat(row.path(VALUES.get(k - 1)).asInt()).as("column %s", HostileValues.describe(VALUES.get(k - 1)))
+                        .isEqualTo(-k);
+            }
+        } finally {
+            alice.rollback();
+            alice.setAutoCommit(true);
+        }
+        soft.assertAll();
+    }
+
+    @Test
+    void a_name_that_is_empty_holds_a_nul_or_is_too_long_is_refused_and_an_unset_variable_stays_as_written()
+            throws SQLException {
+        SubstitutionContext odd = new SubstitutionContext(Map.of("nul", "a\u0000b; DROP TABLE canary"), "5ec0abcd", null, Map.of());
+        assertThatThrownBy(() -> Substitution.prepare("DROP TABLE IF EXISTS {nul}", odd)).isInstanceOf(GraphException.class)
+                .hasMessage("{nul} cannot be substituted as a name: its value 'a\\0b; DROP TABLE canary' contains a NUL character");
+        for (int k = 1; k <= VALUES.size(); k++) {
+            String value = VALUES.get(k - 1);
+            if (value.getBytes(StandardCharsets.UTF_8).length > 63) {
+                String sql = "TRUNCATE {v" + k + "}";
+                assertThatThrownBy(() -> Substitution.prepare(sql, hostile)).as(HostileValues.describe(value))
+                        .hasMessageStartingWith("{v" + k + "} cannot be substituted as a name: its value '")
+                        .hasMessageEndingWith(" is " + value.getBytes(StandardCharsets.UTF_8).length
+                                + " bytes long; a PostgreSQL name is at most 63 bytes (NAMEDATALEN - 1)");
+            }
+        }
+
+        PreparedSql unset = Substitution.prepare("DELETE FROM {unset_var}", hostile);
+        assertThat(unset.sql()).isEqualTo("DELETE FROM {unset_var}");
+        try (PreparedStatement ps = alice.prepareStatement(unset.sql())) {
+            assertThatThrownBy(ps::execute).isInstanceOf(SQLException.class)
+                    .hasMessageContaining("syntax error at or near \"{\"");
+        }
+    }
+
+    private static void run(String template) throws SQLException {
+        PreparedSql prepared = Substitution.prepare(template, hostile);
+        try (PreparedStatement ps = alice.prepareStatement(prepared.sql())) {
+            prepared.bind(ps);
+            ps.execute();
+        }
+    }
+
+    private static String quoteIdent(String name) {
+        return "\"" + name.replace("\"", "\"\"") + "\"";
+    }
+
+    private static JsonNode readJson(String text) {
+        try {
+            return JSON.readTree(text);
+        } catch (IOException e) {
+            throw new AssertionError(text, e);
+        }
     }
 
     @Test

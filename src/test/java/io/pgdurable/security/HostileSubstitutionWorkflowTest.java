@@ -32,8 +32,10 @@ import org.junit.jupiter.api.Test;
  * from her variables, from named results of her steps and from her instances' labels, and reach
  * every position of {@link HostileSubstitution} in real steps, all values of a position in one
  * step. Every value arrives exactly as it was (as a JSON string in the step's result, as a row in
- * a table, as a column name), a value that would end its dollar quote fails its step with the
- * documented message before anything runs, and the table canary survives.
+ * a table, as a column name), a {@code {var}} where a name stands becomes exactly that table's
+ * name or, if it cannot be a name, fails its step with the documented message, a value that would
+ * end its dollar quote fails its step with the documented message before anything runs, and the
+ * table canary survives.
  */
 class HostileSubstitutionWorkflowTest {
     /**
@@ -193,6 +195,51 @@ class HostileSubstitutionWorkflowTest {
         soft.assertAll();
         assertThat(fx.count("SELECT count(*) FROM received WHERE ctx = 'refused'")).isZero();
         assertThat(fx.count("SELECT count(*) FROM received WHERE ctx = 'before'")).isEqualTo(instances.size());
+    }
+
+    @Test
+    void every_value_that_can_be_a_name_becomes_exactly_that_table_in_a_running_workflow_and_the_others_fail_their_step()
+            throws Exception {
+        fx.exec("CREATE SCHEMA wf_idents AUTHORIZATION " + ALICE);
+        List<Integer> ks = HostileSubstitution.indexes(VALUES).stream()
+                .filter(k -> HostileSubstitution.nameable(VALUES.get(k - 1)) && !VALUES.get(k - 1).contains("$q$")).toList();
+        assertThat(ks).hasSizeGreaterThanOrEqualTo(100);
+        String create = "DO $q$ BEGIN " + ks.stream()
+                .map(k -> "CREATE TABLE wf_idents.{v" + k + "} (k int); INSERT INTO wf_idents.{v" + k + "} (k) VALUES (" + k + ");")
+                .collect(Collectors.joining(" ")) + " END $q$";
+        String read = "SELECT array_agg(k ORDER BY k)::text AS ks FROM (" + ks.stream()
+                .map(k -> "SELECT k FROM wf_idents.{v" + k + "}").collect(Collectors.joining(" UNION ALL ")) + ") u";
+        String id = fx.startAs(ALICE, literal(create) + " ~> " + literal(read));
+
+        Map<String, String> refused = new LinkedHashMap<>();
+        Map<String, String> expected = new LinkedHashMap<>();
+        for (int k = 1; k <= VALUES.size(); k++) {
+            String value = VALUES.get(k - 1);
+            if (!HostileSubstitution.nameable(value)) {
+                String refusedId = fx.startAs(ALICE, literal("INSERT INTO received VALUES (" + k + ", 'before', 'x')")
+                        + " ~> " + literal("CREATE TABLE wf_idents.{v" + k + "} (k int)"));
+                refused.put(refusedId, HostileValues.describe(value));
+                expected.put(refusedId, HostileSubstitution.nameRefusal(k, value));
+            }
+        }
+        assertThat(refused).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(fx.awaitAs(ALICE, id)).isEqualTo("completed");
+        fx.awaitAll(refused.keySet());
+
+        SoftAssertions soft = new SoftAssertions();
+        soft.assertThat(fx.columnAs(SecurityFixture.SUPERUSER,
+                        "SELECT relname FROM pg_class WHERE relnamespace = 'wf_idents'::regnamespace AND relkind = 'r'"))
+                .as("the tables the workflow created")
+                .containsExactlyInAnyOrderElementsOf(ks.stream().map(k -> VALUES.get(k - 1)).toList());
+        soft.assertThat(stepResult(id, read).path("rows").path(0).path("ks").asText())
+                .isEqualTo(ks.stream().map(String::valueOf).collect(Collectors.joining(",", "{", "}")));
+        for (String refusedId : refused.keySet()) {
+            soft.assertThat(fx.query("SELECT status FROM df.instances WHERE id = ?", refusedId)).as(refused.get(refusedId))
+                    .isEqualTo("failed");
+            soft.assertThat(fx.rootError(refusedId)).as(refused.get(refusedId)).startsWith(expected.get(refusedId));
+        }
+        soft.assertAll();
+        assertThat(fx.count("SELECT count(*) FROM received WHERE ctx = 'before'")).isEqualTo(refused.size());
     }
 
     @Test

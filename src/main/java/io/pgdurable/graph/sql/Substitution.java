@@ -4,11 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.graph.model.GraphException;
 import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Fills a SQL step's placeholders so that no value can change the statement's structure.
@@ -26,7 +28,12 @@ import java.util.Objects;
  * user's SQL (an inserted value is never scanned for placeholders) and each value goes in as data
  * for the place it stands, found with {@link SqlText}:
  * <ul>
- *   <li>bare SQL: a number or boolean becomes a typed bind parameter {@code ?} (int4, int8 or
+ *   <li>bare SQL where a name stands ({@link IdentifierPositions}: {@code FROM {t}},
+ *       {@code s.{t}}, {@code INSERT INTO t ({c})}, ...), for {@code {name}} only: the value as one
+ *       double-quoted identifier, {@code "} doubled; an empty value, a NUL character and a value
+ *       longer than {@value #MAX_IDENTIFIER_BYTES} bytes are errors (PostgreSQL would reject the
+ *       first and silently cut the last to a different name);</li>
+ *   <li>bare SQL elsewhere: a number or boolean becomes a typed bind parameter {@code ?} (int4, int8 or
  *       numeric as a numeric literal would be typed; bool), exactly equivalent to the original's
  *       bare literal; a string (also an object or array as JSON text, a whole non-row result) and
  *       NULL become an escaped literal, {@code 'it''s'} and {@code NULL}, because a literal of
@@ -64,6 +71,9 @@ public final class Substitution {
     /** Most rows {@code $name.*} expands, as in the original. */
     public static final int MAX_ROWSET_ROWS = 10_000;
 
+    /** The longest name PostgreSQL keeps, in bytes: NAMEDATALEN - 1. */
+    public static final int MAX_IDENTIFIER_BYTES = 63;
+
     /** Bind parameters a statement may reach through row sets before they switch to literals. */
     static final int ROWSET_PARAM_BUDGET = 30_000;
 
@@ -79,7 +89,8 @@ public final class Substitution {
      *
      * @throws GraphException when a placeholder cannot be filled: a strict reference to a result
      *     with no rows or a NULL value, a malformed result, too many rows for {@code $name.*}, a
-     *     value glued to a name in bare SQL, or a value that would end its dollar quote
+     *     value glued to a name in bare SQL, a value that cannot be a name where a name stands, or a
+     *     value that would end its dollar quote
      */
     public static PreparedSql prepare(String query, SubstitutionContext ctx) {
         Objects.requireNonNull(query, "query");
@@ -295,9 +306,10 @@ public final class Substitution {
         /** Renders lexed text; {@code top} is true for the statement itself, false for a dollar-quoted body. */
         void render(SqlText text, Sink sink, boolean top) {
             String s = text.sql();
+            Set<Integer> identifiers = IdentifierPositions.of(text);
             for (SqlText.Region r : text.regions()) {
                 switch (r.kind()) {
-                    case CODE -> code(s, r.start(), r.end(), sink, top);
+                    case CODE -> code(s, r.start(), r.end(), sink, top, identifiers);
                     case COMMENT -> sink.raw(s.substring(r.start(), r.end()));
                     case STRING -> quoted(s, r, sink, TextContext.STRING);
                     case ESCAPE_STRING -> quoted(s, r, sink, TextContext.ESCAPE_STRING);
@@ -309,7 +321,7 @@ public final class Substitution {
             }
         }
 
-        private void code(String s, int from, int to, Sink sink, boolean top) {
+        private void code(String s, int from, int to, Sink sink, boolean top, Set<Integer> identifiers) {
             boolean inWord = false;
             int i = from;
             while (i < to) {
@@ -330,6 +342,8 @@ public final class Substitution {
                             }
                             if (res.rowSet() != null) {
                                 rowSet(res.rowSet(), ref.label(), sink, top);
+                            } else if (ref.kind() == RefKind.VARIABLE && identifiers.contains(ref.start())) {
+                                identifier(ref, sink, next);
                             } else {
                                 scalar(res.value(), ref.label(), sink, top, next);
                             }
@@ -379,6 +393,44 @@ public final class Substitution {
             if (next == '\'') {
                 sink.raw(' ');
             }
+        }
+
+        /**
+         * A {@code {name}} in identifier position ({@link IdentifierPositions}): its value as one
+         * double-quoted identifier, as PostgreSQL's quote_ident would write it but always quoted.
+         */
+        private static void identifier(Ref ref, Sink sink, char next) {
+            String v = ref.value();
+            String problem = null;
+            if (v.isEmpty()) {
+                problem = "its value is empty";
+            } else if (v.indexOf('\0') >= 0) {
+                problem = "its value " + shown(v) + " contains a NUL character";
+            } else {
+                int bytes = v.getBytes(StandardCharsets.UTF_8).length;
+                if (bytes > MAX_IDENTIFIER_BYTES) {
+                    problem = "its value " + shown(v) + " is " + bytes + " bytes long; a PostgreSQL name is at most "
+                            + MAX_IDENTIFIER_BYTES + " bytes (NAMEDATALEN - 1)";
+                }
+            }
+            if (problem != null) {
+                throw new GraphException(ref.label() + " cannot be substituted as a name: " + problem);
+            }
+            // Keep the quoted name from fusing with a neighbouring quoted name ("a""b") or a U& prefix.
+            char last = sink.last();
+            if (last == '"' || last == '&') {
+                sink.raw(' ');
+            }
+            sink.value(quoteIdentifier(v), ref.label());
+            if (next == '"') {
+                sink.raw(' ');
+            }
+        }
+
+        /** A value for a message: as a literal, a NUL written as \0, cut after 40 characters. */
+        private static String shown(String v) {
+            String cut = v.codePointCount(0, v.length()) > 40 ? v.substring(0, v.offsetByCodePoints(0, 40)) + "…" : v;
+            return quoteLiteral(cut.replace("\0", "\\0"));
         }
 
         private void rowSet(RowSet rs, String label, Sink sink, boolean top) {

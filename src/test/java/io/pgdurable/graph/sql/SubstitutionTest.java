@@ -168,6 +168,85 @@ public class SubstitutionTest {
                 .hasMessageStartingWith("{suffix} cannot be substituted there: in SQL code a value stands on its own");
         assertThatThrownBy(() -> prepare("SELECT {suffix}abc")).isInstanceOf(GraphException.class);
         assertThat(prepare("SELECT * FROM \"report_{suffix}\"").sql()).isEqualTo("SELECT * FROM \"report_2024\"");
+        assertThatThrownBy(() -> prepare("SELECT * FROM {suffix}_archive"))
+                .hasMessageStartingWith("{suffix} cannot be substituted there: in SQL code a value stands on its own");
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // {name} where a name stands
+    // ---------------------------------------------------------------------------------------
+
+    @Test
+    void a_variable_where_a_name_stands_becomes_one_quoted_identifier_and_elsewhere_stays_a_value() {
+        vars.put("table_name", "users");
+        vars.put("limit_val", "5");
+        PreparedSql p = prepare("SELECT name FROM playground.{table_name} LIMIT {limit_val}::int");
+        assertThat(p.sql()).isEqualTo("SELECT name FROM playground.\"users\" LIMIT '5'::int");
+        assertThat(p.params()).isEmpty();
+        assertThat(prepare("INSERT INTO playground.logs (msg) VALUES ('Fetched from {table_name}')").sql())
+                .isEqualTo("INSERT INTO playground.logs (msg) VALUES ('Fetched from users')");
+        assertThat(prepare("SELECT {table_name}.id, {table_name} FROM {table_name} WHERE name = {table_name}").sql())
+                .isEqualTo("SELECT \"users\".id, 'users' FROM \"users\" WHERE name = 'users'");
+    }
+
+    @Test
+    void a_name_keeps_its_case_and_every_character_with_double_quotes_doubled() {
+        vars.put("t", "Odd \"Name\"; DROP TABLE x; --");
+        vars.put("c", "Größe");
+        assertThat(prepare("UPDATE {t} SET {c} = 1").sql())
+                .isEqualTo("UPDATE \"Odd \"\"Name\"\"; DROP TABLE x; --\" SET \"Größe\" = 1");
+        assertThat(prepare("INSERT INTO t ({c}) VALUES ({c})").sql())
+                .isEqualTo("INSERT INTO t (\"Größe\") VALUES ('Größe')");
+    }
+
+    @Test
+    void a_variable_inside_a_quoted_identifier_is_text_of_that_identifier_as_before() {
+        vars.put("t", "a\"b");
+        assertThat(prepare("SELECT * FROM \"{t}\", \"x_{t}\"").sql()).isEqualTo("SELECT * FROM \"a\"\"b\", \"x_a\"\"b\"");
+    }
+
+    @Test
+    void a_name_is_kept_apart_from_a_following_quoted_identifier() {
+        vars.put("t", "users");
+        assertThat(prepare("SELECT * FROM {t}\"u\"").sql()).isEqualTo("SELECT * FROM \"users\" \"u\"");
+    }
+
+    @Test
+    void names_are_found_inside_a_dollar_quoted_body_too() {
+        vars.put("t", "logs");
+        vars.put("c", "msg");
+        assertThat(prepare("DO $$ BEGIN INSERT INTO {t} ({c}) VALUES ({c}); END $$").sql())
+                .isEqualTo("DO $$ BEGIN INSERT INTO \"logs\" (\"msg\") VALUES ('msg'); END $$");
+    }
+
+    @Test
+    void result_references_and_unknown_variables_are_never_names() {
+        vars.put("t", "users");
+        results.put("r", row("v", "\"users\""));
+        assertThat(prepare("SELECT * FROM $r, {nope}, {t}").sql()).isEqualTo("SELECT * FROM 'users', {nope}, \"users\"");
+    }
+
+    @Test
+    void a_value_that_cannot_be_a_name_is_refused_with_the_variable_and_the_value() {
+        vars.put("empty", "");
+        vars.put("nul", "a\0b");
+        vars.put("long", "x".repeat(64));
+        vars.put("longest", "x".repeat(63));
+        vars.put("wide", "ä".repeat(32));
+        assertThatThrownBy(() -> prepare("SELECT * FROM {empty}")).isInstanceOf(GraphException.class)
+                .hasMessage("{empty} cannot be substituted as a name: its value is empty");
+        assertThatThrownBy(() -> prepare("SELECT * FROM s.{nul}")).isInstanceOf(GraphException.class)
+                .hasMessage("{nul} cannot be substituted as a name: its value 'a\\0b' contains a NUL character");
+        assertThatThrownBy(() -> prepare("SELECT * FROM {long}")).isInstanceOf(GraphException.class)
+                .hasMessage("{long} cannot be substituted as a name: its value '" + "x".repeat(40) + "…' is 64 bytes long;"
+                        + " a PostgreSQL name is at most 63 bytes (NAMEDATALEN - 1)");
+        assertThatThrownBy(() -> prepare("SELECT * FROM {wide}")).isInstanceOf(GraphException.class)
+                .hasMessageEndingWith("is 64 bytes long; a PostgreSQL name is at most 63 bytes (NAMEDATALEN - 1)");
+        assertThat(prepare("SELECT * FROM {longest}").sql()).isEqualTo("SELECT * FROM \"" + "x".repeat(63) + "\"");
+        label = "";
+        assertThatThrownBy(() -> prepare("SELECT * FROM {sys_label}"))
+                .hasMessage("{sys_label} cannot be substituted as a name: its value is empty");
+        assertThat(prepare("SELECT {empty}, '{long}'").sql()).isEqualTo("SELECT '', '" + "x".repeat(64) + "'");
     }
 
     // ---------------------------------------------------------------------------------------
