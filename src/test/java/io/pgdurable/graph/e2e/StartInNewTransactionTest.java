@@ -69,6 +69,27 @@ class StartInNewTransactionTest {
     }
 
     @Test
+    void hostile_text_reaches_the_other_session_as_data() throws Exception {
+        String label = "it's \\ $$ $q$ '); SELECT pg_sleep(100); -- \u00e9";
+        String step = "SELECT 'a''b\\c' AS v, $$x$$ AS w";
+        String id;
+        try (Connection c = env.connectAsApp(); PreparedStatement ps = c.prepareStatement(
+                "SELECT df.start(?, ?, transaction_mode => 'new')")) {
+            c.setAutoCommit(false);
+            ps.setString(1, step);
+            ps.setString(2, label);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                id = rs.getString(1);
+            }
+            c.rollback();
+        }
+        assertThat(env.queryAsApp("SELECT label FROM df.instances WHERE id = ?", id)).isEqualTo(label);
+        assertThat(env.await(id, Duration.ofSeconds(30))).isEqualTo("completed");
+        assertThat(env.result(id)).isEqualTo("{\"rows\": [{\"v\": \"a'b\\\\c\", \"w\": \"x\"}], \"row_count\": 1}");
+    }
+
+    @Test
     void a_caller_mode_start_that_is_rolled_back_leaves_nothing() throws Exception {
         String id;
         try (Connection c = env.connectAsApp()) {
