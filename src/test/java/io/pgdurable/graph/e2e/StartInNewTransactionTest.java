@@ -162,49 +162,6 @@ class StartInNewTransactionTest {
     }
 
     @Test
-    void a_role_without_df_usage_is_refused() throws Exception {
-        env.cluster().createLoginRole("df_txn_new_outsider");
-        try (Connection c = env.cluster().connect(env.database(), "df_txn_new_outsider")) {
-            assertThatThrownBy(() -> single(c, "SELECT df.start('SELECT 1', transaction_mode => 'new')"))
-                    .isInstanceOfSatisfying(SQLException.class, e -> {
-                        assertThat(e.getSQLState()).isEqualTo("42501");
-                        assertThat(e.getMessage()).contains("permission denied for schema df");
-                    });
-        }
-    }
-
-    @Test
-    void the_helper_refuses_to_start_for_a_role_the_session_cannot_act_as() throws Exception {
-        env.cluster().createLoginRole("df_txn_new_other");
-        env.exec("SELECT df.grant_usage('df_txn_new_other')");
-        long before = instanceCount();
-        try (Connection c = env.connectAsApp()) {
-            assertThatThrownBy(() -> single(c,
-                    "SELECT df._start_new_transaction('df_txn_new_other', 'SELECT 1', NULL, NULL)"))
-                    .isInstanceOfSatisfying(SQLException.class, e -> {
-                        assertThat(e.getSQLState()).isEqualTo("42501");
-                        assertThat(e.getMessage()).contains("df.start(): session user \"" + env.role()
-                                + "\" may not start instances as role df_txn_new_other");
-                    });
-        }
-        assertThat(instanceCount()).isEqualTo(before);
-    }
-
-    @Test
-    void the_connection_is_closed_after_a_start_and_after_a_failed_one() throws Exception {
-        try (Connection c = env.connectAsApp()) {
-            single(c, "SELECT df.start('SELECT 1', transaction_mode => 'new')");
-            assertThat(single(c, "SELECT public.dblink_get_connections() IS NULL")).isEqualTo("t");
-            assertThatThrownBy(() -> single(c, "SELECT df.start('SELECT 1', repeat('x', 501), transaction_mode => 'new')"))
-                    .isInstanceOfSatisfying(SQLException.class, e -> {
-                        assertThat(e.getSQLState()).isEqualTo("54000");
-                        assertThat(e.getMessage()).contains("df.start(): label is 501 characters long");
-                    });
-            assertThat(single(c, "SELECT public.dblink_get_connections() IS NULL")).isEqualTo("t");
-        }
-    }
-
-    @Test
     void beyond_the_limit_a_start_waits_then_fails_naming_both_settings_and_a_session_cannot_raise_it()
             throws Exception {
         env.exec("ALTER DATABASE " + env.database() + " SET " + LIMIT + " = 1");
@@ -253,15 +210,6 @@ class StartInNewTransactionTest {
                     });
         } finally {
             env.exec("ALTER DATABASE " + env.database() + " RESET " + LIMIT);
-        }
-    }
-
-    @Test
-    void an_ordinary_role_cannot_take_a_slot() throws Exception {
-        try (Connection c = env.connectAsApp()) {
-            assertThatThrownBy(() -> single(c, "SELECT name FROM df_engine.locks WHERE name = 'new_transaction_start:1'"
-                    + " FOR UPDATE"))
-                    .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("42501"));
         }
     }
 
