@@ -43,6 +43,7 @@ DECLARE
     v_owner      pg_roles%ROWTYPE;
     v_caller     pg_roles%ROWTYPE;
     v_ext_schema oid;
+    v_create     text;
     v_schema     text;
     v_controller oid;
     v_controller_name text;
@@ -77,14 +78,19 @@ BEGIN
     -- in it could make it call their own code.
     SELECT e.extnamespace INTO v_ext_schema FROM pg_extension e WHERE e.extname = 'dblink';
     IF NOT FOUND THEN
+        -- Where a non-superuser owns the database, it controls schema public: name a schema.
+        v_create := CASE WHEN (SELECT r.rolsuper FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+                                WHERE d.datname = v_db)
+                         THEN 'CREATE EXTENSION dblink;'
+                         ELSE 'CREATE SCHEMA dblink; CREATE EXTENSION dblink SCHEMA dblink;' END;
         IF EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = 'dblink') THEN
             RAISE EXCEPTION 'df.start(): transaction_mode ''new'' needs the dblink extension, which is not created in database "%"', v_db
                 USING ERRCODE = '55000',
-                      HINT = format('A superuser runs, in database "%s": CREATE EXTENSION dblink;', v_db);
+                      HINT = format('A superuser runs, in database "%s": %s', v_db, v_create);
         END IF;
         RAISE EXCEPTION 'df.start(): transaction_mode ''new'' needs the dblink extension, which is not installed on this server'
             USING ERRCODE = '55000',
-                  HINT = format('Install PostgreSQL''s contrib modules for this server (they hold dblink; Debian''s postgresql-15 package includes them, RPM-based systems have postgresql15-contrib), then a superuser runs, in database "%s": CREATE EXTENSION dblink;', v_db);
+                  HINT = format('Install PostgreSQL''s contrib modules for this server (they hold dblink; Debian''s postgresql-15 package includes them, RPM-based systems have postgresql15-contrib), then a superuser runs, in database "%s": %s', v_db, v_create);
     END IF;
     SELECT n.nspname,
            CASE WHEN n.nspowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'pg_database_owner')

@@ -5,6 +5,7 @@ import static io.pgdurable.security.SecurityFixture.BOB;
 import static io.pgdurable.security.SecurityFixture.DB_OWNER;
 import static io.pgdurable.security.SecurityFixture.MALLORY;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -13,6 +14,8 @@ import java.sql.Statement;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
 
 /**
  * {@code df.start(..., transaction_mode => 'new')} opens a dblink connection as the installing
@@ -51,6 +54,22 @@ class NewTransactionStartAttackTest {
             fx.exec("ALTER EXTENSION dblink SET SCHEMA dblink");
         }
         assertThat(fx.count("SELECT count(*) FROM df.instances")).isEqualTo(before);
+    }
+
+    @Test
+    void without_dblink_the_hint_names_a_schema_of_its_own_when_a_non_superuser_owns_the_database() throws SQLException {
+        fx.exec("DROP EXTENSION dblink");
+        try (Connection c = fx.connect(ALICE)) {
+            Throwable thrown = catchThrowable(() -> single(c, START_NEW));
+            assertThat(thrown).isInstanceOf(PSQLException.class);
+            ServerErrorMessage error = ((PSQLException) thrown).getServerErrorMessage();
+            assertThat(error.getMessage())
+                    .contains("needs the dblink extension, which is not created in database \"" + fx.database() + "\"");
+            assertThat(error.getHint()).isEqualTo("A superuser runs, in database \"" + fx.database()
+                    + "\": CREATE SCHEMA dblink; CREATE EXTENSION dblink SCHEMA dblink;");
+        } finally {
+            fx.exec("CREATE EXTENSION dblink SCHEMA dblink");
+        }
     }
 
     @Test
