@@ -57,10 +57,8 @@ DECLARE
     v_slot       text;
     v_connected  boolean := false;
     v_id         text;
-    v_state      text;
     v_message    text;
     v_detail     text;
-    v_hint       text;
 BEGIN
     IF current_setting('df.in_workflow', true) = 'true' THEN
         RAISE EXCEPTION 'df.start(): transaction_mode ''new'' cannot be used inside a workflow: a step''s df.start() already commits with the step; leave transaction_mode at ''caller'''
