@@ -389,8 +389,10 @@ BEGIN
         RAISE EXCEPTION 'invalid transaction_mode "%" for df.start(): expected ''caller'' or ''new''',
             coalesce(v_mode, 'NULL') USING ERRCODE = '22023';
     END IF;
-    IF lower(v_mode) = 'new' THEN
-        RAISE EXCEPTION 'df.start(): transaction_mode ''new'' is not supported yet; use ''caller'''
+    -- 'new' is refused on a step connection before anything else is checked: it would only
+    -- spend a second backend there (see df._start_new_transaction).
+    IF lower(v_mode) = 'new' AND current_setting('df.in_workflow', true) = 'true' THEN
+        RAISE EXCEPTION 'df.start(): transaction_mode ''new'' cannot be used inside a workflow: a step''s df.start() already commits with the step; leave transaction_mode at ''caller'''
             USING ERRCODE = '0A000';
     END IF;
     IF v_fut IS NULL THEN
@@ -479,6 +481,12 @@ BEGIN
             v_queries[i] := df._config_with(v_queries[i], v_members);
         END IF;
     END LOOP;
+
+    -- transaction_mode 'new': the whole graph was checked here, so bad input never costs a
+    -- connection; a session of its own starts it again, as the calling role, and commits.
+    IF lower(v_mode) = 'new' THEN
+        RETURN df._start_new_transaction(quote_ident(current_user)::regrole, v_fut, v_label, v_database);
+    END IF;
 
     -- The rows are written, the variables read and the engine started by a SECURITY DEFINER
     -- helper, for the calling role: application roles have no write privileges on the tables.

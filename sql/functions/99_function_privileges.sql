@@ -22,6 +22,7 @@ GRANT EXECUTE ON FUNCTION df._getvar(regrole, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._unsetvar(regrole, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._clearvars(regrole) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._signal(text, text, jsonb) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._start_new_transaction(regrole, text, text, text) TO PUBLIC;
 
 -- Roles that were given usage before a release added a helper to df._usage_functions get it now:
 -- every role df.grant_usage() gave read access to df.instances gets EXECUTE on every listed

@@ -1,7 +1,7 @@
 -- df.start rejects bad input with a specific error (the path of the bad node for graph errors)
 -- and writes nothing.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 't014_user') THEN CREATE ROLE t014_user LOGIN; END IF;
@@ -22,8 +22,18 @@ SELECT throws_ok($$SELECT df.start('SELECT 1', transaction_mode => 'bogus')$$, '
                  'invalid transaction_mode "bogus" for df.start(): expected ''caller'' or ''new''', 'unknown transaction_mode');
 SELECT throws_ok($$SELECT df.start('SELECT 1', transaction_mode => NULL)$$, '22023',
                  'invalid transaction_mode "NULL" for df.start(): expected ''caller'' or ''new''', 'NULL transaction_mode');
-SELECT throws_ok($$SELECT df.start('SELECT 1', transaction_mode => 'New')$$, '0A000',
-                 'df.start(): transaction_mode ''new'' is not supported yet; use ''caller''', 'transaction_mode new is not supported yet');
+-- This database has no dblink: 'new' says what to create, and writes nothing.
+SELECT throws_ok($$SELECT df.start('SELECT 1', transaction_mode => 'New')$$, '55000',
+                 format('df.start(): transaction_mode ''new'' needs the dblink extension, which is not created in database "%s"',
+                        current_database()),
+                 'transaction_mode new without dblink names what to create');
+SELECT throws_ok($$SELECT df.start(NULL, transaction_mode => 'new')$$, '22004', 'df.start(): fut must not be NULL',
+                 'transaction_mode new checks its input in the caller''s session first');
+SET df.in_workflow = true;
+SELECT throws_ok($$SELECT df.start('SELECT 1', transaction_mode => 'new')$$, '0A000',
+                 'df.start(): transaction_mode ''new'' cannot be used inside a workflow: a step''s df.start() already commits with the step; leave transaction_mode at ''caller''',
+                 'transaction_mode new is refused on a step connection');
+RESET df.in_workflow;
 SELECT lives_ok($$SELECT df.start('SELECT 1', transaction_mode => 'CALLER')$$, 'transaction_mode is case-insensitive');
 SELECT throws_ok($$SELECT df.start(NULL)$$, '22004', 'df.start(): fut must not be NULL', 'NULL graph');
 SELECT throws_ok($$SELECT df.start('{"node_type":"FOO"}', transaction_mode => 'x')$$, '22023',

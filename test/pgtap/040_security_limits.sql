@@ -1,7 +1,7 @@
 -- What an application role cannot lock or write, the owner-only named locks, and the fixed input
 -- limits: each refused with an error naming the value and the limit, before anything is written.
 BEGIN;
-SELECT plan(69);
+SELECT plan(70);
 
 CREATE ROLE t040_alice LOGIN;
 CREATE ROLE t040_bob LOGIN;
@@ -45,8 +45,11 @@ RESET ROLE;
 -- ---------------------------------------------------------------------------------------------
 -- The named locks
 -- ---------------------------------------------------------------------------------------------
-SELECT is((SELECT array_agg(name ORDER BY name) FROM df_engine.locks), ARRAY['run_worker'],
-          'df_engine.locks has a row for each exclusive job');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM df_engine.locks WHERE name NOT LIKE 'new\_transaction\_start:%'),
+          ARRAY['run_worker'], 'df_engine.locks has a row for each exclusive job');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM df_engine.locks WHERE name LIKE 'new\_transaction\_start:%'),
+          (SELECT array_agg('new_transaction_start:' || g ORDER BY 'new_transaction_start:' || g) FROM generate_series(1, 100) g),
+          '... and one for each of the at most 100 concurrent transaction_mode ''new'' starts');
 SELECT is((SELECT relacl FROM pg_class WHERE oid = 'df_engine.locks'::regclass),
           (SELECT ARRAY[format('%s=arwdDxt/%s', quote_ident(r.rolname), quote_ident(r.rolname))]::aclitem[]
              FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.oid = 'df_engine.locks'::regclass),
