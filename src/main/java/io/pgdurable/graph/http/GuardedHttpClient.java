@@ -194,6 +194,7 @@ public final class GuardedHttpClient {
         private Response exchange(Target target, String method, Map<String, String> headers, byte[] body,
                                   long deadline) throws IOException, HttpException {
             List<InetAddress> addresses = resolve(target, deadline);
+            closeQuietly(socket);  // the previous hop's connection, after a redirect
             IOException last = null;
             for (InetAddress address : addresses) {
                 try {
