@@ -324,10 +324,12 @@ public final class GuardedHttpClient {
             return port == defaultPort ? h : h + ":" + port;
         }
 
+        /** The path and query, percent-encoded where the URL holds characters outside ASCII. */
         String requestTarget() {
-            String path = uri.getRawPath();
+            URI ascii = URI.create(uri.toASCIIString());
+            String path = ascii.getRawPath();
             String target = path == null || path.isEmpty() ? "/" : path;
-            return uri.getRawQuery() == null ? target : target + "?" + uri.getRawQuery();
+            return ascii.getRawQuery() == null ? target : target + "?" + ascii.getRawQuery();
         }
     }
 

@@ -17,6 +17,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.logging.Logger;
 import javax.net.ssl.SSLSocketFactory;
 import javax.sql.DataSource;
 
@@ -55,6 +56,7 @@ public final class HttpStepActivity implements Activity {
                                AND c.applied
                              ORDER BY pg_catalog.lower(c.name), c.seqno DESC) f) s
             """;
+    private static final Logger LOG = Logger.getLogger(HttpStepActivity.class.getName());
     /** insufficient_privilege */
     private static final String NO_PRIVILEGE = "42501";
 
@@ -92,7 +94,7 @@ public final class HttpStepActivity implements Activity {
 
         Map<String, String> headers = new LinkedHashMap<>();
         String key = null;
-        for (Map.Entry<String, String> h : step.headers().entrySet()) {
+        for (Map.Entry<String, String> h : (step.headers() == null ? Map.<String, String>of() : step.headers()).entrySet()) {
             String value = h.getValue();
             if (value.contains(HttpTemplate.IDEMPOTENCY_KEY)) {
                 key = key == null ? idempotencyKey(ctx) : key;
@@ -128,6 +130,11 @@ public final class HttpStepActivity implements Activity {
         try (ActivityContext.Registration stop = ctx.onLeaseLost(call::abort)) {
             response = call.execute();
         } catch (HttpException e) {
+            if (e.kind() == HttpException.Kind.REFUSED) {
+                // Someone's workflow aimed at an address it may not reach: worth the operator's notice.
+                LOG.info(() -> "HTTP node " + step.nodeId() + " of instance " + step.instanceId() + " (role "
+                        + step.role() + ") was refused: " + e.getMessage());
+            }
             throw new StepFailedException(e.getMessage(), e.kind() == HttpException.Kind.LIMIT ? "54000" : null, null);
         }
         long millis = Duration.ofNanos(System.nanoTime() - started).toMillis();

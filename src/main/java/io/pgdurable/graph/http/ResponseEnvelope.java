@@ -1,6 +1,5 @@
 package io.pgdurable.graph.http;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgdurable.engine.JsonCodec;
 import java.nio.ByteBuffer;
@@ -123,9 +122,5 @@ public final class ResponseEnvelope {
         }
         return t.substring(0, ERROR_PREVIEW_CHARS) + "... [truncated, " + t.length()
                 + (body.encoding().equals("base64") ? " base64 characters" : " characters") + " in all]";
-    }
-
-    static JsonNodeFactory json() {
-        return JsonCodec.nodes();
     }
 }

@@ -11,6 +11,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pgdurable.graph.http.AllowList;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -205,5 +206,37 @@ class HttpStepTest {
                 + SqlProbe.nodeId(env, id, "r") + " cannot run. Grant it with SELECT df.grant_usage('" + role
                 + "', include_http => true).");
         assertThat(received).doesNotContainKey("/revoked");
+    }
+
+    @Test
+    void cancelling_the_instance_stops_its_request_in_flight() throws Exception {
+        // A server that reads the request and never answers: the connection ends only when the
+        // client closes it, long before the step's 600-second timeout if the cancel reaches it.
+        try (java.net.ServerSocket hang = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            java.util.concurrent.CountDownLatch accepted = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch closedByClient = new java.util.concurrent.CountDownLatch(1);
+            Thread t = new Thread(() -> {
+                try (java.net.Socket s = hang.accept()) {
+                    accepted.countDown();
+                    InputStream in = s.getInputStream();
+                    while (in.read() >= 0) {
+                        // the request, then nothing until the client goes away
+                    }
+                    closedByClient.countDown();
+                } catch (IOException e) {
+                    closedByClient.countDown();
+                }
+            }, "hanging-server");
+            t.setDaemon(true);
+            t.start();
+            String id = env.start("df.http('http://127.0.0.1:" + hang.getLocalPort() + "/hang', 'GET', NULL, NULL, 600)");
+            assertThat(accepted.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+            env.queryAsApp("SELECT df.cancel(?)", id);
+
+            assertThat(closedByClient.await(30, java.util.concurrent.TimeUnit.SECONDS))
+                    .as("the worker closed the connection after the cancel").isTrue();
+            assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        }
     }
 }
