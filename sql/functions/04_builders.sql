@@ -172,29 +172,72 @@ BEGIN
 END
 $fn$;
 
--- HTTP steps arrive in a later release; the functions exist so that the API and its
--- privileges are in place.
+-- HTTP steps. EXECUTE is revoked from PUBLIC: df.grant_usage(role, include_http => true)
+-- grants it, and df.start refuses HTTP nodes of a role without it (df._check_http_grant), so a
+-- graph written by hand cannot get around the grant. The config is rendered as the original
+-- does: compact JSON, keys in alphabetical order.
 CREATE OR REPLACE FUNCTION df.http(url text, method text DEFAULT 'POST', body text DEFAULT NULL,
                         headers jsonb DEFAULT NULL, timeout_seconds integer DEFAULT 30) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v_config  json;
+    v_problem text;
 BEGIN
-    RAISE EXCEPTION 'df.http() is not supported by this build' USING ERRCODE = '0A000';
+    IF url IS NULL THEN
+        RAISE EXCEPTION 'df.http(): url must not be NULL' USING ERRCODE = '22004';
+    ELSIF method IS NULL THEN
+        RAISE EXCEPTION 'df.http(): method must not be NULL' USING ERRCODE = '22004';
+    ELSIF timeout_seconds IS NULL THEN
+        RAISE EXCEPTION 'df.http(): timeout_seconds must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    v_config := json_build_object('body', body, 'headers', headers, 'method', upper(method),
+                                  'timeout_seconds', timeout_seconds, 'url', url);
+    v_problem := df._http_problem('HTTP', v_config);
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_problem USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(headers) = 'object' THEN
+        v_config := json_build_object('body', body,
+                                      'headers', (SELECT coalesce(json_object_agg(h.key, h.value ORDER BY h.key), '{}')
+                                                    FROM jsonb_each(headers) h),
+                                      'method', upper(method), 'timeout_seconds', timeout_seconds, 'url', url);
+    END IF;
+    RETURN df._render(df._leaf('HTTP', df._json_compact(v_config)));
 END
 $fn$;
-
--- ---------------------------------------------------------------------------------------------
--- Function privileges
--- ---------------------------------------------------------------------------------------------
-
 REVOKE EXECUTE ON FUNCTION df.http(text, text, text, jsonb, integer) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION df.http_multipart(url text, method text DEFAULT 'POST', parts jsonb DEFAULT NULL,
                                   headers jsonb DEFAULT NULL, timeout_seconds integer DEFAULT 30) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v_config  json;
+    v_problem text;
 BEGIN
-    RAISE EXCEPTION 'df.http_multipart() is not supported by this build' USING ERRCODE = '0A000';
+    IF url IS NULL THEN
+        RAISE EXCEPTION 'df.http_multipart(): url must not be NULL' USING ERRCODE = '22004';
+    ELSIF method IS NULL THEN
+        RAISE EXCEPTION 'df.http_multipart(): method must not be NULL' USING ERRCODE = '22004';
+    ELSIF parts IS NULL THEN
+        RAISE EXCEPTION 'parts is required and cannot be NULL' USING ERRCODE = '22004';
+    ELSIF timeout_seconds IS NULL THEN
+        RAISE EXCEPTION 'df.http_multipart(): timeout_seconds must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    v_config := json_build_object('headers', headers, 'method', upper(method), 'parts', parts,
+                                  'timeout_seconds', timeout_seconds, 'url', url);
+    v_problem := df._http_problem('HTTP_MULTIPART', v_config);
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_problem USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(headers) = 'object' THEN
+        v_config := json_build_object('headers', (SELECT coalesce(json_object_agg(h.key, h.value ORDER BY h.key), '{}')
+                                                    FROM jsonb_each(headers) h),
+                                      'method', upper(method), 'parts', parts,
+                                      'timeout_seconds', timeout_seconds, 'url', url);
+    END IF;
+    RETURN df._render(df._leaf('HTTP_MULTIPART', df._json_compact(v_config)));
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION df.http_multipart(text, text, jsonb, jsonb, integer) FROM PUBLIC;

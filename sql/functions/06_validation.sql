@@ -1,4 +1,4 @@
--- Graph checks at df.start: the same timer bound and signal name limit as the builders.
+-- Graph checks at df.start: the same timer bound, signal name limit and HTTP checks as the builders.
 CREATE OR REPLACE FUNCTION df._node_problem(p_type text, p_query text, p_left boolean, p_right boolean,
                                  p_condition boolean, p_result_name text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
@@ -37,7 +37,7 @@ BEGIN
 
     CASE p_type
         WHEN 'HTTP', 'HTTP_MULTIPART' THEN
-            RETURN format('%s nodes are not supported by this build', p_type);
+            RETURN df._http_problem(p_type, v_config);
         WHEN 'SLEEP' THEN
             IF p_query !~ '^[0-9]{1,18}$' THEN
                 RETURN format('SLEEP query must be a non-negative whole number of seconds, got ''%s''', p_query);
@@ -186,5 +186,189 @@ BEGIN
         RAISE EXCEPTION 'pg_durable: superuser instances are disabled. current_user "%" is a superuser, but pg_durable.enable_superuser_instances is off. Set pg_durable.enable_superuser_instances = on to allow this.',
             v_role.rolname USING ERRCODE = '42501';
     END IF;
+END
+$fn$;
+
+-- ---------------------------------------------------------------------------------------------
+-- HTTP steps
+-- ---------------------------------------------------------------------------------------------
+
+-- Why an HTTP or HTTP_MULTIPART node's config cannot be used, or NULL: the builders (df.http,
+-- df.http_multipart) and df.start's graph walk (df._node_problem) share it, so a hand-written
+-- graph meets the same checks as a built one. The worker checks the config again after
+-- substitution (io.pgdurable.graph.http.HttpConfig), with the same limits.
+--
+-- The config: {"url": text, "method": text, "body": text or null, "headers": object of text or
+-- null, "timeout_seconds": integer} for HTTP; "parts" (an array of part objects) instead of
+-- "body" for HTTP_MULTIPART. A url that starts with a placeholder ({name} or $name) has its scheme
+-- checked only when it runs.
+CREATE OR REPLACE FUNCTION df._http_problem(p_type text, p_config json) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c_max_url      constant integer := 8192;
+    c_max_timeout  constant integer := 3600;
+    c_max_headers  constant integer := 100;
+    c_max_parts    constant integer := 100;
+    -- Framing headers the worker writes itself: a request may not set them.
+    c_reserved     constant text[] := ARRAY['host', 'content-length', 'transfer-encoding', 'connection',
+                                            'upgrade', 'expect', 'te', 'trailer', 'keep-alive'];
+    v_url     text;
+    v_method  text;
+    v_timeout text;
+    v_key     text;
+    v_value   json;
+    v_part    json;
+    v_index   integer := 0;
+    v_data    text;
+BEGIN
+    IF json_typeof(p_config) IS DISTINCT FROM 'object' THEN
+        RETURN format('%s query must be a JSON object {"url":...,"method":...,%s"headers":...,"timeout_seconds":...}',
+                      p_type, CASE WHEN p_type = 'HTTP' THEN '"body":...,' ELSE '"parts":[...],' END);
+    END IF;
+
+    IF json_typeof(p_config -> 'url') IS DISTINCT FROM 'string' THEN
+        RETURN format('%s config needs "url", a string', p_type);
+    END IF;
+    v_url := p_config ->> 'url';
+    IF length(v_url) > c_max_url THEN
+        RETURN format('url is %s characters long; the limit is %s characters', length(v_url), c_max_url);
+    END IF;
+    IF v_url ~ '[\x01-\x20\x7f]' THEN
+        RETURN format('url must not contain spaces or control characters, got %s', to_json(v_url)::text);
+    END IF;
+    IF left(v_url, 1) NOT IN ('{', '$') AND v_url !~* '^https?://[^/?#@]+([/?#]|$)' THEN
+        RETURN format('url must be an http:// or https:// URL with a host, got ''%s''', v_url);
+    END IF;
+
+    IF json_typeof(p_config -> 'method') IS DISTINCT FROM 'string' THEN
+        RETURN format('%s config needs "method", a string', p_type);
+    END IF;
+    v_method := p_config ->> 'method';
+    IF p_type = 'HTTP' AND v_method NOT IN ('GET', 'POST', 'PUT', 'DELETE', 'PATCH') THEN
+        RETURN format('Invalid HTTP method: %s. Must be GET, POST, PUT, DELETE, or PATCH', v_method);
+    ELSIF p_type = 'HTTP_MULTIPART' AND v_method NOT IN ('POST', 'PUT', 'PATCH') THEN
+        RETURN format('Invalid HTTP method for multipart: %s. Must be POST, PUT, or PATCH', v_method);
+    END IF;
+
+    IF coalesce(json_typeof(p_config -> 'timeout_seconds'), 'null') <> 'null' THEN
+        v_timeout := btrim((p_config -> 'timeout_seconds')::text);
+        IF v_timeout !~ '^-?[0-9]{1,18}$' THEN
+            RETURN format('timeout_seconds must be a whole number of seconds, got %s', v_timeout);
+        END IF;
+        IF v_timeout::numeric <= 0 THEN
+            RETURN 'Timeout must be positive';
+        END IF;
+        IF v_timeout::numeric > c_max_timeout THEN
+            RETURN format('timeout_seconds must be at most %s (one hour), got %s', c_max_timeout, v_timeout);
+        END IF;
+    END IF;
+
+    IF p_type = 'HTTP' AND coalesce(json_typeof(p_config -> 'body'), 'null') NOT IN ('null', 'string') THEN
+        RETURN format('HTTP body must be text or null, got %s', df._json_kind(p_config -> 'body'));
+    END IF;
+
+    IF coalesce(json_typeof(p_config -> 'headers'), 'null') <> 'null' THEN
+        IF json_typeof(p_config -> 'headers') <> 'object' THEN
+            RETURN format('headers must be a JSON object of text values, got %s', df._json_kind(p_config -> 'headers'));
+        END IF;
+        IF (SELECT count(*) FROM json_each(p_config -> 'headers')) > c_max_headers THEN
+            RETURN format('headers has %s entries; the limit is %s headers',
+                          (SELECT count(*) FROM json_each(p_config -> 'headers')), c_max_headers);
+        END IF;
+        FOR v_key, v_value IN SELECT e.key, e.value FROM json_each(p_config -> 'headers') e LOOP
+            IF v_key !~ '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$' THEN
+                RETURN format('header name %s is not a valid HTTP header name', to_json(v_key)::text);
+            END IF;
+            IF lower(v_key) = ANY (c_reserved) THEN
+                RETURN format('header %s is set by pg_durable itself and may not be given', to_json(v_key)::text);
+            END IF;
+            IF json_typeof(v_value) <> 'string' THEN
+                RETURN format('header %s must have a text value, got %s', to_json(v_key)::text, df._json_kind(v_value));
+            END IF;
+            IF (v_value #>> '{}') ~ '[\x01-\x08\x0a-\x1f\x7f]' THEN
+                RETURN format('header %s has a control character (such as a line break) in its value',
+                              to_json(v_key)::text);
+            END IF;
+        END LOOP;
+    END IF;
+
+    IF p_type = 'HTTP_MULTIPART' THEN
+        IF json_typeof(p_config -> 'parts') IS DISTINCT FROM 'array' THEN
+            RETURN 'parts must be a JSON array of part objects';
+        END IF;
+        IF json_array_length(p_config -> 'parts') = 0 THEN
+            RETURN 'parts must contain at least one part';
+        END IF;
+        IF json_array_length(p_config -> 'parts') > c_max_parts THEN
+            RETURN format('parts has %s entries; the limit is %s parts', json_array_length(p_config -> 'parts'), c_max_parts);
+        END IF;
+        FOR v_part IN SELECT a.value FROM json_array_elements(p_config -> 'parts') a LOOP
+            IF json_typeof(v_part) <> 'object' THEN
+                RETURN format('parts[%s] must be an object {"name":...,"data_b64":...}, got %s', v_index, df._json_kind(v_part));
+            END IF;
+            IF json_typeof(v_part -> 'name') IS DISTINCT FROM 'string' OR v_part ->> 'name' = '' THEN
+                RETURN format('parts[%s] needs "name", a non-empty string', v_index);
+            END IF;
+            IF json_typeof(v_part -> 'data_b64') IS DISTINCT FROM 'string' THEN
+                RETURN format('parts[%s] (%s) needs "data_b64", a base64 string', v_index, to_json(v_part ->> 'name')::text);
+            END IF;
+            FOREACH v_key IN ARRAY ARRAY['filename', 'content_type'] LOOP
+                IF coalesce(json_typeof(v_part -> v_key), 'null') NOT IN ('null', 'string') THEN
+                    RETURN format('parts[%s] (%s): "%s" must be a string', v_index, to_json(v_part ->> 'name')::text, v_key);
+                END IF;
+                IF (v_part ->> v_key) ~ '[\x01-\x1f\x7f"]' THEN
+                    RETURN format('parts[%s] (%s): "%s" may not contain double quotes or control characters',
+                                  v_index, to_json(v_part ->> 'name')::text, v_key);
+                END IF;
+            END LOOP;
+            IF (v_part ->> 'name') ~ '[\x01-\x1f\x7f"]' THEN
+                RETURN format('parts[%s]: "name" may not contain double quotes or control characters, got %s',
+                              v_index, to_json(v_part ->> 'name')::text);
+            END IF;
+            -- data_b64 is base64 (whitespace allowed, as encode(bytea, 'base64') wraps its lines),
+            -- or a single placeholder that stands for the whole value.
+            v_data := btrim(v_part ->> 'data_b64', E' \t\n\r');
+            IF v_data ~ '[$({})]' THEN
+                IF v_data !~ '^(\$[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\??|\{[A-Za-z_][A-Za-z0-9_]*\})$' THEN
+                    RETURN format('parts[%s] (%s): data_b64 may hold base64 or one placeholder standing for the whole value ($name, $name.col or {name}), not a placeholder mixed with other text',
+                                  v_index, to_json(v_part ->> 'name')::text);
+                END IF;
+            ELSIF regexp_replace(v_data, '\s', '', 'g') !~ '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' THEN
+                RETURN format('parts[%s] (%s): data_b64 is not valid base64', v_index, to_json(v_part ->> 'name')::text);
+            END IF;
+            v_index := v_index + 1;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- Raises unless the role that submitted instance p_instance_id may run its HTTP steps: an
+-- HTTP node needs EXECUTE on df.http, an HTTP_MULTIPART node EXECUTE on df.http_multipart, as
+-- the builders do. A graph written by hand does not call the builders, so df._launch checks the
+-- stored nodes; the worker checks again before each request (a grant may be revoked meanwhile).
+CREATE OR REPLACE FUNCTION df._check_http_grant(p_instance_id text, p_role oid) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_type text;
+    v_fn   text;
+BEGIN
+    FOR v_type IN
+        SELECT DISTINCT n.node_type FROM df.nodes n
+         WHERE n.instance_id = p_instance_id AND n.node_type IN ('HTTP', 'HTTP_MULTIPART')
+         ORDER BY 1
+    LOOP
+        v_fn := CASE v_type WHEN 'HTTP' THEN 'df.http(text,text,text,jsonb,integer)'
+                            ELSE 'df.http_multipart(text,text,jsonb,jsonb,integer)' END;
+        IF NOT has_function_privilege(p_role, v_fn::regprocedure, 'EXECUTE') THEN
+            RAISE EXCEPTION 'permission denied: role "%" may not run % steps: it lacks EXECUTE on %',
+                (SELECT r.rolname FROM pg_roles r WHERE r.oid = p_role), v_type, v_fn
+                USING ERRCODE = '42501',
+                      HINT = format('An administrator can allow it with SELECT df.grant_usage(%L, include_http => true).',
+                                    (SELECT r.rolname FROM pg_roles r WHERE r.oid = p_role));
+        END IF;
+    END LOOP;
 END
 $fn$;

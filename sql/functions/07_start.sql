@@ -48,6 +48,7 @@ BEGIN
     END IF;
 
     PERFORM df._check_submitter(v_instance.submitted_by::oid);
+    PERFORM df._check_http_grant(p_instance_id, v_instance.submitted_by::oid);
     IF v_instance.database IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = v_instance.database) THEN
         RAISE EXCEPTION 'database "%" does not exist', v_instance.database USING ERRCODE = '3D000';

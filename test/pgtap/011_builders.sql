@@ -152,10 +152,11 @@ SELECT throws_ok($$SELECT df.loop(NULL)$$, '22004', 'df.loop(): body must not be
 SELECT throws_ok($$SELECT df.wait_for_schedule('* * * *')$$, '22023',
                  'Invalid cron expression ''* * * *'': expected 5 fields (minute hour day-of-month month day-of-week), got 4',
                  'a cron expression is checked when built');
-SELECT throws_ok($$SELECT df.http('https://example.com')$$, '0A000', 'df.http() is not supported by this build',
-                 'df.http is not available in this build');
-SELECT throws_ok($$SELECT df.http_multipart('https://example.com', 'POST', '[{"name":"a","data_b64":""}]')$$, '0A000',
-                 'df.http_multipart() is not supported by this build', 'df.http_multipart is not available in this build');
+SELECT throws_ok($$SELECT df.http('https://example.com', 'HEAD')$$, '22023',
+                 'Invalid HTTP method: HEAD. Must be GET, POST, PUT, DELETE, or PATCH',
+                 'df.http checks its method when built (more in 050_http.sql)');
+SELECT throws_ok($$SELECT df.http_multipart('https://example.com', 'POST', '[]')$$, '22023',
+                 'parts must contain at least one part', 'df.http_multipart checks its parts when built');
 
 -- ---------------------------------------------------------------------------------------------
 -- STRICT: a NULL argument gives NULL and no error

@@ -184,10 +184,11 @@ SELECT throws_ok($$SELECT df.start('{"node_type":"SQL","query":"a","result_name"
                  'an invalid result name in a hand-written node');
 SELECT throws_ok($$SELECT df.start('{"node_type":"SQL","query":"a","result_name":""}')$$, '22023',
                  'Invalid durable function graph: root: result name cannot be empty', 'an empty result name');
-SELECT throws_ok($$SELECT df.start('{"node_type":"HTTP","query":"{\"url\":\"https://example.com\",\"method\":\"GET\"}"}')$$, '22023',
-                 'Invalid durable function graph: root: HTTP nodes are not supported by this build', 'an HTTP node');
+SELECT throws_ok($$SELECT df.start('{"node_type":"HTTP","query":"{\"url\":\"file:///etc/passwd\",\"method\":\"GET\"}"}')$$, '22023',
+                 'Invalid durable function graph: root: url must be an http:// or https:// URL with a host, got ''file:///etc/passwd''',
+                 'an HTTP node with a URL that is not http or https (more in 050_http.sql)');
 SELECT throws_ok($$SELECT df.start('{"node_type":"HTTP_MULTIPART","query":"{}"}')$$, '22023',
-                 'Invalid durable function graph: root: HTTP_MULTIPART nodes are not supported by this build', 'a multipart node');
+                 'Invalid durable function graph: root: HTTP_MULTIPART config needs "url", a string', 'a multipart node without a url');
 
 -- Hand-written configs that are fine.
 SELECT lives_ok($$SELECT df.start('{"node_type":"IF","left_node":{"node_type":"SQL","query":"a"},"right_node":{"node_type":"SQL","query":"b"},"query":"{\"condition_type\":\"result_has_rows\",\"result_name\":\"n\"}"}')$$,

@@ -29,7 +29,7 @@ import java.sql.SQLException;
  * </pre>
  *
  * A layer may use the layers below it, never one above. Within graph: the runtime (graph) ->
- * graph.interpreter -> graph.step -> graph.sql -> graph.model, and graph.interpreter ->
+ * graph.interpreter -> graph.http -> graph.step -> graph.sql -> graph.model, and graph.interpreter ->
  * graph.cron -> graph.model. Only the main classes are checked; tests may reach anywhere.
  */
 @AnalyzeClasses(packages = "io.pgdurable", importOptions = ImportOption.DoNotIncludeTests.class)
@@ -73,16 +73,18 @@ class ArchitectureTest {
             .consideringOnlyDependenciesInLayers()
             .layer("runtime").definedBy("io.pgdurable.graph")
             .layer("interpreter").definedBy("io.pgdurable.graph.interpreter..")
+            .layer("http").definedBy("io.pgdurable.graph.http..")
             .layer("step").definedBy("io.pgdurable.graph.step..")
             .layer("sql").definedBy("io.pgdurable.graph.sql..")
             .layer("cron").definedBy("io.pgdurable.graph.cron..")
             .layer("model").definedBy("io.pgdurable.graph.model..")
             .whereLayer("runtime").mayNotBeAccessedByAnyLayer()
             .whereLayer("interpreter").mayOnlyBeAccessedByLayers("runtime")
-            .whereLayer("step").mayOnlyBeAccessedByLayers("runtime", "interpreter")
-            .whereLayer("sql").mayOnlyBeAccessedByLayers("runtime", "interpreter", "step")
+            .whereLayer("http").mayOnlyBeAccessedByLayers("runtime", "interpreter")
+            .whereLayer("step").mayOnlyBeAccessedByLayers("runtime", "interpreter", "http")
+            .whereLayer("sql").mayOnlyBeAccessedByLayers("runtime", "interpreter", "step", "http")
             .whereLayer("cron").mayOnlyBeAccessedByLayers("runtime", "interpreter")
-            .whereLayer("model").mayOnlyBeAccessedByLayers("runtime", "interpreter", "step", "sql", "cron");
+            .whereLayer("model").mayOnlyBeAccessedByLayers("runtime", "interpreter", "http", "step", "sql", "cron");
 
     @ArchTest
     static final ArchRule no_two_packages_depend_on_each_other = slices()

@@ -4,6 +4,7 @@ import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.engine.RegistryContributor;
 import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.graph.http.AllowList;
 import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.worker.Worker;
 import io.pgdurable.worker.WorkerConfig;
@@ -100,6 +101,12 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Characters in any one string of a result (default: ${DEFAULT-VALUE}).")
     int maxStringLength;
 
+    @Option(names = AllowList.OPTION, paramLabel = "<hosts>",
+            description = "Hosts (api.internal, *.corp.example), IP addresses and CIDR networks HTTP steps may reach"
+                    + " although they are not public (loopback, private, link-local, ...), separated by commas;"
+                    + " added to pg_durable.http_allowed_hosts from the server's configuration (default: none).")
+    String httpAllowedHosts;
+
     @Option(names = "--worker-id", paramLabel = "<id>",
             description = "Name in the heartbeat table (default: host:pid:random).")
     String workerId;
@@ -117,6 +124,12 @@ final class WorkerCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         database.spec("pg_durable worker");  // a URL the connection factory refuses is a usage error
         Limits limits = limits();
+        AllowList httpAllowList;
+        try {
+            httpAllowList = AllowList.parse(httpAllowedHosts, AllowList.OPTION);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
         Properties props = database.properties("pg_durable worker");
         WorkerConfig config = WorkerConfig.builder(database.url())
                 .user(PGProperty.USER.getOrDefault(props))
@@ -133,7 +146,7 @@ final class WorkerCommand implements Callable<Integer> {
                 .limits(limits)
                 .build();
         GraphRuntime graph = new GraphRuntime(database.url(), maxStepConnections, maxStepConnectionsPerRole,
-                Duration.ofSeconds(stepAcquireSeconds));
+                Duration.ofSeconds(stepAcquireSeconds)).allowHttp(httpAllowList);
         Registry registry = graph.register(RegistryContributor.discover());
         CountDownLatch stopped = new CountDownLatch(1);
         Worker worker;

@@ -1,6 +1,8 @@
 package io.pgdurable.graph;
 
 import io.pgdurable.engine.Registry;
+import io.pgdurable.graph.http.AllowList;
+import io.pgdurable.graph.http.HttpStepActivity;
 import io.pgdurable.graph.interpreter.GraphOrchestration;
 import io.pgdurable.graph.step.SqlStepActivity;
 import io.pgdurable.graph.step.StepConnections;
@@ -10,7 +12,7 @@ import java.util.function.Supplier;
 import javax.sql.DataSource;
 
 /**
- * The df control plane's side of a worker: the graph orchestrations, the SQL step activity, and
+ * The df control plane's side of a worker: the graph orchestrations, the SQL and HTTP step activities, and
  * the per-role connections the steps run on. Register it into the worker's registry before the
  * worker starts, then {@link #attach(DataSource)} the worker's pool.
  */
@@ -20,6 +22,7 @@ public final class GraphRuntime implements AutoCloseable {
 
     private final StepConnections connections;
     private volatile DataSource control;
+    private AllowList httpAllowList = AllowList.EMPTY;
     private SignalRouter signalRouter;
 
     /**
@@ -32,6 +35,16 @@ public final class GraphRuntime implements AutoCloseable {
         this.connections = new StepConnections(jdbcUrl, maxConnections, maxPerRole, acquireTimeout);
     }
 
+    /**
+     * Hosts and networks HTTP steps may reach although they are not public, from the worker's
+     * command line ({@value AllowList#OPTION}); added to {@value AllowList#SETTING} from the server's
+     * configuration. Call before {@link #register}.
+     */
+    public GraphRuntime allowHttp(AllowList allowList) {
+        this.httpAllowList = allowList == null ? AllowList.EMPTY : allowList;
+        return this;
+    }
+
     public Registry register(Registry registry) {
         GraphOrchestration graph = new GraphOrchestration();
         Supplier<DataSource> controlSource = () -> Objects.requireNonNull(control,
@@ -40,7 +53,8 @@ public final class GraphRuntime implements AutoCloseable {
                 .orchestration(GraphOrchestration.ROOT, graph)
                 .orchestration(GraphOrchestration.BRANCH, graph)
                 .orchestration(GraphOrchestration.LOOP, graph)
-                .activity(SqlStepActivity.NAME, new SqlStepActivity(connections, controlSource));
+                .activity(SqlStepActivity.NAME, new SqlStepActivity(connections, controlSource))
+                .activity(HttpStepActivity.NAME, HttpStepActivity.system(controlSource, httpAllowList));
     }
 
     /**

@@ -16,6 +16,9 @@ import io.pgdurable.engine.Task;
 import io.pgdurable.engine.TaskFailedException;
 import io.pgdurable.engine.TurnWrite;
 import io.pgdurable.graph.cron.CronSchedule;
+import io.pgdurable.graph.http.HttpStepActivity;
+import io.pgdurable.graph.http.HttpStepInput;
+import io.pgdurable.graph.http.HttpSteps;
 import io.pgdurable.graph.model.GraphException;
 import io.pgdurable.graph.model.GraphModel;
 import io.pgdurable.graph.model.GraphModel.BreakNode;
@@ -250,9 +253,10 @@ public final class GraphOrchestration implements Orchestration {
                 return waitForSchedule(schedule);
             } else if (node instanceof SignalNode signal) {
                 return signal(signal);
-            } else if (node instanceof HttpNode || node instanceof HttpMultipartNode) {
-                throw new StepFailedException(
-                        "df.http() is not supported by this build: node " + node.id() + " cannot run");
+            } else if (node instanceof HttpNode http) {
+                return http(NodeType.HTTP, http.id(), http.config());
+            } else if (node instanceof HttpMultipartNode multipart) {
+                return http(NodeType.HTTP_MULTIPART, multipart.id(), multipart.config());
             } else if (node instanceof InvalidNode invalid) {
                 throw invalid(invalid);
             }
@@ -321,6 +325,22 @@ public final class GraphOrchestration implements Orchestration {
                 // Workers share their threads out by submitting role: one role's flood of steps
                 // cannot hold them all or queue ahead of another role's step.
                 return ctx.callActivity(SqlStepActivity.NAME, step, JsonNode.class, graph.role()).await();
+            } catch (TaskFailedException e) {
+                throw new StepFailedException(e.getMessage());
+            }
+        }
+
+        /** An HTTP step: the request after substitution goes to the HTTP activity, queued like a SQL step. */
+        private JsonNode http(NodeType type, String nodeId, String config) {
+            HttpStepInput step;
+            try {
+                step = HttpSteps.prepare(type.name(), nodeId, config, substitutionContext(),
+                        new HttpSteps.Submitter(graph.instanceId(), graph.role(), graph.roleOid()));
+            } catch (GraphException e) {
+                throw new StepFailedException(e.getMessage());
+            }
+            try {
+                return ctx.callActivity(HttpStepActivity.NAME, step, JsonNode.class, graph.role()).await();
             } catch (TaskFailedException e) {
                 throw new StepFailedException(e.getMessage());
             }

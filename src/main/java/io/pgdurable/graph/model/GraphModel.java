@@ -530,7 +530,7 @@ public final class GraphModel {
         }
     }
 
-    /** HTTP: a request described by its JSON {@code config}; this build cannot run it. */
+    /** HTTP: a request described by its JSON {@code config} (run by {@code graph.http}). */
     public record HttpNode(String id, String resultName, String config) implements Node {
         public HttpNode {
             Objects.requireNonNull(id, "id");
@@ -548,7 +548,7 @@ public final class GraphModel {
         }
     }
 
-    /** HTTP_MULTIPART: a multipart request described by its JSON {@code config}; this build cannot run it. */
+    /** HTTP_MULTIPART: a multipart request described by its JSON {@code config} (run by {@code graph.http}). */
     public record HttpMultipartNode(String id, String resultName, String config) implements Node {
         public HttpMultipartNode {
             Objects.requireNonNull(id, "id");

@@ -3,6 +3,7 @@ package io.pgdurable.graph.e2e;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
+import io.pgdurable.graph.http.AllowList;
 import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
@@ -83,9 +84,21 @@ public final class DfTestEnvironment implements AutoCloseable {
         return startWorker(FaultInjector.NONE, Limits.defaults(), clock);
     }
 
+    /**
+     * Starts a worker whose HTTP steps may also reach the hosts and networks of {@code allowList},
+     * as the worker's --http-allowed-hosts option would allow them.
+     */
+    public Worker startWorkerAllowingHttp(AllowList allowList) {
+        return startWorker(FaultInjector.NONE, Limits.defaults(), Clock.systemUTC(), allowList);
+    }
+
     private Worker startWorker(FaultInjector faults, Limits limits, Clock clock) {
+        return startWorker(faults, limits, clock, AllowList.EMPTY);
+    }
+
+    private Worker startWorker(FaultInjector faults, Limits limits, Clock clock, AllowList httpAllowList) {
         String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
-        GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10));
+        GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10)).allowHttp(httpAllowList);
         Registry registry = graph.register(new Registry());
         WorkerConfig config = WorkerConfig.builder(url)
                 .pollInterval(Duration.ofMillis(50))
