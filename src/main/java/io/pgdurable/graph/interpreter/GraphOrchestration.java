@@ -66,6 +66,8 @@ public final class GraphOrchestration implements Orchestration {
 
     static final int MAX_LOOP_ITERATIONS = 100_000;
     static final Duration MIN_ITERATION = Duration.ofSeconds(1);
+    /** The result of a loop node whose RACE branch lost (the original's wording). */
+    static final String LOST_RACE_LOOP = "Loop branch cancelled after losing RACE";
 
     private static final JsonNodeFactory JSON = JsonCodec.nodes();
     /**
@@ -383,6 +385,7 @@ public final class GraphOrchestration implements Orchestration {
             Task<?> winner = ctx.anyOf(List.of(left, right)).await();
             Task<ObjectNode> loser = winner == left ? right : left;
             loser.cancel();
+            markLosingLoop(winner == left ? node.right() : node.left());
             ObjectNode r;
             try {
                 r = left == winner ? left.await() : right.await();
@@ -395,6 +398,24 @@ public final class GraphOrchestration implements Orchestration {
                 throw new BreakSignal(r.path("break").path("value"));
             }
             return r.path("result");
+        }
+
+        /**
+         * A losing branch that is a loop would otherwise stay 'running' in df.nodes forever: its
+         * child orchestration marked it running and will never write again. Like the original,
+         * it is recorded failed, stamped with the child's first generation. The nodes inside a
+         * losing branch, and a losing branch of any other type, keep their last status (the
+         * monitoring functions infer them skipped).
+         */
+        private void markLosingLoop(String branchId) {
+            Node branch = graph.node(branchId);
+            if (!(branch instanceof LoopNode)) {
+                return;
+            }
+            String childStamp = ctx.instanceId() + "::" + ctx.executionId() + "::" + branchId + "::1";
+            ObjectNode details = JSON.objectNode().put("execution_id", childStamp);
+            write(TurnWrite.rows(NODE_UPDATE, "failed", JsonCodec.toJson(TextNode.valueOf(LOST_RACE_LOOP)),
+                    details.toString(), graph.instanceId(), branchId));
         }
 
         private JsonNode loopChild(LoopNode node) {
