@@ -39,7 +39,7 @@ BEGIN
         PERFORM df_engine.cancel(p_instance_id, p_reason);
     END IF;
     UPDATE df.instances i
-       SET status = 'cancelled', completed_at = now(), updated_at = now()
+       SET status = 'cancelled', terminal_at = now(), updated_at = now()
      WHERE i.id = p_instance_id AND i.status NOT IN ('completed', 'failed', 'cancelled');
     RETURN format('Instance %s cancelled: %s', p_instance_id, p_reason);
 END

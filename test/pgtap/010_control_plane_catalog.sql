@@ -13,8 +13,9 @@ SELECT ok(to_regclass('df.instances') IS NOT NULL AND to_regclass('df.nodes') IS
 
 -- df.instances
 SELECT columns_are('df', 'instances',
-    ARRAY['id', 'label', 'root_node', 'status', 'submitted_by', 'database', 'created_at', 'updated_at', 'completed_at'],
-    'df.instances has the original''s columns');
+    ARRAY['id', 'label', 'root_node', 'status', 'submitted_by', 'database', 'created_at', 'updated_at', 'completed_at',
+          'terminal_at'],
+    'df.instances has the original''s columns, and terminal_at');
 SELECT col_type_is('df', 'instances', 'id', 'character varying(8)', 'instances.id is varchar(8)');
 SELECT col_type_is('df', 'instances', 'submitted_by', 'regrole', 'instances.submitted_by is regrole');
 SELECT col_is_pk('df', 'instances', 'id', 'instances is keyed by id');
@@ -64,7 +65,7 @@ SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname
           'CREATE INDEX idx_instances_label ON df.instances USING btree (label, created_at DESC, id) WHERE (label IS NOT NULL)',
           'label listing index, partial');
 SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname = 'idx_instances_terminal_age'),
-          'CREATE INDEX idx_instances_terminal_age ON df.instances USING btree (COALESCE(completed_at, created_at), id) WHERE (status = ANY (ARRAY[''completed''::text, ''failed''::text, ''cancelled''::text]))',
+          'CREATE INDEX idx_instances_terminal_age ON df.instances USING btree (COALESCE(terminal_at, created_at), id) WHERE (status = ANY (ARRAY[''completed''::text, ''failed''::text, ''cancelled''::text]))',
           'reconciliation index on the age of terminal instances');
 
 -- Row-level security

@@ -89,8 +89,11 @@ public final class GraphOrchestration implements Orchestration {
              WHERE id = ? AND status = 'pending'
             """;
     private static final String INSTANCE_DONE = """
-            UPDATE df.instances SET status = ?, completed_at = now(), updated_at = now()
-             WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')
+            UPDATE df.instances
+               SET status = v.status, completed_at = CASE WHEN v.status = 'completed' THEN now() END,
+                   terminal_at = now(), updated_at = now()
+              FROM (SELECT ?::text AS status) v
+             WHERE id = ? AND df.instances.status NOT IN ('completed', 'failed', 'cancelled')
             """;
 
     private static final String RUNNING_NODES_FAILED = """
