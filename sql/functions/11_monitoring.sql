@@ -17,23 +17,68 @@
 -- * function_name is our engine's orchestration name, df.function_graph.
 -- * df.explain evaluates a DSL expression as one read-only statement whose effects are rolled back,
 --   and reports evaluation errors as text instead of raising.
--- * pg_durable.list_instances_max_limit is read with current_setting(), so unlike the original's
---   superuser-only parameter any session may change it for itself; it bounds a role's own
---   listing, it is not a security boundary.
+-- * pg_durable.list_instances_max_limit is read from the server's configuration only (see
+--   df._list_instances_max_limit), not from the session: the original's parameter may only be set
+--   by a superuser, and here too a session cannot raise it for itself.
 
 -- ---------------------------------------------------------------------------------------------
 -- Small shared helpers
 -- ---------------------------------------------------------------------------------------------
 
+-- pg_durable.list_instances_max_limit as the configuration files set it (postgresql.conf, the
+-- files it includes, and ALTER SYSTEM's postgresql.auto.conf), as they are now; NULL when they do
+-- not. Reading pg_file_settings needs a superuser, the owner of this SECURITY DEFINER function;
+-- with another owner the files are not consulted. It returns this one setting and nothing else.
+CREATE OR REPLACE FUNCTION df._list_instances_max_limit_file() RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_value text;
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false) THEN
+        RETURN NULL;
+    END IF;
+    SELECT f.setting INTO v_value
+      FROM pg_catalog.pg_file_settings f
+     WHERE pg_catalog.lower(f.name) = 'pg_durable.list_instances_max_limit' AND f.applied
+     ORDER BY f.seqno DESC
+     LIMIT 1;
+    RETURN v_value;
+END
+$$;
+
 -- pg_durable.list_instances_max_limit: unset or empty means the default, 1000; anything that is
--- not an integer in 1..1000000 is an error naming the setting and the value.
+-- not an integer in 1..1000000 is an error naming the setting and the value. The value is the
+-- one the server's configuration gives the current role in this database, in PostgreSQL's own
+-- order of precedence: ALTER ROLE <role> IN DATABASE <this> SET, ALTER ROLE <role> SET, ALTER
+-- DATABASE <this> SET (or ALTER ROLE ALL IN DATABASE), ALTER ROLE ALL SET, then the configuration
+-- files. For a name no loaded module defines, only a superuser may ALTER ROLE or DATABASE ... SET
+-- it. What a session does (SET, SET LOCAL, a function's SET clause, connection options) is
+-- ignored: the limit bounds what one call may cost the server, so the session must not raise it.
 CREATE OR REPLACE FUNCTION df._list_instances_max_limit() RETURNS integer
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_raw text := current_setting('pg_durable.list_instances_max_limit', true);
-    v_txt text := btrim(v_raw);
+    v_raw text;
+    v_txt text;
 BEGIN
+    SELECT x.value INTO v_raw
+      FROM (SELECT substr(o.opt, length('pg_durable.list_instances_max_limit') + 2) AS value,
+                   CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 4
+                        WHEN s.setrole <> 0 THEN 3
+                        WHEN s.setdatabase <> 0 THEN 2
+                        ELSE 1 END AS rank
+              FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS o(opt)
+             WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+                                          WHERE d.datname = pg_catalog.current_database()))
+               AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))
+               AND pg_catalog.lower(split_part(o.opt, '=', 1)) = 'pg_durable.list_instances_max_limit'
+            UNION ALL
+            SELECT df._list_instances_max_limit_file(), 0) x
+     WHERE x.value IS NOT NULL
+     ORDER BY x.rank DESC
+     LIMIT 1;
+    v_txt := btrim(v_raw);
     IF v_raw IS NULL OR v_txt = '' THEN
         RETURN 1000;
     END IF;

@@ -22,6 +22,9 @@ GRANT EXECUTE ON FUNCTION df._getvar(regrole, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._unsetvar(regrole, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._clearvars(regrole) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._signal(text, text, jsonb) TO PUBLIC;
+-- Returns only the configuration files' pg_durable.list_instances_max_limit, which
+-- df._list_instances_max_limit() reads as its caller.
+GRANT EXECUTE ON FUNCTION df._list_instances_max_limit_file() TO PUBLIC;
 
 -- Roles that were given usage before a release added a helper to df._usage_functions get it now:
 -- every role df.grant_usage() gave read access to df.instances gets EXECUTE on every listed
