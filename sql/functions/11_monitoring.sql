@@ -7,8 +7,9 @@
 -- their row-level security, so a role sees only its own instances. Application roles have no
 -- access to df_engine; the engine columns (orchestration name, generation, output, executions)
 -- come from the SECURITY DEFINER helpers df._engine_info and df._engine_executions, which return
--- data only for instances whose submitter the session's login role may act for
--- (pg_has_role(session_user, submitted_by, 'MEMBER')), whatever ids they are given.
+-- data only for instances whose submitter the calling role may act for
+-- (pg_has_role(current_user, submitted_by, 'MEMBER'), the caller's current_user shown with its
+-- key, see df._acts_as), whatever ids they are given.
 --
 -- Differences from the original pg_durable, on purpose:
 -- * list_instances / instance_info keep an instance whose engine record is missing (engine columns
@@ -115,9 +116,9 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 
 -- Engine columns of the given df instances. An id yields a row only when the df instance exists,
--- its engine record exists, and the session's login role may act for its submitter, so passing
--- someone else's ids reveals nothing.
-CREATE OR REPLACE FUNCTION df._engine_info(p_ids text[])
+-- its engine record exists, and the calling role p_role (shown with its key) may act for its
+-- submitter, so passing someone else's ids reveals nothing.
+CREATE OR REPLACE FUNCTION df._engine_info(p_ids text[], p_role regrole, p_key uuid)
 RETURNS TABLE (id text, name text, status text, execution_id bigint, output text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -125,13 +126,14 @@ AS $$
       FROM df.instances i
       JOIN df_engine.instances e ON e.id = i.id::text
      WHERE i.id = ANY (p_ids)
-       AND pg_catalog.pg_has_role(session_user, i.submitted_by::oid, 'MEMBER')
+       AND df._acts_as(p_role, p_key)
+       AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
 $$;
 
 -- Generations of one df instance, newest first, under the same rule as df._engine_info. The
 -- running (or cancelled) generation's event count is read from its history, which the engine
 -- only totals when a generation ends.
-CREATE OR REPLACE FUNCTION df._engine_executions(p_instance_id text, p_limit integer)
+CREATE OR REPLACE FUNCTION df._engine_executions(p_instance_id text, p_limit integer, p_role regrole, p_key uuid)
 RETURNS TABLE (execution_id bigint, status text, event_count bigint, duration_ms bigint, output text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -149,7 +151,8 @@ AS $$
       FROM df.instances i
       JOIN df_engine.executions x ON x.instance_id = i.id::text
      WHERE i.id = p_instance_id
-       AND pg_catalog.pg_has_role(session_user, i.submitted_by::oid, 'MEMBER')
+       AND df._acts_as(p_role, p_key)
+       AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
      ORDER BY x.execution_id DESC
      LIMIT p_limit
 $$;
@@ -175,7 +178,7 @@ BEGIN
              LIMIT $2)
         SELECT p.id, p.label, e.name, p.status, e.execution_id, e.output
           FROM page p
-          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2)) e ON e.id = p.id
+          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2), quote_ident(current_user)::regrole, df._caller_key()) e ON e.id = p.id
          ORDER BY p.created_at DESC, p.id $q$,
         CASE WHEN status_filter IS NULL THEN '' ELSE 'WHERE i.status = $1' END)
     USING status_filter, limit_count;
@@ -264,7 +267,7 @@ BEGIN
         SELECT p.id, p.label, e.name, p.status, e.execution_id, e.output, p.created_at,
                p.completed_at, (SELECT k.c FROM next_page k)
           FROM page p
-          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2)) e ON e.id = p.id
+          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2), quote_ident(current_user)::regrole, df._caller_key()) e ON e.id = p.id
          ORDER BY p.rn $q$, v_where)
     USING status_filter, limit_count, label_filter, v_after_ts, v_after_id;
 END
@@ -283,7 +286,7 @@ AS $$
     SELECT i.id::text, i.label, e.name, CASE WHEN e.id IS NOT NULL THEN '1.0.0' END,
            e.execution_id, i.status, e.output
       FROM df.instances i
-      LEFT JOIN df._engine_info(ARRAY[$1]) e ON e.id = i.id::text
+      LEFT JOIN df._engine_info(ARRAY[$1], quote_ident(current_user)::regrole, df._caller_key()) e ON e.id = i.id::text
      WHERE i.id = $1
 $$;
 
@@ -302,7 +305,8 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY SELECT x.execution_id, x.status, x.event_count, x.duration_ms, x.output
-                   FROM df._engine_executions(v_id, least(limit_count, 10000)) x;
+                   FROM df._engine_executions(v_id, least(limit_count, 10000), quote_ident(current_user)::regrole,
+                                                df._caller_key()) x;
 END
 $$;
 
