@@ -6,10 +6,11 @@
 -- coalesce(terminal_at, created_at).
 ALTER TABLE df.instances ADD COLUMN terminal_at timestamptz;
 
+-- Instances that ended before the upgrade keep their rows as they were (a failed or cancelled
+-- one keeps the completed_at it got then); their terminal time is that completed_at.
 UPDATE df.instances
-   SET terminal_at = completed_at,
-       completed_at = CASE WHEN status = 'completed' THEN completed_at END
- WHERE status IN ('completed', 'failed', 'cancelled');
+   SET terminal_at = completed_at
+ WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at IS NOT NULL;
 
 DROP INDEX IF EXISTS df.idx_instances_terminal_age;
 CREATE INDEX idx_instances_terminal_age ON df.instances ((coalesce(terminal_at, created_at)), id)
