@@ -8,11 +8,18 @@
 -- from df.role_keys, which row-level security shows to that role alone; df._acts_as checks the
 -- pair. A role the session's login role is a member of is accepted without a key, as before.
 
--- Creates a role's key if it has none. Anyone may: only the role can read it.
+-- Creates a role's key if it has none. Anyone may: only the role can read it. It never waits for
+-- another transaction that is creating the same key (that one holds the advisory lock until it
+-- ends): the caller then goes without a key this once, rather than block behind, say, a long
+-- transaction of the same role that made its first df call.
 CREATE OR REPLACE FUNCTION df._issue_role_key(p_role regrole) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    INSERT INTO df.role_keys (role) VALUES (p_role) ON CONFLICT DO NOTHING
+BEGIN
+    IF p_role IS NOT NULL AND pg_catalog.pg_try_advisory_xact_lock(1684435563, p_role::oid::integer) THEN
+        INSERT INTO df.role_keys (role) VALUES (p_role) ON CONFLICT DO NOTHING;
+    END IF;
+END
 $$;
 
 -- The key of the current role, created on first use; NULL in a read-only transaction that has

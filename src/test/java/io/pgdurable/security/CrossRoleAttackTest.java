@@ -9,6 +9,10 @@ import static io.pgdurable.security.SecurityFixture.PATIENCE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgdurable.graph.e2e.DfTestEnvironment;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -191,6 +195,30 @@ class CrossRoleAttackTest {
                 .isZero();
         assertThat(fx.count("SELECT count(*) FROM df.role_keys k WHERE k.role IN (quote_ident(?)::regrole,"
                 + " quote_ident(?)::regrole)", ALICE, BOB)).isEqualTo(2);
+    }
+
+    @Test
+    void a_roles_first_calls_in_two_sessions_at_once_do_not_wait_for_each_other() throws SQLException {
+        String role = "sec_first_key";
+        fx.environment().cluster().createLoginRole(role);
+        fx.exec("SELECT df.grant_usage('" + role + "')");
+        try (Connection first = fx.connect(role); Connection second = fx.connect(role)) {
+            first.setAutoCommit(false);
+            try (Statement s = first.createStatement()) {
+                s.execute("SELECT df.getvar('anything')"); // creates the role's key, not committed yet
+            }
+            try (Statement s = second.createStatement()) {
+                s.execute("SET statement_timeout = '5s'");
+                s.execute("SELECT df.setvar('second', 'session')");
+                try (ResultSet rs = s.executeQuery("SELECT df.getvar('second')")) {
+                    assertThat(rs.next()).isTrue();
+                    assertThat(rs.getString(1)).isEqualTo("session");
+                }
+            }
+            first.commit();
+        }
+        assertThat(fx.count("SELECT count(*) FROM df.role_keys k WHERE k.role = quote_ident(?)::regrole", role))
+                .isEqualTo(1);
     }
 
     @Test
