@@ -80,8 +80,11 @@ public final class StepConnections implements AutoCloseable {
             DISCARD SEQUENCES;
             SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql""";
 
-    /** How long one wait of {@link #borrow} lasts; Hikari's smallest connection timeout is 250 ms. */
-    static final long BORROW_SLICE_MILLIS = 500;
+    /**
+     * The longest wait of one {@link #borrow} slice (never more than the acquire timeout, never
+     * less than Hikari's smallest connection timeout, 250 ms).
+     */
+    static final long BORROW_SLICE_MILLIS = 1000;
 
     /** SQLSTATE of a lease refused because its connection was another role's (class 08: retried). */
     static final String WRONG_ROLE = "08006";
@@ -167,7 +170,7 @@ public final class StepConnections implements AutoCloseable {
 
     /**
      * A connection of {@code pool}, waiting up to the acquire timeout for one to be free, in slices
-     * of {@link #BORROW_SLICE_MILLIS}: when the pool cannot open connections at all, each slice
+     * of at most {@link #BORROW_SLICE_MILLIS}: when the pool cannot open connections at all, each slice
      * ends with the last failed attempt as its cause, and one that retrying cannot cure (the
      * database was dropped, the role may not log in or lacks CONNECT; see
      * {@link TransientErrors#isPermanentConnectFailureState}) is thrown at once, as PostgreSQL
@@ -272,7 +275,11 @@ public final class StepConnections implements AutoCloseable {
         hc.setIdleTimeout(60_000);
         // The acquire timeout is waited out in slices (see borrow), so that a connection failure
         // no retry can cure ends the wait at once.
-        hc.setConnectionTimeout(BORROW_SLICE_MILLIS);
+        long slice = Math.max(250, Math.min(BORROW_SLICE_MILLIS, acquireTimeout.toMillis()));
+        hc.setConnectionTimeout(slice);
+        // Hikari caps a connection's validation at the connection timeout (with a warning for
+        // every pool unless set so).
+        hc.setValidationTimeout(slice);
         hc.setInitializationFailTimeout(-1);
         return new HikariDataSource(hc);
     }
