@@ -126,7 +126,7 @@ AS $$
       FROM df.instances i
       JOIN df_engine.instances e ON e.id = i.id::text
      WHERE i.id = ANY (p_ids)
-       AND df._acts_as(p_role, p_key)
+       AND (SELECT df._acts_as(p_role, p_key))   -- once per call, not per row
        AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
 $$;
 
@@ -151,7 +151,7 @@ AS $$
       FROM df.instances i
       JOIN df_engine.executions x ON x.instance_id = i.id::text
      WHERE i.id = p_instance_id
-       AND df._acts_as(p_role, p_key)
+       AND (SELECT df._acts_as(p_role, p_key))   -- once per call, not per row
        AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
      ORDER BY x.execution_id DESC
      LIMIT p_limit
