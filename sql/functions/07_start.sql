@@ -4,7 +4,8 @@
 
 -- Starts the engine orchestration for an instance that the calling transaction has just
 -- inserted (df.start does that). Re-validates everything a caller could have inserted by hand:
--- the submitter, the database, the tree shape and size of the graph and every node.
+-- the submitter, the database, the tree shape and size of the graph and every node. Only
+-- df._start_instance calls it (application roles may not), after checking the caller's role.
 CREATE OR REPLACE FUNCTION df._launch(p_instance_id text, p_vars jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -24,8 +25,7 @@ BEGIN
     SELECT i.id, i.label, i.root_node, i.status, i.submitted_by, i.database, i.xmin AS row_xmin
       INTO v_instance
       FROM df.instances i WHERE i.id = p_instance_id FOR UPDATE;
-    IF NOT FOUND
-       OR NOT coalesce(pg_has_role(session_user, v_instance.submitted_by::oid, 'MEMBER'), false) THEN
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'Instance not found or access denied: %', p_instance_id USING ERRCODE = '42704';
     END IF;
     IF v_instance.status <> 'pending' THEN
@@ -486,17 +486,18 @@ BEGIN
     -- transaction_mode 'new': the whole graph was checked here, so bad input never costs a
     -- connection; a session of its own starts it again, as the calling role, and commits.
     IF lower(v_mode) = 'new' THEN
-        RETURN df._start_new_transaction(quote_ident(current_user)::regrole, v_fut, v_label, v_database);
+        RETURN df._start_new_transaction(quote_ident(current_user)::regrole, df._caller_key(), v_fut, v_label,
+                                         v_database);
     END IF;
 
     -- The rows are written, the variables read and the engine started by a SECURITY DEFINER
     -- helper, for the calling role: application roles have no write privileges on the tables.
-    RETURN df._start_instance(quote_ident(current_user)::regrole, v_label, v_database,
+    RETURN df._start_instance(quote_ident(current_user)::regrole, df._caller_key(), v_label, v_database,
                               v_ids, v_graph.types, v_queries, v_graph.result_names, r_left, r_right);
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION df._start_instance(p_role regrole, p_label text, p_database text, p_ids text[],
+CREATE OR REPLACE FUNCTION df._start_instance(p_role regrole, p_key uuid, p_label text, p_database text, p_ids text[],
                                    p_types text[], p_queries text[], p_results text[],
                                    p_lefts text[], p_rights text[])
 RETURNS text
@@ -509,9 +510,10 @@ DECLARE
     v_total   bigint;
     v_query   text;
 BEGIN
-    IF p_role IS NULL OR NOT coalesce(pg_has_role(session_user, p_role::oid, 'MEMBER'), false) THEN
-        RAISE EXCEPTION 'df.start(): session user "%" may not start instances as role %', session_user,
-            coalesce(p_role::text, 'NULL') USING ERRCODE = '42501';
+    -- The caller acts as p_role: df.start passes current_user and its key (df._acts_as).
+    IF NOT df._acts_as(p_role, p_key) THEN
+        RAISE EXCEPTION 'df.start(): the caller (session user "%") has not shown that it acts as role %; call df.start() as that role',
+            session_user, coalesce(p_role::text, 'NULL') USING ERRCODE = '42501';
     END IF;
     IF length(p_label) > 500 THEN
         RAISE EXCEPTION 'df.start(): label is % characters long; the limit is 500 characters', length(p_label)

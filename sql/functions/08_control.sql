@@ -19,9 +19,10 @@ AS $fn$
      WHERE i.id = $1 AND i.status = 'completed' AND n.status = 'completed'
 $fn$;
 
--- Cancels an instance the login role may act for: the engine instance and its children stop
--- (their queued work is deleted), and a non-terminal df status becomes 'cancelled'.
-CREATE OR REPLACE FUNCTION df._cancel(p_instance_id text, p_reason text) RETURNS text
+-- Cancels an instance that the calling role p_role may act for (df.cancel passes current_user
+-- and its key; see df._acts_as): the engine instance and its children stop (their queued work is
+-- deleted), and a non-terminal df status becomes 'cancelled'.
+CREATE OR REPLACE FUNCTION df._cancel(p_instance_id text, p_reason text, p_role regrole, p_key uuid) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -29,8 +30,8 @@ DECLARE
 BEGIN
     SELECT i.submitted_by INTO v_submitter FROM df.instances i WHERE i.id = p_instance_id;
     IF NOT FOUND
-       OR NOT (coalesce(pg_has_role(session_user, v_submitter::oid, 'MEMBER'), false)
-               OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)) THEN
+       OR NOT df._acts_as(p_role, p_key)
+       OR NOT coalesce(pg_has_role(p_role::oid, v_submitter::oid, 'MEMBER'), false) THEN
         RAISE EXCEPTION 'Instance not found or access denied: %', p_instance_id USING ERRCODE = '42704';
     END IF;
     -- Engine first: a worker turn locks the engine instance before it writes df status, so
@@ -39,7 +40,7 @@ BEGIN
         PERFORM df_engine.cancel(p_instance_id, p_reason);
     END IF;
     UPDATE df.instances i
-       SET status = 'cancelled', completed_at = now(), updated_at = now()
+       SET status = 'cancelled', terminal_at = now(), updated_at = now()
      WHERE i.id = p_instance_id AND i.status NOT IN ('completed', 'failed', 'cancelled');
     RETURN format('Instance %s cancelled: %s', p_instance_id, p_reason);
 END
@@ -52,7 +53,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM df.instances i WHERE i.id = $1) THEN
         RAISE EXCEPTION 'Instance not found or access denied: %', $1 USING ERRCODE = '42704';
     END IF;
-    RETURN df._cancel($1, $2);
+    RETURN df._cancel($1, $2, quote_ident(current_user)::regrole, df._caller_key());
 END
 $fn$;
 

@@ -1,28 +1,29 @@
--- Raises unless the session may manage the variables of p_role.
-CREATE OR REPLACE FUNCTION df._check_vars_role(p_role regrole) RETURNS void
+-- Raises unless the caller has shown that it acts as p_role (df.setvar and friends pass
+-- current_user and its key; see df._acts_as).
+CREATE OR REPLACE FUNCTION df._check_vars_role(p_role regrole, p_key uuid) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF p_role IS NULL OR NOT coalesce(pg_has_role(session_user, p_role::oid, 'MEMBER'), false) THEN
-        RAISE EXCEPTION 'session user "%" may not manage the variables of role %', session_user,
+    IF NOT df._acts_as(p_role, p_key) THEN
+        RAISE EXCEPTION 'the caller (session user "%") may not manage the variables of role %', session_user,
             coalesce(p_role::text, 'NULL') USING ERRCODE = '42501';
     END IF;
 END
 $fn$;
-REVOKE ALL ON FUNCTION df._check_vars_role(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION df._check_vars_role(regrole, uuid) FROM PUBLIC;
 -- Limits on the last unbounded inputs: workflow variables and the text of a graph's steps.
 --
 -- Both are copied into every instance a role starts (the variables as its snapshot, the steps as
 -- its nodes) and read by the worker for every turn, so each is bounded, with an error that names
 -- the value and the limit, before anything is written. Like the limits of 009 they are fixed.
 
-CREATE OR REPLACE FUNCTION df._setvar(p_role regrole, p_name text, p_value text) RETURNS void
+CREATE OR REPLACE FUNCTION df._setvar(p_role regrole, p_key uuid, p_name text, p_value text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_total bigint;
 BEGIN
-    PERFORM df._check_vars_role(p_role);
+    PERFORM df._check_vars_role(p_role, p_key);
     IF length(p_name) > 500 THEN
         RAISE EXCEPTION 'df.setvar(): variable name is % characters long; the limit is 500 characters',
             length(p_name) USING ERRCODE = '54000', DETAIL = format('The name begins: %s', left(p_name, 80));
@@ -44,28 +45,28 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION df._getvar(p_role regrole, p_name text) RETURNS text
+CREATE OR REPLACE FUNCTION df._getvar(p_role regrole, p_key uuid, p_name text) RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT v.value FROM df.vars v
      WHERE v.owner = p_role AND v.name = p_name
-       AND coalesce(pg_has_role(session_user, p_role::oid, 'MEMBER'), false)
+       AND df._acts_as(p_role, p_key)
 $fn$;
 
-CREATE OR REPLACE FUNCTION df._unsetvar(p_role regrole, p_name text) RETURNS void
+CREATE OR REPLACE FUNCTION df._unsetvar(p_role regrole, p_key uuid, p_name text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    PERFORM df._check_vars_role(p_role);
+    PERFORM df._check_vars_role(p_role, p_key);
     DELETE FROM df.vars v WHERE v.owner = p_role AND v.name = p_name;
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION df._clearvars(p_role regrole) RETURNS void
+CREATE OR REPLACE FUNCTION df._clearvars(p_role regrole, p_key uuid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    PERFORM df._check_vars_role(p_role);
+    PERFORM df._check_vars_role(p_role, p_key);
     DELETE FROM df.vars v WHERE v.owner = p_role;
 END
 $fn$;
@@ -78,7 +79,7 @@ BEGIN
         RAISE EXCEPTION 'df.setvar() cannot be called inside a workflow - set variables before starting the workflow'
             USING ERRCODE = '0A000';
     END IF;
-    PERFORM df._setvar(quote_ident(current_user)::regrole, $1, $2);
+    PERFORM df._setvar(quote_ident(current_user)::regrole, df._caller_key(), $1, $2);
     PERFORM df._mark_non_future('df.setvar', 'OK');
     RETURN 'OK';
 END
@@ -87,7 +88,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION df.getvar(name text) RETURNS text
 LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT df._getvar(quote_ident(current_user)::regrole, $1)
+    SELECT df._getvar(quote_ident(current_user)::regrole, df._caller_key(), $1)
 $fn$;
 
 CREATE OR REPLACE FUNCTION df.unsetvar(name text) RETURNS text
@@ -98,7 +99,7 @@ BEGIN
         RAISE EXCEPTION 'df.unsetvar() cannot be called inside a workflow - manage variables before starting the workflow'
             USING ERRCODE = '0A000';
     END IF;
-    PERFORM df._unsetvar(quote_ident(current_user)::regrole, $1);
+    PERFORM df._unsetvar(quote_ident(current_user)::regrole, df._caller_key(), $1);
     PERFORM df._mark_non_future('df.unsetvar', 'OK');
     RETURN 'OK';
 END
@@ -112,7 +113,7 @@ BEGIN
         RAISE EXCEPTION 'df.clearvars() cannot be called inside a workflow - manage variables before starting the workflow'
             USING ERRCODE = '0A000';
     END IF;
-    PERFORM df._clearvars(quote_ident(current_user)::regrole);
+    PERFORM df._clearvars(quote_ident(current_user)::regrole, df._caller_key());
     PERFORM df._mark_non_future('df.clearvars', 'OK');
     RETURN 'OK';
 END

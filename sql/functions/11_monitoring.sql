@@ -7,8 +7,9 @@
 -- their row-level security, so a role sees only its own instances. Application roles have no
 -- access to df_engine; the engine columns (orchestration name, generation, output, executions)
 -- come from the SECURITY DEFINER helpers df._engine_info and df._engine_executions, which return
--- data only for instances whose submitter the session's login role may act for
--- (pg_has_role(session_user, submitted_by, 'MEMBER')), whatever ids they are given.
+-- data only for instances whose submitter the calling role may act for
+-- (pg_has_role(current_user, submitted_by, 'MEMBER'), the caller's current_user shown with its
+-- key, see df._acts_as), whatever ids they are given.
 --
 -- Differences from the original pg_durable, on purpose:
 -- * list_instances / instance_info keep an instance whose engine record is missing (engine columns
@@ -17,23 +18,68 @@
 -- * function_name is our engine's orchestration name, df.function_graph.
 -- * df.explain evaluates a DSL expression as one read-only statement whose effects are rolled back,
 --   and reports evaluation errors as text instead of raising.
--- * pg_durable.list_instances_max_limit is read with current_setting(), so unlike the original's
---   superuser-only parameter any session may change it for itself; it bounds a role's own
---   listing, it is not a security boundary.
+-- * pg_durable.list_instances_max_limit is read from the server's configuration only (see
+--   df._list_instances_max_limit), not from the session: the original's parameter may only be set
+--   by a superuser, and here too a session cannot raise it for itself.
 
 -- ---------------------------------------------------------------------------------------------
 -- Small shared helpers
 -- ---------------------------------------------------------------------------------------------
 
+-- pg_durable.list_instances_max_limit as the configuration files set it (postgresql.conf, the
+-- files it includes, and ALTER SYSTEM's postgresql.auto.conf), as they are now; NULL when they do
+-- not. Reading pg_file_settings needs a superuser, the owner of this SECURITY DEFINER function;
+-- with another owner the files are not consulted. It returns this one setting and nothing else.
+CREATE OR REPLACE FUNCTION df._list_instances_max_limit_file() RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_value text;
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false) THEN
+        RETURN NULL;
+    END IF;
+    SELECT f.setting INTO v_value
+      FROM pg_catalog.pg_file_settings f
+     WHERE pg_catalog.lower(f.name) = 'pg_durable.list_instances_max_limit' AND f.applied
+     ORDER BY f.seqno DESC
+     LIMIT 1;
+    RETURN v_value;
+END
+$$;
+
 -- pg_durable.list_instances_max_limit: unset or empty means the default, 1000; anything that is
--- not an integer in 1..1000000 is an error naming the setting and the value.
+-- not an integer in 1..1000000 is an error naming the setting and the value. The value is the
+-- one the server's configuration gives the current role in this database, in PostgreSQL's own
+-- order of precedence: ALTER ROLE <role> IN DATABASE <this> SET, ALTER ROLE <role> SET, ALTER
+-- DATABASE <this> SET (or ALTER ROLE ALL IN DATABASE), ALTER ROLE ALL SET, then the configuration
+-- files. For a name no loaded module defines, only a superuser may ALTER ROLE or DATABASE ... SET
+-- it. What a session does (SET, SET LOCAL, a function's SET clause, connection options) is
+-- ignored: the limit bounds what one call may cost the server, so the session must not raise it.
 CREATE OR REPLACE FUNCTION df._list_instances_max_limit() RETURNS integer
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_raw text := current_setting('pg_durable.list_instances_max_limit', true);
-    v_txt text := btrim(v_raw);
+    v_raw text;
+    v_txt text;
 BEGIN
+    SELECT x.value INTO v_raw
+      FROM (SELECT substr(o.opt, length('pg_durable.list_instances_max_limit') + 2) AS value,
+                   CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 4
+                        WHEN s.setrole <> 0 THEN 3
+                        WHEN s.setdatabase <> 0 THEN 2
+                        ELSE 1 END AS rank
+              FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS o(opt)
+             WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+                                          WHERE d.datname = pg_catalog.current_database()))
+               AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))
+               AND pg_catalog.lower(split_part(o.opt, '=', 1)) = 'pg_durable.list_instances_max_limit'
+            UNION ALL
+            SELECT df._list_instances_max_limit_file(), 0) x
+     WHERE x.value IS NOT NULL
+     ORDER BY x.rank DESC
+     LIMIT 1;
+    v_txt := btrim(v_raw);
     IF v_raw IS NULL OR v_txt = '' THEN
         RETURN 1000;
     END IF;
@@ -70,9 +116,9 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 
 -- Engine columns of the given df instances. An id yields a row only when the df instance exists,
--- its engine record exists, and the session's login role may act for its submitter, so passing
--- someone else's ids reveals nothing.
-CREATE OR REPLACE FUNCTION df._engine_info(p_ids text[])
+-- its engine record exists, and the calling role p_role (shown with its key) may act for its
+-- submitter, so passing someone else's ids reveals nothing.
+CREATE OR REPLACE FUNCTION df._engine_info(p_ids text[], p_role regrole, p_key uuid)
 RETURNS TABLE (id text, name text, status text, execution_id bigint, output text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -80,13 +126,14 @@ AS $$
       FROM df.instances i
       JOIN df_engine.instances e ON e.id = i.id::text
      WHERE i.id = ANY (p_ids)
-       AND pg_catalog.pg_has_role(session_user, i.submitted_by::oid, 'MEMBER')
+       AND (SELECT df._acts_as(p_role, p_key))   -- once per call, not per row
+       AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
 $$;
 
 -- Generations of one df instance, newest first, under the same rule as df._engine_info. The
 -- running (or cancelled) generation's event count is read from its history, which the engine
 -- only totals when a generation ends.
-CREATE OR REPLACE FUNCTION df._engine_executions(p_instance_id text, p_limit integer)
+CREATE OR REPLACE FUNCTION df._engine_executions(p_instance_id text, p_limit integer, p_role regrole, p_key uuid)
 RETURNS TABLE (execution_id bigint, status text, event_count bigint, duration_ms bigint, output text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -104,7 +151,8 @@ AS $$
       FROM df.instances i
       JOIN df_engine.executions x ON x.instance_id = i.id::text
      WHERE i.id = p_instance_id
-       AND pg_catalog.pg_has_role(session_user, i.submitted_by::oid, 'MEMBER')
+       AND (SELECT df._acts_as(p_role, p_key))   -- once per call, not per row
+       AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
      ORDER BY x.execution_id DESC
      LIMIT p_limit
 $$;
@@ -130,7 +178,7 @@ BEGIN
              LIMIT $2)
         SELECT p.id, p.label, e.name, p.status, e.execution_id, e.output
           FROM page p
-          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2)) e ON e.id = p.id
+          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2), quote_ident(current_user)::regrole, df._caller_key()) e ON e.id = p.id
          ORDER BY p.created_at DESC, p.id $q$,
         CASE WHEN status_filter IS NULL THEN '' ELSE 'WHERE i.status = $1' END)
     USING status_filter, limit_count;
@@ -219,7 +267,7 @@ BEGIN
         SELECT p.id, p.label, e.name, p.status, e.execution_id, e.output, p.created_at,
                p.completed_at, (SELECT k.c FROM next_page k)
           FROM page p
-          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2)) e ON e.id = p.id
+          LEFT JOIN df._engine_info(ARRAY(SELECT p2.id FROM page p2), quote_ident(current_user)::regrole, df._caller_key()) e ON e.id = p.id
          ORDER BY p.rn $q$, v_where)
     USING status_filter, limit_count, label_filter, v_after_ts, v_after_id;
 END
@@ -238,7 +286,7 @@ AS $$
     SELECT i.id::text, i.label, e.name, CASE WHEN e.id IS NOT NULL THEN '1.0.0' END,
            e.execution_id, i.status, e.output
       FROM df.instances i
-      LEFT JOIN df._engine_info(ARRAY[$1]) e ON e.id = i.id::text
+      LEFT JOIN df._engine_info(ARRAY[$1], quote_ident(current_user)::regrole, df._caller_key()) e ON e.id = i.id::text
      WHERE i.id = $1
 $$;
 
@@ -257,7 +305,8 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY SELECT x.execution_id, x.status, x.event_count, x.duration_ms, x.output
-                   FROM df._engine_executions(v_id, least(limit_count, 10000)) x;
+                   FROM df._engine_executions(v_id, least(limit_count, 10000), quote_ident(current_user)::regrole,
+                                                df._caller_key()) x;
 END
 $$;
 

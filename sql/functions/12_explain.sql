@@ -373,7 +373,8 @@ BEGIN
     IF v_nodes IS NULL THEN
         RETURN format('No nodes found for instance ''%s''', p_id);
     END IF;
-    SELECT e.status, e.output INTO v_engine FROM df._engine_info(ARRAY[p_id]) e;
+    SELECT e.status, e.output INTO v_engine
+      FROM df._engine_info(ARRAY[p_id], quote_ident(current_user)::regrole, df._caller_key()) e;
     v_status := coalesce(nullif(v_engine.status, ''), v_inst.status, '');
 
     v_head := 'Instance: ' || p_id || coalesce(' (' || v_inst.label || ')', '') || E'\n'
@@ -500,8 +501,8 @@ $$;
 REVOKE EXECUTE ON FUNCTION
     df._list_instances_max_limit(),
     df._check_list_limit(integer),
-    df._engine_info(text[]),
-    df._engine_executions(text, integer),
+    df._engine_info(text[], regrole, uuid),
+    df._engine_executions(text, integer, regrole, uuid),
     df._decode_list_cursor(text),
     df._stamp_lineage(text),
     df._node_statuses(text),

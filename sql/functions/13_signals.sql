@@ -101,7 +101,8 @@ $$;
 
 REVOKE ALL ON FUNCTION df._route_signal(text, text, jsonb, bigint) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION df._signal(p_instance_id text, p_signal_name text, p_data jsonb)
+CREATE OR REPLACE FUNCTION df._signal(p_instance_id text, p_signal_name text, p_data jsonb, p_role regrole,
+                                      p_key uuid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -111,8 +112,10 @@ DECLARE
 BEGIN
     -- No lock: the signal is only inserted, and the worker routes it.
     SELECT i.status, i.submitted_by INTO v_inst FROM df.instances i WHERE i.id = p_instance_id;
-    -- The session may act for the submitter (superusers and members of its role may).
-    IF NOT FOUND OR NOT coalesce(pg_has_role(session_user, v_inst.submitted_by::oid, 'MEMBER'), false) THEN
+    -- The calling role (df.signal passes current_user and its key; see df._acts_as) may act for
+    -- the submitter: it is the submitter, a member of its role, or a superuser.
+    IF NOT FOUND OR NOT df._acts_as(p_role, p_key)
+       OR NOT coalesce(pg_has_role(p_role::oid, v_inst.submitted_by::oid, 'MEMBER'), false) THEN
         RAISE EXCEPTION 'Instance not found or access denied: %', p_instance_id USING ERRCODE = '42704';
     END IF;
     IF v_inst.status IN ('completed', 'failed', 'cancelled') THEN
@@ -168,7 +171,7 @@ BEGIN
             RAISE EXCEPTION 'df.signal(): signal data is nested more than 100 levels deep; the limit is 100 levels'
                 USING ERRCODE = '54000';
     END;
-    PERFORM df._signal(instance_id, signal_name, v_data);
+    PERFORM df._signal(instance_id, signal_name, v_data, quote_ident(current_user)::regrole, df._caller_key());
     RETURN 'OK';
 END
 $fn$;

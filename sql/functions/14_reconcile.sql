@@ -87,10 +87,10 @@ BEGIN
     SELECT array_agg(s.r ORDER BY s.r), array_agg(s.n ORDER BY s.r), max(s.newest), sum(s.n)
       INTO v_roles, v_held, v_newest, v_total
       FROM (SELECT i.submitted_by::oid AS r, count(*) AS n,
-                   max(coalesce(i.completed_at, i.created_at)) AS newest
+                   max(coalesce(i.terminal_at, i.created_at)) AS newest
               FROM df.instances i
              WHERE i.status IN ('completed', 'failed', 'cancelled')
-               AND coalesce(i.completed_at, i.created_at) >= p_cutoff
+               AND coalesce(i.terminal_at, i.created_at) >= p_cutoff
              GROUP BY i.submitted_by) s;
     IF v_total IS NULL OR v_total <= p_hard_cap THEN
         RETURN;
@@ -116,12 +116,12 @@ BEGIN
                        row_number() OVER (PARTITION BY rr.role ORDER BY t.age DESC, t.id DESC) AS pos
                   FROM unnest(v_roles, v_held) AS rr(role, held)
                  CROSS JOIN LATERAL (
-                       SELECT coalesce(i.completed_at, i.created_at) AS age, i.id
+                       SELECT coalesce(i.terminal_at, i.created_at) AS age, i.id
                          FROM df.instances i
                         WHERE i.status IN ('completed', 'failed', 'cancelled')
-                          AND coalesce(i.completed_at, i.created_at) BETWEEN p_cutoff AND v_newest
+                          AND coalesce(i.terminal_at, i.created_at) BETWEEN p_cutoff AND v_newest
                           AND i.submitted_by::oid OPERATOR(pg_catalog.=) rr.role
-                        ORDER BY coalesce(i.completed_at, i.created_at) DESC, i.id DESC
+                        ORDER BY coalesce(i.terminal_at, i.created_at) DESC, i.id DESC
                        OFFSET v_low - 1 LIMIT 2) t
                  WHERE rr.held >= v_low) e
          ORDER BY e.pos, e.age DESC, e.id DESC
@@ -162,10 +162,10 @@ BEGIN
               LEFT JOIN unnest(p_cap_roles, p_cap_ages, p_cap_ids) AS b(role, age, id)
                 ON b.role OPERATOR(pg_catalog.=) i.submitted_by::oid
              WHERE i.status IN ('completed', 'failed', 'cancelled')
-               AND (coalesce(i.completed_at, i.created_at) < p_cutoff
+               AND (coalesce(i.terminal_at, i.created_at) < p_cutoff
                     OR (b.role IS NOT NULL
-                        AND (coalesce(i.completed_at, i.created_at), i.id) <= (b.age, b.id)))
-             ORDER BY coalesce(i.completed_at, i.created_at), i.id
+                        AND (coalesce(i.terminal_at, i.created_at), i.id) <= (b.age, b.id)))
+             ORDER BY coalesce(i.terminal_at, i.created_at), i.id
              LIMIT p_limit
                FOR UPDATE OF i SKIP LOCKED) s;
     selected := cardinality(v_ids);

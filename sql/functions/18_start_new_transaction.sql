@@ -28,7 +28,7 @@ AS $fn$
     SELECT '''' || replace(replace(p_value, chr(92), chr(92) || chr(92)), '''', chr(92) || '''') || ''''
 $fn$;
 
-CREATE OR REPLACE FUNCTION df._start_new_transaction(p_role regrole, p_fut text, p_label text, p_database text)
+CREATE OR REPLACE FUNCTION df._start_new_transaction(p_role regrole, p_key uuid, p_fut text, p_label text, p_database text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on
@@ -64,9 +64,11 @@ BEGIN
         RAISE EXCEPTION 'df.start(): transaction_mode ''new'' cannot be used inside a workflow: a step''s df.start() already commits with the step; leave transaction_mode at ''caller'''
             USING ERRCODE = '0A000';
     END IF;
-    IF p_role IS NULL OR NOT coalesce(pg_has_role(session_user, p_role::oid, 'MEMBER'), false) THEN
-        RAISE EXCEPTION 'df.start(): session user "%" may not start instances as role %', session_user,
-            coalesce(p_role::text, 'NULL') USING ERRCODE = '42501';
+    -- The caller acts as p_role: df.start passes current_user and its key (df._acts_as), so a
+    -- SECURITY DEFINER wrapper starts as its owner, as with 'caller'.
+    IF NOT df._acts_as(p_role, p_key) THEN
+        RAISE EXCEPTION 'df.start(): the caller (session user "%") has not shown that it acts as role %; call df.start() as that role',
+            session_user, coalesce(p_role::text, 'NULL') USING ERRCODE = '42501';
     END IF;
     SELECT * INTO v_caller FROM pg_roles r WHERE r.oid = p_role::oid;
     SELECT * INTO v_owner FROM pg_roles r WHERE r.rolname = current_user;
@@ -221,5 +223,5 @@ BEGIN
     RETURN v_id;
 END
 $fn$;
-COMMENT ON FUNCTION df._start_new_transaction(regrole, text, text, text) IS
+COMMENT ON FUNCTION df._start_new_transaction(regrole, uuid, text, text, text) IS
     'df.start(..., transaction_mode => ''new''): starts the instance on a dblink session of its own, as the calling role, and returns its id.';

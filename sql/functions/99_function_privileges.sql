@@ -16,13 +16,19 @@ $do$;
 
 -- The public functions run as their caller and call these; each checks for itself that the
 -- session may act for the role it is asked to act for (schema USAGE on df is the gate).
-GRANT EXECUTE ON FUNCTION df._start_instance(regrole, text, text, text[], text[], text[], text[], text[], text[]) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION df._setvar(regrole, text, text) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION df._getvar(regrole, text) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION df._unsetvar(regrole, text) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION df._clearvars(regrole) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION df._signal(text, text, jsonb) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION df._start_new_transaction(regrole, text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._start_instance(regrole, uuid, text, text, text[], text[], text[], text[], text[], text[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._setvar(regrole, uuid, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._getvar(regrole, uuid, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._unsetvar(regrole, uuid, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._clearvars(regrole, uuid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._signal(text, text, jsonb, regrole, uuid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._start_new_transaction(regrole, uuid, text, text, text) TO PUBLIC;
+-- The caller's own key, and a key for any role (which only that role can read).
+GRANT EXECUTE ON FUNCTION df._caller_key() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._issue_role_key(regrole) TO PUBLIC;
+-- Returns only the configuration files' pg_durable.list_instances_max_limit, which
+-- df._list_instances_max_limit() reads as its caller.
+GRANT EXECUTE ON FUNCTION df._list_instances_max_limit_file() TO PUBLIC;
 
 -- Roles that were given usage before a release added a helper to df._usage_functions get it now:
 -- every role df.grant_usage() gave read access to df.instances gets EXECUTE on every listed

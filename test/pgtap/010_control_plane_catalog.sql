@@ -13,8 +13,9 @@ SELECT ok(to_regclass('df.instances') IS NOT NULL AND to_regclass('df.nodes') IS
 
 -- df.instances
 SELECT columns_are('df', 'instances',
-    ARRAY['id', 'label', 'root_node', 'status', 'submitted_by', 'database', 'created_at', 'updated_at', 'completed_at'],
-    'df.instances has the original''s columns');
+    ARRAY['id', 'label', 'root_node', 'status', 'submitted_by', 'database', 'created_at', 'updated_at', 'completed_at',
+          'terminal_at'],
+    'df.instances has the original''s columns, and terminal_at');
 SELECT col_type_is('df', 'instances', 'id', 'character varying(8)', 'instances.id is varchar(8)');
 SELECT col_type_is('df', 'instances', 'submitted_by', 'regrole', 'instances.submitted_by is regrole');
 SELECT col_is_pk('df', 'instances', 'id', 'instances is keyed by id');
@@ -64,14 +65,14 @@ SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname
           'CREATE INDEX idx_instances_label ON df.instances USING btree (label, created_at DESC, id) WHERE (label IS NOT NULL)',
           'label listing index, partial');
 SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname = 'idx_instances_terminal_age'),
-          'CREATE INDEX idx_instances_terminal_age ON df.instances USING btree (COALESCE(completed_at, created_at), id) WHERE (status = ANY (ARRAY[''completed''::text, ''failed''::text, ''cancelled''::text]))',
+          'CREATE INDEX idx_instances_terminal_age ON df.instances USING btree (COALESCE(terminal_at, created_at), id) WHERE (status = ANY (ARRAY[''completed''::text, ''failed''::text, ''cancelled''::text]))',
           'reconciliation index on the age of terminal instances');
 
 -- Row-level security
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
             WHERE relnamespace = 'df'::regnamespace AND relrowsecurity AND NOT relforcerowsecurity),
-          ARRAY['instances', 'nodes', 'vars'],
-          'RLS is enabled, not forced, on instances, nodes and vars');
+          ARRAY['instances', 'nodes', 'role_keys', 'vars'],
+          'RLS is enabled, not forced, on instances, nodes, role_keys and vars');
 SELECT policies_are('df', 'instances', ARRAY['instances_user_isolation'], 'instances has one isolation policy');
 SELECT policies_are('df', 'nodes', ARRAY['nodes_user_isolation'], 'nodes has one isolation policy');
 SELECT policies_are('df', 'vars', ARRAY['vars_user_isolation'], 'vars has one isolation policy');
@@ -156,7 +157,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                                 '_result_name_problem', '_cron_value', '_cron_problem', '_node_problem',
                                 '_json_compact', '_config_with', '_new_id', '_superuser_instances_enabled',
                                 '_check_submitter', '_launch', '_cancel')),
-          ARRAY['df._cancel(text,text)', 'df._launch(text,jsonb)'],
+          ARRAY['df._cancel(text,text,regrole,uuid)', 'df._launch(text,jsonb)'],
           'df._launch and df._cancel are the SECURITY DEFINER helpers of the control plane');
 SELECT is((SELECT count(*)::integer FROM pg_proc p
             WHERE p.pronamespace = 'df'::regnamespace AND p.prosecdef
@@ -183,7 +184,7 @@ SELECT is((SELECT array_agg(s ORDER BY s) FROM df._usage_functions u, LATERAL (S
             WHERE has_function_privilege('public', to_regprocedure(u.signature), 'EXECUTE')),
           NULL, 'PUBLIC cannot execute any df._* helper of the registry');
 SELECT ok(NOT has_function_privilege('public', 'df._launch(text,jsonb)', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'df._cancel(text,text)', 'EXECUTE'),
+          AND NOT has_function_privilege('public', 'df._cancel(text,text,regrole,uuid)', 'EXECUTE'),
           'PUBLIC cannot execute df._launch or df._cancel');
 SELECT ok(has_function_privilege('public', 'df.start(text,text,text,text)', 'EXECUTE')
           AND has_function_privilege('public', 'df.seq(text,text)', 'EXECUTE')

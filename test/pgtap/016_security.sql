@@ -9,7 +9,7 @@ INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('
 COMMIT;
 
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 CREATE ROLE t016_alice LOGIN;
 CREATE ROLE t016_bob LOGIN;
@@ -125,52 +125,54 @@ SELECT is((SELECT value FROM df.vars WHERE name = 'secret' AND owner = 't016_bob
 -- The SECURITY DEFINER helpers, called directly by a logged-in role
 -- ---------------------------------------------------------------------------------------------
 SET SESSION AUTHORIZATION t016_alice;
-SELECT throws_ok(format('SELECT df._cancel(%L, %L)', :'b', 'x'), '42704', format('Instance not found or access denied: %s', :'b'),
+SELECT throws_ok(format('SELECT df._cancel(%L, %L, %L, NULL)', :'b', 'x', 't016_alice'), '42704', format('Instance not found or access denied: %s', :'b'),
                  'df._cancel refuses another role''s instance');
+SELECT throws_ok(format('SELECT df._cancel(%L, %L, %L, gen_random_uuid())', :'b', 'x', 't016_bob'), '42704', format('Instance not found or access denied: %s', :'b'),
+                 '... also when she claims to act as bob, with a guessed key');
 SELECT throws_ok(format('SELECT df._launch(%L, %L)', :'a', '{}'), '42501', 'permission denied for function _launch',
                  'df._launch is not for application roles (df._start_instance calls it)');
-SELECT is(df._cancel(:'a', 'mine'), format('Instance %s cancelled: mine', :'a'), 'df._cancel works on her own instance');
-SELECT throws_ok($$SELECT df._start_instance('t016_bob', NULL, NULL, '{00a01620}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
-                 '42501', 'df.start(): session user "t016_alice" may not start instances as role t016_bob',
+SELECT is(df._cancel(:'a', 'mine', 't016_alice', NULL), format('Instance %s cancelled: mine', :'a'), 'df._cancel works on her own instance');
+SELECT throws_ok($$SELECT df._start_instance('t016_bob', NULL, NULL, NULL, '{00a01620}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
+                 '42501', 'df.start(): the caller (session user "t016_alice") has not shown that it acts as role t016_bob; call df.start() as that role',
                  'df._start_instance refuses to act for another role');
-SELECT throws_ok($$SELECT df._setvar('t016_bob', 'secret', 'forged')$$, '42501',
-                 'session user "t016_alice" may not manage the variables of role t016_bob', 'df._setvar refuses another role');
-SELECT throws_ok($$SELECT df._unsetvar('t016_bob', 'secret')$$, '42501', NULL, 'df._unsetvar refuses another role');
-SELECT throws_ok($$SELECT df._clearvars('t016_bob')$$, '42501', NULL, 'df._clearvars refuses another role');
-SELECT is(df._getvar('t016_bob', 'secret'), NULL, 'df._getvar reads nothing of another role''s');
+SELECT throws_ok($$SELECT df._setvar('t016_bob', NULL, 'secret', 'forged')$$, '42501',
+                 'the caller (session user "t016_alice") may not manage the variables of role t016_bob', 'df._setvar refuses another role');
+SELECT throws_ok($$SELECT df._unsetvar('t016_bob', NULL, 'secret')$$, '42501', NULL, 'df._unsetvar refuses another role');
+SELECT throws_ok($$SELECT df._clearvars('t016_bob', NULL)$$, '42501', NULL, 'df._clearvars refuses another role');
+SELECT is(df._getvar('t016_bob', NULL, 'secret'), NULL, 'df._getvar reads nothing of another role''s');
 
 -- A graph given to df._start_instance by hand goes through the same checks as df.start's.
-SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL,
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, NULL,
                        '{00a01621,00a01622,00a01623,00a01624}', '{THEN,THEN,SQL,SQL}',
                        '{NULL,NULL,"SELECT 1","SELECT 2"}', '{NULL,NULL,NULL,NULL}',
                        '{00a01622,00a01623,NULL,NULL}', '{00a01623,00a01624,NULL,NULL}')$$, '22023',
                  'Invalid durable function graph: node 00a01623 has more than one parent; a graph must be a tree',
                  'a node shared by two parents');
-SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL,
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, NULL,
                        '{00a01631,00a01632,00a01633,00a01635,00a01636,00a01637}', '{THEN,THEN,THEN,SQL,SQL,SQL}',
                        '{NULL,NULL,NULL,"SELECT 1","SELECT 2","SELECT 3"}', '{NULL,NULL,NULL,NULL,NULL,NULL}',
                        '{00a01632,00a01633,00a01632,NULL,NULL,NULL}', '{00a01635,00a01636,00a01637,NULL,NULL,NULL}')$$, '22023',
                  'Invalid durable function graph: node 00a01632 has more than one parent; a graph must be a tree',
                  'a cycle');
-SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL,
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, NULL,
                        '{00a01641,00a01642,00a01643,00a01644,00a01645}', '{SQL,THEN,THEN,SQL,SQL}',
                        '{"SELECT 1",NULL,NULL,"SELECT 2","SELECT 3"}', '{NULL,NULL,NULL,NULL,NULL}',
                        '{NULL,00a01643,00a01642,NULL,NULL}', '{NULL,00a01644,00a01645,NULL,NULL}')$$, '22023',
                  'Invalid durable function graph: 4 of 5 nodes are not reachable from root node 00a01641',
                  'a cycle away from the root');
-SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, '{00a01651}', '{SLEEP}', '{soon}', '{NULL}', '{NULL}', '{NULL}')$$,
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, NULL, '{00a01651}', '{SLEEP}', '{soon}', '{NULL}', '{NULL}', '{NULL}')$$,
                  '22023',
                  'Invalid durable function graph: node 00a01651: SLEEP query must be a non-negative whole number of seconds, got ''soon''',
                  'a node that could not run');
-SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, '{00a01661,00a01662}', '{LOOP,SQL}',
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, NULL, '{00a01661,00a01662}', '{LOOP,SQL}',
                        '{"{\"condition_node\":\"00a01669\"}","SELECT 1"}', '{NULL,NULL}', '{00a01662,NULL}', '{NULL,NULL}')$$,
                  '22023',
                  'Invalid durable function graph: node 00a01661: condition_node refers to a node that does not exist: 00a01669',
                  'a reference to a node that does not exist');
-SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, 'no_such_database', '{00a01665}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
+SELECT throws_ok($$SELECT df._start_instance('t016_alice', NULL, NULL, 'no_such_database', '{00a01665}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
                  '3D000', 'database "no_such_database" does not exist', 'a database that does not exist');
 SELECT df.setvar('v', '1') AS ok \gset
-SELECT df._start_instance('t016_alice', 'by hand', NULL, '{00a01671,00a01672,00a01673}', '{THEN,SQL,SLEEP}',
+SELECT df._start_instance('t016_alice', NULL, 'by hand', NULL, '{00a01671,00a01672,00a01673}', '{THEN,SQL,SLEEP}',
                           '{NULL,"SELECT {v}",5}', '{NULL,NULL,NULL}', '{00a01672,NULL,NULL}', '{00a01673,NULL,NULL}') AS hand \gset
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT input::jsonb -> 'vars' FROM df_engine.instances WHERE id = :'hand'), '{"v": "1"}'::jsonb,
@@ -189,10 +191,10 @@ SELECT throws_ok($$SELECT df._launch('00a01600', '{}')$$, '55000',
 SET SESSION AUTHORIZATION t016_ops;
 SELECT throws_ok(format('SELECT df.cancel(%L)', :'a2'), '42704', format('Instance not found or access denied: %s', :'a2'),
                  'as itself, ops cannot see alice''s instance');
-SELECT is(df._cancel(:'a2', 'by ops'), format('Instance %s cancelled: by ops', :'a2'),
+SELECT is(df._cancel(:'a2', 'by ops', 't016_alice', NULL), format('Instance %s cancelled: by ops', :'a2'),
           'df._cancel lets a member of the submitter''s role act for it');
-SELECT is(df._getvar('t016_alice', 'v'), '1', 'df._getvar lets a member of the role read its variables');
-SELECT lives_ok($$SELECT df._setvar('t016_alice', 'set_by', 'ops')$$, '... and df._setvar set them');
+SELECT is(df._getvar('t016_alice', NULL, 'v'), '1', 'df._getvar lets a member of the role read its variables');
+SELECT lives_ok($$SELECT df._setvar('t016_alice', NULL, 'set_by', 'ops')$$, '... and df._setvar set them');
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT status FROM df.instances WHERE id = :'a2'), 'cancelled', 'alice''s second instance is cancelled');
 SELECT is(session_user::text, 'postgres', 'the session is back to the superuser');

@@ -34,8 +34,9 @@ SELECT is(df.status(NULL), NULL, 'df.status(NULL) is NULL');
 -- ---------------------------------------------------------------------------------------------
 SELECT is(df.cancel(:'x'), format('Instance %s cancelled: Cancelled by user', :'x'), 'df.cancel reports the cancellation');
 SELECT is(df.status(:'x'), 'cancelled', 'the instance is cancelled at once');
-SELECT ok((SELECT completed_at IS NOT NULL AND updated_at = completed_at FROM df.instances WHERE id = :'x'),
-          'completed_at (and updated_at) are set');
+SELECT ok((SELECT completed_at IS NULL AND terminal_at IS NOT NULL AND updated_at = terminal_at
+             FROM df.instances WHERE id = :'x'),
+          'completed_at stays NULL, as in the original; terminal_at (and updated_at) are set');
 RESET ROLE;
 SELECT is((SELECT status || ' ' || output FROM df_engine.instances WHERE id = :'x'), 'Cancelled "Cancelled by user"',
           'the engine instance is cancelled, with the reason');
@@ -48,10 +49,10 @@ SELECT is((SELECT count(*)::integer FROM df_engine.activity_queue WHERE instance
           '... and its pending step is dropped');
 SELECT is((SELECT count(*)::integer FROM df.nodes WHERE instance_id = :'x' AND status = 'pending'), 3,
           'node rows are not touched');
-UPDATE df.instances SET completed_at = '2001-02-03 04:05:06+00' WHERE id = :'x';
+UPDATE df.instances SET terminal_at = '2001-02-03 04:05:06+00' WHERE id = :'x';
 SET ROLE t017_user;
 SELECT is(df.cancel(:'x', 'again'), format('Instance %s cancelled: again', :'x'), 'cancelling again reports it again');
-SELECT is((SELECT completed_at FROM df.instances WHERE id = :'x'), '2001-02-03 04:05:06+00'::timestamptz,
+SELECT is((SELECT terminal_at FROM df.instances WHERE id = :'x'), '2001-02-03 04:05:06+00'::timestamptz,
           '... and changes nothing');
 SELECT is(df.cancel(:'x', NULL), NULL, 'df.cancel with a NULL reason is NULL (STRICT)');
 SELECT is(df.cancel(NULL), NULL, 'df.cancel(NULL) is NULL');

@@ -38,7 +38,7 @@ SELECT is((SELECT count(*)::integer FROM df._usage_functions
             WHERE to_regprocedure(signature) IS NOT NULL
               AND NOT has_function_privilege('t019_app', to_regprocedure(signature), 'EXECUTE')), 0,
           'EXECUTE on every registered helper');
-SELECT ok(has_function_privilege('t019_app', 'df._cancel(text,text)', 'EXECUTE')
+SELECT ok(has_function_privilege('t019_app', 'df._cancel(text,text,regrole,uuid)', 'EXECUTE')
           AND NOT has_function_privilege('t019_app', 'df._launch(text,jsonb)', 'EXECUTE'),
           '... including df._cancel, but not df._launch');
 SELECT ok(NOT has_function_privilege('t019_app', 'df.http(text,text,text,jsonb,integer)', 'EXECUTE')
@@ -77,7 +77,7 @@ SELECT ok(has_schema_privilege('t019_admin', 'df', 'USAGE WITH GRANT OPTION')
           AND has_table_privilege('t019_admin', 'df.instances', 'SELECT WITH GRANT OPTION')
           AND has_table_privilege('t019_admin', 'df.nodes', 'SELECT WITH GRANT OPTION')
           AND has_table_privilege('t019_admin', 'df.vars', 'SELECT WITH GRANT OPTION')
-          AND has_function_privilege('t019_admin', 'df._cancel(text,text)', 'EXECUTE WITH GRANT OPTION'),
+          AND has_function_privilege('t019_admin', 'df._cancel(text,text,regrole,uuid)', 'EXECUTE WITH GRANT OPTION'),
           'everything with grant option');
 SELECT ok(has_function_privilege('t019_admin', 'df.grant_usage(text,boolean,boolean)', 'EXECUTE')
           AND has_function_privilege('t019_admin', 'df.revoke_usage(text)', 'EXECUTE'),
@@ -90,7 +90,7 @@ SELECT ok(NOT has_function_privilege('t019_admin', 'df.http(text,text,text,jsonb
 SET ROLE t019_admin;
 SELECT lives_ok($$SELECT df.grant_usage('t019_app2')$$, 'the administrator grants usage to another role');
 RESET ROLE;
-SELECT ok(has_schema_privilege('t019_app2', 'df', 'USAGE') AND has_function_privilege('t019_app2', 'df._cancel(text,text)', 'EXECUTE'),
+SELECT ok(has_schema_privilege('t019_app2', 'df', 'USAGE') AND has_function_privilege('t019_app2', 'df._cancel(text,text,regrole,uuid)', 'EXECUTE'),
           '... which then has usage');
 SET ROLE t019_admin;
 SELECT lives_ok($$SELECT df.revoke_usage('t019_app2')$$, 'the administrator revokes what it granted');

@@ -2,7 +2,7 @@
 -- cursor validation, limit_count checks and the pg_durable.list_instances_max_limit setting.
 -- Fixtures are inserted directly as the superuser, the way df.start and the worker would leave them.
 BEGIN;
-SELECT plan(58);
+SELECT plan(62);
 
 CREATE ROLE df_t030_alice LOGIN;
 CREATE ROLE df_t030_bob LOGIN;
@@ -240,7 +240,18 @@ SELECT throws_ok($$ SELECT * FROM df.list_instances(NULL, 1001, NULL) $$,
 SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 1000) $$, 'basic overload: a page of exactly the cap is allowed');
 SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 1000, NULL) $$, 'paginated overload: a page of exactly the cap is allowed');
 
-SET LOCAL pg_durable.list_instances_max_limit = 3;
+-- A session cannot change the cap: only the server's configuration can.
+SET LOCAL pg_durable.list_instances_max_limit = 5000;
+SELECT throws_like($$ SELECT * FROM df.list_instances(NULL, 1001) $$,
+                   '%max_limit (1000)%', 'SET in the session does not raise the cap');
+SET LOCAL pg_durable.list_instances_max_limit = 'lots';
+SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 1000) $$, '... nor does a malformed session value matter');
+RESET pg_durable.list_instances_max_limit;
+
+-- ALTER DATABASE ... SET (a superuser's) applies to every role in this database.
+RESET ROLE;
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET pg_durable.list_instances_max_limit = 3', current_database()); END $$;
+SET ROLE df_t030_alice;
 SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 3) $$, 'a lowered cap allows pages up to it');
 SELECT throws_ok($$ SELECT * FROM df.list_instances(NULL, 4) $$,
                  '22023', 'df.list_instances: limit_count (4) exceeds pg_durable.list_instances_max_limit (3); request fewer rows, or use the paginated df.list_instances overload (after_cursor/next_cursor) for large result sets',
@@ -248,19 +259,38 @@ SELECT throws_ok($$ SELECT * FROM df.list_instances(NULL, 4) $$,
 SELECT throws_like($$ SELECT * FROM df.list_instances(NULL, 4, NULL) $$,
                    '%pg_durable.list_instances_max_limit (3)%', 'a lowered cap is enforced (paginated)');
 SET LOCAL pg_durable.list_instances_max_limit = 5000;
-SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 5000) $$, 'a raised cap allows larger pages');
-SET LOCAL pg_durable.list_instances_max_limit = 'lots';
+SELECT throws_like($$ SELECT * FROM df.list_instances(NULL, 4) $$,
+                   '%max_limit (3)%', 'the session cannot raise a configured cap either');
+
+-- ALTER ROLE ... SET (a superuser's) applies to that role and outranks the database's value.
+RESET ROLE;
+ALTER ROLE df_t030_alice SET pg_durable.list_instances_max_limit = 5000;
+SET ROLE df_t030_alice;
+SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 5000) $$, 'a raised cap for the role allows larger pages');
+SET ROLE df_t030_bob;
+SELECT throws_like($$ SELECT * FROM df.list_instances(NULL, 4) $$,
+                   '%max_limit (3)%', '... and only for that role');
+
+RESET ROLE;
+ALTER ROLE df_t030_alice SET pg_durable.list_instances_max_limit = 'lots';
+SET ROLE df_t030_alice;
 SELECT throws_ok($$ SELECT * FROM df.list_instances() $$,
                  '22023', 'pg_durable.list_instances_max_limit must be an integer between 1 and 1000000, got ''lots''',
                  'a malformed cap is an error naming the setting and its value');
-SET LOCAL pg_durable.list_instances_max_limit = '0';
+RESET ROLE;
+ALTER ROLE df_t030_alice SET pg_durable.list_instances_max_limit = '0';
+SET ROLE df_t030_alice;
 SELECT throws_ok($$ SELECT * FROM df.list_instances(NULL, 1, NULL) $$,
                  '22023', 'pg_durable.list_instances_max_limit must be an integer between 1 and 1000000, got ''0''',
                  'a cap below 1 is an error');
-SET LOCAL pg_durable.list_instances_max_limit = '2000000';
+RESET ROLE;
+ALTER ROLE df_t030_alice SET pg_durable.list_instances_max_limit = '2000000';
+SET ROLE df_t030_alice;
 SELECT throws_like($$ SELECT * FROM df.list_instances() $$,
                    '%got ''2000000''', 'a cap above 1000000 is an error');
-SET LOCAL pg_durable.list_instances_max_limit = '';
+RESET ROLE;
+ALTER ROLE df_t030_alice SET pg_durable.list_instances_max_limit = '';
+SET ROLE df_t030_alice;
 SELECT lives_ok($$ SELECT * FROM df.list_instances(NULL, 1000) $$, 'an empty setting means the default cap');
 SELECT throws_like($$ SELECT * FROM df.list_instances(NULL, 1001) $$,
                    '%max_limit (1000)%', 'an empty setting still enforces the default cap');

@@ -1,7 +1,7 @@
 -- Row-level isolation of every monitoring function: a role sees nothing of another role's
 -- instances, not even through the SECURITY DEFINER engine helpers when it passes their ids.
 BEGIN;
-SELECT plan(39);
+SELECT plan(40);
 
 CREATE ROLE df_t031_alice LOGIN;
 CREATE ROLE df_t031_bob LOGIN;
@@ -62,11 +62,11 @@ SELECT is(df.explain('b0310001'), 'Instance ''b0310001'' not found',
 SELECT matches(df.explain('a0310001'), '^Instance: a0310001 \(alice-job\)\nStatus:   ✓ Completed\n',
           'explain: alice can explain her own instance');
 -- The helpers re-check ownership themselves: handing them bob's id reveals nothing.
-SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['b0310001', 'a0310001'])), 1::bigint,
+SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['b0310001', 'a0310001'], 'df_t031_alice', NULL)), 1::bigint,
           '_engine_info: returns only the caller''s instance of the ids it is given');
-SELECT is((SELECT id FROM df._engine_info(ARRAY['b0310001', 'a0310001'])), 'a0310001',
+SELECT is((SELECT id FROM df._engine_info(ARRAY['b0310001', 'a0310001'], 'df_t031_alice', NULL)), 'a0310001',
           '_engine_info: and that one is alice''s');
-SELECT is((SELECT count(*) FROM df._engine_executions('b0310001', 10)), 0::bigint,
+SELECT is((SELECT count(*) FROM df._engine_executions('b0310001', 10, 'df_t031_alice', NULL)), 0::bigint,
           '_engine_executions: bob''s generations are not returned to alice');
 SELECT is((SELECT count(*) FROM df._node_statuses('b0310001')), 0::bigint,
           '_node_statuses: bob''s nodes are not returned to alice');
@@ -90,8 +90,10 @@ SELECT is((SELECT count(*) FROM df.instance_nodes('a0310001')), 0::bigint,
           'instance_nodes: nothing of alice''s instance');
 SELECT is(df.explain('a0310001'), 'Instance ''a0310001'' not found',
           'explain: alice''s instance does not exist for bob');
-SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['a0310001'])), 0::bigint,
+SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['a0310001'], 'df_t031_bob', NULL)), 0::bigint,
           '_engine_info: nothing of alice''s instance for bob');
+SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['a0310001'], 'df_t031_alice', gen_random_uuid())), 0::bigint,
+          '_engine_info: nor when bob claims to be alice with a guessed key');
 SELECT is((SELECT event_count FROM df.instance_executions('b0310001')), 2::bigint,
           'instance_executions: bob sees his running generation, counted from its history');
 RESET SESSION AUTHORIZATION;
@@ -107,7 +109,7 @@ SET ROLE df_t031_alice;
 SELECT results_eq($$ SELECT instance_id, function_name, execution_count FROM df.list_instances() $$,
                   $$ VALUES ('a0310001'::text, 'df.function_graph'::text, 1::bigint) $$,
                   'ops acting as alice sees alice''s instance with its engine columns');
-SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['b0310001'])), 0::bigint,
+SELECT is((SELECT count(*) FROM df._engine_info(ARRAY['b0310001'], 'df_t031_alice', NULL)), 0::bigint,
           'ops acting as alice still gets nothing of bob''s from _engine_info');
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
@@ -115,12 +117,12 @@ RESET SESSION AUTHORIZATION;
 -- ---------------------------------------------------------------------------------------------
 -- The privilege layout that makes this hold
 -- ---------------------------------------------------------------------------------------------
-SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'df._engine_info(text[])'::regprocedure), true,
+SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'df._engine_info(text[], regrole, uuid)'::regprocedure), true,
           '_engine_info is SECURITY DEFINER (the only way to engine data)');
-SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'df._engine_executions(text, integer)'::regprocedure), true,
+SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'df._engine_executions(text, integer, regrole, uuid)'::regprocedure), true,
           '_engine_executions is SECURITY DEFINER');
 SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
-            WHERE oid = 'df._engine_info(text[])'::regprocedure),
+            WHERE oid = 'df._engine_info(text[], regrole, uuid)'::regprocedure),
           '_engine_info pins its search_path');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'df'::regnamespace AND p.prosecdef
@@ -131,8 +133,8 @@ SELECT is(has_function_privilege('df_t031_alice', 'df.metrics()', 'EXECUTE'), fa
           'PUBLIC cannot execute df.metrics()');
 CREATE TEMP TABLE monitoring_helpers AS
 SELECT unnest(ARRAY[
-    'df._list_instances_max_limit()', 'df._check_list_limit(integer)', 'df._engine_info(text[])',
-    'df._engine_executions(text,integer)', 'df._decode_list_cursor(text)', 'df._stamp_lineage(text)',
+    'df._list_instances_max_limit()', 'df._check_list_limit(integer)', 'df._engine_info(text[],regrole,uuid)',
+    'df._engine_executions(text,integer,regrole,uuid)', 'df._decode_list_cursor(text)', 'df._stamp_lineage(text)',
     'df._node_statuses(text)', 'df._explain_clip(text,integer,integer)',
     'df._explain_label(text,text,text,text,text)', 'df._explain_render(text,jsonb,boolean)',
     'df._explain_sequence(text,jsonb)', 'df._explain_graph(df._node)', 'df._explain_decode(text)',

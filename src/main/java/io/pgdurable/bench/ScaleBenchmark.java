@@ -135,8 +135,8 @@ final class ScaleBenchmark {
                     + "  WHERE NOT EXISTS (SELECT 1 FROM df.instances i WHERE i.id = lpad(to_hex(n), 8, '0'))");
             String role = "'" + DfBenchmark.ROLE + "'::regrole";
             execute(admin, "INSERT INTO df.instances (id, label, root_node, status, submitted_by, created_at,"
-                    + " updated_at, completed_at)"
-                    + " SELECT id, 'bench-scale-history', '00000001', 'completed', " + role + ", at, at, at"
+                    + " updated_at, completed_at, terminal_at)"
+                    + " SELECT id, 'bench-scale-history', '00000001', 'completed', " + role + ", at, at, at, at"
                     + "   FROM bench_scale_ids");
             execute(admin, "INSERT INTO df.nodes (id, instance_id, node_type, query, left_node, right_node, status,"
                     + " result, submitted_by)"

@@ -25,7 +25,7 @@ import javax.sql.DataSource;
  *   <li><b>Expired terminal instances.</b> A completed, failed or cancelled instance is kept only
  *       while it is younger than {@code pg_durable.retention_days} and among the
  *       {@value #HARD_CAP} terminal instances the hard cap keeps; age is
- *       {@code coalesce(completed_at, created_at)}, never {@code updated_at}, which users can
+ *       {@code coalesce(terminal_at, created_at)}, never {@code updated_at}, which users can
  *       write. The rest go, oldest first, in batches:
  *       each batch removes the engine records (with children and history) and the df rows in one
  *       statement ({@code df_engine.reconcile_batch}), so no half-removed instance is ever

@@ -146,7 +146,8 @@ class PlJavaDeploymentTest {
         // row lock, inside the pass, until it is terminated.
         // (Finished by hand: it only has to be due.)
         String id = startAsApp("'SELECT 1 AS one'");
-        exec("UPDATE df.instances SET status = 'completed', completed_at = now() - interval '400 days'"
+        exec("UPDATE df.instances SET status = 'completed', completed_at = now() - interval '400 days',"
+                + " terminal_at = now() - interval '400 days'"
                 + " WHERE id = '" + id + "'");
         exec("UPDATE df_engine.instances SET status = 'Completed', completed_at = now() - interval '400 days'"
                 + " WHERE id = '" + id + "'");

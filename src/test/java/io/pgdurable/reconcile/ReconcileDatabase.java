@@ -275,8 +275,9 @@ public final class ReconcileDatabase {
     /**
      * A run of numbered instances, all with one status, written with set-based SQL. Instance
      * {@code first} has age {@code newest}; each next number is {@code spacing} older. The age is
-     * {@code completed_at} (and {@code created_at} is {@code createdBefore} earlier), or, with
-     * {@link #withoutCompletedAt()}, {@code created_at} with a NULL {@code completed_at}.
+     * {@code terminal_at} (and {@code created_at} is {@code createdBefore} earlier; a completed
+     * instance's {@code completed_at} is its {@code terminal_at}), or, with
+     * {@link #withoutTerminalAt()}, {@code created_at} with a NULL {@code terminal_at}.
      */
     public static final class Seed {
         private final int first;
@@ -285,7 +286,7 @@ public final class ReconcileDatabase {
         private Instant newest;
         private Duration spacing = Duration.ofSeconds(1);
         private Duration createdBefore = Duration.ofMinutes(1);
-        private boolean completedAtNull;
+        private boolean terminalAtNull;
         private Instant updatedAt;
         private int nodes = 1;
         private int history = 2;
@@ -327,8 +328,8 @@ public final class ReconcileDatabase {
             return this;
         }
 
-        Seed withoutCompletedAt() {
-            this.completedAtNull = true;
+        Seed withoutTerminalAt() {
+            this.terminalAtNull = true;
             return this;
         }
 
@@ -394,23 +395,26 @@ public final class ReconcileDatabase {
                 throw new IllegalStateException("a seed needs an age: agedAt(...)");
             }
             boolean terminal = terminal();
-            // Terminal rows age from completed_at unless it is NULL; others from created_at.
-            boolean agedByCompletion = terminal && !completedAtNull;
+            // Terminal rows age from terminal_at unless it is NULL; others from created_at. Only a
+            // completed instance has a completed_at.
+            boolean agedByCompletion = terminal && !terminalAtNull;
             long createdBeforeMicros = agedByCompletion ? createdBefore.toNanos() / 1_000 : 0;
             if (dfRows) {
                 try (PreparedStatement ps = c.prepareStatement(SERIES + """
-                        INSERT INTO df.instances (id, root_node, status, created_at, updated_at, completed_at, submitted_by)
-                        SELECT s.id, '00000000', ?, s.a - ?::bigint * interval '1 microsecond',
-                               coalesce(?::timestamptz, s.a), CASE WHEN ? THEN s.a END,
+                        INSERT INTO df.instances (id, root_node, status, created_at, updated_at, terminal_at, completed_at,
+                                                  submitted_by)
+                        SELECT s.id, '00000000', v.status, s.a - ?::bigint * interval '1 microsecond',
+                               coalesce(?::timestamptz, s.a), CASE WHEN v.aged THEN s.a END,
+                               CASE WHEN v.aged AND v.status = 'completed' THEN s.a END,
                                coalesce(?::text, quote_ident(current_user))::regrole
-                          FROM s
+                          FROM s, (SELECT ?::text AS status, ?::boolean AS aged) v
                         """)) {
                     int i = bindSeries(ps);
-                    ps.setString(i++, status);
                     ps.setLong(i++, createdBeforeMicros);
                     ps.setObject(i++, utc(updatedAt));
-                    ps.setBoolean(i++, agedByCompletion);
-                    ps.setString(i, submittedBy);
+                    ps.setString(i++, submittedBy);
+                    ps.setString(i++, status);
+                    ps.setBoolean(i, agedByCompletion);
                     ps.executeUpdate();
                 }
                 NodeTree tree = NodeTree.of(nodes);

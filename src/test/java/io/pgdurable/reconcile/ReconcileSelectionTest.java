@@ -251,10 +251,10 @@ class ReconcileSelectionTest {
         // Five instances of exactly the same age, older than all the others, written out of id order,
         // with both ways of having that age.
         db.seed(Seed.one(0x50).agedAt(tie));
-        db.seed(Seed.one(0x20).agedAt(tie).status("failed").withoutCompletedAt());
+        db.seed(Seed.one(0x20).agedAt(tie).status("failed").withoutTerminalAt());
         db.seed(Seed.one(0x40).agedAt(tie).status("cancelled"));
         db.seed(Seed.one(0x10).agedAt(tie));
-        db.seed(Seed.one(0x30).agedAt(tie).status("cancelled").withoutCompletedAt());
+        db.seed(Seed.one(0x30).agedAt(tie).status("cancelled").withoutTerminalAt());
 
         ReconcileResult r = pass(2);
 
@@ -270,7 +270,7 @@ class ReconcileSelectionTest {
         db.auditDeletions();
         db.seed(Seed.one(0x13).agedAt(daysAgo(31)));
         db.seed(Seed.one(0x11).agedAt(daysAgo(33)));
-        db.seed(Seed.one(0x12).agedAt(daysAgo(32)).status("failed").withoutCompletedAt());
+        db.seed(Seed.one(0x12).agedAt(daysAgo(32)).status("failed").withoutTerminalAt());
         db.seed(Seed.one(0x10).agedAt(daysAgo(32)));   // same age as 0x12: the lower id goes first
 
         pass(1);
@@ -283,7 +283,7 @@ class ReconcileSelectionTest {
     void a_forged_updated_at_neither_keeps_an_expired_instance_nor_expires_a_young_one() throws SQLException {
         db.seed(Seed.one(0x10).agedAt(daysAgo(40)).updatedAt(NOW.plus(Duration.ofDays(365 * 100))));
         db.seed(Seed.one(0x11).agedAt(daysAgo(1)).updatedAt(Instant.parse("1990-01-01T00:00:00Z")));
-        db.seed(Seed.one(0x12).status("failed").withoutCompletedAt().agedAt(daysAgo(40)).updatedAt(NOW));
+        db.seed(Seed.one(0x12).status("failed").withoutTerminalAt().agedAt(daysAgo(40)).updatedAt(NOW));
 
         ReconcileResult r = pass(100);
 
@@ -293,13 +293,13 @@ class ReconcileSelectionTest {
     }
 
     @Test
-    void failed_and_cancelled_instances_without_completed_at_age_from_created_at() throws SQLException {
-        db.seed(Seed.one(0x10).status("failed").withoutCompletedAt().agedAt(daysAgo(31)));
-        db.seed(Seed.one(0x11).status("cancelled").withoutCompletedAt().agedAt(daysAgo(31)));
-        db.seed(Seed.one(0x12).status("completed").withoutCompletedAt().agedAt(daysAgo(31)));
-        db.seed(Seed.one(0x20).status("failed").withoutCompletedAt().agedAt(daysAgo(29)));
-        db.seed(Seed.one(0x21).status("cancelled").withoutCompletedAt().agedAt(daysAgo(29)));
-        assertThat(db.count("SELECT count(*) FROM df.instances WHERE completed_at IS NULL")).isEqualTo(5);
+    void terminal_instances_without_a_terminal_time_age_from_created_at() throws SQLException {
+        db.seed(Seed.one(0x10).status("failed").withoutTerminalAt().agedAt(daysAgo(31)));
+        db.seed(Seed.one(0x11).status("cancelled").withoutTerminalAt().agedAt(daysAgo(31)));
+        db.seed(Seed.one(0x12).status("completed").withoutTerminalAt().agedAt(daysAgo(31)));
+        db.seed(Seed.one(0x20).status("failed").withoutTerminalAt().agedAt(daysAgo(29)));
+        db.seed(Seed.one(0x21).status("cancelled").withoutTerminalAt().agedAt(daysAgo(29)));
+        assertThat(db.count("SELECT count(*) FROM df.instances WHERE terminal_at IS NULL")).isEqualTo(5);
 
         ReconcileResult r = pass(100);
 
@@ -309,7 +309,7 @@ class ReconcileSelectionTest {
     }
 
     @Test
-    void a_set_completed_at_is_the_age_however_long_before_the_instance_was_created() throws SQLException {
+    void a_set_terminal_time_is_the_age_however_long_before_the_instance_was_created() throws SQLException {
         // Created 100 days ago; completed 29 days ago (kept) or 31 days ago (removed).
         Duration longRun = Duration.ofDays(71);
         db.seed(Seed.one(0x10).status("failed").agedAt(daysAgo(29)).createdBefore(longRun));

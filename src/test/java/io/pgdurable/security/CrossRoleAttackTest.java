@@ -9,6 +9,10 @@ import static io.pgdurable.security.SecurityFixture.PATIENCE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgdurable.graph.e2e.DfTestEnvironment;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,6 +25,10 @@ import org.junit.jupiter.api.Test;
  * like an unknown one.
  */
 class CrossRoleAttackTest {
+    /** The role and key arguments of a helper: the caller's own, as the df functions pass them. */
+    private static final String AS_ITSELF = "quote_ident(current_user)::regrole, df._caller_key()";
+    /** ... and a claim to act as alice, with a key guessed at random. */
+    private static final String AS_ALICE = "'" + ALICE + "'::regrole, gen_random_uuid()";
     private static SecurityFixture fx;
     /** Alice's completed instance; its result holds her secret. */
     private static String done;
@@ -93,8 +101,11 @@ class CrossRoleAttackTest {
         assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instance_nodes(?)", done)).isZero();
         assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.instance_nodes(?, 10)", done)).isZero();
         // The SECURITY DEFINER helpers behind them check the caller too.
-        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_info(ARRAY[?])", done)).isZero();
-        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_executions(?, 100)", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_info(ARRAY[?], " + AS_ITSELF + ")", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_executions(?, 100, " + AS_ITSELF + ")", done)).isZero();
+        // ... also when bob claims to act as alice, with a guessed key.
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_info(ARRAY[?], " + AS_ALICE + ")", done)).isZero();
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._engine_executions(?, 100, " + AS_ALICE + ")", done)).isZero();
         assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._node_statuses(?)", done)).isZero();
         // ... and show alice what they hide from bob.
         assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.instance_info(?)", done)).isEqualTo(1);
@@ -119,7 +130,10 @@ class CrossRoleAttackTest {
         fx.refusalAs(BOB, "SELECT df.cancel(?)", waiting).is("42704", "Instance not found or access denied: " + waiting);
         fx.refusalAs(BOB, "SELECT df.cancel(?, 'by bob')", waiting).is("42704", "Instance not found or access denied: " + waiting);
         // The SECURITY DEFINER helper behind df.cancel, called directly.
-        fx.refusalAs(BOB, "SELECT df._cancel(?, 'by bob')", waiting).is("42704", "Instance not found or access denied: " + waiting);
+        fx.refusalAs(BOB, "SELECT df._cancel(?, 'by bob', " + AS_ITSELF + ")", waiting)
+                .is("42704", "Instance not found or access denied: " + waiting);
+        fx.refusalAs(BOB, "SELECT df._cancel(?, 'by bob', " + AS_ALICE + ")", waiting)
+                .is("42704", "Instance not found or access denied: " + waiting);
 
         assertThat(fx.query("SELECT status FROM df.instances WHERE id = ?", waiting)).isEqualTo("running");
         assertThat(fx.query("SELECT status FROM df_engine.instances WHERE id = ?", waiting)).isEqualTo("Running");
@@ -136,7 +150,9 @@ class CrossRoleAttackTest {
         fx.refusalAs(BOB, "SELECT df.signal(?, 'go', '{\"from\": \"bob\"}')", waiting)
                 .is("42704", "Instance not found or access denied: " + waiting);
         // The SECURITY DEFINER helper behind df.signal, called directly.
-        fx.refusalAs(BOB, "SELECT df._signal(?, 'go', '{\"from\": \"bob\"}'::jsonb)", waiting)
+        fx.refusalAs(BOB, "SELECT df._signal(?, 'go', '{\"from\": \"bob\"}'::jsonb, " + AS_ITSELF + ")", waiting)
+                .is("42704", "Instance not found or access denied: " + waiting);
+        fx.refusalAs(BOB, "SELECT df._signal(?, 'go', '{\"from\": \"bob\"}'::jsonb, " + AS_ALICE + ")", waiting)
                 .is("42704", "Instance not found or access denied: " + waiting);
 
         assertThat(fx.count("SELECT count(*) FROM df.signal_buffer WHERE instance_id = ?", waiting)).isZero();
@@ -146,6 +162,63 @@ class CrossRoleAttackTest {
         assertThat(fx.awaitAs(ALICE, waiting)).isEqualTo("completed");
         assertThat(fx.queryAs(ALICE, "SELECT df.result(?)::jsonb #>> '{rows,0,got}'", waiting))
                 .isEqualTo("{\"from\":\"alice\"}");
+    }
+
+    @Test
+    void a_security_definer_wrapper_of_bobs_acts_as_bob_for_alice_and_gives_her_nothing_of_bobs_beyond_it() {
+        fx.exec("CREATE SCHEMA IF NOT EXISTS bob_api AUTHORIZATION " + BOB);
+        fx.execAs(BOB, """
+                CREATE OR REPLACE FUNCTION bob_api.start_report() RETURNS text
+                LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+                AS $$ SELECT df.start('SELECT current_user AS who, secret FROM public.bob_only', 'bob-api') $$""");
+        fx.execAs(BOB, "GRANT USAGE ON SCHEMA bob_api TO " + ALICE);
+        fx.execAs(BOB, "GRANT EXECUTE ON FUNCTION bob_api.start_report() TO " + ALICE);
+
+        String id = fx.queryAs(ALICE, "SELECT bob_api.start_report()");
+
+        assertThat(fx.query("SELECT submitted_by::text FROM df.instances WHERE id = ?", id)).isEqualTo(BOB);
+        assertThat(fx.awaitAs(BOB, id)).isEqualTo("completed");
+        assertThat(fx.queryAs(BOB, "SELECT df.result(?)::jsonb #>> '{rows,0,who}'", id)).isEqualTo(BOB);
+        // Outside the wrapper alice is alice: the instance is bob's, not hers.
+        assertThat(fx.queryAs(ALICE, "SELECT df.result(?)", id)).isNull();
+        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.list_instances() WHERE instance_id = ?", id)).isZero();
+        fx.refusalAs(ALICE, "SELECT df.cancel(?)", id).is("42704", "Instance not found or access denied: " + id);
+    }
+
+    @Test
+    void each_role_reads_its_own_key_and_never_another_roles() {
+        fx.queryAs(ALICE, "SELECT df.getvar('anything')");
+        fx.queryAs(BOB, "SELECT df.getvar('anything')");
+
+        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.role_keys")).isEqualTo(1);
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.role_keys k WHERE k.role = quote_ident(?)::regrole", ALICE))
+                .isZero();
+        assertThat(fx.count("SELECT count(*) FROM df.role_keys k WHERE k.role IN (quote_ident(?)::regrole,"
+                + " quote_ident(?)::regrole)", ALICE, BOB)).isEqualTo(2);
+    }
+
+    @Test
+    void a_roles_first_calls_in_two_sessions_at_once_do_not_wait_for_each_other() throws SQLException {
+        String role = "sec_first_key";
+        fx.environment().cluster().createLoginRole(role);
+        fx.exec("SELECT df.grant_usage('" + role + "')");
+        try (Connection first = fx.connect(role); Connection second = fx.connect(role)) {
+            first.setAutoCommit(false);
+            try (Statement s = first.createStatement()) {
+                s.execute("SELECT df.getvar('anything')"); // creates the role's key, not committed yet
+            }
+            try (Statement s = second.createStatement()) {
+                s.execute("SET statement_timeout = '5s'");
+                s.execute("SELECT df.setvar('second', 'session')");
+                try (ResultSet rs = s.executeQuery("SELECT df.getvar('second')")) {
+                    assertThat(rs.next()).isTrue();
+                    assertThat(rs.getString(1)).isEqualTo("session");
+                }
+            }
+            first.commit();
+        }
+        assertThat(fx.count("SELECT count(*) FROM df.role_keys k WHERE k.role = quote_ident(?)::regrole", role))
+                .isEqualTo(1);
     }
 
     @Test

@@ -69,11 +69,11 @@ class DelegatedAdminAttackTest {
         assertThat(fx.queryAs(ADMIN, "SELECT df.explain(?)", alicesWaiting)).isEqualTo("Instance '" + alicesWaiting + "' not found");
         fx.refusalAs(ADMIN, "SELECT df.cancel(?)", alicesWaiting)
                 .is("42704", "Instance not found or access denied: " + alicesWaiting);
-        fx.refusalAs(ADMIN, "SELECT df._cancel(?, 'admin')", alicesWaiting)
+        fx.refusalAs(ADMIN, "SELECT df._cancel(?, 'admin', quote_ident(current_user)::regrole, df._caller_key())", alicesWaiting)
                 .is("42704", "Instance not found or access denied: " + alicesWaiting);
         fx.refusalAs(ADMIN, "SELECT df.signal(?, 'go')", alicesWaiting)
                 .is("42704", "Instance not found or access denied: " + alicesWaiting);
-        fx.refusalAs(ADMIN, "SELECT df._signal(?, 'go', '{}'::jsonb)", alicesWaiting)
+        fx.refusalAs(ADMIN, "SELECT df._signal(?, 'go', '{}'::jsonb, quote_ident(current_user)::regrole, df._caller_key())", alicesWaiting)
                 .is("42704", "Instance not found or access denied: " + alicesWaiting);
     }
 

@@ -105,7 +105,7 @@ class EngineFunctionAttackTest {
                     .is("42501", "permission denied for function _end_signal_wait");
         }
         for (String role : List.of(MALLORY, DB_OWNER)) {
-            fx.refusalAs(role, "SELECT df._signal(?, 'go', '{}'::jsonb)", running)
+            fx.refusalAs(role, "SELECT df._signal(?, 'go', '{}'::jsonb, NULL, NULL)", running)
                     .is("42501", "permission denied for schema df");
         }
         assertThat(fx.count("SELECT count(*) FROM df.signal_buffer WHERE instance_id = ?", running)).isZero();

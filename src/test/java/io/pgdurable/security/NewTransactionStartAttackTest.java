@@ -75,15 +75,20 @@ class NewTransactionStartAttackTest {
     @Test
     void a_role_cannot_start_through_the_helper_as_another_role() {
         long before = fx.count("SELECT count(*) FROM df.instances");
-        fx.refusalAs(ALICE, "SELECT df._start_new_transaction(?::regrole, 'SELECT 1', NULL, NULL)", BOB)
-                .is("42501", "df.start(): session user \"" + ALICE + "\" may not start instances as role " + BOB);
+        String refusal = "df.start(): the caller (session user \"" + ALICE + "\") has not shown that it acts as role "
+                + BOB + "; call df.start() as that role";
+        fx.refusalAs(ALICE, "SELECT df._start_new_transaction(?::regrole, NULL, 'SELECT 1', NULL, NULL)", BOB)
+                .is("42501", refusal);
+        // A guessed key is no better than none: only bob can read bob's.
+        fx.refusalAs(ALICE, "SELECT df._start_new_transaction(?::regrole, gen_random_uuid(), 'SELECT 1', NULL, NULL)", BOB)
+                .is("42501", refusal);
         assertThat(fx.count("SELECT count(*) FROM df.instances")).isEqualTo(before);
     }
 
     @Test
     void a_role_without_usage_reaches_neither_df_start_nor_the_helper() {
         fx.refusalAs(MALLORY, START_NEW).is("42501", "permission denied for schema df");
-        fx.refusalAs(MALLORY, "SELECT df._start_new_transaction(?::regrole, 'SELECT 1', NULL, NULL)", MALLORY)
+        fx.refusalAs(MALLORY, "SELECT df._start_new_transaction(?::regrole, NULL, 'SELECT 1', NULL, NULL)", MALLORY)
                 .is("42501", "permission denied for schema df");
     }
 

@@ -69,6 +69,8 @@ public final class GraphOrchestration implements Orchestration {
 
     static final int MAX_LOOP_ITERATIONS = 100_000;
     static final Duration MIN_ITERATION = Duration.ofSeconds(1);
+    /** The result of a loop node whose RACE branch lost (the original's wording). */
+    static final String LOST_RACE_LOOP = "Loop branch cancelled after losing RACE";
 
     private static final JsonNodeFactory JSON = JsonCodec.nodes();
     /**
@@ -90,8 +92,11 @@ public final class GraphOrchestration implements Orchestration {
              WHERE id = ? AND status = 'pending'
             """;
     private static final String INSTANCE_DONE = """
-            UPDATE df.instances SET status = ?, completed_at = now(), updated_at = now()
-             WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')
+            UPDATE df.instances
+               SET status = v.status, completed_at = CASE WHEN v.status = 'completed' THEN now() END,
+                   terminal_at = now(), updated_at = now()
+              FROM (SELECT ?::text AS status) v
+             WHERE id = ? AND df.instances.status NOT IN ('completed', 'failed', 'cancelled')
             """;
 
     private static final String RUNNING_NODES_FAILED = """
@@ -403,6 +408,7 @@ public final class GraphOrchestration implements Orchestration {
             Task<?> winner = ctx.anyOf(List.of(left, right)).await();
             Task<ObjectNode> loser = winner == left ? right : left;
             loser.cancel();
+            markLosingLoop(winner == left ? node.right() : node.left());
             ObjectNode r;
             try {
                 r = left == winner ? left.await() : right.await();
@@ -415,6 +421,24 @@ public final class GraphOrchestration implements Orchestration {
                 throw new BreakSignal(r.path("break").path("value"));
             }
             return r.path("result");
+        }
+
+        /**
+         * A losing branch that is a loop would otherwise stay 'running' in df.nodes forever: its
+         * child orchestration marked it running and will never write again. Like the original,
+         * it is recorded failed, stamped with the child's first generation. The nodes inside a
+         * losing branch, and a losing branch of any other type, keep their last status (the
+         * monitoring functions infer them skipped).
+         */
+        private void markLosingLoop(String branchId) {
+            Node branch = graph.node(branchId);
+            if (!(branch instanceof LoopNode)) {
+                return;
+            }
+            String childStamp = ctx.instanceId() + "::" + ctx.executionId() + "::" + branchId + "::1";
+            ObjectNode details = JSON.objectNode().put("execution_id", childStamp);
+            write(TurnWrite.rows(NODE_UPDATE, "failed", JsonCodec.toJson(TextNode.valueOf(LOST_RACE_LOOP)),
+                    details.toString(), graph.instanceId(), branchId));
         }
 
         private JsonNode loopChild(LoopNode node) {

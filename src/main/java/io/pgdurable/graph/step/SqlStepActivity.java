@@ -34,8 +34,6 @@ public final class SqlStepActivity implements Activity {
     public static final String NAME = "df.sql";
     /** active_sql_transaction: "cannot run inside a transaction block". */
     private static final String NOT_IN_TRANSACTION = "25001";
-    /** sqlclient_unable_to_establish_sqlconnection: pgjdbc's "server requested a password ...". */
-    private static final String CONNECTION_REJECTED = "08004";
     /** query_canceled: statement_timeout or a cancel request; the same statement would hit it again. */
     private static final String QUERY_CANCELED = "57014";
 
@@ -168,16 +166,14 @@ public final class SqlStepActivity implements Activity {
             roleChecks.remove(role.oid());
             throw e;
         } catch (SQLException e) {
-            for (Throwable t = e; t != null; t = t.getCause()) {
-                if (t instanceof SQLException sql && sql.getSQLState() != null
-                        && (sql.getSQLState().startsWith("28") || sql.getSQLState().equals("3D000")
-                            || sql.getSQLState().equals(CONNECTION_REJECTED))) {
-                    // Authentication refused (or a password demanded that the worker cannot give),
-                    // or no such database: retrying will not help.
-                    throw new StepFailedException("Failed to connect to database '"
-                            + (step.database() == null ? "(control database)" : step.database()) + "' as '" + role
-                            + "'. Error: " + sql.getMessage(), sql.getSQLState(), e);
-                }
+            SQLException sql = TransientErrors.permanentConnectFailure(e);
+            if (sql != null) {
+                // No such database, authentication refused, no CONNECT privilege: retrying will not
+                // help. The step fails for good with PostgreSQL's own message, and no cause, so
+                // nothing retries it.
+                throw new StepFailedException("Failed to connect to database '"
+                        + (step.database() == null ? "(control database)" : step.database()) + "' as '" + role
+                        + "'. Error: " + sql.getMessage(), sql.getSQLState(), null);
             }
             throw e;
         }

@@ -3,11 +3,13 @@ package io.pgdurable.graph.step;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.pgdurable.db.ConnectionSpec;
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.DurableException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,6 +80,12 @@ public final class StepConnections implements AutoCloseable {
             DISCARD SEQUENCES;
             SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql""";
 
+    /**
+     * The longest wait of one {@link #borrow} slice (never more than the acquire timeout, never
+     * less than Hikari's smallest connection timeout, 250 ms).
+     */
+    static final long BORROW_SLICE_MILLIS = 1000;
+
     /** SQLSTATE of a lease refused because its connection was another role's (class 08: retried). */
     static final String WRONG_ROLE = "08006";
 
@@ -135,15 +143,7 @@ public final class StepConnections implements AutoCloseable {
         }
         Connection connection;
         try {
-            connection = pool.dataSource.getConnection();
-        } catch (java.sql.SQLTransientConnectionException e) {
-            leave(pool);
-            if (e.getCause() != null) {
-                throw e; // the pool could not connect at all: the cause says why
-            }
-            throw new DurableException("pg_durable: SQL-step connection limit for role \"" + login
-                    + "\" reached (--max-step-connections-per-role=" + perRole + "). Timed out after "
-                    + acquireTimeout.toSeconds() + "s waiting for one of its connections.", "53300", e);
+            connection = borrow(pool, login);
         } catch (SQLException | RuntimeException e) {
             leave(pool);
             throw e;
@@ -166,6 +166,36 @@ public final class StepConnections implements AutoCloseable {
             throw e;
         }
         return new Lease(pool, connection);
+    }
+
+    /**
+     * A connection of {@code pool}, waiting up to the acquire timeout for one to be free, in slices
+     * of at most {@link #BORROW_SLICE_MILLIS}: when the pool cannot open connections at all, each slice
+     * ends with the last failed attempt as its cause, and one that retrying cannot cure (the
+     * database was dropped, the role may not log in or lacks CONNECT; see
+     * {@link TransientErrors#isPermanentConnectFailureState}) is thrown at once, as PostgreSQL
+     * reported it, instead of after the whole timeout.
+     */
+    private Connection borrow(RolePool pool, String login) throws SQLException {
+        long deadline = System.nanoTime() + acquireTimeout.toNanos();
+        while (true) {
+            try {
+                return pool.dataSource.getConnection();
+            } catch (SQLTransientConnectionException e) {
+                SQLException permanent = TransientErrors.permanentConnectFailure(e.getCause());
+                if (permanent != null) {
+                    throw permanent;
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    if (e.getCause() != null) {
+                        throw e; // the pool could not connect at all: the cause says why
+                    }
+                    throw new DurableException("pg_durable: SQL-step connection limit for role \"" + login
+                            + "\" reached (--max-step-connections-per-role=" + perRole + "). Timed out after "
+                            + acquireTimeout.toSeconds() + "s waiting for one of its connections.", "53300", e);
+                }
+            }
+        }
     }
 
     /** Fails unless {@code c}'s session user is the role with OID {@code roleOid}. */
@@ -243,7 +273,13 @@ public final class StepConnections implements AutoCloseable {
         hc.setMaximumPoolSize(perRole);
         hc.setMinimumIdle(0);
         hc.setIdleTimeout(60_000);
-        hc.setConnectionTimeout(Math.max(250, acquireTimeout.toMillis()));
+        // The acquire timeout is waited out in slices (see borrow), so that a connection failure
+        // no retry can cure ends the wait at once.
+        long slice = Math.max(250, Math.min(BORROW_SLICE_MILLIS, acquireTimeout.toMillis()));
+        hc.setConnectionTimeout(slice);
+        // Hikari caps a connection's validation at the connection timeout (with a warning for
+        // every pool unless set so).
+        hc.setValidationTimeout(slice);
         hc.setInitializationFailTimeout(-1);
         return new HikariDataSource(hc);
     }

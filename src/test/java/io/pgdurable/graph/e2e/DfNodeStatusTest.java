@@ -105,6 +105,27 @@ class DfNodeStatusTest {
     }
 
     @Test
+    void a_loop_that_loses_a_race_is_recorded_failed_with_the_reason() throws SQLException {
+        String id = runs.start("df.\"loop\"(df.sleep(30)) | " + step("SELECT 'fast'"));
+        runs.assertCompleted(id);
+
+        String loop = runs.nodeId(id, "LOOP");
+        assertThat(env.queryAsApp("SELECT status || ' ' || (result #>> '{}') FROM df.nodes WHERE instance_id = ? AND id = ?",
+                id, loop)).isEqualTo("failed Loop branch cancelled after losing RACE");
+        assertThat(byType(nodeRows(id), "RACE").status()).isEqualTo("completed");
+    }
+
+    @Test
+    void a_losing_branch_that_is_not_a_loop_keeps_its_status_and_is_inferred_skipped() throws SQLException {
+        String id = runs.start("df.sleep(30) | " + step("SELECT 'fast'"));
+        runs.assertCompleted(id);
+
+        NodeRow loser = byType(nodeRows(id), "SLEEP");
+        assertThat(loser.status()).isIn("running", "pending");
+        assertThat(loser.inferred()).isEqualTo("skipped");
+    }
+
+    @Test
     void the_right_side_of_a_failed_then_is_inferred_skipped() throws SQLException {
         String id = runs.start(step("SELECT 1/0") + " ~> " + step("SELECT 'never'"));
         runs.assertFailed(id);
