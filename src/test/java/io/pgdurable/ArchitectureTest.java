@@ -109,4 +109,14 @@ class ArchitectureTest {
                     resideInAnyPackage("java.sql..", "javax.sql..", "org.postgresql..", "com.zaxxer..")
                             .and(not(equivalentTo(Connection.class).or(equivalentTo(SQLException.class)))))
             .as("the engine API names no JDBC type but Connection and SQLException");
+
+    /**
+     * HTTP goes out through {@code graph.http} only, where every connection is checked against the
+     * address policy first: no other package may use HttpClient.
+     */
+    @ArchTest
+    static final ArchRule only_the_http_steps_use_the_http_client = noClasses()
+            .that().resideOutsideOfPackage("io.pgdurable.graph.http..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.apache.hc..")
+            .as("only graph.http uses Apache HttpClient (its connections are checked by the address policy)");
 }

@@ -2,20 +2,24 @@ package io.pgdurable.graph.http;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.InterruptedIOException;
 import java.net.IDN;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,19 +29,55 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.SSLContext;
+import org.apache.hc.client5.http.ClientProtocolException;
+import org.apache.hc.client5.http.DnsResolver;
+import org.apache.hc.client5.http.classic.methods.HttpUriRequestBase;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.client5.http.config.TlsConfig;
+import org.apache.hc.client5.http.impl.DefaultSchemePortResolver;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.BasicHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.DefaultHttpClientConnectionOperator;
+import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
+import org.apache.hc.client5.http.io.DetachedSocketFactory;
+import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
+import org.apache.hc.client5.http.ssl.HostnameVerificationPolicy;
+import org.apache.hc.client5.http.ssl.HttpsSupport;
+import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
+import org.apache.hc.core5.http.ClassicHttpResponse;
+import org.apache.hc.core5.http.ConnectionClosedException;
+import org.apache.hc.core5.http.Header;
+import org.apache.hc.core5.http.HttpEntity;
+import org.apache.hc.core5.http.HttpHost;
+import org.apache.hc.core5.http.MalformedChunkCodingException;
+import org.apache.hc.core5.http.MessageConstraintException;
+import org.apache.hc.core5.http.NoHttpResponseException;
+import org.apache.hc.core5.http.config.Http1Config;
+import org.apache.hc.core5.http.config.RegistryBuilder;
+import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
+import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.net.URIAuthority;
+import org.apache.hc.core5.util.Timeout;
 
 /**
- * An HTTP/1.1 client that checks where it connects before it connects. For each hop (the request,
- * then every redirect it follows) it resolves the URL's host once, checks every address it gets
- * with the {@link AddressPolicy} and refuses the request if any is refused, then connects to a
- * checked address, so no second look-up can hand it another address (DNS rebinding). For https it
- * layers TLS over that connection with the URL's host name for SNI and the certificate check.
+ * HTTP requests that check where they connect before they connect, on Apache HttpClient 5.
  *
- * <p>Redirects (301, 302, 303, 307, 308) are followed by the client itself, at most
+ * <p>For each hop (the request, then every redirect it follows) the client resolves the URL's host
+ * once through its {@link Resolver}, checks every address it gets with the {@link AddressPolicy}
+ * and refuses the request if any is refused. Only then does HttpClient run the hop, with a
+ * {@link DnsResolver} that answers with those checked addresses for that host and refuses any other
+ * name, so no second look-up can hand it another address (DNS rebinding). An IP literal in the URL
+ * is checked the same way without a look-up. TLS uses the URL's host name for SNI and the
+ * certificate check (by the JDK and by HttpClient's verifier), though the connection goes to the
+ * checked address. Each hop has a client and connection of its own, closed when the hop ends, so a
+ * connection is never reused across two checks.
+ *
+ * <p>Redirects (301, 302, 303, 307, 308) are followed by this class, not HttpClient, at most
  * {@value #MAX_REDIRECTS} of them, each re-checked like the first hop; a 303, or a 301 or 302 of a
  * request other than GET, becomes a GET without a body, as browsers do. When a redirect leaves the
  * origin (scheme, host or port), the request's own headers are dropped: they often carry
@@ -45,17 +85,20 @@ import javax.net.ssl.SSLSocketFactory;
  *
  * <p>The whole exchange, redirects included, must finish within the request's timeout: name
  * resolution, connecting, TLS, sending and reading. The response body is read up to the limit and
- * no further. One connection per request ({@code Connection: close}); no proxy; no compression
- * asked for. Why not {@code java.net.http.HttpClient}: it resolves names itself (Java 17 offers no
- * per-client resolver) and will not connect to a checked address under the URL's host name.
+ * no further; response headers are bounded too. {@code Connection: close}; no proxy (system
+ * properties are not read); no compression asked for; no cookies, authentication or retries. Why not
+ * {@code java.net.http.HttpClient}: it resolves names itself (Java 17 offers no per-client
+ * resolver) and will not connect to a checked address under the URL's host name.
  */
 public final class GuardedHttpClient {
     public static final int MAX_REDIRECTS = 5;
     static final int MAX_HEADER_BYTES = 64 * 1024;
     static final int MAX_HEADERS = 200;
-    private static final int MAX_INTERIM_RESPONSES = 10;
     private static final Pattern DOTTED_IPV4 = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
     private static final String USER_AGENT = "pg_durable/" + version();
+
+    /** Plain, unconnected sockets with no proxy; HttpClient connects them to the checked address. */
+    public static final DetachedSocketFactory PLAIN_SOCKETS = proxy -> new Socket(Proxy.NO_PROXY);
 
     private static final ExecutorService LOOKUPS = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "pg_durable-http-resolve");
@@ -70,20 +113,32 @@ public final class GuardedHttpClient {
 
     private final AddressPolicy policy;
     private final Resolver resolver;
-    private final Connector connector;
-    private final SSLSocketFactory tls;
+    private final DetachedSocketFactory sockets;
+    private final SSLContext tls;
 
-    public GuardedHttpClient(AddressPolicy policy, Resolver resolver, Connector connector, SSLSocketFactory tls) {
+    /**
+     * @param sockets where HttpClient gets its unconnected sockets ({@link #PLAIN_SOCKETS} outside
+     *                tests; a test passes one whose sockets record the address and never dial)
+     * @param tls     trust and keys for https
+     */
+    public GuardedHttpClient(AddressPolicy policy, Resolver resolver, DetachedSocketFactory sockets, SSLContext tls) {
         this.policy = policy;
         this.resolver = resolver;
-        this.connector = connector;
+        this.sockets = sockets;
         this.tls = tls;
     }
 
     /** The system resolver, plain sockets and the JVM's default TLS. */
     public static GuardedHttpClient system(AddressPolicy policy) {
-        return new GuardedHttpClient(policy, Resolver.SYSTEM, Connector.SYSTEM,
-                (SSLSocketFactory) SSLSocketFactory.getDefault());
+        return new GuardedHttpClient(policy, Resolver.SYSTEM, PLAIN_SOCKETS, defaultTls());
+    }
+
+    static SSLContext defaultTls() {
+        try {
+            return SSLContext.getDefault();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JVM has no default TLS context", e);
+        }
     }
 
     /**
@@ -104,7 +159,10 @@ public final class GuardedHttpClient {
     /** One request in flight: {@link #abort()} stops it from another thread. */
     public final class Call {
         private final Request request;
-        private volatile Socket socket;
+        private final Object lock = new Object();
+        private HttpUriRequestBase inFlight;
+        private CloseableHttpClient client;
+        private Future<List<InetAddress>> lookup;
         private volatile boolean aborted;
         private volatile boolean expired;
 
@@ -112,15 +170,33 @@ public final class GuardedHttpClient {
             this.request = request;
         }
 
-        /** Stops the request: its socket is closed and {@link #execute()} fails. Safe at any time. */
+        /** Stops the request: its connection is closed and {@link #execute()} fails. Safe at any time. */
         public void abort() {
             aborted = true;
-            closeQuietly(socket);
+            stop();
         }
 
         private void expire() {
             expired = true;
-            closeQuietly(socket);
+            stop();
+        }
+
+        private void stop() {
+            synchronized (lock) {
+                if (lookup != null) {
+                    lookup.cancel(true);
+                }
+                if (inFlight != null) {
+                    inFlight.cancel();
+                }
+                if (client != null) {
+                    client.close(CloseMode.IMMEDIATE);
+                }
+            }
+        }
+
+        private boolean stopped() {
+            return aborted || expired;
         }
 
         public Response execute() throws HttpException {
@@ -129,20 +205,24 @@ public final class GuardedHttpClient {
                     TimeUnit.NANOSECONDS);
             try {
                 return run(deadline);
-            } catch (IOException e) {
+            } catch (IOException | CancellationException e) {
                 throw translate(e);
             } finally {
                 watchdog.cancel(false);
-                closeQuietly(socket);
+                synchronized (lock) {
+                    inFlight = null;
+                    lookup = null;
+                    client = null;
+                }
             }
         }
 
-        private HttpException translate(IOException e) {
+        private HttpException translate(Exception e) {
             String what = request.method() + " " + request.uri();
             if (aborted) {
                 return new HttpException(HttpException.Kind.ABORTED, "HTTP " + what + " was stopped: its step was cancelled");
             }
-            if (expired || e instanceof SocketTimeoutException) {
+            if (expired || e instanceof InterruptedIOException) {
                 return timeout();
             }
             return new HttpException(HttpException.Kind.NETWORK, "HTTP " + what + " failed: " + describe(e), e);
@@ -191,53 +271,78 @@ public final class GuardedHttpClient {
             }
         }
 
+        /** One hop: check the target's addresses, then send the request to them and read the response. */
         private Response exchange(Target target, String method, Map<String, String> headers, byte[] body,
                                   long deadline) throws IOException, HttpException {
             List<InetAddress> addresses = resolve(target, deadline);
-            closeQuietly(socket);  // the previous hop's connection, after a redirect
-            IOException last = null;
-            for (InetAddress address : addresses) {
-                try {
-                    socket = connector.connect(new InetSocketAddress(address, target.port()), remaining(deadline));
-                } catch (IOException e) {
-                    last = e;
-                    if (aborted || expired) {
-                        throw e;
-                    }
-                    continue;
-                }
-                if (aborted || expired) {
-                    throw new IOException("stopped");
-                }
-                Socket s = socket;
-                if (target.tls()) {
-                    s = startTls(s, target, deadline);
-                }
-                socket = s;
-                OutputStream out = s.getOutputStream();
-                out.write(HttpWire.requestHead(method, target, headers, body, USER_AGENT));
-                if (body != null) {
-                    out.write(body);
-                }
-                out.flush();
-                InputStream in = new DeadlineInput(s, deadline);
-                HttpWire.Head head = null;
-                for (int interim = 0; interim <= MAX_INTERIM_RESPONSES; interim++) {
-                    head = HttpWire.readHead(in, target.uri());
-                    if (head.status() >= 200 || head.status() == 101) {
-                        break;
-                    }
-                }
-                if (head.status() < 200) {
-                    throw new HttpException(HttpException.Kind.PROTOCOL, "HTTP " + method + " " + target.uri()
-                            + ": the server answered with status " + head.status() + " and no final response");
-                }
-                byte[] bytes = HttpWire.readBody(in, head, method, request.maxResponseBytes(), target.uri());
-                return new Response(head.status(), head.headers(), bytes, target.uri());
+            Timeout left = Timeout.ofMilliseconds(timeoutMillis(deadline));
+            HttpUriRequestBase http = new HttpUriRequestBase(method, target.uri());
+            http.setScheme(target.tls() ? "https" : "http");
+            http.setAuthority(new URIAuthority(target.host(), target.explicitPort()));
+            http.setPath(target.requestTarget());
+            http.setConfig(RequestConfig.custom()
+                    .setRedirectsEnabled(false)
+                    .setAuthenticationEnabled(false)
+                    .setContentCompressionEnabled(false)
+                    .setExpectContinueEnabled(false)
+                    .setProtocolUpgradeEnabled(false)
+                    .setHardCancellationEnabled(true)
+                    .setConnectionRequestTimeout(left)
+                    .setResponseTimeout(left)
+                    .build());
+            if (!has(headers, "accept")) {
+                http.addHeader("Accept", "*/*");
             }
-            throw last == null ? new IOException("no address to connect to") : last;
+            http.addHeader("Connection", "close");
+            // Header values are text the step's checks kept free of control characters; text outside
+            // Latin-1 is sent as UTF-8, which servers pass through as opaque bytes.
+            headers.forEach((k, v) -> http.addHeader(k, utf8Bytes(v)));
+            if (body != null) {
+                http.setEntity(new ByteArrayEntity(body, null));
+            } else if (!method.equals("GET") && !method.equals("DELETE")) {
+                http.setEntity(new ByteArrayEntity(new byte[0], null));
+            }
+
+            CloseableHttpClient hopClient = newClient(target, addresses, left);
+            synchronized (lock) {
+                client = hopClient;
+                inFlight = http;
+            }
+            try (hopClient) {
+                if (stopped()) {
+                    throw new InterruptedIOException("stopped");
+                }
+                HttpHost host = new HttpHost(target.tls() ? "https" : "http", target.host(), target.port());
+                try (ClassicHttpResponse response = hopClient.executeOpen(host, http, HttpClientContext.create())) {
+                    Map<String, String> responseHeaders = headers(response, target.uri());
+                    int code = response.getCode();
+                    byte[] bytes = method.equals("HEAD") || code == 204 || code == 304 ? new byte[0]
+                            : readBody(response.getEntity(), request.maxResponseBytes(), target.uri());
+                    return new Response(response.getCode(), responseHeaders, bytes, target.uri());
+                }
+            } catch (MessageConstraintException e) {
+                throw headerLimit(target.uri(), e);
+            } catch (ClientProtocolException | MalformedChunkCodingException | NoHttpResponseException
+                     | ConnectionClosedException e) {
+                if (stopped()) {
+                    throw e;
+                }
+                throw protocol(target.uri(), describe(e));
+            } catch (IllegalStateException e) {
+                // The hop's client was closed by abort() or the deadline just before it started.
+                if (stopped()) {
+                    throw new InterruptedIOException("stopped");
+                }
+                throw e;
+            } finally {
+                synchronized (lock) {
+                    client = null;
+                    inFlight = null;
+                }
+            }
         }
 
+        /** The host's addresses, each checked; a refused one refuses the request. */
         private List<InetAddress> resolve(Target target, long deadline) throws HttpException, IOException {
             AddressPolicy.Refusal named = policy.refuseName(target.host());
             if (named != null) {
@@ -247,14 +352,20 @@ public final class GuardedHttpClient {
             if (target.literal() != null) {
                 addresses = List.of(target.literal());
             } else {
-                Future<List<InetAddress>> lookup = LOOKUPS.submit(() -> resolver.resolve(target.host()));
+                Future<List<InetAddress>> pending = LOOKUPS.submit(() -> resolver.resolve(target.host()));
+                synchronized (lock) {
+                    lookup = pending;
+                }
+                if (stopped()) {
+                    pending.cancel(true);
+                }
                 try {
-                    addresses = lookup.get(remaining(deadline).toNanos(), TimeUnit.NANOSECONDS);
+                    addresses = pending.get(remaining(deadline).toNanos(), TimeUnit.NANOSECONDS);
                 } catch (TimeoutException e) {
-                    lookup.cancel(true);
+                    pending.cancel(true);
                     throw timeout();
                 } catch (InterruptedException e) {
-                    lookup.cancel(true);
+                    pending.cancel(true);
                     Thread.currentThread().interrupt();
                     throw new HttpException(HttpException.Kind.ABORTED, "HTTP request to " + target.uri() + " was interrupted");
                 } catch (ExecutionException e) {
@@ -263,6 +374,10 @@ public final class GuardedHttpClient {
                                 + " failed: host '" + target.host() + "' could not be resolved");
                     }
                     throw new IOException(e.getCause());
+                } finally {
+                    synchronized (lock) {
+                        lookup = null;
+                    }
                 }
             }
             if (addresses == null || addresses.isEmpty()) {
@@ -277,21 +392,85 @@ public final class GuardedHttpClient {
                     throw refused(target, refusal, target.literal() != null);
                 }
             }
-            return addresses;
+            return List.copyOf(addresses);
+        }
+    }
+
+    /**
+     * A client for one hop: it can reach the checked addresses of the hop's host and nothing else,
+     * holds at most one connection, and is closed when the hop ends.
+     */
+    private CloseableHttpClient newClient(Target target, List<InetAddress> checked, Timeout left) {
+        TlsSocketStrategy tlsStrategy = new DefaultClientTlsStrategy(tls, HostnameVerificationPolicy.BOTH,
+                HttpsSupport.getDefaultHostnameVerifier());
+        DefaultHttpClientConnectionOperator operator = new DefaultHttpClientConnectionOperator(sockets,
+                DefaultSchemePortResolver.INSTANCE, new CheckedAddresses(target.host(), checked),
+                RegistryBuilder.<TlsSocketStrategy>create().register("https", tlsStrategy).build());
+        ManagedHttpClientConnectionFactory connections = ManagedHttpClientConnectionFactory.builder()
+                .http1Config(Http1Config.custom()
+                        .setMaxHeaderCount(MAX_HEADERS)
+                        .setMaxLineLength(MAX_HEADER_BYTES)
+                        .build())
+                .build();
+        BasicHttpClientConnectionManager manager = new BasicHttpClientConnectionManager(operator, connections);
+        manager.setSocketConfig(SocketConfig.custom().setSoTimeout(left).build());
+        manager.setConnectionConfig(ConnectionConfig.custom().setConnectTimeout(left).setSocketTimeout(left).build());
+        manager.setTlsConfig(TlsConfig.custom().setHandshakeTimeout(left).build());
+        return HttpClients.custom()
+                .setConnectionManager(manager)
+                .disableRedirectHandling()
+                .disableAutomaticRetries()
+                .disableContentCompression()
+                .disableCookieManagement()
+                .disableAuthCaching()
+                .disableConnectionState()
+                .setUserAgent(USER_AGENT)
+                .build();
+    }
+
+    /**
+     * Name resolution inside HttpClient: the checked addresses of the one host the hop goes to, and
+     * an error for any other name, so HttpClient cannot look a name up again and get another answer.
+     */
+    static final class CheckedAddresses implements DnsResolver {
+        private final String host;
+        private final List<InetAddress> addresses;
+
+        CheckedAddresses(String host, List<InetAddress> addresses) {
+            this.host = host;
+            this.addresses = List.copyOf(addresses);
         }
 
-        private Socket startTls(Socket plain, Target target, long deadline) throws IOException {
-            SSLSocket s = (SSLSocket) tls.createSocket(plain, target.host(), target.port(), true);
-            SSLParameters params = s.getSSLParameters();
-            params.setEndpointIdentificationAlgorithm("HTTPS");
-            if (target.literal() == null) {
-                params.setServerNames(List.of(new SNIHostName(target.host())));
+        private void check(String name) throws UnknownHostException {
+            String n = name == null ? "" : name;
+            if (n.startsWith("[") && n.endsWith("]")) {
+                n = n.substring(1, n.length() - 1);
             }
-            s.setSSLParameters(params);
-            socket = s;
-            s.setSoTimeout(timeoutMillis(deadline));
-            s.startHandshake();
-            return s;
+            if (!n.equalsIgnoreCase(host)) {
+                throw new UnknownHostException("'" + name + "' is not the checked host '" + host + "'");
+            }
+        }
+
+        @Override
+        public InetAddress[] resolve(String name) throws UnknownHostException {
+            check(name);
+            return addresses.toArray(new InetAddress[0]);
+        }
+
+        @Override
+        public List<InetSocketAddress> resolve(String name, int port) throws UnknownHostException {
+            check(name);
+            List<InetSocketAddress> out = new ArrayList<>(addresses.size());
+            for (InetAddress a : addresses) {
+                out.add(new InetSocketAddress(a, port));
+            }
+            return out;
+        }
+
+        @Override
+        public String resolveCanonicalHostname(String name) throws UnknownHostException {
+            check(name);
+            return host;
         }
     }
 
@@ -303,6 +482,78 @@ public final class GuardedHttpClient {
     /** Sends a request and waits for its response. */
     public Response send(Request request) throws HttpException {
         return newCall(request).execute();
+    }
+
+    /** Response headers: names lower case, repeated ones joined with ", ", within the size limit. */
+    private static Map<String, String> headers(ClassicHttpResponse response, URI uri) throws HttpException {
+        Map<String, String> out = new LinkedHashMap<>();
+        long size = 0;
+        for (Header h : response.getHeaders()) {
+            size += h.getName().length() + h.getValue().length() + 4;
+            if (size > MAX_HEADER_BYTES) {
+                throw headerBytesLimit(uri);
+            }
+            out.merge(h.getName().toLowerCase(Locale.ROOT), h.getValue().strip(), (a, b) -> a + ", " + b);
+        }
+        return out;
+    }
+
+    /** The body, at most the request's limit: refused outright when its declared length is larger. */
+    private static byte[] readBody(HttpEntity entity, int max, URI uri) throws IOException, HttpException {
+        if (entity == null) {
+            return new byte[0];
+        }
+        long declared = entity.getContentLength();
+        if (declared > max) {
+            throw overLimit(uri, max);
+        }
+        try (InputStream in = entity.getContent()) {
+            if (in == null) {
+                return new byte[0];
+            }
+            byte[] bytes = in.readNBytes(max);
+            if (bytes.length == max && in.read() >= 0) {
+                throw overLimit(uri, max);
+            }
+            return bytes;
+        }
+    }
+
+    private static HttpException overLimit(URI uri, int max) {
+        return new HttpException(HttpException.Kind.LIMIT, "HTTP response body from " + uri
+                + " is larger than " + max + " bytes, the limit set by " + HttpSettings.MAX_RESPONSE_SETTING);
+    }
+
+    private static HttpException headerBytesLimit(URI uri) {
+        return new HttpException(HttpException.Kind.LIMIT, "HTTP response headers from " + uri
+                + " are larger than " + MAX_HEADER_BYTES + " bytes; the limit is " + MAX_HEADER_BYTES + " bytes (fixed)");
+    }
+
+    private static HttpException headerLimit(URI uri, MessageConstraintException e) {
+        String m = e.getMessage() == null ? "" : e.getMessage().toLowerCase(Locale.ROOT);
+        if (m.contains("header count")) {
+            return new HttpException(HttpException.Kind.LIMIT, "HTTP response from " + uri + " has more than "
+                    + MAX_HEADERS + " headers; the limit is " + MAX_HEADERS + " (fixed)");
+        }
+        return headerBytesLimit(uri);
+    }
+
+    private static HttpException protocol(URI uri, String what) {
+        return new HttpException(HttpException.Kind.PROTOCOL, "HTTP response from " + uri + " is unusable: " + what);
+    }
+
+    private static boolean has(Map<String, String> headers, String lowerName) {
+        for (String k : headers.keySet()) {
+            if (k.toLowerCase(Locale.ROOT).equals(lowerName)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The UTF-8 bytes of a header value, one char per byte: HttpClient writes each char as its low byte. */
+    private static String utf8Bytes(String value) {
+        return new String(value.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
     }
 
     private static HttpException refused(Target target, AddressPolicy.Refusal refusal, boolean itself) {
@@ -318,10 +569,9 @@ public final class GuardedHttpClient {
 
     /** Where one hop goes: scheme, host (as the URL has it), port, and the address when the host is an IP literal. */
     record Target(URI uri, boolean tls, String host, int port, InetAddress literal) {
-        String hostHeader() {
-            String h = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
-            int defaultPort = tls ? 443 : 80;
-            return port == defaultPort ? h : h + ":" + port;
+        /** The port as the Host header names it: none when it is the scheme's default. */
+        int explicitPort() {
+            return port == (tls ? 443 : 80) ? -1 : port;
         }
 
         /** The path and query, percent-encoded where the URL holds characters outside ASCII. */
@@ -402,6 +652,7 @@ public final class GuardedHttpClient {
         return out;
     }
 
+
     static Duration remaining(long deadline) {
         long left = deadline - System.nanoTime();
         return Duration.ofNanos(Math.max(1_000_000L, left));
@@ -411,56 +662,14 @@ public final class GuardedHttpClient {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, remaining(deadline).toMillis()));
     }
 
-    private static String describe(IOException e) {
+    private static String describe(Exception e) {
         String m = e.getMessage();
         return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
-    }
-
-    private static void closeQuietly(Socket s) {
-        if (s != null) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing to stop: nothing more to do
-            }
-        }
     }
 
     private static String version() {
         String v = GuardedHttpClient.class.getPackage() == null ? null
                 : GuardedHttpClient.class.getPackage().getImplementationVersion();
         return v == null ? "dev" : v;
-    }
-
-    /** Reads from a socket, each read bounded by the time left before the deadline. */
-    private static final class DeadlineInput extends InputStream {
-        private final Socket socket;
-        private final InputStream in;
-        private final long deadline;
-
-        DeadlineInput(Socket socket, long deadline) throws IOException {
-            this.socket = socket;
-            this.in = socket.getInputStream();
-            this.deadline = deadline;
-        }
-
-        private void arm() throws IOException {
-            if (deadline - System.nanoTime() <= 0) {
-                throw new SocketTimeoutException("deadline passed");
-            }
-            socket.setSoTimeout(timeoutMillis(deadline));
-        }
-
-        @Override
-        public int read() throws IOException {
-            arm();
-            return in.read();
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            arm();
-            return in.read(b, off, len);
-        }
     }
 }

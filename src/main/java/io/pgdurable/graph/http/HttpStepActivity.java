@@ -18,8 +18,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
-import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.SSLContext;
 import javax.sql.DataSource;
+import org.apache.hc.client5.http.io.DetachedSocketFactory;
 
 /**
  * Runs one HTTP or HTTP_MULTIPART step: checks that the submitting role still holds its HTTP grant,
@@ -63,27 +64,29 @@ public final class HttpStepActivity implements Activity {
     private final Supplier<DataSource> control;
     private final AllowList workerAllowList;
     private final Resolver resolver;
-    private final Connector connector;
-    private final SSLSocketFactory tls;
+    private final DetachedSocketFactory sockets;
+    private final SSLContext tls;
 
     /**
      * @param control         the worker's pool (for the grant and settings look-up)
      * @param workerAllowList entries from the worker's command line, added to the configuration's
      * @param resolver        name resolution ({@link Resolver#SYSTEM} outside tests)
-     * @param connector       TCP connections ({@link Connector#SYSTEM} outside tests)
+     * @param sockets         unconnected sockets for the client ({@link GuardedHttpClient#PLAIN_SOCKETS}
+     *                        outside tests)
+     * @param tls             trust and keys for https
      */
     public HttpStepActivity(Supplier<DataSource> control, AllowList workerAllowList, Resolver resolver,
-                            Connector connector, SSLSocketFactory tls) {
+                            DetachedSocketFactory sockets, SSLContext tls) {
         this.control = control;
         this.workerAllowList = workerAllowList == null ? AllowList.EMPTY : workerAllowList;
         this.resolver = resolver;
-        this.connector = connector;
+        this.sockets = sockets;
         this.tls = tls;
     }
 
     public static HttpStepActivity system(Supplier<DataSource> control, AllowList workerAllowList) {
-        return new HttpStepActivity(control, workerAllowList, Resolver.SYSTEM, Connector.SYSTEM,
-                (SSLSocketFactory) SSLSocketFactory.getDefault());
+        return new HttpStepActivity(control, workerAllowList, Resolver.SYSTEM, GuardedHttpClient.PLAIN_SOCKETS,
+                GuardedHttpClient.defaultTls());
     }
 
     @Override
@@ -121,7 +124,7 @@ public final class HttpStepActivity implements Activity {
                     + HttpSettings.MAX_REQUEST_SETTING, "54000", null);
         }
 
-        GuardedHttpClient client = new GuardedHttpClient(new AddressPolicy(settings.allowList()), resolver, connector, tls);
+        GuardedHttpClient client = new GuardedHttpClient(new AddressPolicy(settings.allowList()), resolver, sockets, tls);
         GuardedHttpClient.Request request = new GuardedHttpClient.Request(step.method(), URI.create(step.url()), headers,
                 body, Duration.ofSeconds(step.timeoutSeconds()), settings.maxResponseBytes());
         GuardedHttpClient.Call call = client.newCall(request);

@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.net.Socket;
+import java.net.SocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -14,15 +17,15 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import javax.net.ssl.SSLSocketFactory;
+import org.apache.hc.client5.http.io.DetachedSocketFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The address policy at the point of decision: a stub resolver hands the client chosen addresses,
- * and a stub connector records every connection attempt and never dials. A refused address must
- * leave the connector untouched; an allowed one reaches it.
+ * and stub sockets record every connection attempt HttpClient makes and never dial. A refused
+ * address must leave them untouched; an allowed one reaches them.
  */
 class AddressRefusalTest {
 
@@ -47,23 +50,31 @@ class AddressRefusalTest {
         }
     }
 
-    /** Records where it was asked to connect, and fails: nothing is ever dialled. */
-    private static final class RecordingConnector implements Connector {
+    /**
+     * Hands HttpClient sockets that record where they were asked to connect, and fail: nothing is
+     * ever dialled.
+     */
+    private static final class RecordingSockets implements DetachedSocketFactory {
         final List<InetSocketAddress> attempts = new ArrayList<>();
 
         @Override
-        public java.net.Socket connect(InetSocketAddress address, Duration timeout) throws IOException {
-            attempts.add(address);
-            throw new IOException("stub connector: not dialling " + address);
+        public Socket create(Proxy proxy) {
+            return new Socket() {
+                @Override
+                public void connect(SocketAddress address, int timeout) throws IOException {
+                    attempts.add((InetSocketAddress) address);
+                    throw new IOException("stub socket: not dialling " + address);
+                }
+            };
         }
     }
 
     private final StubResolver resolver = new StubResolver();
-    private final RecordingConnector connector = new RecordingConnector();
+    private final RecordingSockets connector = new RecordingSockets();
 
     private GuardedHttpClient client(AllowList allowList) {
         return new GuardedHttpClient(new AddressPolicy(allowList), resolver, connector,
-                (SSLSocketFactory) SSLSocketFactory.getDefault());
+                GuardedHttpClient.defaultTls());
     }
 
     private HttpException failure(GuardedHttpClient client, String url) {
@@ -154,7 +165,7 @@ class AddressRefusalTest {
     }
 
     @Test
-    void a_public_address_reaches_the_connector_with_the_checked_address() throws Exception {
+    void a_public_address_reaches_the_socket_with_the_checked_address() throws Exception {
         resolver.map("api.example.test", ip("93.184.216.34"));
 
         HttpException e = failure(client(AllowList.EMPTY), "http://api.example.test:8080/x");
@@ -162,6 +173,18 @@ class AddressRefusalTest {
         assertThat(e.kind()).isEqualTo(HttpException.Kind.NETWORK);
         assertThat(connector.attempts).containsExactly(new InetSocketAddress(ip("93.184.216.34"), 8080));
         assertThat(resolver.asked).containsExactly("api.example.test");
+    }
+
+    @Test
+    void an_allowed_ip_literal_is_dialled_at_that_address_and_never_looked_up() throws Exception {
+        HttpException v4 = failure(client(AllowList.parse("10.0.0.0/8, fd00::/8", AllowList.OPTION)), "http://10.0.0.5:9000/");
+        HttpException v6 = failure(client(AllowList.parse("10.0.0.0/8, fd00::/8", AllowList.OPTION)), "https://[fd00::7]/");
+
+        assertThat(v4.kind()).isEqualTo(HttpException.Kind.NETWORK);
+        assertThat(v6.kind()).isEqualTo(HttpException.Kind.NETWORK);
+        assertThat(connector.attempts).containsExactly(new InetSocketAddress(ip("10.0.0.5"), 9000),
+                new InetSocketAddress(v6("fd00::7"), 443));
+        assertThat(resolver.asked).isEmpty();
     }
 
     @Test

@@ -1,25 +1,28 @@
 package io.pgdurable.graph.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.pgdurable.testing.Poll;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import javax.net.ssl.SSLSocketFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -62,6 +65,7 @@ class GuardedHttpClientTest {
 
     private void handle(HttpExchange x) throws IOException {
         String path = x.getRequestURI().getPath();
+        seen.put(path + " raw", x.getRequestURI().getRawPath() + "?" + x.getRequestURI().getRawQuery());
         byte[] request = x.getRequestBody().readAllBytes();
         seen.put(path, x.getRequestMethod() + " " + new String(request, StandardCharsets.UTF_8));
         x.getRequestHeaders().forEach((k, v) -> seen.put(path + " header " + k.toLowerCase(), String.join(",", v)));
@@ -87,6 +91,22 @@ class GuardedHttpClientTest {
             case "/loop" -> redirect(x, 302, "/loop");
             case "/echo" -> send(x, 201, "application/json", ("{\"got\":\"" + x.getRequestMethod() + "\"}")
                     .getBytes(StandardCharsets.US_ASCII), false);
+            case "/many-headers" -> {
+                for (int i = 0; i < 250; i++) {
+                    x.getResponseHeaders().add("X-Header-" + i, "v");
+                }
+                send(x, 200, "text/plain", new byte[0], false);
+            }
+            case "/long-header" -> {
+                x.getResponseHeaders().add("X-Long", "y".repeat(70_000));
+                send(x, 200, "text/plain", new byte[0], false);
+            }
+            case "/large-headers" -> {
+                for (int i = 0; i < 100; i++) {
+                    x.getResponseHeaders().add("X-Header-" + i, "z".repeat(1000));
+                }
+                send(x, 200, "text/plain", new byte[0], false);
+            }
             case "/fail" -> send(x, 503, "text/plain", "down for maintenance".getBytes(StandardCharsets.US_ASCII), false);
             default -> send(x, 404, "text/plain", "no such page".getBytes(StandardCharsets.US_ASCII), false);
         }
@@ -116,8 +136,8 @@ class GuardedHttpClientTest {
     }
 
     private GuardedHttpClient client(AllowList allowList, Resolver resolver) {
-        return new GuardedHttpClient(new AddressPolicy(allowList), resolver, Connector.SYSTEM,
-                (SSLSocketFactory) SSLSocketFactory.getDefault());
+        return new GuardedHttpClient(new AddressPolicy(allowList), resolver, GuardedHttpClient.PLAIN_SOCKETS,
+                GuardedHttpClient.defaultTls());
     }
 
     private GuardedHttpClient.Response send(GuardedHttpClient client, String method, String path, byte[] body,
@@ -288,5 +308,116 @@ class GuardedHttpClientTest {
         assertThat(seen.get("/echo")).contains("Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"")
                 .contains("Content-Type: application/octet-stream\r\n\r\n\u0001\u0002\u0003\r\n")
                 .contains("Content-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n");
+    }
+
+    @Test
+    void a_path_and_query_outside_ascii_are_sent_percent_encoded() throws Exception {
+        GuardedHttpClient.Response r = get("/caf\u00e9?q=\u00fc");
+
+        assertThat(r.status()).isEqualTo(404);
+        assertThat(seen.get("/caf\u00e9 raw")).isEqualTo("/caf%C3%A9?q=%C3%BC");
+    }
+
+    @Test
+    void too_many_or_too_large_response_headers_fail_naming_the_limit() {
+        GuardedHttpClient client = client(LOOPBACK, Resolver.SYSTEM);
+        HttpException many = failure(client, "GET", "/many-headers", Duration.ofSeconds(10), 1024);
+        HttpException oneLong = failure(client, "GET", "/long-header", Duration.ofSeconds(10), 1024);
+        HttpException large = failure(client, "GET", "/large-headers", Duration.ofSeconds(10), 1024);
+
+        assertThat(many.kind()).isEqualTo(HttpException.Kind.LIMIT);
+        assertThat(many.getMessage()).isEqualTo("HTTP response from http://127.0.0.1:" + port
+                + "/many-headers has more than 200 headers; the limit is 200 (fixed)");
+        for (HttpException e : List.of(oneLong, large)) {
+            assertThat(e.kind()).isEqualTo(HttpException.Kind.LIMIT);
+            assertThat(e.getMessage()).startsWith("HTTP response headers from http://127.0.0.1:" + port)
+                    .endsWith(" are larger than 65536 bytes; the limit is 65536 bytes (fixed)");
+        }
+    }
+
+    @Test
+    void abort_from_another_thread_stops_the_request_in_flight() throws Exception {
+        GuardedHttpClient.Call call = client(LOOPBACK, Resolver.SYSTEM).newCall(new GuardedHttpClient.Request("GET",
+                URI.create("http://127.0.0.1:" + port + "/slow"), Map.of(), null, Duration.ofSeconds(60), 1024));
+        CompletableFuture<HttpException> outcome = CompletableFuture.supplyAsync(() -> {
+            try {
+                call.execute();
+                return null;
+            } catch (HttpException e) {
+                return e;
+            }
+        });
+        Poll.until(Duration.ofSeconds(10), "the request reached the server", () -> requests.get() == 1);
+
+        call.abort();
+
+        HttpException e = outcome.get(10, TimeUnit.SECONDS);
+        assertThat(e).isNotNull();
+        assertThat(e.kind()).isEqualTo(HttpException.Kind.ABORTED);
+        assertThat(e.getMessage()).isEqualTo("HTTP GET http://127.0.0.1:" + port
+                + "/slow was stopped: its step was cancelled");
+    }
+
+    @Test
+    void a_name_is_resolved_once_per_hop_and_httpclient_connects_only_to_the_checked_address() throws Exception {
+        // The first answer is an allowed address, every later one a refused address (DNS rebinding):
+        // the request must go to the first answer without asking again.
+        AtomicInteger lookups = new AtomicInteger();
+        Resolver rebinding = host -> List.of(InetAddress.getByName(lookups.getAndIncrement() == 0 ? "127.0.0.1" : "10.9.9.9"));
+        GuardedHttpClient client = client(LOOPBACK, rebinding);
+
+        GuardedHttpClient.Response r = client.send(new GuardedHttpClient.Request("GET",
+                URI.create("http://rebind.example.test:" + port + "/text"), Map.of(), null, Duration.ofSeconds(10), 1024));
+
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(lookups).hasValue(1);
+        assertThat(seen.get("/text header host")).isEqualTo("rebind.example.test:" + port);
+    }
+
+    @Test
+    void the_resolver_inside_httpclient_answers_only_for_the_checked_host() throws Exception {
+        GuardedHttpClient.CheckedAddresses checked = new GuardedHttpClient.CheckedAddresses("api.example.test",
+                List.of(InetAddress.getByName("93.184.216.34")));
+
+        assertThat(checked.resolve("API.example.test", 443))
+                .containsExactly(new InetSocketAddress(InetAddress.getByName("93.184.216.34"), 443));
+        assertThat(checked.resolve("api.example.test")).containsExactly(InetAddress.getByName("93.184.216.34"));
+        assertThatThrownBy(() -> checked.resolve("other.example.test", 80))
+                .isInstanceOf(UnknownHostException.class)
+                .hasMessage("'other.example.test' is not the checked host 'api.example.test'");
+        assertThatThrownBy(() -> checked.resolve("127.0.0.1"))
+                .isInstanceOf(UnknownHostException.class);
+    }
+
+    /** A server that answers one connection with {@code reply}, whatever the request, and closes it. */
+    private static int rawServer(String reply) throws IOException {
+        java.net.ServerSocket listener = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        Thread t = new Thread(() -> {
+            try (listener; java.net.Socket s = listener.accept()) {
+                s.getInputStream().read(new byte[8192]);
+                s.getOutputStream().write(reply.getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+            } catch (IOException e) {
+                // the test sees what the client saw
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return listener.getLocalPort();
+    }
+
+    @Test
+    void a_malformed_or_truncated_response_fails_as_unusable() throws Exception {
+        int garbage = rawServer("garbage\r\n\r\n");
+        HttpException malformed = failure(client(LOOPBACK, Resolver.SYSTEM), "http://127.0.0.1:" + garbage + "/x");
+        int shortBody = rawServer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
+        HttpException truncated = failure(client(LOOPBACK, Resolver.SYSTEM), "http://127.0.0.1:" + shortBody + "/y");
+
+        assertThat(malformed.kind()).isEqualTo(HttpException.Kind.PROTOCOL);
+        assertThat(malformed.getMessage()).startsWith("HTTP response from http://127.0.0.1:" + garbage
+                + "/x is unusable: ");
+        assertThat(truncated.kind()).isEqualTo(HttpException.Kind.PROTOCOL);
+        assertThat(truncated.getMessage()).startsWith("HTTP response from http://127.0.0.1:" + shortBody
+                + "/y is unusable: ");
     }
 }
