@@ -1,5 +1,7 @@
 package io.pgdurable.reconcile;
 
+import static io.pgdurable.testing.Jdbc.execute;
+import static io.pgdurable.testing.Jdbc.single;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -7,10 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -95,18 +94,5 @@ class ReconcileCronTest {
 
     private static void unschedule(Connection c) throws SQLException {
         execute(c, "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = '" + JOB + "'");
-    }
-
-    private static String single(Connection c, String sql) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
-            assertThat(rs.next()).as("a row from %s", sql).isTrue();
-            return rs.getString(1);
-        }
-    }
-
-    private static void execute(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            st.execute(sql);
-        }
     }
 }

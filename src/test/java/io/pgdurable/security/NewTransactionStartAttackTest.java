@@ -1,5 +1,6 @@
 package io.pgdurable.security;
 
+import static io.pgdurable.testing.Jdbc.single;
 import static io.pgdurable.security.SecurityFixture.ALICE;
 import static io.pgdurable.security.SecurityFixture.BOB;
 import static io.pgdurable.security.SecurityFixture.DB_OWNER;
@@ -8,7 +9,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import org.junit.jupiter.api.AfterAll;
@@ -156,13 +156,6 @@ class NewTransactionStartAttackTest {
         } finally {
             fx.exec("ALTER DATABASE " + fx.database() + " RESET pg_durable.max_new_transaction_starts");
             fx.exec("ALTER DATABASE " + fx.database() + " RESET pg_durable.new_transaction_start_timeout");
-        }
-    }
-
-    private static String single(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            assertThat(rs.next()).as("a row from %s", sql).isTrue();
-            return rs.getString(1);
         }
     }
 }

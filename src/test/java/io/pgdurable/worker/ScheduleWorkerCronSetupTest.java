@@ -1,5 +1,7 @@
 package io.pgdurable.worker;
 
+import static io.pgdurable.testing.Jdbc.execute;
+import static io.pgdurable.testing.Jdbc.single;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -7,10 +9,7 @@ import io.pgdurable.testing.TestCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.postgresql.util.PSQLException;
@@ -131,18 +130,5 @@ class ScheduleWorkerCronSetupTest {
 
     private static Path projectDir() {
         return Path.of(System.getProperty("pgdurable.test.projectDir", ".")).toAbsolutePath();
-    }
-
-    private static String single(Connection c, String sql) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
-            assertThat(rs.next()).as("a row from %s", sql).isTrue();
-            return rs.getString(1);
-        }
-    }
-
-    private static void execute(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            st.execute(sql);
-        }
     }
 }

@@ -1,5 +1,7 @@
 package io.pgdurable.graph.e2e;
 
+import static io.pgdurable.testing.Jdbc.execute;
+import static io.pgdurable.testing.Jdbc.single;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -7,7 +9,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -229,18 +230,5 @@ class StartInNewTransactionTest {
 
     private static long instanceCount() {
         return Long.parseLong(env.queryAsAdmin("SELECT count(*) FROM df.instances"));
-    }
-
-    private static String single(Connection c, String sql) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
-            assertThat(rs.next()).as("a row from %s", sql).isTrue();
-            return rs.getString(1);
-        }
-    }
-
-    private static void execute(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            st.execute(sql);
-        }
     }
 }
