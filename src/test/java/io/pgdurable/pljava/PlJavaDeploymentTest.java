@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import io.pgdurable.bench.BenchmarkReport;
 import io.pgdurable.bench.BenchmarkSettings;
 import io.pgdurable.bench.EngineBenchmark;
@@ -12,7 +13,11 @@ import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.ProcessResult;
 import io.pgdurable.testing.TestCluster;
+import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -122,6 +127,44 @@ class PlJavaDeploymentTest {
         assertThat(query("SELECT status FROM df.instances WHERE id = '" + id + "'")).isEqualTo("completed");
         assertThat(query("SELECT df.result('" + id + "')")).isEqualTo("{\"rows\": [{\"b\": 21}], \"row_count\": 1}");
         assertThat(query("SELECT count(*) FROM df_engine.workers")).as("heartbeat removed").isEqualTo("0");
+    }
+
+    /**
+     * An HTTP step under the in-database worker: HttpClient runs inside PL/Java's security policy
+     * (the shipped one grants connecting to 127.0.0.1) on classes from the jar's snapshot, and the
+     * address checks read the allow-list from the server's configuration as they do outside.
+     */
+    @Test
+    @Order(4)
+    void run_worker_runs_an_http_step_to_an_allow_listed_host() throws Exception {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", x -> {
+            byte[] body = "{\"ok\": true}".getBytes(StandardCharsets.UTF_8);
+            x.getResponseHeaders().set("Content-Type", "application/json");
+            x.sendResponseHeaders(200, body.length);
+            try (OutputStream out = x.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+        try {
+            setHttpAllowList("ALTER SYSTEM SET pg_durable.http_allowed_hosts = '127.0.0.1'");
+            exec("SELECT df.grant_usage('" + ROLE + "', include_http => true)");
+            String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/status";
+            String id = startAsApp("(df.http('" + url + "', 'GET') |=> 'resp') ~> 'SELECT $resp.status AS s, $resp.ok AS ok'");
+            query("SELECT df.run_worker(6)::text");
+            assertThat(query("SELECT status FROM df.instances WHERE id = '" + id + "'"))
+                    .as("status of %s; its nodes: %s", id, query("SELECT string_agg(node_type || ' ' || status || ' '"
+                            + " || coalesce(error, result::text, ''), '; ') FROM df.nodes WHERE instance_id = '" + id + "'"))
+                    .isEqualTo("completed");
+            assertThat(query("SELECT df.result('" + id + "')"))
+                    .isEqualTo("{\"rows\": [{\"s\": 200, \"ok\": true}], \"row_count\": 1}");
+        } finally {
+            setHttpAllowList("ALTER SYSTEM RESET pg_durable.http_allowed_hosts");
+            exec("SELECT df.revoke_usage('" + ROLE + "')");
+            exec("SELECT df.grant_usage('" + ROLE + "')");
+            server.stop(0);
+        }
     }
 
     @Test
@@ -427,6 +470,14 @@ class PlJavaDeploymentTest {
             return query(sql);
         } catch (SQLException e) {
             throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void setHttpAllowList(String alterSystem) throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute("SET pg_durable.http_allowed_hosts = ''");  // makes the name known to this session
+            s.execute(alterSystem);
+            s.execute("SELECT pg_reload_conf()");
         }
     }
 

@@ -393,6 +393,9 @@ public final class TestCluster {
             conf.append("pljava.libjvm_location = '").append(libjvm.toString().replace("'", "''")).append("'\n")
                     .append("pljava.policy_urls = '\"file:${org.postgresql.sysconfdir}/pljava.policy\",")
                     .append("\"file:").append(policy.toString().replace("'", "''")).append("\",\"=\"'\n");
+            // HTTP steps: Apache HttpClient needs the jdk.net module, which PL/Java's JVM does not
+            // resolve unless asked (operator guide 1.5).
+            conf.append("pljava.vmoptions = '--add-modules=jdk.net'\n");
         }
         try {
             Files.writeString(dataDir.resolve("postgresql.conf"), conf, StandardOpenOption.APPEND);

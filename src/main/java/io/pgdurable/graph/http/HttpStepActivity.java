@@ -35,6 +35,13 @@ import org.apache.hc.client5.http.io.DetachedSocketFactory;
  * one step run, for servers that deduplicate by an idempotency header.
  */
 public final class HttpStepActivity implements Activity {
+    /**
+     * The JDK module HttpClient's connection code links against (for TCP keep-alive options). A JVM
+     * started around a named module, as PL/Java's is, resolves it only when asked to.
+     */
+    static final String NETWORK_MODULE = "jdk.net";
+    private static final boolean NETWORK_MODULE_LOADED = ModuleLayer.boot().findModule(NETWORK_MODULE).isPresent();
+
     public static final String NAME = "df.http";
 
     /**
@@ -92,8 +99,13 @@ public final class HttpStepActivity implements Activity {
     @Override
     public Object run(ActivityContext ctx) throws Exception {
         HttpStepInput step = ctx.input(HttpStepInput.class);
-        HttpSettings settings = settings(step);
         String what = step.method() + " " + step.url();
+        if (!NETWORK_MODULE_LOADED) {
+            throw new StepFailedException("HTTP " + what + " cannot run in this JVM: HTTP steps need the module "
+                    + NETWORK_MODULE + ", which it has not loaded. Under PL/Java add --add-modules=" + NETWORK_MODULE
+                    + " to pljava.vmoptions (operator guide, section 1.5)", "55000", null);
+        }
+        HttpSettings settings = settings(step);
 
         Map<String, String> headers = new LinkedHashMap<>();
         String key = null;
