@@ -5,8 +5,17 @@
 -- owned by bob, that is bob (PostgreSQL's meaning of SECURITY DEFINER: bob's function, bob's
 -- rights). The df functions run as their caller, but the SECURITY DEFINER helpers they call only
 -- see their own owner as current_user. So the df function passes current_user and that role's key
--- from df.role_keys, which row-level security shows to that role alone; df._acts_as checks the
+-- from df.role_keys, which only that role can read (through df._own_role_key); df._acts_as checks the
 -- pair. A role the session's login role is a member of is accepted without a key, as before.
+
+-- The calling role's own key, and no other: current_user in a view is the role that reads it
+-- (a view does not change it), while the table is read with the view owner's rights. A
+-- security barrier, so that no function in the reader's query sees the rows it filters out.
+CREATE OR REPLACE VIEW df._own_role_key WITH (security_barrier = true) AS
+    SELECT k.role, k.key FROM df.role_keys k
+     WHERE k.role OPERATOR(pg_catalog.=) pg_catalog.quote_ident(current_user)::regrole;
+REVOKE ALL ON df._own_role_key FROM PUBLIC;
+GRANT SELECT ON df._own_role_key TO PUBLIC;
 
 -- Creates a role's key if it has none. Anyone may: only the role can read it. It never waits for
 -- another transaction that is creating the same key (that one holds the advisory lock until it
@@ -31,10 +40,10 @@ DECLARE
     v_role regrole := quote_ident(current_user)::regrole;
     v_key  uuid;
 BEGIN
-    SELECT k.key INTO v_key FROM df.role_keys k WHERE k.role = v_role;
+    SELECT k.key INTO v_key FROM df._own_role_key k;
     IF NOT FOUND AND current_setting('transaction_read_only') = 'off' THEN
         PERFORM df._issue_role_key(v_role);
-        SELECT k.key INTO v_key FROM df.role_keys k WHERE k.role = v_role;
+        SELECT k.key INTO v_key FROM df._own_role_key k;
     END IF;
     RETURN v_key;
 END

@@ -3,7 +3,7 @@
 -- isolation between roles is unchanged: alice still cannot touch bob's instances directly, and
 -- bob's wrapper cannot touch carol's.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 CREATE ROLE t037_alice LOGIN;
 CREATE ROLE t037_bob LOGIN;
@@ -68,8 +68,10 @@ SELECT is(t037.cancel(:'x'), format('Instance %s cancelled: via wrapper', :'x'),
 SELECT is(t037.setvar('from_wrapper', 'yes'), 'OK', 'the wrapper sets a variable');
 SELECT is(t037.getvar('from_wrapper'), 'yes', '... and reads it back');
 SELECT is(df.getvar('from_wrapper'), NULL, '... which is bob''s, not alice''s');
-SELECT is((SELECT array_agg(k.role::text) FROM df.role_keys k), ARRAY['t037_alice'],
+SELECT is((SELECT array_agg(k.role::text) FROM df._own_role_key k), ARRAY['t037_alice'],
           'alice reads her own key only, never bob''s');
+SELECT throws_ok('SELECT count(*) FROM df.role_keys', '42501', 'permission denied for table role_keys',
+          '... and never the table of keys itself');
 
 -- Bob's wrapper cannot touch carol's instances.
 SELECT throws_ok(format('SELECT t037.signal(%L)', :'c'), '42704', format('Instance not found or access denied: %s', :'c'),

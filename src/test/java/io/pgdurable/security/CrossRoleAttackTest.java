@@ -190,11 +190,27 @@ class CrossRoleAttackTest {
         fx.queryAs(ALICE, "SELECT df.getvar('anything')");
         fx.queryAs(BOB, "SELECT df.getvar('anything')");
 
-        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df.role_keys")).isEqualTo(1);
-        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df.role_keys k WHERE k.role = quote_ident(?)::regrole", ALICE))
+        assertThat(fx.countAs(ALICE, "SELECT count(*) FROM df._own_role_key")).isEqualTo(1);
+        assertThat(fx.countAs(BOB, "SELECT count(*) FROM df._own_role_key k WHERE k.role = quote_ident(?)::regrole", ALICE))
                 .isZero();
+        fx.refusalAs(ALICE, "SELECT count(*) FROM df.role_keys").is("42501", "permission denied for table role_keys");
         assertThat(fx.count("SELECT count(*) FROM df.role_keys k WHERE k.role IN (quote_ident(?)::regrole,"
                 + " quote_ident(?)::regrole)", ALICE, BOB)).isEqualTo(2);
+    }
+
+    @Test
+    void a_role_that_bypasses_row_level_security_still_reads_only_its_own_key() throws SQLException {
+        String reader = "sec_bypassrls";
+        fx.environment().cluster().createLoginRole(reader);
+        fx.exec("ALTER ROLE " + reader + " BYPASSRLS");
+        fx.exec("SELECT df.grant_usage('" + reader + "')");
+        fx.queryAs(ALICE, "SELECT df.getvar('anything')");
+        fx.queryAs(reader, "SELECT df.getvar('anything')");
+
+        assertThat(fx.countAs(reader, "SELECT count(*) FROM df._own_role_key")).isEqualTo(1);
+        assertThat(fx.countAs(reader, "SELECT count(*) FROM df._own_role_key k WHERE k.role = quote_ident(?)::regrole",
+                ALICE)).isZero();
+        fx.refusalAs(reader, "SELECT count(*) FROM df.role_keys").is("42501", "permission denied for table role_keys");
     }
 
     @Test

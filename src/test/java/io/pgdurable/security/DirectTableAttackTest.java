@@ -128,8 +128,8 @@ class DirectTableAttackTest {
         return switch (r.name()) {
             case "instances", "nodes" -> a == Action.SELECT || a == Action.INSERT;
             case "vars" -> true;
-            // Every role reads its own key, and only that (row-level security); nobody writes.
-            case "role_keys" -> a == Action.SELECT;
+            // Keys are read through df._own_role_key (its own only), never from the table; nobody writes.
+            case "_own_role_key" -> a == Action.SELECT;
             case "workers", "_usage_functions" -> role.equals(ADMIN) && a == Action.SELECT;
             default -> false;
         };
