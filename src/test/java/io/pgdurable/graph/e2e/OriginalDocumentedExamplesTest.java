@@ -1314,6 +1314,54 @@ class OriginalDocumentedExamplesTest {
     }
 
     @Test
+    void a_security_definer_wrapper_starts_its_workflow_as_the_functions_owner() throws SQLException {
+        env.cluster().createLoginRole("orig_docs_caller");
+        execAsApp(env, """
+                CREATE FUNCTION run_report(q TEXT) RETURNS TEXT
+                LANGUAGE SQL SECURITY DEFINER AS $$
+                    SELECT df.start(df.sql(q), 'report');
+                $$""");
+        execAsApp(env, "CREATE TABLE admin_only_table (v int); INSERT INTO admin_only_table VALUES (5);"
+                + " GRANT EXECUTE ON FUNCTION run_report(text) TO orig_docs_caller");
+        String id;
+        try (Connection c = env.cluster().connect(env.database(), "orig_docs_caller")) {
+            id = rows(c, "SELECT run_report('SELECT * FROM admin_only_table') AS id").get(0).get("id");
+        }
+        assertThat(terminalStatus(id)).isEqualTo("completed");
+        assertThat(env.queryAsAdmin("SELECT submitted_by::text FROM df.instances WHERE id = ?", id)).isEqualTo(env.role());
+        assertThat(json(env.queryAsAdmin("SELECT df.result(?)", id)).path("rows").get(0).path("v").asInt()).isEqualTo(5);
+    }
+
+    @Test
+    void the_worker_liveness_query_reads_the_heartbeat_of_the_running_worker() throws SQLException {
+        try (Connection admin = env.connectAsAdmin()) {
+            List<Map<String, String>> epoch = rows(admin, """
+                    SELECT started_at, last_seen_at,
+                           now() - last_seen_at AS time_since_last_heartbeat
+                      FROM df._worker_epoch""");
+            assertThat(epoch).hasSize(1);
+            assertThat(epoch.get(0).get("last_seen_at")).isNotNull();
+        }
+        PSQLException app = appFailure("SELECT started_at FROM df._worker_epoch");
+        assertThat(app.getSQLState()).isEqualTo("42501");
+    }
+
+    @Test
+    void server_settings_the_original_changes_with_alter_system_need_their_name_known_first() throws SQLException {
+        // Deliberate difference (SQL guide chapter 9, item 11): no loaded module defines pg_durable.*
+        // settings, so PostgreSQL refuses ALTER SYSTEM of one in a session that has not set it.
+        PSQLException fresh = failure(env.connectAsAdmin(),
+                "ALTER SYSTEM SET pg_durable.list_instances_max_limit = 5000");
+        assertThat(message(fresh)).isEqualTo("unrecognized configuration parameter \"pg_durable.list_instances_max_limit\"");
+        try (Connection admin = env.connectAsAdmin(); Statement s = admin.createStatement()) {
+            s.execute("SET pg_durable.list_instances_max_limit = 1000");
+            s.execute("ALTER SYSTEM SET pg_durable.list_instances_max_limit = 5000");
+            s.execute("ALTER SYSTEM RESET pg_durable.list_instances_max_limit");
+            assertThat(rows(admin, "SHOW pg_durable.list_instances_max_limit").get(0).values()).containsExactly("1000");
+        }
+    }
+
+    @Test
     void the_quick_reference_card_runs() {
         List<String> ids = new ArrayList<>();
         for (String call : List.of("SELECT df.start('SELECT 1', 'optional-label')",
