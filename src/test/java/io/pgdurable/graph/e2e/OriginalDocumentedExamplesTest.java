@@ -860,6 +860,10 @@ class OriginalDocumentedExamplesTest {
 
         String quickRef = start(loopback("SELECT df.start(df.http('{api_base}/users', 'GET'))"));
         completed(quickRef);
+        // Variables are immutable while a workflow runs: a step may not set one.
+        String setInside = start("SELECT df.start('SELECT df.setvar(''x'', ''y'')')");
+        runs.assertFailed(setInside);
+        assertThat(runs.rootError(setInside)).contains("df.setvar() cannot be called inside a workflow");
         appValue("SELECT df.clearvars()");
         assertThat(appValue("SELECT count(*) FROM df.vars")).isEqualTo("0");
     }
