@@ -10,9 +10,10 @@ BEGIN
     IF p_role IS NULL THEN
         RAISE EXCEPTION 'df.grant_usage(): p_role must not be NULL' USING ERRCODE = '22004';
     END IF;
-    -- format('%I', 'public') is the bare keyword PUBLIC: every role, present and future.
-    IF p_role = 'public' THEN
-        RAISE EXCEPTION 'df.grant_usage(): p_role must name a role, got ''public'' (PUBLIC, every role); grant df usage to a group role instead'
+    -- format('%I', 'public') is the bare keyword PUBLIC: every role, present and future. The
+    -- original's documents write 'PUBLIC'; without a role of that name it means the same.
+    IF p_role = 'public' OR (lower(p_role) = 'public' AND pg_catalog.to_regrole(pg_catalog.quote_ident(p_role)) IS NULL) THEN
+        RAISE EXCEPTION 'df.grant_usage(): p_role must name a role, got ''%'' (PUBLIC, every role); grant df usage to a group role instead', p_role
             USING ERRCODE = '22023';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA df TO %I', p_role) || v_opt;
@@ -54,9 +55,10 @@ BEGIN
     IF p_role IS NULL THEN
         RAISE EXCEPTION 'df.revoke_usage(): p_role must not be NULL' USING ERRCODE = '22004';
     END IF;
-    -- format('%I', 'public') is the bare keyword PUBLIC: every role, present and future.
-    IF p_role = 'public' THEN
-        RAISE EXCEPTION 'df.revoke_usage(): p_role must name a role, got ''public'' (PUBLIC, every role); grant df usage to a group role instead'
+    -- format('%I', 'public') is the bare keyword PUBLIC: every role, present and future. The
+    -- original's documents write 'PUBLIC'; without a role of that name it means the same.
+    IF p_role = 'public' OR (lower(p_role) = 'public' AND pg_catalog.to_regrole(pg_catalog.quote_ident(p_role)) IS NULL) THEN
+        RAISE EXCEPTION 'df.revoke_usage(): p_role must name a role, got ''%'' (PUBLIC, every role); df never grants to PUBLIC, so there is nothing to revoke: revoke usage from the roles you granted it to', p_role
             USING ERRCODE = '22023';
     END IF;
     -- Functions a delegated administrator may hold no grant option on are skipped.

@@ -2,7 +2,7 @@
 -- signatures of the public functions, which functions are SECURITY DEFINER, and who may execute
 -- what.
 BEGIN;
-SELECT plan(64);
+SELECT plan(67);
 
 SELECT is((SELECT kind FROM df_engine.schema_files WHERE file = 'functions/07_start.sql'), 'functions',
           'the function file of df.start is recorded');
@@ -88,6 +88,10 @@ SELECT has_view('df', 'workers', 'df.workers exists');
 SELECT columns_are('df', 'workers', ARRAY['id', 'host', 'pid', 'mode', 'started_at', 'last_seen_at'],
                    'df.workers shows the heartbeat columns');
 SELECT ok(NOT has_table_privilege('public', 'df.workers', 'SELECT'), 'PUBLIC cannot read df.workers');
+SELECT has_view('df', '_worker_epoch', 'df._worker_epoch exists, under the original''s name');
+SELECT columns_are('df', '_worker_epoch', ARRAY['epoch_id', 'started_at', 'last_seen_at'],
+                   'df._worker_epoch shows the original''s columns');
+SELECT ok(NOT has_table_privilege('public', 'df._worker_epoch', 'SELECT'), 'PUBLIC cannot read df._worker_epoch');
 
 -- Nothing for PUBLIC on the schema or the tables.
 SELECT ok(NOT has_schema_privilege('public', 'df', 'USAGE'), 'PUBLIC has no USAGE on schema df');
