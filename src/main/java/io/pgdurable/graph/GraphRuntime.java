@@ -2,6 +2,7 @@ package io.pgdurable.graph;
 
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.http.AllowList;
+import io.pgdurable.graph.http.HttpNetwork;
 import io.pgdurable.graph.http.HttpStepActivity;
 import io.pgdurable.graph.interpreter.GraphOrchestration;
 import io.pgdurable.graph.step.SqlStepActivity;
@@ -23,6 +24,7 @@ public final class GraphRuntime implements AutoCloseable {
     private final StepConnections connections;
     private volatile DataSource control;
     private AllowList httpAllowList = AllowList.EMPTY;
+    private HttpNetwork httpNetwork = HttpNetwork.SYSTEM;
     private SignalRouter signalRouter;
 
     /**
@@ -45,6 +47,15 @@ public final class GraphRuntime implements AutoCloseable {
         return this;
     }
 
+    /**
+     * The network HTTP steps use: {@link HttpNetwork#SYSTEM} unless a test closes it to the servers
+     * it started. Call before {@link #register}.
+     */
+    public GraphRuntime httpNetwork(HttpNetwork network) {
+        this.httpNetwork = Objects.requireNonNull(network, "network");
+        return this;
+    }
+
     public Registry register(Registry registry) {
         GraphOrchestration graph = new GraphOrchestration();
         Supplier<DataSource> controlSource = () -> Objects.requireNonNull(control,
@@ -54,7 +65,7 @@ public final class GraphRuntime implements AutoCloseable {
                 .orchestration(GraphOrchestration.BRANCH, graph)
                 .orchestration(GraphOrchestration.LOOP, graph)
                 .activity(SqlStepActivity.NAME, new SqlStepActivity(connections, controlSource))
-                .activity(HttpStepActivity.NAME, HttpStepActivity.system(controlSource, httpAllowList));
+                .activity(HttpStepActivity.NAME, HttpStepActivity.on(httpNetwork, controlSource, httpAllowList));
     }
 
     /**

@@ -128,11 +128,6 @@ public final class GuardedHttpClient {
         this.tls = tls;
     }
 
-    /** The system resolver, plain sockets and the JVM's default TLS. */
-    public static GuardedHttpClient system(AddressPolicy policy) {
-        return new GuardedHttpClient(policy, Resolver.SYSTEM, PLAIN_SOCKETS, defaultTls());
-    }
-
     static SSLContext defaultTls() {
         try {
             return SSLContext.getDefault();

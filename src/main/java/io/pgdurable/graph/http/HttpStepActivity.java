@@ -92,7 +92,12 @@ public final class HttpStepActivity implements Activity {
     }
 
     public static HttpStepActivity system(Supplier<DataSource> control, AllowList workerAllowList) {
-        return new HttpStepActivity(control, workerAllowList, Resolver.SYSTEM, GuardedHttpClient.PLAIN_SOCKETS,
+        return on(HttpNetwork.SYSTEM, control, workerAllowList);
+    }
+
+    /** Requests over {@code network}: {@link HttpNetwork#SYSTEM} in the worker, a closed one in tests. */
+    public static HttpStepActivity on(HttpNetwork network, Supplier<DataSource> control, AllowList workerAllowList) {
+        return new HttpStepActivity(control, workerAllowList, network.resolver(), network.sockets(),
                 GuardedHttpClient.defaultTls());
     }
 

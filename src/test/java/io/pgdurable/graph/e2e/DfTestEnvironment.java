@@ -4,6 +4,7 @@ import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.Registry;
 import io.pgdurable.graph.GraphRuntime;
 import io.pgdurable.graph.http.AllowList;
+import io.pgdurable.graph.http.LoopbackOnly;
 import io.pgdurable.reconcile.ReconcileLoop;
 import io.pgdurable.testing.Poll;
 import io.pgdurable.testing.TestCluster;
@@ -98,7 +99,9 @@ public final class DfTestEnvironment implements AutoCloseable {
 
     private Worker startWorker(FaultInjector faults, Limits limits, Clock clock, AllowList httpAllowList) {
         String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
-        GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10)).allowHttp(httpAllowList);
+        // HTTP steps reach only the loopback servers tests start, and look up no names.
+        GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10)).allowHttp(httpAllowList)
+                .httpNetwork(LoopbackOnly.NETWORK);
         Registry registry = graph.register(new Registry());
         WorkerConfig config = WorkerConfig.builder(url)
                 .pollInterval(Duration.ofMillis(50))

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pgdurable.graph.http.AllowList;
+import io.pgdurable.graph.http.LoopbackOnly;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -59,6 +60,9 @@ class HttpStepTest {
     static void tearDown() {
         env.close();
         server.stop(0);
+        // The worker's HTTP steps run on LoopbackOnly.NETWORK (DfTestEnvironment): the private
+        // address a test names was refused by the policy, and no socket was asked to reach it.
+        assertThat(LoopbackOnly.refusedDials()).as("addresses off this machine a socket was asked to reach").isEmpty();
     }
 
     private static void handle(HttpExchange x) throws IOException {

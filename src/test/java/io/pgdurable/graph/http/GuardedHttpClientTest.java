@@ -63,6 +63,11 @@ class GuardedHttpClientTest {
         server.stop(0);
     }
 
+    @AfterEach
+    void nothingButLoopbackWasDialled() {
+        assertThat(LoopbackOnly.refusedDials()).as("addresses off this machine a socket was asked to reach").isEmpty();
+    }
+
     private void handle(HttpExchange x) throws IOException {
         String path = x.getRequestURI().getPath();
         seen.put(path + " raw", x.getRequestURI().getRawPath() + "?" + x.getRequestURI().getRawQuery());
@@ -136,7 +141,7 @@ class GuardedHttpClientTest {
     }
 
     private GuardedHttpClient client(AllowList allowList, Resolver resolver) {
-        return new GuardedHttpClient(new AddressPolicy(allowList), resolver, GuardedHttpClient.PLAIN_SOCKETS,
+        return new GuardedHttpClient(new AddressPolicy(allowList), resolver, LoopbackOnly.SOCKETS,
                 GuardedHttpClient.defaultTls());
     }
 
@@ -147,7 +152,7 @@ class GuardedHttpClientTest {
     }
 
     private GuardedHttpClient.Response get(String path) throws HttpException {
-        return send(client(LOOPBACK, Resolver.SYSTEM), "GET", path, null, Map.of(), Duration.ofSeconds(10), 1 << 20);
+        return send(client(LOOPBACK, LoopbackOnly.RESOLVER), "GET", path, null, Map.of(), Duration.ofSeconds(10), 1 << 20);
     }
 
     private HttpException failure(GuardedHttpClient client, String method, String path, Duration timeout, int max) {
@@ -170,7 +175,7 @@ class GuardedHttpClientTest {
 
     @Test
     void loopback_is_refused_by_default_and_nothing_reaches_the_server() {
-        HttpException literal = failure(client(AllowList.EMPTY, Resolver.SYSTEM), "GET", "/text",
+        HttpException literal = failure(client(AllowList.EMPTY, LoopbackOnly.RESOLVER), "GET", "/text",
                 Duration.ofSeconds(5), 1024);
 
         assertThat(literal.kind()).isEqualTo(HttpException.Kind.REFUSED);
@@ -184,7 +189,7 @@ class GuardedHttpClientTest {
         Resolver toLoopback = host -> List.of(InetAddress.getByName("127.0.0.1"));
 
         HttpException stubbed = failure(client(AllowList.EMPTY, toLoopback), "http://innocent.example.test:" + port + "/text");
-        HttpException localhost = failure(client(AllowList.EMPTY, Resolver.SYSTEM), "http://localhost:" + port + "/text");
+        HttpException localhost = failure(client(AllowList.EMPTY, LoopbackOnly.RESOLVER), "http://localhost:" + port + "/text");
 
         assertThat(stubbed.getMessage()).contains("'innocent.example.test'").contains("it resolves to a loopback address");
         assertThat(localhost.kind()).isEqualTo(HttpException.Kind.REFUSED);
@@ -231,7 +236,7 @@ class GuardedHttpClientTest {
 
     @Test
     void a_slow_response_fails_with_the_timeout() {
-        HttpException e = failure(client(LOOPBACK, Resolver.SYSTEM), "GET", "/slow", Duration.ofSeconds(1), 1024);
+        HttpException e = failure(client(LOOPBACK, LoopbackOnly.RESOLVER), "GET", "/slow", Duration.ofSeconds(1), 1024);
 
         assertThat(e.kind()).isEqualTo(HttpException.Kind.TIMEOUT);
         assertThat(e.getMessage()).isEqualTo("HTTP timeout after 1s: GET http://127.0.0.1:" + port
@@ -241,7 +246,7 @@ class GuardedHttpClientTest {
     @Test
     void an_oversized_response_fails_naming_the_limit_and_its_setting() {
         for (String path : List.of("/chunked-big", "/length-big")) {
-            HttpException e = failure(client(LOOPBACK, Resolver.SYSTEM), "GET", path, Duration.ofSeconds(10), 4096);
+            HttpException e = failure(client(LOOPBACK, LoopbackOnly.RESOLVER), "GET", path, Duration.ofSeconds(10), 4096);
 
             assertThat(e.kind()).isEqualTo(HttpException.Kind.LIMIT);
             assertThat(e.getMessage()).isEqualTo("HTTP response body from http://127.0.0.1:" + port + path
@@ -251,10 +256,10 @@ class GuardedHttpClientTest {
 
     @Test
     void a_redirect_into_a_refused_address_is_refused_at_the_hop() {
-        HttpException internal = failure(client(LOOPBACK, Resolver.SYSTEM), "GET", "/redirect-internal",
+        HttpException internal = failure(client(LOOPBACK, LoopbackOnly.RESOLVER), "GET", "/redirect-internal",
                 Duration.ofSeconds(10), 1024);
         HttpException metadata = failure(client(AllowList.parse("127.0.0.1, 169.254.0.0/16", AllowList.OPTION),
-                Resolver.SYSTEM), "GET", "/redirect-metadata", Duration.ofSeconds(10), 1024);
+                LoopbackOnly.RESOLVER), "GET", "/redirect-metadata", Duration.ofSeconds(10), 1024);
 
         assertThat(internal.kind()).isEqualTo(HttpException.Kind.REFUSED);
         assertThat(internal.getMessage()).isEqualTo("Blocked: refused to connect to '10.1.2.3' for"
@@ -267,7 +272,7 @@ class GuardedHttpClientTest {
     @Test
     void redirects_are_followed_up_to_the_limit() throws Exception {
         GuardedHttpClient.Response followed = get("/redirect-local");
-        HttpException loop = failure(client(LOOPBACK, Resolver.SYSTEM), "GET", "/loop", Duration.ofSeconds(10), 1024);
+        HttpException loop = failure(client(LOOPBACK, LoopbackOnly.RESOLVER), "GET", "/loop", Duration.ofSeconds(10), 1024);
 
         assertThat(new String(followed.body(), StandardCharsets.UTF_8)).isEqualTo("héllo");
         assertThat(followed.uri().getPath()).isEqualTo("/text");
@@ -278,7 +283,7 @@ class GuardedHttpClientTest {
 
     @Test
     void a_307_keeps_the_method_and_body_and_a_cross_origin_redirect_drops_the_request_headers() throws Exception {
-        GuardedHttpClient client = client(AllowList.parse("127.0.0.1, ::1, localhost", AllowList.OPTION), Resolver.SYSTEM);
+        GuardedHttpClient client = client(AllowList.parse("127.0.0.1, ::1, localhost", AllowList.OPTION), LoopbackOnly.RESOLVER);
         send(client, "POST", "/redirect-post", "payload".getBytes(StandardCharsets.UTF_8),
                 Map.of("Authorization", "Bearer secret"), Duration.ofSeconds(10), 1024);
 
@@ -300,7 +305,7 @@ class GuardedHttpClientTest {
                         Base64.getMimeEncoder().encodeToString(new byte[] {1, 2, 3})),
                 new HttpStepInput.Part("note", null, null, "aGVs\nbG8=")));
 
-        GuardedHttpClient.Response r = send(client(LOOPBACK, Resolver.SYSTEM), "POST", "/echo", encoded.body(),
+        GuardedHttpClient.Response r = send(client(LOOPBACK, LoopbackOnly.RESOLVER), "POST", "/echo", encoded.body(),
                 Map.of("Content-Type", encoded.contentType()), Duration.ofSeconds(10), 1024);
 
         assertThat(r.status()).isEqualTo(201);
@@ -320,7 +325,7 @@ class GuardedHttpClientTest {
 
     @Test
     void too_many_or_too_large_response_headers_fail_naming_the_limit() {
-        GuardedHttpClient client = client(LOOPBACK, Resolver.SYSTEM);
+        GuardedHttpClient client = client(LOOPBACK, LoopbackOnly.RESOLVER);
         HttpException many = failure(client, "GET", "/many-headers", Duration.ofSeconds(10), 1024);
         HttpException oneLong = failure(client, "GET", "/long-header", Duration.ofSeconds(10), 1024);
         HttpException large = failure(client, "GET", "/large-headers", Duration.ofSeconds(10), 1024);
@@ -337,7 +342,7 @@ class GuardedHttpClientTest {
 
     @Test
     void abort_from_another_thread_stops_the_request_in_flight() throws Exception {
-        GuardedHttpClient.Call call = client(LOOPBACK, Resolver.SYSTEM).newCall(new GuardedHttpClient.Request("GET",
+        GuardedHttpClient.Call call = client(LOOPBACK, LoopbackOnly.RESOLVER).newCall(new GuardedHttpClient.Request("GET",
                 URI.create("http://127.0.0.1:" + port + "/slow"), Map.of(), null, Duration.ofSeconds(60), 1024));
         CompletableFuture<HttpException> outcome = CompletableFuture.supplyAsync(() -> {
             try {
@@ -409,9 +414,9 @@ class GuardedHttpClientTest {
     @Test
     void a_malformed_or_truncated_response_fails_as_unusable() throws Exception {
         int garbage = rawServer("garbage\r\n\r\n");
-        HttpException malformed = failure(client(LOOPBACK, Resolver.SYSTEM), "http://127.0.0.1:" + garbage + "/x");
+        HttpException malformed = failure(client(LOOPBACK, LoopbackOnly.RESOLVER), "http://127.0.0.1:" + garbage + "/x");
         int shortBody = rawServer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
-        HttpException truncated = failure(client(LOOPBACK, Resolver.SYSTEM), "http://127.0.0.1:" + shortBody + "/y");
+        HttpException truncated = failure(client(LOOPBACK, LoopbackOnly.RESOLVER), "http://127.0.0.1:" + shortBody + "/y");
 
         assertThat(malformed.kind()).isEqualTo(HttpException.Kind.PROTOCOL);
         assertThat(malformed.getMessage()).startsWith("HTTP response from http://127.0.0.1:" + garbage

@@ -89,7 +89,7 @@ class HttpsLoopbackTest {
     private static GuardedHttpClient client() {
         Resolver localhost = host -> List.of(InetAddress.getByName("127.0.0.1"));
         return new GuardedHttpClient(new AddressPolicy(AllowList.parse("localhost, 127.0.0.1", AllowList.OPTION)),
-                localhost, GuardedHttpClient.PLAIN_SOCKETS, clientTls);
+                localhost, LoopbackOnly.SOCKETS, clientTls);
     }
 
     private static GuardedHttpClient.Request get(String url) {
