@@ -48,6 +48,24 @@ BEGIN
 END
 $$;
 
+-- A setting as ALTER ROLE / ALTER DATABASE ... SET give it to the current role in this database,
+-- in PostgreSQL's own order of precedence: ALTER ROLE <role> IN DATABASE <this>, ALTER ROLE
+-- <role>, ALTER DATABASE <this> (or ALTER ROLE ALL IN DATABASE), ALTER ROLE ALL. NULL when none
+-- does; the configuration files come after these, and each caller reads them in its own way
+-- (df._list_instances_max_limit_file, df_engine.reconcile_setting). Nothing a session does counts.
+CREATE OR REPLACE FUNCTION df._role_setting(p_name text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT substr(o.opt, length(p_name) + 2)
+      FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS o(opt)
+     WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database()))
+       AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))
+       AND pg_catalog.lower(split_part(o.opt, '=', 1)) = pg_catalog.lower(p_name)
+     ORDER BY (s.setrole <> 0) DESC, (s.setdatabase <> 0) DESC
+     LIMIT 1
+$$;
+
 -- pg_durable.list_instances_max_limit: unset or empty means the default, 1000; anything that is
 -- not an integer in 1..1000000 is an error naming the setting and the value. The value is the
 -- one the server's configuration gives the current role in this database, in PostgreSQL's own
@@ -63,22 +81,7 @@ DECLARE
     v_raw text;
     v_txt text;
 BEGIN
-    SELECT x.value INTO v_raw
-      FROM (SELECT substr(o.opt, length('pg_durable.list_instances_max_limit') + 2) AS value,
-                   CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 4
-                        WHEN s.setrole <> 0 THEN 3
-                        WHEN s.setdatabase <> 0 THEN 2
-                        ELSE 1 END AS rank
-              FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS o(opt)
-             WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
-                                          WHERE d.datname = pg_catalog.current_database()))
-               AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))
-               AND pg_catalog.lower(split_part(o.opt, '=', 1)) = 'pg_durable.list_instances_max_limit'
-            UNION ALL
-            SELECT df._list_instances_max_limit_file(), 0) x
-     WHERE x.value IS NOT NULL
-     ORDER BY x.rank DESC
-     LIMIT 1;
+    v_raw := coalesce(df._role_setting('pg_durable.list_instances_max_limit'), df._list_instances_max_limit_file());
     v_txt := btrim(v_raw);
     IF v_raw IS NULL OR v_txt = '' THEN
         RETURN 1000;

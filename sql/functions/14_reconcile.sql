@@ -9,26 +9,12 @@
 CREATE OR REPLACE FUNCTION df_engine.reconcile_setting(p_name text) RETURNS text
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    v_value text;
 BEGIN
-    SELECT x.value INTO v_value
-      FROM (SELECT substr(o.opt, length(p_name) + 2) AS value,
-                   CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 4
-                        WHEN s.setrole <> 0 THEN 3
-                        WHEN s.setdatabase <> 0 THEN 2
-                        ELSE 1 END AS rank
-              FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS o(opt)
-             WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
-                                          WHERE d.datname = current_database()))
-               AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user))
-               AND left(o.opt, length(p_name) + 1) = p_name || '='
-            UNION ALL
-            SELECT f.setting, 0 FROM pg_catalog.pg_file_settings f
-             WHERE f.name = p_name AND f.applied) x
-     ORDER BY x.rank DESC
-     LIMIT 1;
-    RETURN v_value;
+    RETURN coalesce(df._role_setting(p_name),
+                    (SELECT f.setting FROM pg_catalog.pg_file_settings f
+                      WHERE pg_catalog.lower(f.name) = pg_catalog.lower(p_name) AND f.applied
+                      ORDER BY f.seqno DESC
+                      LIMIT 1));
 END
 $fn$;
 REVOKE ALL ON FUNCTION df_engine.reconcile_setting(text) FROM PUBLIC;

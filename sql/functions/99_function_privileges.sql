@@ -29,6 +29,7 @@ GRANT EXECUTE ON FUNCTION df._issue_role_key(regrole) TO PUBLIC;
 -- Returns only the configuration files' pg_durable.list_instances_max_limit, which
 -- df._list_instances_max_limit() reads as its caller.
 GRANT EXECUTE ON FUNCTION df._list_instances_max_limit_file() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df._role_setting(text) TO PUBLIC;
 
 -- Roles that were given usage before a release added a helper to df._usage_functions get it now:
 -- every role df.grant_usage() gave read access to df.instances gets EXECUTE on every listed
