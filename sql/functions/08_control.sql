@@ -107,11 +107,15 @@ $fn$;
 -- over after its lease expired, or deleted by a cancel. A step calls it right before its SQL,
 -- inside the step's own transaction (any role may, like complete_activity: the unguessable token
 -- is the guard, and the answer says nothing about anyone else's work).
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is parsed and planned again on
+-- every call, and this one runs before every step.
 CREATE OR REPLACE FUNCTION df_engine.activity_lease_held(p_item_id bigint, p_token uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT 1 FROM df_engine.activity_queue q
-                    WHERE q.id = p_item_id AND q.lease_token = p_token)
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM df_engine.activity_queue q
+                    WHERE q.id = p_item_id AND q.lease_token = p_token);
+END
 $$;
 REVOKE ALL ON FUNCTION df_engine.activity_lease_held(bigint, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION df_engine.activity_lease_held(bigint, uuid) TO PUBLIC;

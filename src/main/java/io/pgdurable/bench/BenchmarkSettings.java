@@ -19,6 +19,7 @@ public final class BenchmarkSettings {
     private final int maxActivitiesPerRole;
     private final int orchestrationThreads;
     private final int turnBatchSize;
+    private final boolean shortPath;
     private final int instances;
     private final int steps;
     private final int latencySamples;
@@ -40,6 +41,7 @@ public final class BenchmarkSettings {
         this.maxActivitiesPerRole = b.maxActivitiesPerRole;
         this.orchestrationThreads = b.orchestrationThreads;
         this.turnBatchSize = b.turnBatchSize;
+        this.shortPath = b.shortPath;
         this.instances = b.instances;
         this.steps = b.steps;
         this.latencySamples = b.latencySamples;
@@ -71,6 +73,8 @@ public final class BenchmarkSettings {
     public int maxActivitiesPerRole() { return maxActivitiesPerRole; }
     public int orchestrationThreads() { return orchestrationThreads; }
     public int turnBatchSize() { return turnBatchSize; }
+    /** Whether the bench's workers take the short path (see WorkerConfig#shortPath). */
+    public boolean shortPath() { return shortPath; }
     /** Orchestrations started at once by the throughput scenario. */
     public int instances() { return instances; }
     /** Activities per throughput orchestration. */
@@ -116,6 +120,7 @@ public final class BenchmarkSettings {
         private int maxActivitiesPerRole;
         private int orchestrationThreads = 2;
         private int turnBatchSize = 32;
+        private boolean shortPath = true;
         private int instances = 200;
         private int steps = 10;
         private int latencySamples = 200;
@@ -139,6 +144,7 @@ public final class BenchmarkSettings {
         public Builder maxActivitiesPerRole(int v) { this.maxActivitiesPerRole = v; return this; }
         public Builder orchestrationThreads(int v) { this.orchestrationThreads = v; return this; }
         public Builder turnBatchSize(int v) { this.turnBatchSize = v; return this; }
+        public Builder shortPath(boolean v) { this.shortPath = v; return this; }
         public Builder instances(int v) { this.instances = v; return this; }
         public Builder steps(int v) { this.steps = v; return this; }
         public Builder latencySamples(int v) { this.latencySamples = v; return this; }

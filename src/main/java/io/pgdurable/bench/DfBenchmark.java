@@ -110,6 +110,7 @@ final class DfBenchmark {
                     .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                     .orchestrationThreads(settings.orchestrationThreads())
                     .turnBatchSize(settings.turnBatchSize())
+                    .shortPath(settings.shortPath())
                     .build();
             try {
                 worker = Worker.start(config, graph.register(new Registry()));

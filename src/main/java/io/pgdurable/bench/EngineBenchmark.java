@@ -346,6 +346,7 @@ public final class EngineBenchmark {
                 .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                 .orchestrationThreads(settings.orchestrationThreads())
                 .turnBatchSize(settings.turnBatchSize())
+                .shortPath(settings.shortPath())
                 .build();
     }
 

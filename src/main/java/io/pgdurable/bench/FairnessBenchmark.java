@@ -60,6 +60,7 @@ public final class FairnessBenchmark {
                 .maxActivitiesPerRole(settings.maxActivitiesPerRole())
                 .orchestrationThreads(settings.orchestrationThreads())
                 .turnBatchSize(settings.turnBatchSize())
+                .shortPath(settings.shortPath())
                 .build();
         out.printf(Locale.ROOT, "fairness: role %s starts %d one-step workflows (%d ms steps); once they run, role %s"
                         + " starts one (%d activity threads, at most %d per role) ...%n",

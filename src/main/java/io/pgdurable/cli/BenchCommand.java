@@ -65,6 +65,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "Orchestration turns committed per transaction, at most (default: ${DEFAULT-VALUE}).")
     int turnBatch;
 
+    @Option(names = "--short-path", paramLabel = "<true|false>", defaultValue = "true", arity = "1",
+            description = "A step that completes in its own transaction commits its instance's next turn there"
+                    + " too, and the worker runs the next step at once (default: ${DEFAULT-VALUE}).")
+    boolean shortPath;
+
     @Option(names = "--instances", paramLabel = "<n>", defaultValue = "200",
             description = "Throughput: orchestrations started at once (default: ${DEFAULT-VALUE}).")
     int instances;
@@ -146,6 +151,7 @@ final class BenchCommand implements Callable<Integer> {
                     .maxActivitiesPerRole(maxActivitiesPerRole)
                     .orchestrationThreads(orchestrationThreads)
                     .turnBatchSize(turnBatch)
+                    .shortPath(shortPath)
                     .instances(instances)
                     .steps(steps)
                     .latencySamples(latencySamples)

@@ -54,6 +54,11 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Orchestration turns committed per transaction, at most (default: ${DEFAULT-VALUE}).")
     int turnBatch;
 
+    @Option(names = "--short-path", paramLabel = "<true|false>", defaultValue = "true", arity = "1",
+            description = "A step that completes in its own transaction commits its instance's next turn there"
+                    + " too, and the worker runs the next step at once (default: ${DEFAULT-VALUE}).")
+    boolean shortPath;
+
     @Option(names = "--pool-size", paramLabel = "<n>", defaultValue = "0",
             description = "Engine connection pool size; 0 sizes it from the thread counts (default).")
     int poolSize;
@@ -139,6 +144,7 @@ final class WorkerCommand implements Callable<Integer> {
                 .maxActivitiesPerRole(maxActivitiesPerRole)
                 .orchestrationThreads(orchestrationThreads)
                 .turnBatchSize(turnBatch)
+                .shortPath(shortPath)
                 .maxPoolSize(poolSize)
                 .pollInterval(Duration.ofMillis(pollMillis))
                 .leaseDuration(Duration.ofSeconds(leaseSeconds))

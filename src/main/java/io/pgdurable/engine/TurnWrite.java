@@ -47,10 +47,33 @@ public interface TurnWrite {
     final class Rows implements TurnWrite {
         private final String text;
         private final String[] columns;
+        private final String kind;
 
         private Rows(String text, String[] columns) {
+            this(text, columns, null);
+        }
+
+        private Rows(String text, String[] columns, String kind) {
             this.text = Objects.requireNonNull(text, "arrayStatement");
             this.columns = columns.clone();
+            this.kind = kind;
+        }
+
+        /**
+         * The same write, also known by a kind the engine's short path can apply as data (see
+         * {@link #kind()}).
+         */
+        public Rows named(String kind) {
+            return new Rows(text, columns, Objects.requireNonNull(kind, "kind"));
+        }
+
+        /**
+         * The name under which the short path's SQL function applies this write from its values
+         * alone, without the statement text; {@code null} when it has none, and a turn holding
+         * such a write takes the queue path.
+         */
+        public String kind() {
+            return kind;
         }
 
         public String text() {
@@ -82,10 +105,26 @@ public interface TurnWrite {
     final class Sql implements TurnWrite {
         private final String text;
         private final Object[] params;
+        private final String kind;
 
         private Sql(String text, Object[] params) {
+            this(text, params, null);
+        }
+
+        private Sql(String text, Object[] params, String kind) {
             this.text = Objects.requireNonNull(text, "sql");
             this.params = params.clone();
+            this.kind = kind;
+        }
+
+        /** The same write, also known by a kind the engine's short path can apply as data. */
+        public Sql named(String kind) {
+            return new Sql(text, params, Objects.requireNonNull(kind, "kind"));
+        }
+
+        /** See {@link Rows#kind()}. */
+        public String kind() {
+            return kind;
         }
 
         public String text() {

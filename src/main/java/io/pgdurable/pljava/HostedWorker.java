@@ -149,6 +149,7 @@ public final class HostedWorker implements AutoCloseable {
         out.put("seconds", Duration.ofNanos(System.nanoTime() - startedNanos).toMillis() / 1000.0);
         out.put("worker_id", stats.workerId());
         out.put("turns", stats.turns());
+        out.put("short_path_turns", stats.shortPathTurns());
         out.put("activities", stats.activities());
         if (stopError != null) {
             out.put("stop_error", stopError);

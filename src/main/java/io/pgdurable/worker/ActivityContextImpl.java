@@ -20,14 +20,17 @@ final class ActivityContextImpl implements ActivityContext {
     private final FaultInjector faults;
     private final Limits limits;
     private final DataSource engine;
+    private final LocalDispatch local;
     private volatile boolean completed;
+    private volatile ActivityItem next;
     private volatile boolean leaseLost;
     private volatile Runnable onLost;
 
-    ActivityContextImpl(ActivityItem item, ActivityQueue queue, FaultInjector faults, Limits limits,
-                        DataSource engine) {
+    ActivityContextImpl(ActivityItem item, ActivityQueue queue, LocalDispatch local, FaultInjector faults,
+                        Limits limits, DataSource engine) {
         this.item = item;
         this.queue = queue;
+        this.local = local;
         this.faults = faults;
         this.limits = limits;
         this.engine = engine;
@@ -87,6 +90,11 @@ final class ActivityContextImpl implements ActivityContext {
         return completed;
     }
 
+    /** The instance's next activity, leased to this worker by the short path, or {@code null}. */
+    ActivityItem next() {
+        return next;
+    }
+
     @Override
     public void completeAndCommit(Connection connection, Object result) throws SQLException {
         if (connection.getAutoCommit()) {
@@ -96,7 +104,7 @@ final class ActivityContextImpl implements ActivityContext {
         try {
             String json = limits.checkedJson(result, describeResult());
             faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
-            queue.completeAndCommit(connection, item, json);
+            next = local.completeAndCommit(connection, item, json);
         } catch (SQLException e) {
             OrchestrationDispatcher.rollbackQuietly(connection);
             if ("55000".equals(e.getSQLState())) {

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -49,11 +50,13 @@ final class ActivityDispatcher implements Runnable {
     private final Map<String, Integer> heldPerKey = new ConcurrentHashMap<>();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private final CompletionBatcher completions;
+    private final LocalDispatch local;
 
     ActivityDispatcher(WorkerRuntime runtime, ThreadPoolExecutor pool, CompletionBatcher completions) {
         this.runtime = runtime;
         this.pool = pool;
         this.completions = completions;
+        this.local = new LocalDispatch(runtime, queue);
         // Claim up to twice the pool size: items queued locally start the moment a thread frees
         // up, and claims are fewer and larger. Queued items' leases are renewed like running ones.
         this.slots = new Semaphore(2 * runtime.config().activityThreads());
@@ -64,7 +67,7 @@ final class ActivityDispatcher implements Runnable {
         private final ActivityContextImpl ctx;
 
         Claimed(ActivityItem item) {
-            this.ctx = new ActivityContextImpl(item, queue, runtime.config().faultInjector(),
+            this.ctx = new ActivityContextImpl(item, queue, local, runtime.config().faultInjector(),
                     runtime.config().limits(), runtime.dataSource());
         }
 
@@ -74,8 +77,33 @@ final class ActivityDispatcher implements Runnable {
 
         @Override
         public void run() {
-            execute(ctx);
+            Claimed current = this;
+            while (current != null) {
+                ActivityItem next = execute(current.ctx);
+                current = next == null ? null : adopt(next);
+            }
         }
+    }
+
+    /**
+     * Takes on an item the short path leased to this worker, in the slot of the one that just
+     * finished. Runs it on the calling thread, unless claimed items wait for a thread: then it
+     * queues behind them, so one instance's chain of steps cannot keep a thread from the others.
+     */
+    private Claimed adopt(ActivityItem next) {
+        Claimed claimed = new Claimed(next);
+        inFlight.put(next.id(), claimed);
+        heldPerKey.merge(next.partitionKey(), 1, Integer::sum);
+        if (pool.getQueue().isEmpty()) {
+            return claimed;
+        }
+        try {
+            pool.execute(claimed);
+        } catch (RejectedExecutionException stopping) {
+            release(next, Duration.ZERO);
+            finished(next);
+        }
+        return null;
     }
 
     @Override
@@ -130,15 +158,17 @@ final class ActivityDispatcher implements Runnable {
         }
     }
 
-    private void execute(ActivityContextImpl ctx) {
+    /** Runs one item; returns the next one the short path leased to this worker, or {@code null}. */
+    private ActivityItem execute(ActivityContextImpl ctx) {
         ActivityItem item = ctx.item();
+        boolean crashed = false;
         try {
             runtime.config().faultInjector().at(FaultPoint.BEFORE_ACTIVITY_START, item.instanceId());
             Activity activity = runtime.registry().findActivity(item.name()).orElse(null);
             if (activity == null) {
                 complete(item, new FailureDetails("NotRegistered", "no activity named '" + item.name()
                         + "' is registered on worker " + runtime.config().workerId()).toJson(), true);
-                return;
+                return null;
             }
             if (!activity.checksLeaseItself()) {
                 ctx.checkLease();
@@ -149,6 +179,8 @@ final class ActivityDispatcher implements Runnable {
                 complete(item, runtime.config().limits().checkedJson(result, ctx.describeResult()), false);
             }
         } catch (SimulatedCrashException e) {
+            // A leased next item is abandoned too, as by a worker that died: its lease runs out.
+            crashed = true;
             LOG.info(() -> "activity " + item.name() + " of " + item.instanceId() + " abandoned: " + e.getMessage());
         } catch (LeaseLostException e) {
             LOG.fine(e::getMessage);
@@ -168,28 +200,39 @@ final class ActivityDispatcher implements Runnable {
             } else {
                 complete(item, FailureDetails.of(t).toJson(), true);
             }
-        } finally {
-            finished(item);
-            if (ctx.completed()) {
-                runtime.orchestrationWakeup().signal();
-            }
         }
+        ActivityItem next = crashed ? null : ctx.next();
+        // A completion in the activity's transaction woke the orchestration loops itself if the
+        // next turn is theirs to take (see LocalDispatch).
+        finished(item, next != null);
+        return next;
     }
 
     /** The item is done with, run or dropped: its slot takes other work. */
     private void finished(ActivityItem item) {
+        finished(item, false);
+    }
+
+    /**
+     * The item is done with; its slot takes other work, or, with {@code slotPassedOn}, the next
+     * item the short path leased to this worker, which keeps the slot and the partition key's share.
+     */
+    private void finished(ActivityItem item, boolean slotPassedOn) {
         inFlight.remove(item.id());
         int[] before = new int[1];
         heldPerKey.compute(item.partitionKey(), (k, n) -> {
             before[0] = n == null ? 0 : n;
             return n == null || n <= 1 ? null : n - 1;
         });
+        runtime.countActivities(1);
+        if (slotPassedOn) {
+            return;
+        }
         slots.release();
         if (before[0] >= runtime.config().maxActivitiesPerRole()) {
             // The key was at its share, so the last claim may have left its items queued: claim again now.
             runtime.activityWakeup().signal();
         }
-        runtime.countActivities(1);
     }
 
     private void complete(ActivityItem item, String result, boolean failed) {

@@ -6,6 +6,11 @@ public enum FaultPoint {
     BEFORE_ACTIVITY_START,
     /** An activity's work and its completion are written, not yet committed. */
     BEFORE_ACTIVITY_COMMIT,
+    /**
+     * The short path has taken its instance's replay state and decided the next turn; the
+     * activity's work is written, its completion and the turn are not yet sent.
+     */
+    SHORT_PATH_DECIDED,
     /** An activity's work and completion are committed; the worker has not moved on. */
     AFTER_ACTIVITY_COMMIT,
     /** A batch of orchestration turns is written, not yet committed. */

@@ -163,7 +163,7 @@ final class OrchestrationDispatcher implements Runnable {
                         : List.of();
                 sessions.add(session);
                 TurnResult result = session.replayAndRun(past, fresh);
-                checkLimits(row, result);
+                checkLimits(runtime.config().limits(), row.id(), result);
                 results.add(result);
                 writer.add(row, result, now);
             }
@@ -198,9 +198,8 @@ final class OrchestrationDispatcher implements Runnable {
      * the next generation's input and the output are checked against the worker's limits before
      * anything commits. Over them the turn fails, and with it the instance, naming the limit.
      */
-    private void checkLimits(InstanceRow row, TurnResult result) {
-        Limits limits = runtime.config().limits();
-        String of = " of instance " + row.id();
+    static void checkLimits(Limits limits, String instanceId, TurnResult result) {
+        String of = " of instance " + instanceId;
         for (Action action : result.actions()) {
             if (action instanceof Action.ScheduleActivity a) {
                 limits.checkDocument(a.input(), "the input of activity '" + a.name() + "' (task " + a.taskId() + ")" + of);

@@ -44,6 +44,7 @@ public final class Worker implements AutoCloseable {
     private final Wakeup activityWakeup = new Wakeup();
     private final AtomicLong turns = new AtomicLong();
     private final AtomicLong activities = new AtomicLong();
+    private final AtomicLong shortPathTurns = new AtomicLong();
     private final WorkerRegistry workers = new WorkerRegistry();
     private final List<Thread> loops = new ArrayList<>();
     private final ThreadPoolExecutor activityPool;
@@ -119,7 +120,7 @@ public final class Worker implements AutoCloseable {
 
     public WorkerStats stats() {
         return new WorkerStats(config.workerId(), turns.get(), activities.get(),
-                Duration.ofNanos(System.nanoTime() - startedNanos));
+                Duration.ofNanos(System.nanoTime() - startedNanos), shortPathTurns.get());
     }
 
     /** Stops gracefully, giving running activities the configured grace period. */
@@ -274,6 +275,12 @@ public final class Worker implements AutoCloseable {
         @Override
         public void countActivities(int n) {
             activities.addAndGet(n);
+        }
+
+        @Override
+        public void countShortPathTurn() {
+            turns.incrementAndGet();
+            shortPathTurns.incrementAndGet();
         }
     }
 }

@@ -30,6 +30,7 @@ public final class WorkerConfig {
     private final Duration heartbeatInterval;
     private final int sessionCacheSize;
     private final boolean listen;
+    private final boolean shortPath;
     private final Clock clock;
     private final FaultInjector faultInjector;
     private final Limits limits;
@@ -55,6 +56,7 @@ public final class WorkerConfig {
         this.heartbeatInterval = b.heartbeatInterval;
         this.sessionCacheSize = b.sessionCacheSize;
         this.listen = b.listen;
+        this.shortPath = b.shortPath;
         this.clock = b.clock;
         this.faultInjector = b.faultInjector;
         this.limits = b.limits;
@@ -98,6 +100,11 @@ public final class WorkerConfig {
     public Duration heartbeatInterval() { return heartbeatInterval; }
     public int sessionCacheSize() { return sessionCacheSize; }
     public boolean listen() { return listen; }
+    /**
+     * Whether an activity that completes inside its own transaction also commits its instance's
+     * next turn there, when this worker holds the instance's replay state (the short path).
+     */
+    public boolean shortPath() { return shortPath; }
     public Clock clock() { return clock; }
     public FaultInjector faultInjector() { return faultInjector; }
     /** Limits on step results and on the JSON the engine stores, checked before anything commits. */
@@ -123,7 +130,7 @@ public final class WorkerConfig {
     public String toString() {
         return "WorkerConfig{id=" + workerId + ", mode=" + mode + ", orchestrationThreads=" + orchestrationThreads
                 + ", activityThreads=" + activityThreads + ", maxActivitiesPerRole=" + maxActivitiesPerRole
-                + ", turnBatchSize=" + turnBatchSize
+                + ", turnBatchSize=" + turnBatchSize + ", shortPath=" + shortPath
                 + ", maxPoolSize=" + maxPoolSize + ", pollInterval=" + pollInterval
                 + ", leaseDuration=" + leaseDuration + ", shutdownGrace=" + shutdownGrace + ", limits=" + limits + "}";
     }
@@ -148,6 +155,7 @@ public final class WorkerConfig {
         private Duration heartbeatInterval = Duration.ofSeconds(10);
         private int sessionCacheSize = 1000;
         private boolean listen = true;
+        private boolean shortPath = true;
         private Clock clock = Clock.systemUTC();
         private FaultInjector faultInjector = FaultInjector.NONE;
         private Limits limits = Limits.defaults();
@@ -174,6 +182,8 @@ public final class WorkerConfig {
         public Builder heartbeatInterval(Duration v) { this.heartbeatInterval = v; return this; }
         public Builder sessionCacheSize(int v) { this.sessionCacheSize = v; return this; }
         public Builder listen(boolean v) { this.listen = v; return this; }
+        /** Whether a step that completes in its own transaction commits the next turn there too. */
+        public Builder shortPath(boolean v) { this.shortPath = v; return this; }
         public Builder clock(Clock v) { this.clock = v; return this; }
         public Builder faultInjector(FaultInjector v) { this.faultInjector = v; return this; }
         public Builder limits(Limits v) { this.limits = v; return this; }

@@ -28,4 +28,7 @@ interface WorkerRuntime {
     void countTurns(int n);
 
     void countActivities(int n);
+
+    /** A turn committed on the short path, in its step's transaction (counted as a turn too). */
+    void countShortPathTurn();
 }

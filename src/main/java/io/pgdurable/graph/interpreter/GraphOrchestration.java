@@ -147,7 +147,7 @@ public final class GraphOrchestration implements Orchestration {
         Object run() {
             boolean firstGeneration = !input.has("loop");
             if (isRoot && firstGeneration) {
-                write(TurnWrite.sql(INSTANCE_RUNNING, graph.instanceId()));
+                write(TurnWrite.sql(INSTANCE_RUNNING, graph.instanceId()).named("instance_running"));
             }
             try {
                 JsonNode result = exec(graph.root(), true);
@@ -155,7 +155,7 @@ public final class GraphOrchestration implements Orchestration {
                     return null; // continued as new
                 }
                 if (isRoot) {
-                    write(TurnWrite.sql(INSTANCE_DONE, "completed", graph.instanceId()));
+                    write(TurnWrite.sql(INSTANCE_DONE, "completed", graph.instanceId()).named("instance_done"));
                     return result;
                 }
                 return childResult(result, null);
@@ -168,7 +168,7 @@ public final class GraphOrchestration implements Orchestration {
             } catch (RuntimeException f) {
                 // Step failures, and anything unexpected: the df status must not stay 'running'.
                 if (isRoot) {
-                    write(TurnWrite.sql(INSTANCE_DONE, "failed", graph.instanceId()));
+                    write(TurnWrite.sql(INSTANCE_DONE, "failed", graph.instanceId()).named("instance_done"));
                 }
                 throw f;
             }
@@ -176,7 +176,7 @@ public final class GraphOrchestration implements Orchestration {
 
         private Object fail(StepFailedException f) {
             if (isRoot) {
-                write(TurnWrite.sql(INSTANCE_DONE, "failed", graph.instanceId()));
+                write(TurnWrite.sql(INSTANCE_DONE, "failed", graph.instanceId()).named("instance_done"));
             }
             throw f;
         }
@@ -438,7 +438,7 @@ public final class GraphOrchestration implements Orchestration {
             String childStamp = ctx.instanceId() + "::" + ctx.executionId() + "::" + branchId + "::1";
             ObjectNode details = JSON.objectNode().put("execution_id", childStamp);
             write(TurnWrite.rows(NODE_UPDATE, "failed", JsonCodec.toJson(TextNode.valueOf(LOST_RACE_LOOP)),
-                    details.toString(), graph.instanceId(), branchId));
+                    details.toString(), graph.instanceId(), branchId).named("node_update"));
         }
 
         private JsonNode loopChild(LoopNode node) {
@@ -577,7 +577,8 @@ public final class GraphOrchestration implements Orchestration {
 
         private void markJson(Node node, String status, String result) {
             ObjectNode details = JSON.objectNode().put("execution_id", stamp);
-            write(TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), graph.instanceId(), node.id()));
+            write(TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), graph.instanceId(), node.id())
+                    .named("node_update"));
         }
 
         private void write(TurnWrite write) {

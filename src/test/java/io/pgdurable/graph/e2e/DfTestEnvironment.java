@@ -94,10 +94,20 @@ public final class DfTestEnvironment implements AutoCloseable {
     }
 
     private Worker startWorker(FaultInjector faults, Limits limits, Clock clock) {
-        return startWorker(faults, limits, clock, AllowList.EMPTY);
+        return startWorker(faults, limits, clock, AllowList.EMPTY, true);
+    }
+
+    /** Starts a worker with these fault hooks, on the short path or not. */
+    public Worker startWorker(FaultInjector faults, boolean shortPath) {
+        return startWorker(faults, Limits.defaults(), Clock.systemUTC(), AllowList.EMPTY, shortPath);
     }
 
     private Worker startWorker(FaultInjector faults, Limits limits, Clock clock, AllowList httpAllowList) {
+        return startWorker(faults, limits, clock, httpAllowList, true);
+    }
+
+    private Worker startWorker(FaultInjector faults, Limits limits, Clock clock, AllowList httpAllowList,
+                               boolean shortPath) {
         String url = cluster.jdbcUrl(db, TestCluster.SUPERUSER);
         // HTTP steps reach only the loopback servers tests start, and look up no names.
         GraphRuntime graph = new GraphRuntime(url, 16, 8, Duration.ofSeconds(10)).allowHttp(httpAllowList)
@@ -110,6 +120,7 @@ public final class DfTestEnvironment implements AutoCloseable {
                 .faultInjector(faults)
                 .limits(limits)
                 .clock(clock)
+                .shortPath(shortPath)
                 .build();
         Worker worker = Worker.start(config, registry);
         graph.attach(worker.dataSource());

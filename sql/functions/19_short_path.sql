@@ -1,0 +1,224 @@
+-- The short path: a step that completes inside its own transaction also commits the next turn
+-- of its instance there, so a step costs one commit instead of three transactions and a queue
+-- hop (the engine guide, "The short path", says when it applies and why it is safe).
+--
+-- The worker that ran the step holds the instance's replay state, decides the next turn in
+-- memory, and hands it here as data: history rows, the next activities, timers, how the
+-- execution ended, and the df graph's status writes, each of a fixed kind. Never SQL text. The
+-- step's lease token is the authority: only the worker that claimed the item knows it (the same
+-- token df_engine.complete_activity_or_fail takes), and everything the turn writes is checked
+-- to belong to that item's instance.
+--
+-- The turn is only taken when, under the instance's row lock taken without waiting, nothing
+-- else can have happened to the instance since the worker's replay state was made: the
+-- instance is running in the item's generation, its history has exactly the length the worker
+-- expects, and no message for it is waiting. Otherwise (another worker holds the instance, a
+-- signal, cancel, timer or another step's result is queued, the transaction is not READ
+-- COMMITTED) the completion is queued exactly as df_engine.complete_activity_or_fail queues
+-- it, and the orchestration dispatch takes the turn as before: advanced comes back false.
+
+CREATE OR REPLACE FUNCTION df_engine.complete_and_advance(
+    p_item_id     bigint,
+    p_token       uuid,
+    p_result      text,
+    p_expected    integer,
+    p_turn_time   timestamptz,
+    p_turn        jsonb,
+    p_lease_owner text,
+    p_lease_secs  double precision,
+    OUT advanced       boolean,
+    OUT next_item      bigint,
+    OUT next_token     uuid,
+    OUT next_attempts  integer,
+    OUT next_partition text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_item     df_engine.activity_queue%ROWTYPE;
+    v_inst     df_engine.instances%ROWTYPE;
+    v_history  jsonb := coalesce(p_turn -> 'history', '[]'::jsonb);
+    v_finish   jsonb := p_turn -> 'finish';
+    v_count    integer;
+    v_status   text;
+BEGIN
+    advanced := false;
+    DELETE FROM df_engine.activity_queue
+     WHERE id = p_item_id AND lease_token = p_token
+    RETURNING * INTO v_item;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'activity item % is no longer leased with this token: it was completed already, taken over after its lease expired, or its instance was cancelled', p_item_id
+            USING ERRCODE = '55000';
+    END IF;
+    IF jsonb_typeof(p_turn) IS DISTINCT FROM 'object' OR jsonb_typeof(v_history) <> 'array'
+       OR p_expected IS NULL OR p_turn_time IS NULL THEN
+        RAISE EXCEPTION 'df_engine.complete_and_advance: the turn must be a JSON object with a history array, an expected history length and a turn time'
+            USING ERRCODE = '22023';
+    END IF;
+
+    -- In READ COMMITTED each statement below sees what committed before it started, so the
+    -- checks after the lock see every turn that committed before it. Other levels read from
+    -- the transaction's first snapshot and cannot tell.
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+        SELECT * INTO v_inst FROM df_engine.instances i
+         WHERE i.id = v_item.instance_id
+           FOR UPDATE SKIP LOCKED;
+        IF FOUND AND v_inst.status = 'Running' AND v_inst.execution_id = v_item.execution_id
+           AND (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
+                 WHERE h.instance_id = v_item.instance_id AND h.execution_id = v_item.execution_id) = p_expected
+           AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue q
+                            WHERE q.instance_id = v_item.instance_id AND q.visible_at <= clock_timestamp())
+           AND (p_turn -> 'writes' IS NULL
+                OR df._short_path_writes(v_item.instance_id, p_turn -> 'writes')) THEN
+            advanced := true;
+        END IF;
+    END IF;
+
+    IF NOT advanced THEN
+        INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
+        VALUES (v_item.instance_id, v_item.execution_id, 'TaskCompleted', v_item.task_id, p_result);
+        RETURN;
+    END IF;
+
+    -- The turn's inputs (it started, and this step completed), then what it decided.
+    INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
+    VALUES (v_item.instance_id, v_item.execution_id, p_expected + 1, 'OrchestratorStarted', NULL, NULL, NULL, p_turn_time),
+           (v_item.instance_id, v_item.execution_id, p_expected + 2, 'TaskCompleted', v_item.task_id, NULL, p_result, p_turn_time);
+    INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
+    SELECT v_item.instance_id, v_item.execution_id, p_expected + 2 + e.ord::integer,
+           e.v ->> 't', (e.v ->> 'task')::integer, e.v ->> 'name', e.v ->> 'payload', p_turn_time
+      FROM jsonb_array_elements(v_history) WITH ORDINALITY AS e(v, ord);
+    v_count := p_expected + 2 + jsonb_array_length(v_history);
+
+    -- The next activities. The first may be leased to the worker at once, which then runs it
+    -- without claiming it from the queue.
+    INSERT INTO df_engine.activity_queue
+        (instance_id, execution_id, task_id, name, input, partition_key,
+         lease_owner, lease_token, visible_at, attempts)
+    SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
+           coalesce(a.v ->> 'key', v_inst.partition_key),
+           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
+           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
+           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
+                THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
+           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
+      FROM jsonb_array_elements(coalesce(p_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
+        ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING;
+    IF p_lease_owner IS NOT NULL THEN
+        SELECT q.id, q.lease_token, q.attempts, q.partition_key
+          INTO next_item, next_token, next_attempts, next_partition
+          FROM df_engine.activity_queue q
+         WHERE q.instance_id = v_item.instance_id AND q.execution_id = v_item.execution_id
+           AND q.task_id = (p_turn -> 'activities' -> 0 ->> 'task')::integer
+           AND q.lease_owner = p_lease_owner;
+    END IF;
+
+    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, visible_at)
+    SELECT v_item.instance_id, v_item.execution_id, 'TimerFired', (t.v ->> 'task')::integer,
+           (t.v ->> 'at')::timestamptz
+      FROM jsonb_array_elements(coalesce(p_turn -> 'timers', '[]'::jsonb)) AS t(v);
+
+    IF v_finish IS NOT NULL THEN
+        v_status := v_finish ->> 'status';
+        IF v_status IS NULL OR v_status NOT IN ('Completed', 'Failed') THEN
+            RAISE EXCEPTION 'df_engine.complete_and_advance: an execution ends Completed or Failed, not %', v_status
+                USING ERRCODE = '22023';
+        END IF;
+        UPDATE df_engine.instances
+           SET status = v_status, output = v_finish ->> 'output',
+               updated_at = clock_timestamp(), completed_at = clock_timestamp()
+         WHERE id = v_item.instance_id;
+        UPDATE df_engine.executions
+           SET status = v_status, output = v_finish ->> 'output', event_count = v_count,
+               ended_at = clock_timestamp()
+         WHERE instance_id = v_item.instance_id AND execution_id = v_item.execution_id;
+        -- Leftover timers and queued activities of a finished instance will never matter.
+        DELETE FROM df_engine.orchestrator_queue WHERE instance_id = v_item.instance_id;
+        DELETE FROM df_engine.activity_queue WHERE instance_id = v_item.instance_id;
+        next_item := NULL;
+        next_token := NULL;
+        IF v_inst.parent_id IS NOT NULL THEN
+            INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
+            VALUES (v_inst.parent_id, v_inst.parent_execution_id,
+                    CASE WHEN v_status = 'Completed' THEN 'SubOrchestrationCompleted' ELSE 'SubOrchestrationFailed' END,
+                    v_inst.parent_task_id, v_finish ->> 'output');
+            PERFORM pg_notify('df_engine', '');
+        END IF;
+    END IF;
+END
+$fn$;
+GRANT EXECUTE ON FUNCTION df_engine.complete_and_advance(bigint, uuid, text, integer, timestamptz, jsonb, text, double precision) TO PUBLIC;
+
+-- The df graph's status writes of a short-path turn, as data: node status changes, the instance
+-- starting to run, and the instance ending. Every write must name the df instance the engine
+-- instance belongs to (its id up to the first '::'). The df instance's row is locked first,
+-- without waiting (exclusively when the turn changes it, shared otherwise, so two branches of one
+-- instance do not exclude each other): while df.cancel or another turn holds it, this returns
+-- false having written nothing, and the step's completion takes the queue path.
+CREATE OR REPLACE FUNCTION df._short_path_writes(p_engine_instance text, p_writes jsonb) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_df       text := split_part(p_engine_instance, '::', 1);
+    v_instance boolean;
+    v_bad      jsonb;
+    v_node     record;
+BEGIN
+    IF jsonb_typeof(p_writes) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'df._short_path_writes: the writes must be a JSON array' USING ERRCODE = '22023';
+    END IF;
+    SELECT w INTO v_bad FROM jsonb_array_elements(p_writes) AS w
+     WHERE NOT (   (w ->> 'kind' = 'node_update' AND w -> 'args' ->> 3 = v_df AND w -> 'args' ->> 0 IS NOT NULL)
+                OR (w ->> 'kind' = 'instance_running' AND w -> 'args' ->> 0 = v_df)
+                OR (w ->> 'kind' = 'instance_done' AND w -> 'args' ->> 1 = v_df
+                    AND w -> 'args' ->> 0 IN ('completed', 'failed')))
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'df._short_path_writes: write % is not a status write of instance % (engine instance %)',
+            v_bad, v_df, p_engine_instance USING ERRCODE = '22023';
+    END IF;
+
+    v_instance := EXISTS (SELECT 1 FROM jsonb_array_elements(p_writes) AS w
+                           WHERE w ->> 'kind' IN ('instance_running', 'instance_done'));
+    IF v_instance THEN
+        PERFORM 1 FROM df.instances i WHERE i.id = v_df FOR UPDATE SKIP LOCKED;
+    ELSE
+        PERFORM 1 FROM df.instances i WHERE i.id = v_df FOR SHARE SKIP LOCKED;
+    END IF;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    -- A node written twice in one turn (running, then completed) takes its last write. One
+    -- update by primary key per node: a set-based join of the few rows here with df.nodes is
+    -- planned for a hundred rows of JSON and may scan the table.
+    FOR v_node IN
+        SELECT DISTINCT ON (w.v -> 'args' ->> 4)
+               w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
+               w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
+          FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS w(v, ord)
+         WHERE w.v ->> 'kind' = 'node_update'
+         ORDER BY w.v -> 'args' ->> 4, w.ord DESC
+    LOOP
+        UPDATE df.nodes
+           SET status = v_node.status, result = v_node.result::jsonb, status_details = v_node.details::jsonb,
+               updated_at = now()
+         WHERE instance_id = v_df AND id = v_node.id;
+    END LOOP;
+
+    IF v_instance THEN
+        UPDATE df.instances SET status = 'running', updated_at = now()
+         WHERE id = v_df AND status = 'pending'
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements(p_writes) AS w WHERE w ->> 'kind' = 'instance_running');
+        UPDATE df.instances
+           SET status = v.status, completed_at = CASE WHEN v.status = 'completed' THEN now() END,
+               terminal_at = now(), updated_at = now()
+          FROM (SELECT w.v -> 'args' ->> 0 AS status
+                  FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS w(v, ord)
+                 WHERE w.v ->> 'kind' = 'instance_done'
+                 ORDER BY w.ord DESC LIMIT 1) v
+         WHERE id = v_df AND df.instances.status NOT IN ('completed', 'failed', 'cancelled');
+    END IF;
+    RETURN true;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df._short_path_writes(text, jsonb) FROM PUBLIC;
