@@ -52,9 +52,12 @@ $$;
 -- Whether the caller of a SECURITY DEFINER helper has shown that it acts as p_role: with the
 -- role's key, or because the session's login role is a member of p_role. For the helpers only.
 CREATE OR REPLACE FUNCTION df._acts_as(p_role regrole, p_key uuid) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT p_role IS NOT NULL
+BEGIN
+    -- PL/pgSQL so that its plan is cached: a SQL function with a SET clause is planned per call.
+    RETURN p_role IS NOT NULL
        AND (coalesce(pg_catalog.pg_has_role(session_user, p_role::oid, 'MEMBER'), false)
-            OR EXISTS (SELECT 1 FROM df.role_keys k WHERE k.role = p_role AND k.key = p_key))
+            OR EXISTS (SELECT 1 FROM df.role_keys k WHERE k.role = p_role AND k.key = p_key));
+END
 $$;

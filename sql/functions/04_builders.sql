@@ -3,9 +3,11 @@
 -- ---------------------------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION df.sql(query text) RETURNS text
-LANGUAGE sql STRICT SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT df._render(df._leaf('SQL', $1))
+BEGIN
+    RETURN df._render(df._leaf('SQL', query));
+END
 $fn$;
 
 CREATE OR REPLACE FUNCTION df.seq(a text, b text) RETURNS text

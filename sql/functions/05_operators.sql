@@ -12,9 +12,11 @@
 -- ---------------------------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION df.as_op(fut text, name text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, df, pg_temp
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, df, pg_temp
 AS $fn$
-    SELECT df.as(fut, name);
+BEGIN
+    RETURN df.as(fut, name);
+END
 $fn$;
 
 -- cond ?> then: a partial IF, completed by !>. Operands stay text until then.

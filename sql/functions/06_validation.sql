@@ -152,10 +152,14 @@ END
 $fn$;
 
 -- A fresh random id: the last 8 hex digits of a random UUID.
+-- PL/pgSQL, as the other helpers df.start calls once per node: a SQL function with a SET clause
+-- is parsed and planned again on every call.
 CREATE OR REPLACE FUNCTION df._new_id() RETURNS text
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT right(gen_random_uuid()::text, 8)
+BEGIN
+    RETURN right(gen_random_uuid()::text, 8);
+END
 $fn$;
 
 -- True when pg_durable.enable_superuser_instances is on.

@@ -90,7 +90,8 @@ BEGIN
     v_count := p_expected + 2 + jsonb_array_length(v_history);
 
     -- The next activities. The first may be leased to the worker at once, which then runs it
-    -- without claiming it from the queue.
+    -- without claiming it from the queue. Its attempts stay 0: attempts count claims, and the
+    -- worker counts this start itself; if it dies, the next claim is the item's first.
     INSERT INTO df_engine.activity_queue
         (instance_id, execution_id, task_id, name, input, partition_key,
          lease_owner, lease_token, visible_at, attempts)
@@ -100,7 +101,7 @@ BEGIN
            CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
            CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
                 THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
-           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
+           0
       FROM jsonb_array_elements(coalesce(p_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
         ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING;
     IF p_lease_owner IS NOT NULL THEN
@@ -164,7 +165,7 @@ DECLARE
     v_node     record;
 BEGIN
     IF jsonb_typeof(p_writes) IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'df._short_path_writes: the writes must be a JSON array' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'df_engine.complete_and_advance: the writes of the turn must be a JSON array' USING ERRCODE = '22023';
     END IF;
     SELECT w INTO v_bad FROM jsonb_array_elements(p_writes) AS w
      WHERE NOT (   (w ->> 'kind' = 'node_update' AND w -> 'args' ->> 3 = v_df AND w -> 'args' ->> 0 IS NOT NULL)
@@ -173,7 +174,7 @@ BEGIN
                     AND w -> 'args' ->> 0 IN ('completed', 'failed')))
      LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'df._short_path_writes: write % is not a status write of instance % (engine instance %)',
+        RAISE EXCEPTION 'df_engine.complete_and_advance: write % is not a status write of instance % (engine instance %)',
             v_bad, v_df, p_engine_instance USING ERRCODE = '22023';
     END IF;
 

@@ -46,6 +46,11 @@ public interface ActivityContext {
      * the item over, or its result was recorded already. Call it right before the side effect, on
      * the connection that will make it when that is a connection to the engine's database (any
      * role may use it, inside the open transaction or not), so the check costs no extra connection.
+     *
+     * <p>An activity the worker starts the moment its lease was granted (the short path's next
+     * step, run at once on the thread of the step before it) skips its first check: the lease is
+     * as fresh as a check would make it. A cancel that comes after still reaches it as for any
+     * running activity ({@link #onLeaseLost}), and its completion is refused.
      */
     void checkLease(Connection connection) throws SQLException;
 

@@ -23,6 +23,8 @@ final class ActivityContextImpl implements ActivityContext {
     private final LocalDispatch local;
     private volatile boolean completed;
     private volatile ActivityItem next;
+    /** Leased a moment ago and started at once: the first lease check has nothing to find. */
+    private volatile boolean leaseJustGranted;
     private volatile boolean leaseLost;
     private volatile Runnable onLost;
 
@@ -121,9 +123,18 @@ final class ActivityContextImpl implements ActivityContext {
         faults.at(FaultPoint.AFTER_ACTIVITY_COMMIT, item.instanceId());
     }
 
+    /** Marks this activity as started the moment its lease was granted (see ActivityContext#checkLease). */
+    void leaseJustGranted() {
+        leaseJustGranted = true;
+    }
+
     @Override
     public void checkLease(Connection connection) throws SQLException {
         throwIfLost();
+        if (leaseJustGranted) {
+            leaseJustGranted = false;
+            return;
+        }
         if (!queue.leaseHeld(connection, item)) {
             markLeaseLost();
             throw notStarted();
@@ -133,6 +144,10 @@ final class ActivityContextImpl implements ActivityContext {
     @Override
     public void checkLease() throws SQLException {
         throwIfLost();
+        if (leaseJustGranted) {
+            leaseJustGranted = false;
+            return;
+        }
         try (Connection c = engine.getConnection()) {
             checkLease(c);
         }

@@ -95,6 +95,7 @@ final class ActivityDispatcher implements Runnable {
         inFlight.put(next.id(), claimed);
         heldPerKey.merge(next.partitionKey(), 1, Integer::sum);
         if (pool.getQueue().isEmpty()) {
+            claimed.ctx.leaseJustGranted();
             return claimed;
         }
         try {
@@ -184,6 +185,9 @@ final class ActivityDispatcher implements Runnable {
             LOG.info(() -> "activity " + item.name() + " of " + item.instanceId() + " abandoned: " + e.getMessage());
         } catch (LeaseLostException e) {
             LOG.fine(e::getMessage);
+        } catch (ShortPathRefusedException e) {
+            LOG.log(Level.INFO, e.getMessage(), e.getCause());
+            release(item, Duration.ZERO);
         } catch (Throwable t) {
             if (ctx.leaseLost()) {
                 // Stopped because its instance was cancelled (or the item taken over): nothing to

@@ -1,5 +1,6 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.replay.Action;
 import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.replay.HistoryEvent;
@@ -11,7 +12,11 @@ import io.pgdurable.engine.store.TurnAdvance;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -33,8 +38,17 @@ import java.util.logging.Logger;
 final class LocalDispatch {
     private static final Logger LOG = Logger.getLogger(LocalDispatch.class.getName());
 
+    /** Instances whose short path the database refused, kept from it from then on (a few, at most). */
+    private static final int REFUSED_KEPT = 1024;
+
     private final WorkerRuntime runtime;
     private final ActivityQueue queue;
+    private final Set<String> refused = Collections.newSetFromMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > REFUSED_KEPT;
+        }
+    });
 
     LocalDispatch(WorkerRuntime runtime, ActivityQueue queue) {
         this.runtime = runtime;
@@ -46,7 +60,8 @@ final class LocalDispatch {
      * can, and commits. Returns the next activity, leased to this worker, or {@code null}.
      */
     ActivityItem completeAndCommit(Connection c, ActivityItem item, String result) throws SQLException {
-        ReplaySession session = runtime.config().shortPath() ? runtime.sessions().take(item.instanceId()) : null;
+        ReplaySession session = runtime.config().shortPath() && !wasRefused(item.instanceId())
+                ? runtime.sessions().take(item.instanceId()) : null;
         if (session == null) {
             return queued(c, item, result);
         }
@@ -79,7 +94,16 @@ final class LocalDispatch {
             runtime.config().faultInjector().at(FaultPoint.SHORT_PATH_DECIDED, item.instanceId());
             outcome = TurnAdvance.completeAdvanceAndCommit(c, item, result, expected, now, turn,
                     lease ? runtime.config().workerId() : null, runtime.config().leaseDuration());
-        } catch (SQLException | RuntimeException e) {
+        } catch (SQLException e) {
+            session.close();
+            if ("55000".equals(e.getSQLState()) || TransientErrors.isTransient(e)) {
+                throw e;
+            }
+            synchronized (refused) {
+                refused.add(item.instanceId());
+            }
+            throw new ShortPathRefusedException(item.instanceId(), e);
+        } catch (RuntimeException e) {
             session.close();
             throw e;
         }
@@ -99,6 +123,12 @@ final class LocalDispatch {
             runtime.orchestrationWakeup().signal(); // its idle wait may end before the timer is due
         }
         return outcome.next();
+    }
+
+    private boolean wasRefused(String instanceId) {
+        synchronized (refused) {
+            return refused.contains(instanceId);
+        }
     }
 
     /** The queue path: the completion is queued for an orchestration turn, which is woken. */

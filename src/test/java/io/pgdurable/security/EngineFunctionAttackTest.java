@@ -88,9 +88,10 @@ class EngineFunctionAttackTest {
                     """, role))
                     .as("df_engine functions %s may execute", role)
                     // is_terminal is a pure function of its argument; activity_lease_held, like the
-                    // completions, answers only for a caller holding the item's lease token.
+                    // completions (complete_and_advance is the short path's), answers only for a
+                    // caller holding the item's lease token.
                     .containsExactly("activity_lease_held", "complete_activity", "complete_activity_or_fail",
-                            "is_terminal");
+                            "complete_and_advance", "is_terminal");
         }
     }
 
@@ -132,6 +133,10 @@ class EngineFunctionAttackTest {
                     assertThat(fx.queryAs(role, "SELECT df_engine.complete_activity(?, ?::uuid, '\"forged\"', true)",
                             item, token)).isEqualTo("f");
                     fx.refusalAs(role, "SELECT df_engine.complete_activity_or_fail(?, ?::uuid, '\"forged\"')", item, token)
+                            .is("55000", "activity item " + item + " is no longer leased with this token");
+                    fx.refusalAs(role, "SELECT * FROM df_engine.complete_and_advance(?, ?::uuid, '\"forged\"', 0, now(),"
+                            + " '{\"history\": [], \"finish\": {\"status\": \"Completed\", \"output\": \"1\"}}', NULL, 1)",
+                            item, token)
                             .is("55000", "activity item " + item + " is no longer leased with this token");
                 }
                 assertThat(fx.queryAs(role, "SELECT df_engine.complete_activity(?, NULL, '\"forged\"')", item)).isEqualTo("f");
