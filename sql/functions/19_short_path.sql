@@ -81,42 +81,47 @@ BEGIN
 
     -- The turn's inputs (it started, and this step completed), then what it decided.
     INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
-    VALUES (v_item.instance_id, v_item.execution_id, p_expected + 1, 'OrchestratorStarted', NULL, NULL, NULL, p_turn_time),
-           (v_item.instance_id, v_item.execution_id, p_expected + 2, 'TaskCompleted', v_item.task_id, NULL, p_result, p_turn_time);
-    INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
-    SELECT v_item.instance_id, v_item.execution_id, p_expected + 2 + e.ord::integer,
-           e.v ->> 't', (e.v ->> 'task')::integer, e.v ->> 'name', e.v ->> 'payload', p_turn_time
-      FROM jsonb_array_elements(v_history) WITH ORDINALITY AS e(v, ord);
+    SELECT v_item.instance_id, v_item.execution_id, p_expected + e.ord::integer, e.t, e.task, e.name, e.payload,
+           p_turn_time
+      FROM (SELECT 1::bigint AS ord, 'OrchestratorStarted'::text AS t, NULL::integer AS task, NULL::text AS name,
+                   NULL::text AS payload
+            UNION ALL
+            SELECT 2, 'TaskCompleted', v_item.task_id, NULL, p_result
+            UNION ALL
+            SELECT 2 + h.ord, h.v ->> 't', (h.v ->> 'task')::integer, h.v ->> 'name', h.v ->> 'payload'
+              FROM jsonb_array_elements(v_history) WITH ORDINALITY AS h(v, ord)) e;
     v_count := p_expected + 2 + jsonb_array_length(v_history);
 
     -- The next activities. The first may be leased to the worker at once, which then runs it
-    -- without claiming it from the queue. Its attempts stay 0: attempts count claims, and the
-    -- worker counts this start itself; if it dies, the next claim is the item's first.
-    INSERT INTO df_engine.activity_queue
-        (instance_id, execution_id, task_id, name, input, partition_key,
-         lease_owner, lease_token, visible_at, attempts)
-    SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
-           coalesce(a.v ->> 'key', v_inst.partition_key),
-           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
-           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
-           CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
-                THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
-           0
-      FROM jsonb_array_elements(coalesce(p_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
-        ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING;
-    IF p_lease_owner IS NOT NULL THEN
-        SELECT q.id, q.lease_token, q.attempts, q.partition_key
+    -- without claiming it from the queue: the lease counts as the item's first attempt, so if the
+    -- worker dies holding it, the next claim is its second, as after any claim.
+    IF jsonb_array_length(coalesce(p_turn -> 'activities', '[]'::jsonb)) > 0 THEN
+        WITH added AS (
+            INSERT INTO df_engine.activity_queue
+                (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
+                 attempts)
+            SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
+                   coalesce(a.v ->> 'key', v_inst.partition_key),
+                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
+                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
+                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
+                        THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
+                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
+              FROM jsonb_array_elements(p_turn -> 'activities') WITH ORDINALITY AS a(v, ord)
+                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
+            RETURNING id, lease_token, attempts, partition_key)
+        SELECT a.id, a.lease_token, a.attempts, a.partition_key
           INTO next_item, next_token, next_attempts, next_partition
-          FROM df_engine.activity_queue q
-         WHERE q.instance_id = v_item.instance_id AND q.execution_id = v_item.execution_id
-           AND q.task_id = (p_turn -> 'activities' -> 0 ->> 'task')::integer
-           AND q.lease_owner = p_lease_owner;
+          FROM added a
+         WHERE a.lease_token IS NOT NULL;
     END IF;
 
-    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, visible_at)
-    SELECT v_item.instance_id, v_item.execution_id, 'TimerFired', (t.v ->> 'task')::integer,
-           (t.v ->> 'at')::timestamptz
-      FROM jsonb_array_elements(coalesce(p_turn -> 'timers', '[]'::jsonb)) AS t(v);
+    IF jsonb_array_length(coalesce(p_turn -> 'timers', '[]'::jsonb)) > 0 THEN
+        INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, visible_at)
+        SELECT v_item.instance_id, v_item.execution_id, 'TimerFired', (t.v ->> 'task')::integer,
+               (t.v ->> 'at')::timestamptz
+          FROM jsonb_array_elements(p_turn -> 'timers') AS t(v);
+    END IF;
 
     IF v_finish IS NOT NULL THEN
         v_status := v_finish ->> 'status';
@@ -162,7 +167,6 @@ DECLARE
     v_df       text := split_part(p_engine_instance, '::', 1);
     v_instance boolean;
     v_bad      jsonb;
-    v_node     record;
 BEGIN
     IF jsonb_typeof(p_writes) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'df_engine.complete_and_advance: the writes of the turn must be a JSON array' USING ERRCODE = '22023';
@@ -190,21 +194,16 @@ BEGIN
     END IF;
 
     -- A node written twice in one turn (running, then completed) takes its last write. One
-    -- update by primary key per node: a set-based join of the few rows here with df.nodes is
-    -- planned for a hundred rows of JSON and may scan the table.
-    FOR v_node IN
-        SELECT DISTINCT ON (w.v -> 'args' ->> 4)
-               w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
-               w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
-          FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS w(v, ord)
-         WHERE w.v ->> 'kind' = 'node_update'
-         ORDER BY w.v -> 'args' ->> 4, w.ord DESC
-    LOOP
-        UPDATE df.nodes
-           SET status = v_node.status, result = v_node.result::jsonb, status_details = v_node.details::jsonb,
-               updated_at = now()
-         WHERE instance_id = v_df AND id = v_node.id;
-    END LOOP;
+    -- statement for all: the fixed cost of an UPDATE of df.nodes is most of its cost.
+    UPDATE df.nodes n
+       SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
+      FROM (SELECT DISTINCT ON (w.v -> 'args' ->> 4)
+                   w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
+                   w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
+              FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS w(v, ord)
+             WHERE w.v ->> 'kind' = 'node_update'
+             ORDER BY w.v -> 'args' ->> 4, w.ord DESC) v
+     WHERE n.instance_id = v_df AND n.id = v.id;
 
     IF v_instance THEN
         UPDATE df.instances SET status = 'running', updated_at = now()

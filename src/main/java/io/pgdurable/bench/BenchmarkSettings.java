@@ -126,7 +126,7 @@ public final class BenchmarkSettings {
         private int latencySamples = 200;
         private int longSteps = 500;
         private Duration ceilingDuration = Duration.ofSeconds(5);
-        private int warmupInstances = 20;
+        private int warmupInstances = 200;
         private int fairnessFlood = 2000;
         private Duration fairnessStep = Duration.ofMillis(10);
         private Duration timeout = Duration.ofMinutes(10);

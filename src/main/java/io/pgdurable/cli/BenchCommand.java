@@ -108,7 +108,7 @@ final class BenchCommand implements Callable<Integer> {
             description = "Ceiling: how long the clients insert (default: ${DEFAULT-VALUE}).")
     double ceilingSeconds;
 
-    @Option(names = "--warmup-instances", paramLabel = "<n>", defaultValue = "20",
+    @Option(names = "--warmup-instances", paramLabel = "<n>", defaultValue = "200",
             description = "Orchestrations run unmeasured before the engine scenarios; 0 skips"
                     + " (default: ${DEFAULT-VALUE}).")
     int warmupInstances;

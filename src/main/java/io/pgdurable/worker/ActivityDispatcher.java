@@ -159,6 +159,47 @@ final class ActivityDispatcher implements Runnable {
         }
     }
 
+    /**
+     * Takes a slot for an activity of {@code partitionKey} that a turn of this worker is about to
+     * schedule, if one is free and the key is within its share; see {@link LocalActivities}.
+     */
+    boolean reserve(String partitionKey) {
+        if (runtime.stopping() || !slots.tryAcquire()) {
+            return false;
+        }
+        boolean[] taken = {false};
+        heldPerKey.compute(partitionKey, (k, n) -> {
+            int held = n == null ? 0 : n;
+            if (held >= runtime.config().maxActivitiesPerRole()) {
+                return n;
+            }
+            taken[0] = true;
+            return held + 1;
+        });
+        if (!taken[0]) {
+            slots.release();
+        }
+        return taken[0];
+    }
+
+    /** Gives back a reservation whose activity was not written leased to this worker. */
+    void unreserve(String partitionKey) {
+        heldPerKey.compute(partitionKey, (k, n) -> n == null || n <= 1 ? null : n - 1);
+        slots.release();
+    }
+
+    /** Runs a reserved activity that a committed turn leased to this worker. */
+    void runLeased(ActivityItem item) {
+        Claimed claimed = new Claimed(item);
+        inFlight.put(item.id(), claimed);
+        try {
+            pool.execute(claimed);
+        } catch (RejectedExecutionException stopping) {
+            release(item, Duration.ZERO);
+            finished(item);
+        }
+    }
+
     /** Runs one item; returns the next one the short path leased to this worker, or {@code null}. */
     private ActivityItem execute(ActivityContextImpl ctx) {
         ActivityItem item = ctx.item();

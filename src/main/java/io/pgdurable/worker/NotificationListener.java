@@ -43,8 +43,10 @@ final class NotificationListener implements Runnable {
                 while (!runtime.stopping()) {
                     PGNotification[] notes = pg.getNotifications(timeout);
                     if (notes != null && notes.length > 0) {
+                        // Notifications announce messages for orchestrations (starts, events,
+                        // results from other workers) and cancels; new activities wake the
+                        // activity loop of the worker that scheduled them, locally.
                         runtime.orchestrationWakeup().signal();
-                        runtime.activityWakeup().signal();
                         for (PGNotification note : notes) {
                             if (CANCEL.equals(note.getParameter())) {
                                 runtime.activityLeasesMayBeLost();

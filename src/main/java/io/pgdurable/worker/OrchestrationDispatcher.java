@@ -87,11 +87,19 @@ final class OrchestrationDispatcher implements Runnable {
                 if (turns.size() == 1) {
                     claimed = c.setSavepoint();
                 }
-                processBatch(c, turns);
+                boolean queued = processBatch(c, turns);
                 if (isolateTurns > 0) {
                     isolateTurns--;
+                    return 0;
                 }
-                return 0;
+                if (turns.size() >= limit || queued) {
+                    return 0; // more may be waiting already
+                }
+                // Whatever arrives from now on signals this loop; only what was due while the
+                // batch ran needs a look, and the cheap one does.
+                Instant due = store.nextMessageDue(c);
+                c.commit();
+                return due != null && !due.isAfter(runtime.config().clock().instant()) ? 0 : idleMillis(due);
             } catch (SQLException | RuntimeException e) {
                 if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || turns.isEmpty()) {
                     rollbackQuietly(c);
@@ -135,9 +143,11 @@ final class OrchestrationDispatcher implements Runnable {
         }
     }
 
-    private void processBatch(Connection c, List<ClaimedTurn> turns) throws SQLException {
+    /** Runs and commits a batch of turns; returns whether they queued messages (for any instance). */
+    private boolean processBatch(Connection c, List<ClaimedTurn> turns) throws SQLException {
         Instant now = runtime.config().clock().instant();
-        TurnWriter writer = new TurnWriter();
+        LocalActivities local = runtime.localActivities();
+        TurnWriter writer = new TurnWriter(local == null ? null : local.leaser());
         List<ReplaySession> sessions = new ArrayList<>();
         List<TurnResult> results = new ArrayList<>();
         boolean committed = false;
@@ -172,25 +182,33 @@ final class OrchestrationDispatcher implements Runnable {
             c.commit();
             committed = true;
         } finally {
-            boolean scheduled = false;
+            long scheduled = 0;
             for (int i = 0; i < sessions.size(); i++) {
                 ReplaySession session = sessions.get(i);
                 if (committed && i < results.size()) {
                     session.committed(results.get(i));
-                    scheduled |= !results.get(i).actions().isEmpty();
+                    scheduled += results.get(i).actions().stream().filter(Action.ScheduleActivity.class::isInstance)
+                            .count();
                     runtime.sessions().put(session);
                 } else {
                     session.close();
                 }
             }
+            // After the sessions are back: an activity run at once may complete on the short path.
+            if (local != null) {
+                local.settle(writer, committed);
+            }
             if (committed) {
                 runtime.countTurns(turns.size());
-                if (scheduled) {
+                if (scheduled > writer.leased().size()) {
                     runtime.activityWakeup().signal();
                 }
-                runtime.orchestrationWakeup().signal(); // children or continue-as-new may be ready
+                if (writer.queuedMessages()) {
+                    runtime.orchestrationWakeup().signal(); // children or continue-as-new may be ready
+                }
             }
         }
+        return writer.queuedMessages();
     }
 
     /**

@@ -4,7 +4,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
-/** A latch a dispatcher sleeps on between polls; any signal ends the current or next sleep. */
+/**
+ * A latch dispatchers sleep on between polls; a signal ends one current sleep, or the next one.
+ * One loop woken per signal is enough: a loop that finds work keeps polling until it runs out, and
+ * signals again when its work made more.
+ */
 final class Wakeup {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -14,7 +18,7 @@ final class Wakeup {
         lock.lock();
         try {
             signalled = true;
-            changed.signalAll();
+            changed.signal();
         } finally {
             lock.unlock();
         }

@@ -52,6 +52,7 @@ public final class Worker implements AutoCloseable {
     private final ActivityDispatcher activityDispatcher;
     private final NotificationListener listener;
     private final CompletionBatcher completions;
+    private final LocalActivities localActivities;
     private final AtomicBoolean leaseCheckQueued = new AtomicBoolean();
     private Thread completionThread;
     private final long startedNanos = System.nanoTime();
@@ -70,6 +71,7 @@ public final class Worker implements AutoCloseable {
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(named("pg_durable-housekeeping"));
         this.completions = new CompletionBatcher(runtime);
         this.activityDispatcher = new ActivityDispatcher(runtime, activityPool, completions);
+        this.localActivities = config.shortPath() ? new LocalActivities(activityDispatcher, config) : null;
         this.listener = config.listen() ? new NotificationListener(runtime) : null;
     }
 
@@ -275,6 +277,11 @@ public final class Worker implements AutoCloseable {
         @Override
         public void countActivities(int n) {
             activities.addAndGet(n);
+        }
+
+        @Override
+        public LocalActivities localActivities() {
+            return localActivities;
         }
 
         @Override

@@ -29,6 +29,12 @@ interface WorkerRuntime {
 
     void countActivities(int n);
 
+    /**
+     * Where the activities this worker's turns schedule may go at once, without a claim; {@code
+     * null} when they all go through the queue (the short path is off).
+     */
+    LocalActivities localActivities();
+
     /** A turn committed on the short path, in its step's transaction (counted as a turn too). */
     void countShortPathTurn();
 }

@@ -109,7 +109,7 @@ public final class TurnAdvance {
                 Action.ScheduleActivity first = (Action.ScheduleActivity) result.actions().stream()
                         .filter(Action.ScheduleActivity.class::isInstance).findFirst().orElseThrow();
                 ActivityItem next = new ActivityItem(nextId, item.instanceId(), item.executionId(), first.taskId(),
-                        first.name(), first.input(), (UUID) rs.getObject(3), rs.getInt(4) + 1, rs.getString(5));
+                        first.name(), first.input(), (UUID) rs.getObject(3), rs.getInt(4), rs.getString(5));
                 return new Outcome(true, next);
             }
         }

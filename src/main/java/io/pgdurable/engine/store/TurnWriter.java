@@ -13,10 +13,15 @@ import io.pgdurable.engine.replay.TurnResult;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 
 /**
  * Accumulates the results of several turns and writes them with each kind as one batched
@@ -29,6 +34,26 @@ public final class TurnWriter {
     /** Generations whose executions row survives continue-as-new; older ones are deleted. */
     static final int KEPT_GENERATIONS = 100;
 
+    /**
+     * Lets the worker writing the turns take the activities they schedule at once: each one it
+     * reserves is written leased to it, and comes back from {@link #leased()} after the flush, to
+     * run without a claim.
+     */
+    public interface Leaser {
+        /** Whether the worker takes an activity of this partition key now; it then holds a slot for it. */
+        boolean reserve(String partitionKey);
+
+        /** The lease owner written on the items taken. */
+        String owner();
+
+        /** How long their leases last before another worker may claim them. */
+        Duration lease();
+    }
+
+    private final Leaser leaser;
+    private final List<String> reserved = new ArrayList<>();
+    private final List<ActivityItem> leased = new ArrayList<>();
+
     private final List<Object[]> history = new ArrayList<>();
     private final List<Object[]> activities = new ArrayList<>();
     private final List<Object[]> messages = new ArrayList<>();
@@ -38,6 +63,30 @@ public final class TurnWriter {
     private final List<Object[]> finished = new ArrayList<>();
     private final List<Object[]> continued = new ArrayList<>();
     private final List<TurnWrite> writes = new ArrayList<>();
+
+    /** A writer that leaves every activity in the queue for a claim. */
+    public TurnWriter() {
+        this(null);
+    }
+
+    /** A writer that offers each new activity to {@code leaser} first; {@code null} for none. */
+    public TurnWriter(Leaser leaser) {
+        this.leaser = leaser;
+    }
+
+    /**
+     * The partition keys of the activities reserved so far, one per reservation, whether or not
+     * they came back {@linkplain #leased() leased}: the caller gives back those that did not, and
+     * all of them when the turns do not commit.
+     */
+    public List<String> reservations() {
+        return reserved;
+    }
+
+    /** The activities written leased to the caller, after {@link #flush}; valid once it commits. */
+    public List<ActivityItem> leased() {
+        return leased;
+    }
 
     /** Records what {@code result} decided for the locked instance {@code row}. */
     public void add(InstanceRow row, TurnResult result, Instant now) {
@@ -49,8 +98,13 @@ public final class TurnWriter {
         }
         for (Action action : result.actions()) {
             if (action instanceof Action.ScheduleActivity a) {
-                activities.add(new Object[] {row.id(), row.executionId(), a.taskId(), a.name(), a.input(),
-                        a.partitionKey() != null ? a.partitionKey() : row.partitionKey()});
+                String key = a.partitionKey() != null ? a.partitionKey() : row.partitionKey();
+                UUID token = null;
+                if (leaser != null && leaser.reserve(key)) {
+                    reserved.add(key);
+                    token = UUID.randomUUID();
+                }
+                activities.add(new Object[] {row.id(), row.executionId(), a.taskId(), a.name(), a.input(), key, token});
             } else if (action instanceof Action.CreateTimer t) {
                 messages.add(new Object[] {row.id(), row.executionId(), EventType.TimerFired.name(), t.taskId(),
                         null, null, ts(t.fireAt())});
@@ -96,6 +150,11 @@ public final class TurnWriter {
         add(row, new TurnResult(List.of(event), List.of(), List.of(), new TurnResult.Failed(failure)), now);
     }
 
+    /** Whether the turns queued messages or children (for any instance) or cancelled instances. */
+    public boolean queuedMessages() {
+        return !messages.isEmpty() || !children.isEmpty() || !cancels.isEmpty();
+    }
+
     public boolean isEmpty() {
         return history.isEmpty() && started.isEmpty() && finished.isEmpty() && continued.isEmpty();
     }
@@ -106,11 +165,7 @@ public final class TurnWriter {
                     (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, history);
-        batch(c, """
-                INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, input, partition_key)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
-                """, activities);
+        insertActivities(c);
         createChildren(c);
         batch(c, """
                 UPDATE df_engine.instances
@@ -138,6 +193,58 @@ public final class TurnWriter {
             }
         }
         TurnWrites.apply(c, writes);
+    }
+
+    /**
+     * New activities, in one statement. Those with a token are leased to this worker at once,
+     * which counts as their first attempt, as a claim would.
+     */
+    private void insertActivities(Connection c) throws SQLException {
+        if (activities.isEmpty()) {
+            return;
+        }
+        String sql = """
+                INSERT INTO df_engine.activity_queue
+                    (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
+                     attempts)
+                SELECT a.instance_id, a.execution_id, a.task_id, a.name, a.input, a.partition_key,
+                       CASE WHEN a.token IS NOT NULL THEN ? END, a.token,
+                       CASE WHEN a.token IS NOT NULL THEN clock_timestamp() + make_interval(secs => ?) ELSE now() END,
+                       CASE WHEN a.token IS NOT NULL THEN 1 ELSE 0 END
+                  FROM unnest(?::text[], ?::integer[], ?::integer[], ?::text[], ?::text[], ?::text[], ?::uuid[])
+                       AS a(instance_id, execution_id, task_id, name, input, partition_key, token)
+                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
+                RETURNING id, lease_token
+                """;
+        Map<UUID, Object[]> byToken = new HashMap<>();
+        Object[][] columns = new Object[7][activities.size()];
+        for (int r = 0; r < activities.size(); r++) {
+            Object[] row = activities.get(r);
+            for (int col = 0; col < 7; col++) {
+                columns[col][r] = row[col];
+            }
+            if (row[6] != null) {
+                byToken.put((UUID) row[6], row);
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, leaser == null ? null : leaser.owner());
+            ps.setDouble(2, leaser == null ? 0 : leaser.lease().toMillis() / 1000.0);
+            String[] types = {"text", "integer", "integer", "text", "text", "text", "uuid"};
+            for (int col = 0; col < 7; col++) {
+                ps.setArray(col + 3, c.createArrayOf(types[col], columns[col]));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    UUID token = (UUID) rs.getObject(2);
+                    Object[] row = token == null ? null : byToken.get(token);
+                    if (row != null) {
+                        leased.add(new ActivityItem(rs.getLong(1), (String) row[0], (Integer) row[1], (Integer) row[2],
+                                (String) row[3], (String) row[4], token, 1, (String) row[5]));
+                    }
+                }
+            }
+        }
     }
 
     private void createChildren(Connection c) throws SQLException {
