@@ -23,7 +23,7 @@ CREATE OR REPLACE FUNCTION df_engine.complete_and_advance(
     p_result      text,
     p_expected    integer,
     p_turn_time   timestamptz,
-    p_turn        jsonb,
+    p_turn_json   text,
     p_lease_owner text,
     p_lease_secs  double precision,
     OUT advanced       boolean,
@@ -34,10 +34,13 @@ CREATE OR REPLACE FUNCTION df_engine.complete_and_advance(
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    -- Text, converted here: the caller's connection may be a SQL step's, whose search_path is the
+    -- submitting role's, so it binds values with their types and casts nothing itself.
+    v_turn     jsonb;
     v_item     df_engine.activity_queue%ROWTYPE;
     v_inst     df_engine.instances%ROWTYPE;
-    v_history  jsonb := coalesce(p_turn -> 'history', '[]'::jsonb);
-    v_finish   jsonb := p_turn -> 'finish';
+    v_history  jsonb;
+    v_finish   jsonb;
     v_count    integer;
     v_status   text;
 BEGIN
@@ -49,7 +52,10 @@ BEGIN
         RAISE EXCEPTION 'activity item % is no longer leased with this token: it was completed already, taken over after its lease expired, or its instance was cancelled', p_item_id
             USING ERRCODE = '55000';
     END IF;
-    IF jsonb_typeof(p_turn) IS DISTINCT FROM 'object' OR jsonb_typeof(v_history) <> 'array'
+    v_turn := p_turn_json::jsonb;
+    v_history := coalesce(v_turn -> 'history', '[]'::jsonb);
+    v_finish := v_turn -> 'finish';
+    IF jsonb_typeof(v_turn) IS DISTINCT FROM 'object' OR jsonb_typeof(v_history) <> 'array'
        OR p_expected IS NULL OR p_turn_time IS NULL THEN
         RAISE EXCEPTION 'df_engine.complete_and_advance: the turn must be a JSON object with a history array, an expected history length and a turn time'
             USING ERRCODE = '22023';
@@ -67,8 +73,8 @@ BEGIN
                  WHERE h.instance_id = v_item.instance_id AND h.execution_id = v_item.execution_id) = p_expected
            AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue q
                             WHERE q.instance_id = v_item.instance_id AND q.visible_at <= clock_timestamp())
-           AND (p_turn -> 'writes' IS NULL
-                OR df._short_path_writes(v_item.instance_id, p_turn -> 'writes')) THEN
+           AND (v_turn -> 'writes' IS NULL
+                OR df._short_path_writes(v_item.instance_id, v_turn -> 'writes')) THEN
             advanced := true;
         END IF;
     END IF;
@@ -95,7 +101,7 @@ BEGIN
     -- The next activities. The first may be leased to the worker at once, which then runs it
     -- without claiming it from the queue: the lease counts as the item's first attempt, so if the
     -- worker dies holding it, the next claim is its second, as after any claim.
-    IF jsonb_array_length(coalesce(p_turn -> 'activities', '[]'::jsonb)) > 0 THEN
+    IF jsonb_array_length(coalesce(v_turn -> 'activities', '[]'::jsonb)) > 0 THEN
         WITH added AS (
             INSERT INTO df_engine.activity_queue
                 (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
@@ -107,7 +113,7 @@ BEGIN
                    CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
                         THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
                    CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
-              FROM jsonb_array_elements(p_turn -> 'activities') WITH ORDINALITY AS a(v, ord)
+              FROM jsonb_array_elements(v_turn -> 'activities') WITH ORDINALITY AS a(v, ord)
                 ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
             RETURNING id, lease_token, attempts, partition_key)
         SELECT a.id, a.lease_token, a.attempts, a.partition_key
@@ -116,11 +122,11 @@ BEGIN
          WHERE a.lease_token IS NOT NULL;
     END IF;
 
-    IF jsonb_array_length(coalesce(p_turn -> 'timers', '[]'::jsonb)) > 0 THEN
+    IF jsonb_array_length(coalesce(v_turn -> 'timers', '[]'::jsonb)) > 0 THEN
         INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, visible_at)
         SELECT v_item.instance_id, v_item.execution_id, 'TimerFired', (t.v ->> 'task')::integer,
                (t.v ->> 'at')::timestamptz
-          FROM jsonb_array_elements(p_turn -> 'timers') AS t(v);
+          FROM jsonb_array_elements(v_turn -> 'timers') AS t(v);
     END IF;
 
     IF v_finish IS NOT NULL THEN
@@ -152,7 +158,7 @@ BEGIN
     END IF;
 END
 $fn$;
-GRANT EXECUTE ON FUNCTION df_engine.complete_and_advance(bigint, uuid, text, integer, timestamptz, jsonb, text, double precision) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION df_engine.complete_and_advance(bigint, uuid, text, integer, timestamptz, text, text, double precision) TO PUBLIC;
 
 -- The df graph's status writes of a short-path turn, as data: node status changes, the instance
 -- starting to run, and the instance ending. Every write must name the df instance the engine

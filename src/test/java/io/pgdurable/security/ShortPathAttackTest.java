@@ -66,10 +66,10 @@ class ShortPathAttackTest {
                     "[1, 2, 3]"};
             for (String turn : turns) {
                 fx.refusalAs(MALLORY, "SELECT * FROM df_engine.complete_and_advance(?, ?::uuid, '\"forged\"', ?, now(),"
-                        + " ?::jsonb, 'mallory', 30)", item, token, (int) length, turn).is("22023", "complete_and_advance");
+                        + " ?, 'mallory', 30)", item, token, (int) length, turn).is("22023", "complete_and_advance");
             }
             fx.refusalAs(MALLORY, "SELECT * FROM df_engine.complete_and_advance(?, ?::uuid, '\"forged\"', ?, now(),"
-                    + " ?::jsonb, 'mallory', 30)", item, token, (int) length, turns[2])
+                    + " ?, 'mallory', 30)", item, token, (int) length, turns[2])
                     .is("22023", "is not a status write of instance " + id);
 
             // Every refusal left everything as it was: the item keeps its lease, nothing was queued

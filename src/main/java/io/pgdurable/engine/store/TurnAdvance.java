@@ -80,7 +80,7 @@ public final class TurnAdvance {
      * appends {@code result} as its next turn; then commits, in one round trip. As with
      * {@link ActivityQueue#completeAndCommit}, a refused completion raises SQLSTATE 55000 and
      * the server never reaches the {@code COMMIT}. Nothing here resolves through the
-     * connection's search_path (see there).
+     * connection's search_path (see there): the turn goes as text, and the function reads it.
      *
      * @param leaseOwner when not {@code null}, the turn's first new activity is leased to this
      *                   owner for {@code lease} and returned, so the caller runs it without a claim
@@ -89,7 +89,7 @@ public final class TurnAdvance {
                                                    int expectedEvents, Instant turnTime, TurnResult result,
                                                    String leaseOwner, Duration lease) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT * FROM df_engine.complete_and_advance(?, ?, ?, ?, ?, ?::jsonb, ?, ?); COMMIT")) {
+                "SELECT * FROM df_engine.complete_and_advance(?, ?, ?, ?, ?, ?, ?, ?); COMMIT")) {
             ps.setLong(1, item.id());
             ps.setObject(2, item.leaseToken());
             ps.setString(3, itemResult);
