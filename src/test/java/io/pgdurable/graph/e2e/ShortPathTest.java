@@ -106,6 +106,34 @@ class ShortPathTest {
     }
 
     @Test
+    void an_if_takes_the_short_path_from_its_condition_into_the_taken_arm() {
+        Worker worker = env.startWorker(FaultInjector.NONE, true);
+
+        // ?? is JDBC's escape for the ?> operator's question mark.
+        String id = env.start("('SELECT true AS ok' ??> " + insert("if", "then") + " !> " + insert("if", "else") + ") ~> "
+                + insert("if", "after"));
+
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        assertThat(stepsOf("if")).containsExactly("after", "then");
+        assertThat(worker.stats().shortPathTurns()).as("after the condition, the arm's step and the last step")
+                .isEqualTo(3);
+    }
+
+    @Test
+    void join_branches_take_the_short_path_inside_and_at_their_end_and_the_join_itself_the_queue() {
+        Worker worker = env.startWorker(FaultInjector.NONE, true);
+
+        String id = env.start(insert("join", "a") + " ~> ((" + insert("join", "b1") + " ~> " + insert("join", "b2")
+                + ") & (" + insert("join", "c1") + " ~> " + insert("join", "c2") + ")) ~> " + insert("join", "d"));
+
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        assertThat(stepsOf("join")).containsExactly("a", "b1", "b2", "c1", "c2", "d");
+        // a's turn starts the branches and the parent's turns take their results: the queue. Each
+        // branch's two turns (to its second step, and its end) and d's are short.
+        assertThat(worker.stats().shortPathTurns()).isEqualTo(5);
+    }
+
+    @Test
     void with_the_short_path_off_every_turn_takes_the_queue_and_the_outcome_is_the_same() {
         Worker worker = env.startWorker(FaultInjector.NONE, false);
 
