@@ -40,14 +40,12 @@ class ShortPathAttackTest {
     @Test
     void a_turn_that_writes_outside_its_instance_or_of_another_kind_is_refused_whole() throws SQLException {
         try (Connection holder = fx.connect(SecurityFixture.SUPERUSER); Statement s = holder.createStatement()) {
-            holder.setAutoCommit(false);
-            s.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE");
-            String id = fx.startAs(ALICE, "'UPDATE gate SET n = n + 1 RETURNING ''genuine'' AS result' ~> 'SELECT 2 AS two'");
-            DfTestEnvironment.awaitTrue(() -> fx.count("SELECT count(*) FROM df_engine.activity_queue"
-                    + " WHERE instance_id = ? AND lease_token IS NOT NULL", id) == 1, PATIENCE, "the step to be leased");
-            long item = fx.count("SELECT id FROM df_engine.activity_queue WHERE instance_id = ?", id);
-            String token = fx.query("SELECT lease_token::text FROM df_engine.activity_queue WHERE id = ?", item);
-            long length = fx.count("SELECT max(seq) FROM df_engine.history WHERE instance_id = ?", id);
+            Leased step = startBehindGate(holder, s,
+                    "'UPDATE gate SET n = n + 1 RETURNING ''genuine'' AS result' ~> 'SELECT 2 AS two'");
+            String id = step.id();
+            long item = step.item();
+            String token = step.token();
+            long length = step.length();
             String doneStatus = fx.query("SELECT status FROM df.instances WHERE id = ?", done);
 
             String[] turns = {
@@ -89,14 +87,11 @@ class ShortPathAttackTest {
     @Test
     void a_turn_built_on_a_history_that_moved_on_is_not_taken_and_the_completion_is_queued() throws SQLException {
         try (Connection holder = fx.connect(SecurityFixture.SUPERUSER); Statement s = holder.createStatement()) {
-            holder.setAutoCommit(false);
-            s.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE");
-            String id = fx.startAs(ALICE, "'UPDATE gate SET n = n + 1 RETURNING ''genuine'' AS result'");
-            DfTestEnvironment.awaitTrue(() -> fx.count("SELECT count(*) FROM df_engine.activity_queue"
-                    + " WHERE instance_id = ? AND lease_token IS NOT NULL", id) == 1, PATIENCE, "the step to be leased");
-            long item = fx.count("SELECT id FROM df_engine.activity_queue WHERE instance_id = ?", id);
-            String token = fx.query("SELECT lease_token::text FROM df_engine.activity_queue WHERE id = ?", item);
-            long length = fx.count("SELECT max(seq) FROM df_engine.history WHERE instance_id = ?", id);
+            Leased step = startBehindGate(holder, s, "'UPDATE gate SET n = n + 1 RETURNING ''genuine'' AS result'");
+            String id = step.id();
+            long item = step.item();
+            String token = step.token();
+            long length = step.length();
 
             // One event short of the stored history: the caller's replay state is stale.
             assertThat(fx.queryAs(MALLORY, "SELECT advanced FROM df_engine.complete_and_advance(?, ?::uuid,"
@@ -112,5 +107,25 @@ class ShortPathAttackTest {
             assertThat(fx.awaitAs(ALICE, id)).isEqualTo("completed");
             assertThat(fx.query("SELECT output FROM df_engine.instances WHERE id = ?", id)).doesNotContain("forged");
         }
+    }
+
+    /** An instance whose first step is leased and held behind the gate, and that step's item. */
+    private record Leased(String id, long item, String token, long length) {
+    }
+
+    /**
+     * Locks the gate table in {@code holder}'s open transaction and starts {@code workflow} as
+     * alice, whose first step then waits on the gate holding its lease; returns the item, its
+     * token (read by the superuser, as if it had leaked) and the instance's history length.
+     */
+    private static Leased startBehindGate(Connection holder, Statement s, String workflow) throws SQLException {
+        holder.setAutoCommit(false);
+        s.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE");
+        String id = fx.startAs(ALICE, workflow);
+        DfTestEnvironment.awaitTrue(() -> fx.count("SELECT count(*) FROM df_engine.activity_queue"
+                + " WHERE instance_id = ? AND lease_token IS NOT NULL", id) == 1, PATIENCE, "the step to be leased");
+        long item = fx.count("SELECT id FROM df_engine.activity_queue WHERE instance_id = ?", id);
+        return new Leased(id, item, fx.query("SELECT lease_token::text FROM df_engine.activity_queue WHERE id = ?", item),
+                fx.count("SELECT max(seq) FROM df_engine.history WHERE instance_id = ?", id));
     }
 }

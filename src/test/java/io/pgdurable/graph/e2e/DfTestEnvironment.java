@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * A fresh database with the full schema, an application role that may use df, and helpers to
@@ -181,6 +182,21 @@ public final class DfTestEnvironment implements AutoCloseable {
     /** Starts a workflow as the application role: {@code SELECT df.start(<expression>)}. */
     public String start(String graphExpression) {
         return queryAsApp("SELECT df.start(" + graphExpression + ")");
+    }
+
+    /**
+     * Starts a workflow and hands its id to {@code beforeCommit} inside the starting transaction,
+     * so that whatever it arms (fault hooks keyed by the id) is in place before any worker can see
+     * the instance.
+     */
+    public String startArmed(String graphExpression, Consumer<String> beforeCommit) throws SQLException {
+        try (Connection c = connectAsApp()) {
+            c.setAutoCommit(false);
+            String id = first(c, "SELECT df.start(" + graphExpression + ")");
+            beforeCommit.accept(id);
+            c.commit();
+            return id;
+        }
     }
 
     /**

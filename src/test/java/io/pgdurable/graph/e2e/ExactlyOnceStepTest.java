@@ -8,9 +8,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pgdurable.worker.FaultInjector;
 import io.pgdurable.worker.FaultPoint;
 import io.pgdurable.worker.SimulatedCrashException;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
@@ -80,20 +77,9 @@ class ExactlyOnceStepTest {
         assertNoStepCompletedTwice(id);
     }
 
-    /** Starts a workflow and arms the crash plan for it before the worker can see it (same transaction). */
+    /** Starts a workflow and arms the crash plan for it before the worker can see it. */
     private static String startArmed(String workflow, FaultPoint point) throws SQLException {
-        try (Connection c = env.connectAsApp()) {
-            c.setAutoCommit(false);
-            String id;
-            try (PreparedStatement ps = c.prepareStatement("SELECT df.start(" + workflow + ")");
-                 ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                id = rs.getString(1);
-            }
-            CRASHES.arm(id, point);
-            c.commit();
-            return id;
-        }
+        return env.startArmed(workflow, id -> CRASHES.arm(id, point));
     }
 
     private static void assertNoStepCompletedTwice(String id) {

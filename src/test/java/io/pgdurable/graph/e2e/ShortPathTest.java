@@ -9,9 +9,6 @@ import io.pgdurable.worker.FaultInjector;
 import io.pgdurable.worker.FaultPoint;
 import io.pgdurable.worker.SimulatedCrashException;
 import io.pgdurable.worker.Worker;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -251,21 +248,10 @@ class ShortPathTest {
         return startArmedAt(FaultPoint.SHORT_PATH_DECIDED, workflow, hook);
     }
 
-    /** Starts a workflow and arms a hook for it before any worker can see it (same transaction). */
+    /** Starts a workflow with a hook armed for it before any worker can see it. */
     private static String startArmedAt(FaultPoint point, String workflow, BiConsumer<String, Integer> hook)
             throws SQLException {
-        try (Connection c = env.connectAsApp()) {
-            c.setAutoCommit(false);
-            String id;
-            try (PreparedStatement ps = c.prepareStatement("SELECT df.start(" + workflow + ")");
-                 ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                id = rs.getString(1);
-            }
-            HOOKS.arm(id, point, hook);
-            c.commit();
-            return id;
-        }
+        return env.startArmed(workflow, id -> HOOKS.arm(id, point, hook));
     }
 
     /** Runs an armed instance's hook at its fault point, with the count of calls so far (from 1). */
