@@ -119,8 +119,10 @@ final class LocalDispatch {
         if (scheduled > (outcome.next() != null ? 1 : 0)) {
             runtime.activityWakeup().signal();
         }
-        if (turn.actions().stream().anyMatch(Action.CreateTimer.class::isInstance)) {
-            runtime.orchestrationWakeup().signal(); // its idle wait may end before the timer is due
+        if (turn.isFinished() || turn.actions().stream().anyMatch(Action.CreateTimer.class::isInstance)) {
+            // A finished child queued its result for its parent; a timer may fall due before the
+            // loops' idle wait ends.
+            runtime.orchestrationWakeup().signal();
         }
         return outcome.next();
     }

@@ -100,12 +100,15 @@ class ShortPathAttackTest {
                     .isEqualTo("f");
 
             // Nothing of the turn was written; the completion went to the queue, as any token holder's
-            // complete_activity would, and the orchestration dispatch decides the turn itself.
-            assertThat(fx.count("SELECT count(*) FROM df_engine.history WHERE instance_id = ? AND seq > ?", id, length))
-                    .isZero();
+            // complete_activity would, and the orchestration dispatch decided the turn itself: the
+            // instance ended with the queued result, never with the turn's "forged" output.
             holder.rollback();
             assertThat(fx.awaitAs(ALICE, id)).isEqualTo("completed");
             assertThat(fx.query("SELECT output FROM df_engine.instances WHERE id = ?", id)).doesNotContain("forged");
+            assertThat(fx.count("SELECT count(*) FROM df_engine.history WHERE instance_id = ? AND payload LIKE '%forged%'",
+                    id)).isZero();
+            assertThat(fx.count("SELECT count(*) FROM df_engine.history WHERE instance_id = ? AND seq > ?"
+                    + " AND event_type = 'TaskCompleted'", id, length)).isEqualTo(1);
         }
     }
 
