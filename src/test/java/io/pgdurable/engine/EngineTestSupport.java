@@ -90,6 +90,41 @@ final class EngineTestSupport {
                 + " + (SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = ?)", instanceId, instanceId);
     }
 
+    /**
+     * The instance's engine rows as text (status, history, queued messages and activities), for
+     * the message of a test that gave up waiting on it.
+     */
+    String describe(String instanceId) {
+        StringBuilder out = new StringBuilder("instance ").append(instanceId).append(": ");
+        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement("""
+                SELECT 'instance ' || status || ' gen ' || execution_id FROM df_engine.instances WHERE id = $1
+                UNION ALL
+                (SELECT 'history ' || execution_id || ':' || seq || ' ' || event_type || coalesce(' #' || task_id, '')
+                        || coalesce(' ' || name, '') || coalesce(' ' || left(payload, 40), '')
+                   FROM df_engine.history WHERE instance_id = $1 ORDER BY execution_id, seq)
+                UNION ALL
+                (SELECT 'message ' || id || ' gen ' || coalesce(execution_id::text, '-') || ' ' || kind
+                        || coalesce(' ' || name, '') || ' visible ' || visible_at
+                   FROM df_engine.orchestrator_queue WHERE instance_id = $1 ORDER BY id)
+                UNION ALL
+                (SELECT 'activity ' || id || ' ' || name || ' owner ' || coalesce(lease_owner, '-')
+                        || ' visible ' || visible_at || ' attempts ' || attempts
+                   FROM df_engine.activity_queue WHERE instance_id = $1 ORDER BY id)
+                """.replace("$1", "?"))) {
+            for (int i = 1; i <= 4; i++) {
+                ps.setString(i, instanceId);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.append("\n  ").append(rs.getString(1));
+                }
+            }
+        } catch (SQLException e) {
+            out.append("(could not read: ").append(e.getMessage()).append(')');
+        }
+        return out.toString();
+    }
+
     String status(String instanceId) {
         return text("SELECT status FROM df_engine.instances WHERE id = ?", instanceId);
     }
