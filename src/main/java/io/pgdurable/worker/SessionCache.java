@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * Suspended orchestration sessions by instance id, least recently used evicted first. A session
  * is taken out while a turn uses it and put back only after the turn committed, so a failed
- * turn never leaves a session ahead of the stored history.
+ * turn never leaves a session ahead of the stored history. Of two sessions of one generation put
+ * back, the one that has applied more of the history stays.
  */
 final class SessionCache {
     private final int capacity;
@@ -29,7 +30,15 @@ final class SessionCache {
         }
         ReplaySession evicted = null;
         synchronized (this) {
-            ReplaySession previous = sessions.put(session.instanceId(), session);
+            ReplaySession previous = sessions.get(session.instanceId());
+            if (previous != null && previous != session && previous.executionId() == session.executionId()
+                    && previous.eventsApplied() > session.eventsApplied()) {
+                // Two turns' sessions of one instance (one replayed while the other was out):
+                // keep the one that has seen more of the history, so the short path finds it.
+                session.close();
+                return;
+            }
+            sessions.put(session.instanceId(), session);
             if (previous != null && previous != session) {
                 previous.close();
             }

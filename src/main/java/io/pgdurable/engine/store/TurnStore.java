@@ -23,9 +23,9 @@ public final class TurnStore {
 
     /**
      * Claims up to {@code limit} instances that have visible messages, skipping instances another
-     * worker is turning, and takes their messages, in one statement. The row lock is the turn's
-     * claim: it lasts exactly as long as the turn's transaction, so a crashed worker's claims and
-     * taken messages come back the moment its connection dies.
+     * worker is turning, and takes their messages. The row lock is the turn's claim: it lasts
+     * exactly as long as the turn's transaction, so a crashed worker's claims and taken messages
+     * come back the moment its connection dies.
      *
      * <p>Instances are chosen round-robin across the messages' partition keys: each key's oldest
      * messages are ranked 1, 2, 3, ... and the lowest ranks go first (oldest first among equal
@@ -34,13 +34,15 @@ public final class TurnStore {
      * with a bounded scan, and the distinct keys are found by skipping through that index, so
      * the claim costs the same with ten or a million messages queued under one key.
      *
-     * <p>Messages come oldest first, except that a generation's start and the events carried over
-     * from the previous generation come first: they were enqueued when the previous generation
-     * committed, but an event raised while that turn ran may have been queued earlier.
-     *
-     * <p>The history length comes from {@code df_engine.history_length}, called on the locked
-     * rows: the statement's own snapshot predates its locks, and a turn of the same instance that
-     * committed in between would make a length read with it too short (see migration 008).
+     * <p>The messages are taken by a second statement, once the locks are held ({@link
+     * #takeMessages}), and the history length is read by {@code df_engine.history_length} on the
+     * locked rows. In READ COMMITTED the claiming statement's snapshot predates its locks: when
+     * another turn of the same instance commits in between, the locked row is that turn's
+     * version, but the statement would not see the messages that turn queued (a continue-as-new's
+     * start of the next generation and the events it carries) nor the history it appended. Taken
+     * in the same statement, an event raised meanwhile could then reach the next generation
+     * before its start, which was dropped as a duplicate (see migration 008 for the history
+     * length).
      */
     public List<ClaimedTurn> claimTurns(Connection c, int limit) throws SQLException {
         String sql = """
@@ -76,47 +78,29 @@ public final class TurnStore {
                       JOIN df_engine.instances i ON i.id = r.instance_id
                      ORDER BY r.rank, r.visible_at
                      LIMIT ?
-                       FOR UPDATE OF i SKIP LOCKED),
-                taken AS (
-                    DELETE FROM df_engine.orchestrator_queue q
-                     USING ready r
-                     WHERE q.instance_id = r.id AND q.visible_at <= now()
-                    RETURNING q.id, q.instance_id, q.execution_id, q.kind, q.task_id, q.name, q.payload)
+                       FOR UPDATE OF i SKIP LOCKED)
                 SELECT r.id, r.name, r.status, r.execution_id,
                        df_engine.history_length(r.id, r.execution_id),
-                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key,
-                       t.id, t.execution_id, t.kind, t.task_id, t.name, t.payload
+                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key
                   FROM ready r
-                  LEFT JOIN taken t ON t.instance_id = r.id
-                 ORDER BY r.id, t.kind <> 'ExecutionStarted',
-                          NOT (t.kind = 'EventRaised' AND t.execution_id IS NOT NULL), t.id
+                 ORDER BY r.id
                 """;
+        List<InstanceRow> rows;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setInt(1, limit * 4);
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
-            List<ClaimedTurn> turns = new ArrayList<>();
-            InstanceRow current = null;
-            List<Message> messages = null;
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String id = rs.getString(1);
-                    if (current == null || !current.id().equals(id)) {
-                        current = new InstanceRow(id, rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5),
-                                rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
-                                rs.getString(9));
-                        messages = new ArrayList<>();
-                        turns.add(new ClaimedTurn(current, messages));
-                    }
-                    long messageId = rs.getLong(10);
-                    if (!rs.wasNull()) {
-                        messages.add(new Message(messageId, id, (Integer) rs.getObject(11), rs.getString(12),
-                                (Integer) rs.getObject(13), rs.getString(14), rs.getString(15)));
-                    }
-                }
-            }
-            return turns;
+            rows = readRows(ps);
         }
+        if (rows.isEmpty()) {
+            return List.of();
+        }
+        Map<String, List<Message>> messages = takeMessages(c, rows.stream().map(InstanceRow::id).toList());
+        List<ClaimedTurn> turns = new ArrayList<>(rows.size());
+        for (InstanceRow row : rows) {
+            turns.add(new ClaimedTurn(row, messages.getOrDefault(row.id(), new ArrayList<>())));
+        }
+        return turns;
     }
 
     /**
