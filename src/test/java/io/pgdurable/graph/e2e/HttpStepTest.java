@@ -163,6 +163,8 @@ class HttpStepTest {
         assertThat(env.await(id, DONE)).isEqualTo("failed");
         assertThat(json(nodeResult(env, id, "")).asText()).startsWith("Blocked: refused to connect to '10.255.255.1'"
                 + " for http://10.255.255.1:9/x: it is a private address (10.0.0.0/8);");
+        // And had the policy let it through, the test network would not have dialled it either.
+        assertThat(LoopbackOnly.refusedDials()).as("addresses off this machine a socket was asked to reach").isEmpty();
     }
 
     @Test

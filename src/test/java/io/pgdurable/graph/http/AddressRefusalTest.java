@@ -8,6 +8,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.URI;
@@ -59,11 +60,16 @@ class AddressRefusalTest {
 
         @Override
         public Socket create(Proxy proxy) {
-            return new Socket() {
+            return new Socket(Proxy.NO_PROXY) {
                 @Override
                 public void connect(SocketAddress address, int timeout) throws IOException {
                     attempts.add((InetSocketAddress) address);
                     throw new IOException("stub socket: not dialling " + address);
+                }
+
+                @Override
+                public void bind(SocketAddress local) throws IOException {
+                    throw new IOException("stub socket: not binding " + local);
                 }
             };
         }
@@ -263,5 +269,18 @@ class AddressRefusalTest {
         assertThatThrownBy(() -> HttpSettings.fromConfiguration(null, "12abc", null))
                 .hasMessage("pg_durable.http_max_response_bytes must be a whole number of bytes between 1024 and"
                         + " 104857600, got '12abc'");
+    }
+
+    @Test
+    void the_stub_sockets_never_connect_not_even_to_a_listening_loopback_server() throws Exception {
+        try (ServerSocket listening = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             Socket socket = connector.create(null)) {
+            InetSocketAddress target = new InetSocketAddress(InetAddress.getLoopbackAddress(), listening.getLocalPort());
+
+            assertThatThrownBy(() -> socket.connect(target, 1000))
+                    .isInstanceOf(IOException.class).hasMessageContaining("not dialling");
+            assertThat(socket.isConnected()).isFalse();
+            assertThat(connector.attempts).containsExactly(target);
+        }
     }
 }
