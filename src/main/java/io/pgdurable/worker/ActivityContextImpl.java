@@ -130,9 +130,7 @@ final class ActivityContextImpl implements ActivityContext {
 
     @Override
     public void checkLease(Connection connection) throws SQLException {
-        throwIfLost();
-        if (leaseJustGranted) {
-            leaseJustGranted = false;
+        if (leaseFresh()) {
             return;
         }
         if (!queue.leaseHeld(connection, item)) {
@@ -143,9 +141,7 @@ final class ActivityContextImpl implements ActivityContext {
 
     @Override
     public void checkLease() throws SQLException {
-        throwIfLost();
-        if (leaseJustGranted) {
-            leaseJustGranted = false;
+        if (leaseFresh()) {
             return;
         }
         try (Connection c = engine.getConnection()) {
@@ -185,6 +181,19 @@ final class ActivityContextImpl implements ActivityContext {
                 LOG.log(Level.FINE, "stopping activity " + item.name() + " of " + item.instanceId(), e);
             }
         }
+    }
+
+    /**
+     * Throws if the lease is known lost; otherwise whether this is the first check of a lease
+     * granted a moment ago, which has nothing to find (see ActivityContext#checkLease).
+     */
+    private boolean leaseFresh() {
+        throwIfLost();
+        if (leaseJustGranted) {
+            leaseJustGranted = false;
+            return true;
+        }
+        return false;
     }
 
     private void throwIfLost() {

@@ -91,20 +91,31 @@ final class ActivityDispatcher implements Runnable {
      * queues behind them, so one instance's chain of steps cannot keep a thread from the others.
      */
     private Claimed adopt(ActivityItem next) {
-        Claimed claimed = new Claimed(next);
-        inFlight.put(next.id(), claimed);
         heldPerKey.merge(next.partitionKey(), 1, Integer::sum);
+        Claimed claimed = track(next);
         if (pool.getQueue().isEmpty()) {
             claimed.ctx.leaseJustGranted();
             return claimed;
         }
+        submit(claimed);
+        return null;
+    }
+
+    /** A leased item this worker now holds, its lease renewed with the others'. */
+    private Claimed track(ActivityItem item) {
+        Claimed claimed = new Claimed(item);
+        inFlight.put(item.id(), claimed);
+        return claimed;
+    }
+
+    /** Queues a held item on the pool; if the pool has stopped, gives the item back at once. */
+    private void submit(Claimed claimed) {
         try {
             pool.execute(claimed);
         } catch (RejectedExecutionException stopping) {
-            release(next, Duration.ZERO);
-            finished(next);
+            release(claimed.item(), Duration.ZERO);
+            finished(claimed.item());
         }
-        return null;
     }
 
     @Override
@@ -124,10 +135,8 @@ final class ActivityDispatcher implements Runnable {
                 slots.release(Math.max(0, wanted - items.size()));
                 backoff.reset();
                 for (ActivityItem item : items) {
-                    Claimed claimed = new Claimed(item);
-                    inFlight.put(item.id(), claimed);
                     heldPerKey.merge(item.partitionKey(), 1, Integer::sum);
-                    pool.execute(claimed);
+                    pool.execute(track(item));
                 }
                 if (items.isEmpty()) {
                     runtime.activityWakeup().await(runtime.config().pollInterval().toMillis());
@@ -190,14 +199,7 @@ final class ActivityDispatcher implements Runnable {
 
     /** Runs a reserved activity that a committed turn leased to this worker. */
     void runLeased(ActivityItem item) {
-        Claimed claimed = new Claimed(item);
-        inFlight.put(item.id(), claimed);
-        try {
-            pool.execute(claimed);
-        } catch (RejectedExecutionException stopping) {
-            release(item, Duration.ZERO);
-            finished(item);
-        }
+        submit(track(item));
     }
 
     /** Runs one item; returns the next one the short path leased to this worker, or {@code null}. */

@@ -88,7 +88,8 @@ final class LocalDispatch {
             session.close();
             return queued(c, item, result);
         }
-        boolean lease = !runtime.stopping() && turn.actions().stream().anyMatch(Action.ScheduleActivity.class::isInstance);
+        long scheduled = turn.actions().stream().filter(Action.ScheduleActivity.class::isInstance).count();
+        boolean lease = scheduled > 0 && !runtime.stopping();
         TurnAdvance.Outcome outcome;
         try {
             runtime.config().faultInjector().at(FaultPoint.SHORT_PATH_DECIDED, item.instanceId());
@@ -115,7 +116,6 @@ final class LocalDispatch {
         session.committed(turn);
         runtime.sessions().put(session);
         runtime.countShortPathTurn();
-        long scheduled = turn.actions().stream().filter(Action.ScheduleActivity.class::isInstance).count();
         if (scheduled > (outcome.next() != null ? 1 : 0)) {
             runtime.activityWakeup().signal();
         }
