@@ -1,5 +1,5 @@
 -- Monitoring API of the df control plane: df.list_instances (both overloads), df.instance_info,
--- df.instance_executions, df.instance_nodes (both overloads), df.metrics and df.explain.
+-- df.instance_executions, df.instance_history, df.instance_nodes (both overloads), df.metrics and df.explain.
 --
 -- Everything here is SQL / PL/pgSQL, so an application backend never starts a JVM to monitor.
 --
@@ -310,6 +310,57 @@ BEGIN
     RETURN QUERY SELECT x.execution_id, x.status, x.event_count, x.duration_ms, x.output
                    FROM df._engine_executions(v_id, least(limit_count, 10000), quote_ident(current_user)::regrole,
                                                 df._caller_key()) x;
+END
+$$;
+
+-- The newest p_limit events of the current generation's history of one df instance (and of its
+-- child orchestrations: join and race branches, loops), under the same rule as df._engine_info.
+-- Payloads are clipped to p_clip characters; payload_length tells the whole length.
+CREATE OR REPLACE FUNCTION df._engine_history(p_instance_id text, p_limit integer, p_clip integer,
+                                              p_role regrole, p_key uuid)
+RETURNS TABLE (orchestration text, execution_id bigint, seq bigint, event_type text, name text,
+               event_time timestamptz, payload text, payload_length bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE tree (id) AS (
+        SELECT e.id
+          FROM df.instances i
+          JOIN df_engine.instances e ON e.id = i.id::text
+         WHERE i.id = p_instance_id
+           AND (SELECT df._acts_as(p_role, p_key))   -- once per call, not per row
+           AND pg_catalog.pg_has_role(p_role::oid, i.submitted_by::oid, 'MEMBER')
+        UNION
+        SELECT c.id FROM tree t JOIN df_engine.instances c ON c.parent_id = t.id
+    )
+    SELECT h.instance_id, h.execution_id::bigint, h.seq::bigint, h.event_type, h.name, h.event_time,
+           left(h.payload, p_clip), length(h.payload)::bigint
+      FROM tree t
+      JOIN df_engine.history h ON h.instance_id = t.id
+     ORDER BY h.event_time DESC, h.instance_id DESC, h.seq DESC
+     LIMIT p_limit
+$$;
+
+-- The newest events of an instance's history (at most limit_count, 1 to 1,000), oldest first:
+-- the engine's record of what its orchestrations did, for the dashboard's timeline. Its own
+-- instances only (row-level security), like df.instance_executions.
+CREATE OR REPLACE FUNCTION df.instance_history(instance_id text, limit_count integer DEFAULT 200)
+RETURNS TABLE (orchestration text, execution_id bigint, seq bigint, event_type text, name text,
+               event_time timestamptz, payload text, payload_length bigint)
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id text := instance_id;
+BEGIN
+    IF limit_count < 1 OR limit_count > 1000 THEN
+        RAISE EXCEPTION 'df.instance_history: limit_count must be between 1 and 1000, got %', limit_count
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM df.instances i WHERE i.id = v_id) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT x.* FROM df._engine_history(v_id, limit_count, 2000, quote_ident(current_user)::regrole,
+                                                    df._caller_key()) x
+                  ORDER BY x.event_time, x.orchestration, x.seq;
 END
 $$;
 

@@ -48,7 +48,8 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule packages_depend_on_the_layers_below_them_only = layeredArchitecture()
             .consideringOnlyDependenciesInLayers()
-            .layer(HOSTS).definedBy("io.pgdurable.cli..", "io.pgdurable.pljava..", "io.pgdurable.bench..")
+            .layer(HOSTS).definedBy("io.pgdurable.cli..", "io.pgdurable.pljava..", "io.pgdurable.bench..",
+                    "io.pgdurable.dashboard..")
             .layer(SCHEMA).definedBy("io.pgdurable.schema..")
             .layer(GRAPH).definedBy("io.pgdurable.graph..")
             .layer(RECONCILE).definedBy("io.pgdurable.reconcile..")

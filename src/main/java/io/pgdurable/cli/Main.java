@@ -34,6 +34,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
                 WorkerCommand.class,
                 ReconcileCommand.class,
                 BenchCommand.class,
+                DashboardCommand.class,
         })
 public final class Main implements Callable<Integer> {
 

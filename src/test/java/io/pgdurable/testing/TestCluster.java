@@ -225,6 +225,35 @@ public final class TestCluster {
         }
     }
 
+    /**
+     * Makes every TCP login from {@code address} (a loopback address other than {@link #HOST}, such
+     * as 127.0.0.2) need its role's password (scram-sha-256), leaving every other login trusted, and
+     * reloads the configuration. A client picks the address with pgjdbc's {@code localSocketAddress}.
+     * Safe to call again with the same address.
+     */
+    public void requirePasswordsFrom(String address) {
+        if (address.equals(HOST)) {
+            throw new IllegalArgumentException("logins from " + HOST + " stay trusted: the tests' workers use it");
+        }
+        Path hba = dataDir.resolve("pg_hba.conf");
+        String line = "host all all " + address + "/32 scram-sha-256";
+        synchronized (LOCK) {
+            try {
+                String text = Files.readString(hba);
+                if (!text.lines().anyMatch(line::equals)) {
+                    Files.writeString(hba, line + "\n" + text);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot edit " + hba, e);
+            }
+        }
+        try (Connection c = connect("postgres")) {
+            c.createStatement().execute("SELECT pg_reload_conf()");
+        } catch (SQLException e) {
+            throw new IllegalStateException("Reloading the test cluster's configuration failed", e);
+        }
+    }
+
     /** True if {@code CREATE EXTENSION name} can work, i.e. the extension's files are installed. */
     public boolean isExtensionAvailable(String name) {
         try (Connection c = connect("postgres");

@@ -1,0 +1,89 @@
+/* Workers page: the engine's worker processes and their heartbeats, refreshed every 5 s. */
+(function () {
+  'use strict';
+
+  const P = window.PgDurable;
+  const REFRESH_MS = 5000;
+  const STALE_SECONDS = 30;
+
+  function ageText(seconds) {
+    if (typeof seconds !== 'number' || !isFinite(seconds)) return '';
+    return Math.max(0, Math.round(seconds)) + ' s ago';
+  }
+
+  function heartbeatCell(worker) {
+    const cell = P.el('td', { class: 'col-last-seen nowrap' });
+    P.setTime(cell, worker.lastSeenAt);
+    const age = ageText(worker.ageSeconds);
+    if (age) {
+      cell.appendChild(document.createTextNode(' '));
+      cell.appendChild(P.el('span', { class: 'age muted' }, '(' + age + ')'));
+    }
+    if (isStale(worker)) cell.appendChild(P.el('span', { class: 'stale-tag' }, 'stale'));
+    return cell;
+  }
+
+  function isStale(worker) {
+    return typeof worker.ageSeconds === 'number' && worker.ageSeconds > STALE_SECONDS;
+  }
+
+  function workerRow(worker) {
+    const tr = P.el('tr', {
+      class: isStale(worker) ? 'worker-row stale' : 'worker-row',
+      'data-worker-id': worker.id === null || worker.id === undefined ? '' : String(worker.id)
+    },
+    P.text(P.el('td', { class: 'col-id mono' }), worker.id),
+    P.text(P.el('td', { class: 'col-host' }), worker.host),
+    P.text(P.el('td', { class: 'col-pid num' }), worker.pid),
+    P.text(P.el('td', { class: 'col-mode' }), worker.mode),
+    P.setTime(P.el('td', { class: 'col-started nowrap' }), worker.startedAt),
+    heartbeatCell(worker));
+    return tr;
+  }
+
+  function renderWorkers(workers) {
+    const list = (Array.isArray(workers) ? workers : []).filter(Boolean);
+    const tbody = P.clear(P.byId('workers').tBodies[0]);
+    list.forEach(function (w) { tbody.appendChild(workerRow(w)); });
+    if (list.length === 0) {
+      tbody.appendChild(P.el('tr', { class: 'empty-row' }, P.el('td', { colspan: '6' }, 'No workers have registered.')));
+    }
+  }
+
+  function showError(message) {
+    const box = P.byId('workers-error');
+    box.textContent = message || '';
+    box.hidden = !message;
+  }
+
+  async function refresh() {
+    let result;
+    try {
+      result = await P.api('/api/workers');
+    } catch (err) {
+      showError(P.networkMessage(err));
+      P.markUpdated(P.byId('last-updated'), 'network error');
+      return;
+    }
+    if (!result.ok || !result.data) {
+      showError(P.errorMessage(result));
+      P.markUpdated(P.byId('last-updated'), 'HTTP ' + result.status);
+      return;
+    }
+    showError('');
+    const d = result.data;
+    if (!d.visible) {
+      P.byId('workers-note').textContent = d.note ? String(d.note) : 'Workers are not visible to this role.';
+      P.byId('workers-card').hidden = true;
+    } else {
+      P.byId('workers-note').textContent = '';
+      P.byId('workers-card').hidden = false;
+      renderWorkers(d.workers);
+    }
+    P.markUpdated(P.byId('last-updated'));
+  }
+
+  P.boot(function () {
+    P.poll(refresh, REFRESH_MS);
+  });
+})();
