@@ -240,7 +240,7 @@ final class DashboardData {
                 }
             }
         }
-        Map<String, Integer> iterations = Iterations.of(stamps, types);
+        Map<String, Integer> iterations = Iterations.of(stamps, types, root);
         List<FlowGraph.Node> withIterations = new ArrayList<>();
         for (FlowGraph.Node n : flowNodes) {
             withIterations.add(new FlowGraph.Node(n.id(), n.type(), n.query(), n.resultName(), n.left(), n.right(),

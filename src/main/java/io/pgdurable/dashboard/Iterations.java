@@ -10,8 +10,9 @@ import java.util.Map;
  * wrote it: {@code <instance>::<generation>}, where a child orchestration (a loop, or a join or race
  * branch) has the id {@code <parent>::<parent generation>::<node>}. A loop runs each iteration as
  * a new generation of its child, so in {@code ab12cd34::1::<loop>::5::<branch>::1} the loop
- * {@code <loop>} is in its fifth iteration. A node inside a loop gets the iteration of the innermost
- * loop around it; a loop gets the highest iteration any stamp shows for it.
+ * {@code <loop>} is in its fifth iteration. A loop at the root of the graph runs its iterations as
+ * the instance's own generations ({@code <instance>::<generation>}). A node inside a loop gets the
+ * iteration of the innermost loop around it; a loop gets the highest iteration any stamp shows for it.
  */
 final class Iterations {
 
@@ -21,8 +22,10 @@ final class Iterations {
     /**
      * @param stamps a node's stamp by node id (null: none)
      * @param types  each node's type by node id
+     * @param root   the graph's root node
      */
-    static Map<String, Integer> of(Map<String, String> stamps, Map<String, String> types) {
+    static Map<String, Integer> of(Map<String, String> stamps, Map<String, String> types, String root) {
+        boolean rootLoop = "LOOP".equals(types.get(root));
         Map<String, Integer> out = new HashMap<>();
         for (Map.Entry<String, String> e : stamps.entrySet()) {
             String stamp = e.getValue();
@@ -31,16 +34,17 @@ final class Iterations {
             }
             String[] parts = stamp.split("::", -1);
             Integer innermost = null;
-            // parts: instance, gen, node, gen, node, gen, ...
-            for (int k = 2; k + 1 < parts.length; k += 2) {
-                String node = parts[k];
+            // parts: instance, gen, node, gen, node, gen, ...; the instance's generation is the
+            // root loop's iteration
+            for (int k = 0; k + 1 < parts.length; k += 2) {
+                String node = k == 0 ? (rootLoop ? root : null) : parts[k];
                 Integer gen = parseGeneration(parts[k + 1]);
-                if (gen != null && "LOOP".equals(types.get(node))) {
+                if (gen != null && node != null && "LOOP".equals(types.get(node))) {
                     out.merge(node, gen, Math::max);
                     innermost = gen;
                 }
             }
-            if (innermost != null && !"LOOP".equals(types.get(e.getKey()))) {
+            if (innermost != null && !e.getKey().equals(root) && !"LOOP".equals(types.get(e.getKey()))) {
                 out.put(e.getKey(), innermost);
             }
         }

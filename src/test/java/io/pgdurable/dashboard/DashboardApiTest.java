@@ -242,6 +242,35 @@ class DashboardApiTest {
         assertThat(done.path("history").findValuesAsText("type")).contains("ExecutionCompleted");
     }
 
+    @Test
+    void a_loop_shows_the_iteration_it_is_in() throws Exception {
+        String id = fx.startAs(fx.alice, "@> (df.wait_for_signal('tick') ~> 'SELECT 1 AS n')", "looping");
+        HttpSession alice = signedIn(fx.alice, fx.alicePassword);
+        for (int iteration = 1; iteration <= 3; iteration++) {
+            String expected = "loop (iteration " + iteration + ")";
+            JsonNode waiting = Poll.until(WAIT, "the loop to wait in " + expected, () -> alice.getJson("/api/instances/" + id),
+                    j -> j.path("waits").size() == 1 && loopLabel(j).equals(expected));
+            JsonNode signalNode = waiting.path("nodes").findParents("type").stream()
+                    .filter(n -> n.path("type").asText().equals("SIGNAL")).findFirst().orElseThrow();
+            assertThat(signalNode.path("iteration").asInt()).isEqualTo(iteration);
+            if (iteration < 3) {
+                assertThat(alice.postJson("/api/instances/" + id + "/signal", "{\"name\":\"tick\"}", alice.csrf())
+                        .statusCode()).isEqualTo(200);
+            }
+        }
+        alice.postJson("/api/instances/" + id + "/cancel", "{}", alice.csrf());
+        Poll.until(WAIT, "the loop to be cancelled", () -> "cancelled".equals(fx.status(id)));
+    }
+
+    private static String loopLabel(JsonNode instance) {
+        for (JsonNode v : instance.path("graph").path("vertices")) {
+            if (v.path("kind").asText().equals("LOOP")) {
+                return v.path("label").asText();
+            }
+        }
+        return "";
+    }
+
     private static String vertexStatus(JsonNode instance, String kind) {
         for (JsonNode v : instance.path("graph").path("vertices")) {
             if (v.path("kind").asText().equals(kind)) {
