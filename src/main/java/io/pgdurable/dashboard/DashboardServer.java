@@ -61,6 +61,9 @@ public final class DashboardServer implements AutoCloseable {
     static final int MAX_PASSWORD = 1_000;
     /** Sign-ins connecting to the database at once; more wait their turn. */
     static final int SIGN_IN_CONCURRENCY = 4;
+    /** How long a role's password check ({@link #refuseUncheckedPasswords}) is trusted. */
+    static final Duration PASSWORD_CHECK_INTERVAL = Duration.ofMinutes(10);
+    static final int MAX_CHECKED_ROLES = 10_000;
 
     private static final String CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
             + " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -73,6 +76,8 @@ public final class DashboardServer implements AutoCloseable {
     private final Config config;
     private final Sessions sessions;
     private final Semaphore signIns = new Semaphore(SIGN_IN_CONCURRENCY);
+    /** Roles whose password the server was seen to check, until when that is trusted. */
+    private final Map<String, Instant> passwordChecked = new java.util.concurrent.ConcurrentHashMap<>();
     private final Javalin app;
     private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "dashboard-session-sweeper");
@@ -259,6 +264,10 @@ public final class DashboardServer implements AutoCloseable {
             c.close();
             throw e;
         }
+        Sessions.Session previous = sessions.find(ctx.cookie(SESSION_COOKIE));
+        if (previous != null) {
+            sessions.end(previous);
+        }
         Sessions.Session s = sessions.open(role, superuser, c);
         setCookie(ctx, LOGIN_COOKIE, "", 0);
         setCookie(ctx, SESSION_COOKIE, s.id, -1);
@@ -269,17 +278,29 @@ public final class DashboardServer implements AutoCloseable {
      * Signing in proves something only if the server checks the password. Where {@code pg_hba.conf}
      * lets the role in from the dashboard's address without one ({@code trust}, as a worker's own
      * address usually does), a random password gets in too: then nobody signs in as that role, and
-     * the log says why.
+     * the log says why. A role that passed is trusted for {@link #PASSWORD_CHECK_INTERVAL} (each check
+     * is a failed login in the server's log).
      */
     private void refuseUncheckedPasswords(String role) {
+        Instant now = config.clock().instant();
+        Instant checkedUntil = passwordChecked.get(role);
+        if (checkedUntil != null && now.isBefore(checkedUntil)) {
+            return;
+        }
         try (Connection probe = config.database().withUser(role).withPassword(Sessions.randomToken())
                 .withApplicationName("pg-durable dashboard").open()) {
             LOG.log(Level.WARNING, "dashboard sign-in as " + role + " refused: the server let a random password in,"
                     + " so pg_hba.conf does not check passwords for this role from the dashboard's address"
                     + " (trust?); give the dashboard an address that needs one (USER_GUIDE, The web dashboard)");
         } catch (SQLException expected) {
+            // Each check is one failed login in the server's log: at most one per role and interval.
+            if (passwordChecked.size() >= MAX_CHECKED_ROLES) {
+                passwordChecked.clear();
+            }
+            passwordChecked.put(role, now.plus(PASSWORD_CHECK_INTERVAL));
             return;
         }
+        passwordChecked.remove(role);
         throw new Redirect("/login?error=unchecked");
     }
 

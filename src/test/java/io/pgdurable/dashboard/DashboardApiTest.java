@@ -209,6 +209,19 @@ class DashboardApiTest {
     }
 
     @Test
+    void signing_in_again_in_the_same_browser_ends_the_session_it_had() {
+        HttpSession browser = signedIn(fx.alice, fx.alicePassword);
+        String first = browser.cookies.get(DashboardServer.SESSION_COOKIE);
+        long before = dashboardConnections(fx.alice);
+        assertThat(browser.signIn(fx.alice, fx.alicePassword).statusCode()).isEqualTo(303);
+        assertThat(browser.cookies.get(DashboardServer.SESSION_COOKIE)).isNotEqualTo(first);
+        HttpSession stale = new HttpSession(fx.baseUrl());
+        stale.cookies.put(DashboardServer.SESSION_COOKIE, first);
+        assertThat(stale.get("/api/session").statusCode()).isEqualTo(401);
+        Poll.until(WAIT, "the replaced session's connection to close", () -> dashboardConnections(fx.alice) == before);
+    }
+
+    @Test
     void every_answer_forbids_inline_script_and_framing() {
         HttpSession s = signedIn(fx.bob, fx.bobPassword);
         for (String path : List.of("/", "/login", "/assets/app.css", "/api/session", "/instances/00000000")) {
