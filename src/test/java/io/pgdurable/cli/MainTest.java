@@ -143,6 +143,29 @@ class MainTest {
         assertThat(run.err).contains("Missing subcommand", "install");
     }
 
+    @Test
+    void the_dashboard_refuses_credentials_in_its_url_and_bad_options_naming_them() {
+        Run credentials = run("dashboard", "--url", "jdbc:postgresql://127.0.0.1:1/app?user=postgres");
+        assertThat(credentials.exitCode).isEqualTo(2);
+        assertThat(credentials.err).contains("--url names a user or password");
+
+        Run listen = run("dashboard", "--url", "jdbc:postgresql://127.0.0.1:1/app", "--listen", "8080");
+        assertThat(listen.exitCode).isEqualTo(2);
+        assertThat(listen.err).contains("--listen must be host:port", "'8080'");
+
+        Run port = run("dashboard", "--url", "jdbc:postgresql://127.0.0.1:1/app", "--listen", "127.0.0.1:99999");
+        assertThat(port.exitCode).isEqualTo(2);
+        assertThat(port.err).contains("the port must be a number from 0 to 65535, got '99999'");
+
+        Run sessions = run("dashboard", "--url", "jdbc:postgresql://127.0.0.1:1/app", "--max-sessions", "0");
+        assertThat(sessions.exitCode).isEqualTo(2);
+        assertThat(sessions.err).contains("--max-sessions must be from 1 to 1000, got 0");
+
+        Run help = run("dashboard", "--help");
+        assertThat(help.exitCode).isZero();
+        assertThat(help.out).contains("--listen", "--session-idle-minutes", "--secure-cookies", "default: 127.0.0.1:");
+    }
+
     private static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
