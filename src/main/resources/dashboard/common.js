@@ -74,6 +74,47 @@
     return document.getElementById(id);
   }
 
+  /** An array's truthy items (a null row is dropped); anything but an array is the empty list. */
+  function list(value) {
+    return (Array.isArray(value) ? value : []).filter(Boolean);
+  }
+
+  /** <tr class="empty-row"><td colspan="n">message</td></tr> */
+  function emptyRow(message, colspan) {
+    return el('tr', { class: 'empty-row' }, el('td', { colspan: String(colspan) }, message));
+  }
+
+  /**
+   * Replaces the rows of the table's (by id) body with row(item) for each item, or, for no items,
+   * with one empty row saying emptyText across colspan columns. Returns the tbody.
+   */
+  function fillTable(tableId, items, row, emptyText, colspan) {
+    const tbody = clear(byId(tableId).tBodies[0]);
+    items.forEach(function (item) { tbody.appendChild(row(item)); });
+    if (items.length === 0) tbody.appendChild(emptyRow(emptyText, colspan));
+    return tbody;
+  }
+
+  /** Shows message in the error box with this id, or empties and hides it when message is empty. */
+  function showError(boxId, message) {
+    const box = byId(boxId);
+    box.textContent = message || '';
+    box.hidden = !message;
+  }
+
+  /**
+   * A page's visible part that the role may not be allowed to see (section = {visible, note}):
+   * when it is not visible, the server's note (or fallback) goes into #noteId and the elements
+   * with the given ids are hidden; otherwise the note is emptied and they are shown.
+   * Returns whether the part is visible.
+   */
+  function showIfVisible(section, noteId, fallback, partIds) {
+    const visible = !!section.visible;
+    byId(noteId).textContent = visible ? '' : (section.note ? String(section.note) : fallback);
+    partIds.forEach(function (id) { byId(id).hidden = !visible; });
+    return visible;
+  }
+
   // ---------- formatting ----------
 
   function parseTime(iso) {
@@ -220,6 +261,72 @@
     return 'Cannot reach the dashboard server' + (err && err.message ? ': ' + err.message : '.');
   }
 
+  /**
+   * One refresh of a polled page: GETs path and resolves to the result when it is ok and has data,
+   * after emptying the error box errorBoxId. A failure is shown in that box and in #last-updated,
+   * and resolves to null. options.current(), when given, is asked once the answer is in: false
+   * drops the answer (null; nothing shown). options.failed(result) is called after an HTTP failure
+   * is shown. The caller marks #last-updated once it has drawn the data.
+   */
+  async function load(path, errorBoxId, options) {
+    const opts = options || {};
+    let result;
+    try {
+      result = await api(path);
+    } catch (err) {
+      showError(errorBoxId, networkMessage(err));
+      markUpdated(byId('last-updated'), 'network error');
+      return null;
+    }
+    if (opts.current && !opts.current()) return null;
+    if (!result.ok || !result.data) {
+      showError(errorBoxId, errorMessage(result));
+      if (opts.failed) opts.failed(result);
+      markUpdated(byId('last-updated'), 'HTTP ' + result.status);
+      return null;
+    }
+    showError(errorBoxId, '');
+    return result;
+  }
+
+  // ---------- header ----------
+
+  const NAV = [
+    { key: 'instances', href: '/', label: 'Instances' },
+    { key: 'overview', href: '/overview', label: 'Overview' },
+    { key: 'workers', href: '/workers', label: 'Workers' }
+  ];
+
+  /**
+   * Builds the top bar of a signed-in page into <header id="site-header" data-active="...">:
+   * the product name, the nav links (the data-active one marked active, and the current page
+   * when the address is its own), who is signed in and the sign-out form. Runs once.
+   */
+  function siteHeader() {
+    const header = byId('site-header');
+    if (!header || header.firstChild) return;
+    const active = header.getAttribute('data-active');
+    const nav = el('nav', { 'aria-label': 'Main' }, NAV.map(function (item) {
+      const current = item.key === active;
+      return el('a', {
+        id: 'nav-' + item.key,
+        href: item.href,
+        class: current ? 'active' : null,
+        'aria-current': current && location.pathname === item.href ? 'page' : null
+      }, item.label);
+    }));
+    append(header, [
+      el('a', { class: 'brand', href: '/' }, 'pg_durable ', el('span', { class: 'brand-sub' }, 'dashboard')),
+      nav,
+      el('div', { class: 'userbox' },
+        el('span', { id: 'whoami' }),
+        el('span', { id: 'session-db', class: 'session-db' }),
+        el('form', { id: 'sign-out-form', method: 'post', action: '/logout' },
+          el('input', { type: 'hidden', name: 'csrf', value: '' }),
+          el('button', { id: 'sign-out', type: 'submit', disabled: true }, 'Sign out')))
+    ]);
+  }
+
   // ---------- session ----------
 
   /**
@@ -357,9 +464,10 @@
     banner.textContent = message;
   }
 
-  /** Every page but login: DOM ready, then /api/session, then init(session). */
+  /** Every page but login: DOM ready, then the header, then /api/session, then init(session). */
   function boot(init) {
     ready(async function () {
+      siteHeader();
       let s;
       try {
         s = await session();
@@ -384,6 +492,11 @@
     text: text,
     clear: clear,
     byId: byId,
+    list: list,
+    emptyRow: emptyRow,
+    fillTable: fillTable,
+    showError: showError,
+    showIfVisible: showIfVisible,
     parseTime: parseTime,
     formatTime: formatTime,
     setTime: setTime,
@@ -399,8 +512,10 @@
     post: post,
     errorMessage: errorMessage,
     networkMessage: networkMessage,
+    load: load,
     session: session,
     getSession: getSession,
+    siteHeader: siteHeader,
     poll: poll,
     markUpdated: markUpdated,
     ready: ready,

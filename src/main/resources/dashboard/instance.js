@@ -577,11 +577,7 @@
     const note = P.byId('timeline-note');
     note.textContent = truncated ? '(older events not shown)' : '';
     note.hidden = !truncated;
-    const tbody = P.clear(P.byId('timeline').tBodies[0]);
-    list.forEach(function (h) { tbody.appendChild(historyRow(h || {})); });
-    if (list.length === 0) {
-      tbody.appendChild(P.el('tr', { class: 'empty-row' }, P.el('td', { colspan: '6' }, 'No history yet.')));
-    }
+    P.fillTable('timeline', list, function (h) { return historyRow(h || {}); }, 'No history yet.', 6);
   }
 
   // =====================================================================
@@ -618,7 +614,7 @@
   }
 
   function showPageError(message) {
-    P.byId('page-error').textContent = message;
+    P.showError('page-error', message);
     P.byId('instance-content').hidden = true;
   }
 
@@ -639,7 +635,7 @@
       P.markUpdated(P.byId('last-updated'), P.errorMessage(result));
       return true;
     }
-    P.byId('page-error').textContent = '';
+    P.showError('page-error', '');
     P.byId('instance-content').hidden = false;
     render(result.data);
     P.markUpdated(P.byId('last-updated'));

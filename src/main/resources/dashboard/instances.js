@@ -93,10 +93,6 @@
 
   // ---------- table ----------
 
-  function showError(message) {
-    P.byId('list-error').textContent = message || '';
-  }
-
   function createRow(item) {
     const tr = P.el('tr', { class: 'instance-row', 'data-instance-id': String(item.id) },
       P.el('td', { class: 'col-id' }, P.el('a', { href: P.instanceHref(item.id) })),
@@ -120,8 +116,7 @@
   }
 
   function emptyRow() {
-    const message = state.after ? 'No instances on this page.' : 'No instances match these filters.';
-    return P.el('tr', { class: 'empty-row' }, P.el('td', { colspan: '5' }, message));
+    return P.emptyRow(state.after ? 'No instances on this page.' : 'No instances match these filters.', 5);
   }
 
   /** Updates the tbody in place: rows are kept per instance id, reordered, added or removed. */
@@ -172,27 +167,18 @@
 
   async function refresh() {
     const url = requestUrl();
-    let result;
-    try {
-      result = await P.api(url);
-    } catch (err) {
-      showError(P.networkMessage(err));
-      P.markUpdated(P.byId('last-updated'), 'network error');
-      return;
-    }
-    if (url !== requestUrl()) return; // filters or page changed while this was in flight
-    if (!result.ok || !result.data) {
-      showError(P.errorMessage(result));
-      if (result.status === 400) {
-        clearRows();
-        state.next = null;
-        updatePager(null);
+    const result = await P.load(url, 'list-error', {
+      current: function () { return url === requestUrl(); }, // filters or page changed while this was in flight
+      failed: function (failure) {
+        if (failure.status === 400) {
+          clearRows();
+          state.next = null;
+          updatePager(null);
+        }
       }
-      P.markUpdated(P.byId('last-updated'), 'HTTP ' + result.status);
-      return;
-    }
+    });
+    if (!result) return;
     const items = Array.isArray(result.data.items) ? result.data.items : [];
-    showError('');
     state.next = result.data.next || null;
     renderRows(items);
     updatePager(items.length);
@@ -207,7 +193,7 @@
     try {
       filters = filtersFromInputs();
     } catch (err) {
-      showError(err.message);
+      P.showError('list-error', err.message);
       return;
     }
     state.filters = filters;
@@ -215,7 +201,7 @@
     state.next = null;
     state.pageNumber = 1;
     writeUrl();
-    showError('');
+    P.showError('list-error', '');
     state.poller.now();
   }
 

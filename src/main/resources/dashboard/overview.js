@@ -210,17 +210,12 @@
 
   function renderQueue(queue) {
     const q = queue || {};
-    const chart = P.byId('chart-queue');
-    if (!q.visible) {
-      P.byId('queue-note').textContent = q.note ? String(q.note) : 'The queue is not visible to this role.';
-      chart.hidden = true;
+    if (!P.showIfVisible(q, 'queue-note', 'The queue is not visible to this role.', ['chart-queue'])) {
       P.text(P.byId('queue-oldest'), null);
       P.byId('queue-extra').textContent = '';
       return;
     }
     P.byId('queue-extra').textContent = queueExtra(q);
-    P.byId('queue-note').textContent = '';
-    chart.hidden = false;
     addQueueSample(q);
     P.text(P.byId('queue-oldest'),
       q.oldestWaitingSeconds === null || q.oldestWaitingSeconds === undefined
@@ -251,23 +246,12 @@
 
   function renderReconcile(reconcile) {
     const r = reconcile || {};
-    const box = P.byId('reconcile-data');
-    if (!r.visible) {
-      P.byId('reconcile-note').textContent = r.note ? String(r.note) : 'Reconciliation runs are not visible to this role.';
-      box.hidden = true;
-      P.byId('reconcile-table-card').hidden = true;
+    if (!P.showIfVisible(r, 'reconcile-note', 'Reconciliation runs are not visible to this role.',
+      ['reconcile-data', 'reconcile-table-card'])) {
       return;
     }
-    P.byId('reconcile-note').textContent = '';
-    box.hidden = false;
-    P.byId('reconcile-table-card').hidden = false;
-    const runs = (Array.isArray(r.runs) ? r.runs : []).filter(Boolean);
-
-    const tbody = P.clear(P.byId('reconcile-runs').tBodies[0]);
-    runs.forEach(function (run) { tbody.appendChild(reconcileRow(run)); });
-    if (runs.length === 0) {
-      tbody.appendChild(P.el('tr', { class: 'empty-row' }, P.el('td', { colspan: '8' }, 'No reconciliation runs recorded.')));
-    }
+    const runs = P.list(r.runs);
+    P.fillTable('reconcile-runs', runs, reconcileRow, 'No reconciliation runs recorded.', 8);
 
     const points = runs
       .map(function (run) {
@@ -304,39 +288,17 @@
   }
 
   function renderFailures(failures) {
-    const list = (Array.isArray(failures) ? failures : []).filter(Boolean);
-    const tbody = P.clear(P.byId('recent-failures').tBodies[0]);
-    list.forEach(function (f) { tbody.appendChild(failureRow(f)); });
-    if (list.length === 0) {
-      tbody.appendChild(P.el('tr', { class: 'empty-row' }, P.el('td', { colspan: '5' }, 'No recent failures.')));
-    }
+    P.fillTable('recent-failures', P.list(failures), failureRow, 'No recent failures.', 5);
   }
 
   // ---------- loading ----------
 
-  function showError(message) {
-    const box = P.byId('overview-error');
-    box.textContent = message || '';
-    box.hidden = !message;
-  }
-
   async function refresh() {
     const minutes = state.minutes;
-    let result;
-    try {
-      result = await P.api('/api/overview?minutes=' + encodeURIComponent(minutes));
-    } catch (err) {
-      showError(P.networkMessage(err));
-      P.markUpdated(P.byId('last-updated'), 'network error');
-      return;
-    }
-    if (minutes !== state.minutes) return;
-    if (!result.ok || !result.data) {
-      showError(P.errorMessage(result));
-      P.markUpdated(P.byId('last-updated'), 'HTTP ' + result.status);
-      return;
-    }
-    showError('');
+    const result = await P.load('/api/overview?minutes=' + encodeURIComponent(minutes), 'overview-error', {
+      current: function () { return minutes === state.minutes; }
+    });
+    if (!result) return;
     const d = result.data;
     renderCounts(d.counts);
     renderQueue(d.queue);

@@ -41,44 +41,12 @@
     return tr;
   }
 
-  function renderWorkers(workers) {
-    const list = (Array.isArray(workers) ? workers : []).filter(Boolean);
-    const tbody = P.clear(P.byId('workers').tBodies[0]);
-    list.forEach(function (w) { tbody.appendChild(workerRow(w)); });
-    if (list.length === 0) {
-      tbody.appendChild(P.el('tr', { class: 'empty-row' }, P.el('td', { colspan: '6' }, 'No workers have registered.')));
-    }
-  }
-
-  function showError(message) {
-    const box = P.byId('workers-error');
-    box.textContent = message || '';
-    box.hidden = !message;
-  }
-
   async function refresh() {
-    let result;
-    try {
-      result = await P.api('/api/workers');
-    } catch (err) {
-      showError(P.networkMessage(err));
-      P.markUpdated(P.byId('last-updated'), 'network error');
-      return;
-    }
-    if (!result.ok || !result.data) {
-      showError(P.errorMessage(result));
-      P.markUpdated(P.byId('last-updated'), 'HTTP ' + result.status);
-      return;
-    }
-    showError('');
+    const result = await P.load('/api/workers', 'workers-error');
+    if (!result) return;
     const d = result.data;
-    if (!d.visible) {
-      P.byId('workers-note').textContent = d.note ? String(d.note) : 'Workers are not visible to this role.';
-      P.byId('workers-card').hidden = true;
-    } else {
-      P.byId('workers-note').textContent = '';
-      P.byId('workers-card').hidden = false;
-      renderWorkers(d.workers);
+    if (P.showIfVisible(d, 'workers-note', 'Workers are not visible to this role.', ['workers-card'])) {
+      P.fillTable('workers', P.list(d.workers), workerRow, 'No workers have registered.', 6);
     }
     P.markUpdated(P.byId('last-updated'));
   }

@@ -18,7 +18,7 @@ import java.sql.SQLException;
  * The packages depend on each other one way only (see ARCHITECTURE.md):
  *
  * <pre>
- * hosts (cli, pljava, bench)
+ * hosts (cli, pljava, bench, dashboard)
  *   -> graph, reconcile
  *   -> worker
  *   -> engine.store

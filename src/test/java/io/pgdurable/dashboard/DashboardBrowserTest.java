@@ -75,7 +75,9 @@ class DashboardBrowserTest {
         options.setBinary(CHROMIUM.toFile());
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-extensions", "--window-size=1400,1200",
+                "--disable-sync", "--disable-extensions", "--window-size=1400,1200", "--no-proxy-server",
+                // Pages name 127.0.0.1 only: any other name resolves to nothing, so nothing is dialled.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                 "--user-data-dir=" + Files.createTempDirectory(profile, "run"));
         // A driver service per browser: quitting the browser stops its service.
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
