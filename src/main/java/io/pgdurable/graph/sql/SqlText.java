@@ -3,8 +3,10 @@ package io.pgdurable.graph.sql;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A SQL string split into the lexical regions PostgreSQL sees: bare code, string literals,
@@ -70,9 +72,22 @@ public final class SqlText {
     private static final Set<String> TRANSACTION_CONTROL =
             Set.of("BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE");
 
+    /**
+     * Lexed texts by their text. A workflow's steps keep the same SQL from instance to instance
+     * (values go in as bind parameters), and each step's text is lexed several times on its way
+     * (checks, substitution, identifier positions); the cache makes that once per distinct text.
+     * Bounded: texts up to {@value #CACHE_MAX_CHARS} characters, at most {@value #CACHE_MAX_ENTRIES}
+     * of them, all dropped when it is full. A lexed text holds the text's analysis only, the same
+     * for every role.
+     */
+    static final int CACHE_MAX_ENTRIES = 1_024;
+    static final int CACHE_MAX_CHARS = 16_384;
+    private static final Map<String, SqlText> CACHE = new ConcurrentHashMap<>();
+
     private final String sql;
     private final List<Region> regions;
     private final List<int[]> statements;
+    private volatile Set<Integer> identifierPositions;
 
     private SqlText(String sql) {
         this.sql = sql;
@@ -82,7 +97,34 @@ public final class SqlText {
 
     /** Lexes {@code sql}. */
     public static SqlText of(String sql) {
-        return new SqlText(Objects.requireNonNull(sql, "sql"));
+        Objects.requireNonNull(sql, "sql");
+        SqlText cached = CACHE.get(sql);
+        if (cached != null) {
+            return cached;
+        }
+        SqlText text = new SqlText(sql);
+        if (sql.length() <= CACHE_MAX_CHARS) {
+            if (CACHE.size() >= CACHE_MAX_ENTRIES) {
+                CACHE.clear();
+            }
+            CACHE.put(sql, text);
+        }
+        return text;
+    }
+
+    /** How many lexed texts the cache holds now. */
+    static int cachedTexts() {
+        return CACHE.size();
+    }
+
+    /** {@link IdentifierPositions#of} of this text, computed once. */
+    Set<Integer> identifierPositions() {
+        Set<Integer> positions = identifierPositions;
+        if (positions == null) {
+            positions = Set.copyOf(IdentifierPositions.of(this));
+            identifierPositions = positions;
+        }
+        return positions;
     }
 
     /** The text this was made from. */

@@ -306,7 +306,7 @@ public final class Substitution {
         /** Renders lexed text; {@code top} is true for the statement itself, false for a dollar-quoted body. */
         void render(SqlText text, Sink sink, boolean top) {
             String s = text.sql();
-            Set<Integer> identifiers = IdentifierPositions.of(text);
+            Set<Integer> identifiers = text.identifierPositions();
             for (SqlText.Region r : text.regions()) {
                 switch (r.kind()) {
                     case CODE -> code(s, r.start(), r.end(), sink, top, identifiers);

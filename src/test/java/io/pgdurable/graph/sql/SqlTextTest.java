@@ -188,4 +188,23 @@ class SqlTextTest {
     void other_statements_are_not_transaction_control(String sql) {
         assertThat(SqlText.isTransactionControl(sql)).isFalse();
     }
+
+    @Test
+    void a_text_is_lexed_once_and_its_analysis_shared() {
+        String sql = "SELECT " + System.nanoTime() + " FROM playground.{table_name}";
+        SqlText first = SqlText.of(sql);
+        assertThat(SqlText.of(new String(sql))).isSameAs(first);
+        assertThat(first.identifierPositions()).isEqualTo(IdentifierPositions.of(first))
+                .isSameAs(first.identifierPositions()).isNotEmpty();
+    }
+
+    @Test
+    void long_texts_are_lexed_each_time_and_the_cache_stays_bounded() {
+        String longSql = "SELECT '" + "x".repeat(SqlText.CACHE_MAX_CHARS) + "'";
+        assertThat(SqlText.of(longSql)).isNotSameAs(SqlText.of(longSql));
+        for (int k = 0; k < SqlText.CACHE_MAX_ENTRIES + 10; k++) {
+            assertThat(SqlText.of("SELECT " + k).statementCount()).isEqualTo(1);
+        }
+        assertThat(SqlText.cachedTexts()).isLessThanOrEqualTo(SqlText.CACHE_MAX_ENTRIES);
+    }
 }
