@@ -301,6 +301,7 @@
     if (!result) return;
     const d = result.data;
     renderCounts(d.counts);
+    P.byId('counts-note').textContent = d.countsNote ? String(d.countsNote) : '';
     renderQueue(d.queue);
     renderReconcile(d.reconcile);
     renderSeries(d.series);

@@ -222,6 +222,22 @@ class DashboardApiTest {
     }
 
     @Test
+    void the_overview_counts_ended_instances_of_its_window_only() throws Exception {
+        String id = fx.startAs(fx.bob, "'SELECT 42'", "counted");
+        Poll.until(WAIT, "bob's instance to complete", () -> "completed".equals(fx.status(id)));
+        HttpSession bob = signedIn(fx.bob, fx.bobPassword);
+        long lastHour = bob.getJson("/api/overview?minutes=60").path("counts").path("completed").asLong();
+        assertThat(lastHour).isPositive();
+        assertThat(bob.getJson("/api/overview?minutes=60").path("countsNote").asText()).contains("last 60 minutes");
+
+        fx.env.exec("UPDATE df.instances SET terminal_at = now() - interval '2 hours' WHERE id = '" + id + "'");
+        assertThat(bob.getJson("/api/overview?minutes=60").path("counts").path("completed").asLong())
+                .isEqualTo(lastHour - 1);
+        assertThat(bob.getJson("/api/overview?minutes=180").path("counts").path("completed").asLong())
+                .isGreaterThanOrEqualTo(lastHour);
+    }
+
+    @Test
     void every_answer_forbids_inline_script_and_framing() {
         HttpSession s = signedIn(fx.bob, fx.bobPassword);
         for (String path : List.of("/", "/login", "/assets/app.css", "/api/session", "/instances/00000000")) {
