@@ -2,7 +2,7 @@
 -- signatures of the public functions, which functions are SECURITY DEFINER, and who may execute
 -- what.
 BEGIN;
-SELECT plan(67);
+SELECT plan(69);
 
 SELECT is((SELECT kind FROM df_engine.schema_files WHERE file = 'functions/07_start.sql'), 'functions',
           'the function file of df.start is recorded');
@@ -67,6 +67,12 @@ SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname
 SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname = 'idx_instances_terminal_age'),
           'CREATE INDEX idx_instances_terminal_age ON df.instances USING btree (COALESCE(terminal_at, created_at), id) WHERE (status = ANY (ARRAY[''completed''::text, ''failed''::text, ''cancelled''::text]))',
           'reconciliation index on the age of terminal instances');
+SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'df' AND indexname = 'idx_instances_submitter'),
+          'CREATE INDEX idx_instances_submitter ON df.instances USING btree (submitted_by, created_at DESC, id)',
+          'each role''s newest-first page, under row-level security');
+SELECT ok(EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.stxnamespace = 'df'::regnamespace
+                     AND s.stxname = 'instances_terminal_age_stats'),
+          'statistics on the terminal-age expression');
 
 -- Row-level security
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class

@@ -1,7 +1,7 @@
 -- Row-level isolation of every monitoring function: a role sees nothing of another role's
 -- instances, not even through the SECURITY DEFINER engine helpers when it passes their ids.
 BEGIN;
-SELECT plan(40);
+SELECT plan(45);
 
 CREATE ROLE df_t031_alice LOGIN;
 CREATE ROLE df_t031_bob LOGIN;
@@ -138,7 +138,8 @@ SELECT unnest(ARRAY[
     'df._node_statuses(text)', 'df._explain_clip(text,integer,integer)',
     'df._explain_label(text,text,text,text,text)', 'df._explain_render(text,jsonb,boolean)',
     'df._explain_sequence(text,jsonb)', 'df._explain_graph(df._node)', 'df._explain_decode(text)',
-    'df._explain_instance(text)', 'df._explain_classify(text)', 'df._explain_evaluate(text)']) AS signature;
+    'df._explain_instance(text)', 'df._explain_classify(text)', 'df._explain_evaluate(text)',
+    'df._engine_history(text,integer,integer,regrole,uuid)']) AS signature;
 SELECT is(ARRAY(SELECT h.signature FROM monitoring_helpers h
                  WHERE EXISTS (SELECT 1 FROM pg_proc p,
                                       aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -149,10 +150,38 @@ SELECT is(ARRAY(SELECT h.signature FROM monitoring_helpers h
           '{}'::text[], 'df.grant_usage() gives a role every helper the monitoring functions call');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'df'::regnamespace AND p.proname LIKE '\_%'
-                   AND (p.proname LIKE '\_explain%' OR p.proname IN ('_engine_info', '_engine_executions', '_node_statuses',
+                   AND (p.proname LIKE '\_explain%' OR p.proname IN ('_engine_info', '_engine_executions', '_engine_history', '_node_statuses',
                         '_stamp_lineage', '_decode_list_cursor', '_check_list_limit', '_list_instances_max_limit'))
                 EXCEPT SELECT h.signature::regprocedure::text FROM monitoring_helpers h),
           '{}'::text[], 'the helper list above is complete');
+
+CREATE FUNCTION pg_temp.plan_text(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+    v text := '';
+BEGIN
+    FOR r IN EXECUTE 'EXPLAIN ' || q LOOP
+        v := v || r || E'\n';
+    END LOOP;
+    RETURN v;
+END
+$$;
+
+-- df.instance_history: the caller's own instances only, through the guarded helper.
+SET ROLE df_t031_bob;
+SELECT is(ARRAY(SELECT event_type FROM df.instance_history('b0310001')), ARRAY['ExecutionStarted', 'TaskScheduled'],
+          'bob reads his instance''s history, oldest first');
+SELECT is((SELECT count(*) FROM df.instance_history('a0310001')), 0::bigint, 'bob reads none of alice''s history');
+SELECT is((SELECT count(*) FROM df._engine_history('b0310001', 10, 10, 'df_t031_alice'::regrole, NULL)), 0::bigint,
+          'the helper gives nothing to a caller claiming another role without its key');
+SELECT throws_ok($$ SELECT * FROM df.instance_history('b0310001', 1001) $$, '22023',
+          'df.instance_history: limit_count must be between 1 and 1000, got 1001', 'history limit checked');
+-- A role's newest-first page reads its own rows by the submitter index, not past everyone else's.
+SET LOCAL enable_seqscan = off;
+SELECT ok(pg_temp.plan_text('SELECT i.id FROM df.instances i ORDER BY i.created_at DESC, i.id LIMIT 51')
+          LIKE '%idx_instances_submitter%', 'row-level security''s filter is served by idx_instances_submitter');
+RESET enable_seqscan;
+RESET ROLE;
 
 CREATE ROLE df_t031_stranger LOGIN;
 SET ROLE df_t031_stranger;
