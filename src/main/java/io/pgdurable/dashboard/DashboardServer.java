@@ -61,6 +61,8 @@ public final class DashboardServer implements AutoCloseable {
     static final int MAX_PASSWORD = 1_000;
     /** Sign-ins connecting to the database at once; more wait their turn. */
     static final int SIGN_IN_CONCURRENCY = 4;
+    /** How long a sign-in waits for its turn before it is refused. */
+    static final Duration SIGN_IN_WAIT = Duration.ofSeconds(30);
     /** How long a role's password check ({@link #refuseUncheckedPasswords}) is trusted. */
     static final Duration PASSWORD_CHECK_INTERVAL = Duration.ofMinutes(10);
     static final int MAX_CHECKED_ROLES = 10_000;
@@ -238,7 +240,9 @@ public final class DashboardServer implements AutoCloseable {
             throw new Redirect("/login?error=refused");
         }
         Connection c;
-        signIns.acquire();
+        if (!signIns.tryAcquire(SIGN_IN_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new DashboardException(503, "too many sign-ins are waiting for the database; try again shortly");
+        }
         try {
             refuseUncheckedPasswords(role);
             c = config.database().withUser(role).withPassword(password)
