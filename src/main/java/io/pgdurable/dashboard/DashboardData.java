@@ -195,7 +195,7 @@ final class DashboardData {
         Map<String, String> stamps = new HashMap<>();
         Map<String, String> types = new HashMap<>();
         List<ObjectNode> nodeJson = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("""
+        eachRow(c, """
                 SELECT s.node_id, s.node_type, left(s.query, ?), length(s.query), s.result_name, s.left_node,
                        s.right_node, s.status, left(s.result, ?), length(s.result), s.inferred_status,
                        s.updated_at, n.created_at, left(n.error, ?), length(n.error),
@@ -203,43 +203,34 @@ final class DashboardData {
                             THEN n.status_details ->> 'execution_id' END,
                        CASE WHEN s.node_type IN ('IF', 'LOOP', 'JOIN') THEN s.query END
                   FROM df.instance_nodes(?) s
-                  LEFT JOIN df.nodes n ON n.instance_id = ? AND n.id = s.node_id""")) {
-            ps.setInt(1, MAX_TEXT);
-            ps.setInt(2, MAX_TEXT);
-            ps.setInt(3, MAX_TEXT);
-            ps.setString(4, id);
-            ps.setString(5, id);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String nodeId = rs.getString(1);
-                    String type = rs.getString(2);
-                    ObjectNode n = nodes.addObject();
-                    n.put("id", nodeId);
-                    n.put("type", type);
-                    n.put("query", clipped(rs.getString(3), rs.getObject(4)));
-                    n.put("resultName", rs.getString(5));
-                    n.put("status", rs.getString(8));
-                    n.put("result", clipped(rs.getString(9), rs.getObject(10)));
-                    n.put("inferredStatus", rs.getString(11));
-                    n.put("updatedAt", iso(rs.getObject(12, OffsetDateTime.class)));
-                    n.put("createdAt", iso(rs.getObject(13, OffsetDateTime.class)));
-                    n.put("error", clipped(rs.getString(14), rs.getObject(15)));
-                    nodeJson.add(n);
-                    stamps.put(nodeId, rs.getString(16));
-                    types.put(nodeId, type);
-                    // The whole config for the structure (conditions, branches): small for these types.
-                    String config = rs.getString(17) != null ? rs.getString(17) : rs.getString(3);
-                    flowNodes.add(new FlowGraph.Node(nodeId, type, config, rs.getString(5), rs.getString(6),
-                            rs.getString(7), rs.getString(11), null));
-                    if ("SIGNAL".equals(type) && "running".equals(rs.getString(11))) {
-                        ObjectNode w = waits.addObject();
-                        w.put("signalName", FlowGraph.configString(rs.getString(3), "signal_name"));
-                        w.put("nodeId", nodeId);
-                        w.put("since", iso(rs.getObject(12, OffsetDateTime.class)));
-                    }
-                }
+                  LEFT JOIN df.nodes n ON n.instance_id = ? AND n.id = s.node_id""", rs -> {
+            String nodeId = rs.getString(1);
+            String type = rs.getString(2);
+            ObjectNode n = nodes.addObject();
+            n.put("id", nodeId);
+            n.put("type", type);
+            n.put("query", clipped(rs.getString(3), rs.getObject(4)));
+            n.put("resultName", rs.getString(5));
+            n.put("status", rs.getString(8));
+            n.put("result", clipped(rs.getString(9), rs.getObject(10)));
+            n.put("inferredStatus", rs.getString(11));
+            n.put("updatedAt", iso(rs.getObject(12, OffsetDateTime.class)));
+            n.put("createdAt", iso(rs.getObject(13, OffsetDateTime.class)));
+            n.put("error", clipped(rs.getString(14), rs.getObject(15)));
+            nodeJson.add(n);
+            stamps.put(nodeId, rs.getString(16));
+            types.put(nodeId, type);
+            // The whole config for the structure (conditions, branches): small for these types.
+            String config = rs.getString(17) != null ? rs.getString(17) : rs.getString(3);
+            flowNodes.add(new FlowGraph.Node(nodeId, type, config, rs.getString(5), rs.getString(6),
+                    rs.getString(7), rs.getString(11), null));
+            if ("SIGNAL".equals(type) && "running".equals(rs.getString(11))) {
+                ObjectNode w = waits.addObject();
+                w.put("signalName", FlowGraph.configString(rs.getString(3), "signal_name"));
+                w.put("nodeId", nodeId);
+                w.put("since", iso(rs.getObject(12, OffsetDateTime.class)));
             }
-        }
+        }, MAX_TEXT, MAX_TEXT, MAX_TEXT, id, id);
         Map<String, Integer> iterations = Iterations.of(stamps, types, root);
         List<FlowGraph.Node> withIterations = new ArrayList<>();
         for (FlowGraph.Node n : flowNodes) {
@@ -256,25 +247,19 @@ final class DashboardData {
         }
         out.set("graph", FlowGraph.of(root, withIterations, status));
         ArrayNode history = out.putArray("history");
-        try (PreparedStatement ps = c.prepareStatement("""
+        eachRow(c, """
                 SELECT h.execution_id, h.seq, h.event_type, h.name, h.event_time, h.payload, h.payload_length,
                        h.orchestration
-                  FROM df.instance_history(?, ?) h""")) {
-            ps.setString(1, id);
-            ps.setInt(2, HISTORY_EVENTS + 1);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    ObjectNode e = history.addObject();
-                    e.put("executionId", rs.getLong(1));
-                    e.put("seq", rs.getLong(2));
-                    e.put("type", rs.getString(3));
-                    e.put("name", rs.getString(4));
-                    e.put("time", iso(rs.getObject(5, OffsetDateTime.class)));
-                    e.put("detail", clipped(rs.getString(6), rs.getObject(7)));
-                    e.put("orchestration", rs.getString(8));
-                }
-            }
-        }
+                  FROM df.instance_history(?, ?) h""", rs -> {
+            ObjectNode e = history.addObject();
+            e.put("executionId", rs.getLong(1));
+            e.put("seq", rs.getLong(2));
+            e.put("type", rs.getString(3));
+            e.put("name", rs.getString(4));
+            e.put("time", iso(rs.getObject(5, OffsetDateTime.class)));
+            e.put("detail", clipped(rs.getString(6), rs.getObject(7)));
+            e.put("orchestration", rs.getString(8));
+        }, id, HISTORY_EVENTS + 1);
         boolean truncated = history.size() > HISTORY_EVENTS;
         if (truncated) {
             history.remove(0);
@@ -366,21 +351,16 @@ final class DashboardData {
         Instant since = now.minusSeconds(60L * (minutes - 1));
         // Pending and running now; the ended ones of the window only, so that a million kept
         // instances are not counted on every refresh (each part is an index range).
-        try (PreparedStatement ps = c.prepareStatement("""
+        eachRow(c, """
                 SELECT i.status, count(*) FROM df.instances i
                  WHERE i.status IN ('pending', 'running') GROUP BY i.status
                 UNION ALL
                 SELECT i.status, count(*) FROM df.instances i
                  WHERE i.status IN ('completed', 'failed', 'cancelled')
                    AND coalesce(i.terminal_at, i.created_at) >= ?
-                 GROUP BY i.status""")) {
-            ps.setObject(1, utc(since));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    counts.put(rs.getString(1), rs.getLong(2));
-                }
-            }
-        }
+                 GROUP BY i.status""", rs -> {
+            counts.put(rs.getString(1), rs.getLong(2));
+        }, utc(since));
         out.put("countsNote", "pending and running: now; completed, failed and cancelled: ended in the last "
                 + minutes + (minutes == 1 ? " minute" : " minutes"));
         Map<Long, long[]> perMinute = new HashMap<>();
@@ -392,35 +372,24 @@ final class DashboardData {
                      WHERE i.status IN ('completed', 'failed', 'cancelled')
                        AND coalesce(i.terminal_at, i.created_at) >= ?)
                 """;
-        try (PreparedStatement ps = c.prepareStatement(recent + """
+        eachRow(c, recent + """
                 SELECT extract(epoch FROM date_trunc('minute', n.updated_at))::bigint,
                        count(*) FILTER (WHERE n.status = 'completed'),
                        count(*) FILTER (WHERE n.status = 'failed')
                   FROM recent r JOIN df.nodes n ON n.instance_id = r.id
                  WHERE n.updated_at >= ? AND n.node_type IN """ + STEP_TYPES + """
-                 GROUP BY 1""")) {
-            ps.setObject(1, utc(since));
-            ps.setObject(2, utc(since));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    long[] v = perMinute.computeIfAbsent(rs.getLong(1), k -> new long[3]);
-                    v[0] = rs.getLong(2);
-                    v[1] = rs.getLong(3);
-                }
-            }
-        }
-        try (PreparedStatement ps = c.prepareStatement("""
+                 GROUP BY 1""", rs -> {
+            long[] v = perMinute.computeIfAbsent(rs.getLong(1), k -> new long[3]);
+            v[0] = rs.getLong(2);
+            v[1] = rs.getLong(3);
+        }, utc(since), utc(since));
+        eachRow(c, """
                 SELECT extract(epoch FROM date_trunc('minute', coalesce(i.terminal_at, i.created_at)))::bigint, count(*)
                   FROM df.instances i
                  WHERE i.status = 'failed' AND coalesce(i.terminal_at, i.created_at) >= ?
-                 GROUP BY 1""")) {
-            ps.setObject(1, utc(since));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    perMinute.computeIfAbsent(rs.getLong(1), k -> new long[3])[2] = rs.getLong(2);
-                }
-            }
-        }
+                 GROUP BY 1""", rs -> {
+            perMinute.computeIfAbsent(rs.getLong(1), k -> new long[3])[2] = rs.getLong(2);
+        }, utc(since));
         ObjectNode series = out.putObject("series");
         ArrayNode mins = series.putArray("minutes");
         ArrayNode done = series.putArray("completedSteps");
@@ -434,28 +403,21 @@ final class DashboardData {
             failedInstances.add(v[2]);
         }
         ArrayNode failures = out.putArray("recentFailures");
-        try (PreparedStatement ps = c.prepareStatement("""
+        eachRow(c, """
                 SELECT i.id::text, left(i.label, 500), n.id::text, left(coalesce(n.error, n.result::text), ?),
                        n.updated_at
                   FROM df.instances i
                   JOIN df.nodes n ON n.instance_id = i.id AND n.status = 'failed'
                  WHERE i.status = 'failed' AND coalesce(i.terminal_at, i.created_at) >= ?
                  ORDER BY n.updated_at DESC
-                 LIMIT ?""")) {
-            ps.setInt(1, 2_000);
-            ps.setObject(2, utc(since));
-            ps.setInt(3, RECENT_FAILURES);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    ObjectNode f = failures.addObject();
-                    f.put("instanceId", rs.getString(1));
-                    f.put("label", rs.getString(2));
-                    f.put("nodeId", rs.getString(3));
-                    f.put("error", rs.getString(4));
-                    f.put("at", iso(rs.getObject(5, OffsetDateTime.class)));
-                }
-            }
-        }
+                 LIMIT ?""", rs -> {
+            ObjectNode f = failures.addObject();
+            f.put("instanceId", rs.getString(1));
+            f.put("label", rs.getString(2));
+            f.put("nodeId", rs.getString(3));
+            f.put("error", rs.getString(4));
+            f.put("at", iso(rs.getObject(5, OffsetDateTime.class)));
+        }, 2_000, utc(since), RECENT_FAILURES);
         ObjectNode queue = out.putObject("queue");
         queue.put("now", Instant.now().getEpochSecond());
         if (mayRead(c, "df_engine.activity_queue") && mayRead(c, "df_engine.orchestrator_queue")) {
@@ -490,27 +452,22 @@ final class DashboardData {
         if (mayRead(c, "df.reconcile_runs")) {
             reconcile.put("visible", true);
             reconcile.put("note", "");
-            try (PreparedStatement ps = c.prepareStatement("""
+            eachRow(c, """
                     SELECT r.started_at, r.finished_at, r.trigger, r.instances_removed, r.nodes_removed,
                            r.engine_records_retired, r.orphans_reclaimed, left(r.error, 2000)
                       FROM df.reconcile_runs r
                      ORDER BY r.started_at DESC
-                     LIMIT ?""")) {
-                ps.setInt(1, RECONCILE_RUNS);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        ObjectNode r = runs.addObject();
-                        r.put("startedAt", iso(rs.getObject(1, OffsetDateTime.class)));
-                        r.put("finishedAt", iso(rs.getObject(2, OffsetDateTime.class)));
-                        r.put("trigger", rs.getString(3));
-                        r.put("instancesRemoved", rs.getLong(4));
-                        r.put("nodesRemoved", rs.getLong(5));
-                        r.put("engineRecordsRetired", rs.getLong(6));
-                        r.put("orphansReclaimed", rs.getLong(7));
-                        r.put("error", rs.getString(8));
-                    }
-                }
-            }
+                     LIMIT ?""", rs -> {
+                ObjectNode r = runs.addObject();
+                r.put("startedAt", iso(rs.getObject(1, OffsetDateTime.class)));
+                r.put("finishedAt", iso(rs.getObject(2, OffsetDateTime.class)));
+                r.put("trigger", rs.getString(3));
+                r.put("instancesRemoved", rs.getLong(4));
+                r.put("nodesRemoved", rs.getLong(5));
+                r.put("engineRecordsRetired", rs.getLong(6));
+                r.put("orphansReclaimed", rs.getLong(7));
+                r.put("error", rs.getString(8));
+            }, RECONCILE_RUNS);
         } else {
             reconcile.put("visible", false);
             reconcile.put("note", "Reconciliation runs (df.reconcile_runs) are readable by superusers only.");
@@ -549,6 +506,26 @@ final class DashboardData {
             }
         }
         return out;
+    }
+
+    /** Reads one row of a result. */
+    @FunctionalInterface
+    private interface RowReader {
+        void read(ResultSet rs) throws SQLException;
+    }
+
+    /** Runs {@code sql} with {@code args} bound in order and hands each row to {@code reader}. */
+    private static void eachRow(Connection c, String sql, RowReader reader, Object... args) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int k = 0; k < args.length; k++) {
+                ps.setObject(k + 1, args[k]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    reader.read(rs);
+                }
+            }
+        }
     }
 
     private static boolean mayRead(Connection c, String table) throws SQLException {
