@@ -37,6 +37,11 @@ public record HttpNetwork(Resolver resolver, Predicate<InetAddress> mayConnect) 
         }
         return proxy -> new Socket(Proxy.NO_PROXY) {
             @Override
+            public void connect(SocketAddress endpoint) throws IOException {
+                connect(endpoint, 0);
+            }
+
+            @Override
             public void connect(SocketAddress endpoint, int timeout) throws IOException {
                 InetAddress address = endpoint instanceof InetSocketAddress inet ? inet.getAddress() : null;
                 if (address == null || !mayConnect.test(address)) {

@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hc.client5.http.io.DetachedSocketFactory;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -57,10 +58,16 @@ class AddressRefusalTest {
      */
     private static final class RecordingSockets implements DetachedSocketFactory {
         final List<InetSocketAddress> attempts = new ArrayList<>();
+        final List<Socket> created = new ArrayList<>();
 
         @Override
         public Socket create(Proxy proxy) {
-            return new Socket(Proxy.NO_PROXY) {
+            Socket socket = new Socket(Proxy.NO_PROXY) {
+                @Override
+                public void connect(SocketAddress address) throws IOException {
+                    connect(address, 0);
+                }
+
                 @Override
                 public void connect(SocketAddress address, int timeout) throws IOException {
                     attempts.add((InetSocketAddress) address);
@@ -72,11 +79,22 @@ class AddressRefusalTest {
                     throw new IOException("stub socket: not binding " + local);
                 }
             };
+            created.add(socket);
+            return socket;
         }
     }
 
     private final StubResolver resolver = new StubResolver();
     private final RecordingSockets connector = new RecordingSockets();
+
+    /** Whatever a test asked of the stub sockets, none of them was ever connected or bound. */
+    @AfterEach
+    void no_socket_ever_dialled() {
+        assertThat(connector.created).allSatisfy(s -> {
+            assertThat(s.isConnected()).as("a stub socket connected").isFalse();
+            assertThat(s.isBound()).as("a stub socket bound").isFalse();
+        });
+    }
 
     private GuardedHttpClient client(AllowList allowList) {
         return new GuardedHttpClient(new AddressPolicy(allowList), resolver, connector,
@@ -279,8 +297,10 @@ class AddressRefusalTest {
 
             assertThatThrownBy(() -> socket.connect(target, 1000))
                     .isInstanceOf(IOException.class).hasMessageContaining("not dialling");
+            assertThatThrownBy(() -> socket.connect(target))
+                    .isInstanceOf(IOException.class).hasMessageContaining("not dialling");
             assertThat(socket.isConnected()).isFalse();
-            assertThat(connector.attempts).containsExactly(target);
+            assertThat(connector.attempts).containsExactly(target, target);
         }
     }
 }

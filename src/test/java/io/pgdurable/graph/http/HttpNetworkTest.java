@@ -26,9 +26,12 @@ class HttpNetworkTest {
             assertThatThrownBy(() -> socket.connect(new InetSocketAddress(privateAddress, 80), 1000))
                     .isInstanceOf(IOException.class)
                     .hasMessageContaining("does not reach it");
+            assertThatThrownBy(() -> socket.connect(new InetSocketAddress(privateAddress, 80)))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("does not reach it");
             assertThat(socket.isConnected()).isFalse();
         }
-        assertThat(asked).containsExactly(privateAddress);
+        assertThat(asked).containsExactly(privateAddress, privateAddress);
     }
 
     @Test
