@@ -223,7 +223,7 @@ final class DashboardData {
             // The whole config for the structure (conditions, branches): small for these types.
             String config = rs.getString(17) != null ? rs.getString(17) : rs.getString(3);
             flowNodes.add(new FlowGraph.Node(nodeId, type, config, rs.getString(5), rs.getString(6),
-                    rs.getString(7), rs.getString(11), null));
+                    rs.getString(7), rs.getString(11)));
             if ("SIGNAL".equals(type) && "running".equals(rs.getString(11))) {
                 ObjectNode w = waits.addObject();
                 w.put("signalName", FlowGraph.configString(rs.getString(3), "signal_name"));
@@ -232,11 +232,6 @@ final class DashboardData {
             }
         }, MAX_TEXT, MAX_TEXT, MAX_TEXT, id, id);
         Map<String, Integer> iterations = Iterations.of(stamps, types, root);
-        List<FlowGraph.Node> withIterations = new ArrayList<>();
-        for (FlowGraph.Node n : flowNodes) {
-            withIterations.add(new FlowGraph.Node(n.id(), n.type(), n.query(), n.resultName(), n.left(), n.right(),
-                    n.status(), iterations.get(n.id())));
-        }
         for (ObjectNode n : nodeJson) {
             Integer it = iterations.get(n.get("id").asText());
             if (it == null) {
@@ -245,7 +240,7 @@ final class DashboardData {
                 n.put("iteration", it);
             }
         }
-        out.set("graph", FlowGraph.of(root, withIterations, status));
+        out.set("graph", FlowGraph.of(root, flowNodes, status, iterations));
         ArrayNode history = out.putArray("history");
         eachRow(c, """
                 SELECT h.execution_id, h.seq, h.event_type, h.name, h.event_time, h.payload, h.payload_length,

@@ -268,7 +268,7 @@ public final class DashboardServer implements AutoCloseable {
             c.close();
             throw e;
         }
-        Sessions.Session previous = sessions.find(ctx.cookie(SESSION_COOKIE));
+        Sessions.Session previous = current(ctx);
         if (previous != null) {
             sessions.end(previous);
         }
@@ -309,7 +309,7 @@ public final class DashboardServer implements AutoCloseable {
     }
 
     private void signOut(Context ctx) {
-        Sessions.Session s = sessions.find(ctx.cookie(SESSION_COOKIE));
+        Sessions.Session s = current(ctx);
         if (s != null) {
             String token = ctx.formParam("csrf");
             if (!s.csrfMatches(token) && !s.csrfMatches(ctx.header(CSRF_HEADER))) {
@@ -338,7 +338,7 @@ public final class DashboardServer implements AutoCloseable {
     // -----------------------------------------------------------------------------------------
 
     private void page(Context ctx, String name) {
-        if (sessions.find(ctx.cookie(SESSION_COOKIE)) == null) {
+        if (current(ctx) == null) {
             throw new Redirect("/login");
         }
         ctx.html(resource(name));
@@ -355,9 +355,14 @@ public final class DashboardServer implements AutoCloseable {
         json(ctx, out);
     }
 
+    /** The live session the request's cookie names, or null. */
+    private Sessions.Session current(Context ctx) {
+        return sessions.find(ctx.cookie(SESSION_COOKIE));
+    }
+
     /** The request's live session, or a 401 that sends the page to sign in again. */
     private Sessions.Session session(Context ctx) {
-        Sessions.Session s = sessions.find(ctx.cookie(SESSION_COOKIE));
+        Sessions.Session s = current(ctx);
         if (s == null) {
             throw new DashboardException(401, "not signed in, or the session expired; sign in again");
         }

@@ -34,31 +34,35 @@ final class FlowGraph {
 
     /** One df node as {@code df.instance_nodes} reports it. */
     record Node(String id, String type, String query, String resultName, String left, String right,
-                String status, Integer iteration) {
+                String status) {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final java.util.regex.Pattern WHITESPACE = java.util.regex.Pattern.compile("\\s+");
 
     private final Map<String, Node> nodes;
+    private final Map<String, Integer> iterations;
     private final ArrayNode vertices = JSON.createArrayNode();
     private final ArrayNode edges = JSON.createArrayNode();
     private final Set<String> drawn = new HashSet<>();
 
-    private FlowGraph(Map<String, Node> nodes) {
+    private FlowGraph(Map<String, Node> nodes, Map<String, Integer> iterations) {
         this.nodes = nodes;
+        this.iterations = iterations;
     }
 
     /**
      * The flow chart of the graph rooted at {@code root}: {@code {"vertices": [...], "edges": [...]}}.
      *
      * @param instanceStatus the instance's status, shown on the START and END vertices
+     * @param iterations     each loop's current iteration by node id ({@link Iterations})
      */
-    static ObjectNode of(String root, List<Node> nodeList, String instanceStatus) {
+    static ObjectNode of(String root, List<Node> nodeList, String instanceStatus, Map<String, Integer> iterations) {
         Map<String, Node> byId = new HashMap<>();
         for (Node n : nodeList) {
             byId.put(n.id(), n);
         }
-        FlowGraph g = new FlowGraph(byId);
+        FlowGraph g = new FlowGraph(byId, iterations);
         g.vertex("start", "START", "start", "completed", null);
         Ends body = g.flow(root, 0);
         String endStatus = switch (instanceStatus) {
@@ -152,7 +156,8 @@ final class FlowGraph {
                 yield new Ends(List.of(n.id()), List.of(merge));
             }
             case "LOOP" -> {
-                String label = n.iteration() == null ? "loop" : "loop (iteration " + n.iteration() + ")";
+                Integer iteration = iterations.get(n.id());
+                String label = iteration == null ? "loop" : "loop (iteration " + iteration + ")";
                 vertex(n.id(), "LOOP", label, n.status(), n);
                 String condition = configString(n.query(), "condition_node");
                 List<String> bodyFrom = List.of(n.id());
@@ -210,7 +215,7 @@ final class FlowGraph {
         if (n.resultName() != null) {
             what = n.resultName() + " := " + what;
         }
-        what = what.replaceAll("\\s+", " ").strip();
+        what = WHITESPACE.matcher(what).replaceAll(" ").strip();
         return what.length() > MAX_LABEL ? what.substring(0, MAX_LABEL) + "…" : what;
     }
 
