@@ -119,3 +119,34 @@ END
 $$;
 REVOKE ALL ON FUNCTION df_engine.activity_lease_held(bigint, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION df_engine.activity_lease_held(bigint, uuid) TO PUBLIC;
+
+-- What a SQL step may leave in its session, undone by the worker inside the step's own
+-- transaction, right before its COMMIT and in the same round trip as its completion: everything
+-- DISCARD ALL undoes (cursors, a changed session user, settings, LISTENs, session advisory locks,
+-- temporary tables, sequence state, statements prepared with SQL PREPARE) except the server's
+-- cached plans and the driver's own protocol-level statements. If the transaction rolls back, the
+-- worker resets the session again after it (io.pgdurable.graph.step.StepConnections).
+--
+-- It runs as its caller (the submitting role, on its own session) and has no SET clause, which
+-- would keep a search_path the step set: so everything in it is schema-qualified, and nothing in
+-- it resolves through the role's search_path. Settings are reset before the COMMIT, so the role's
+-- deferred triggers fire with the role's own settings, not with what the step's SQL SET.
+CREATE OR REPLACE FUNCTION df_engine.reset_step_session() RETURNS void
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    v_name pg_catalog.text;  -- even a type name would resolve through the role's search_path
+BEGIN
+    EXECUTE 'CLOSE ALL';
+    SET SESSION AUTHORIZATION DEFAULT;
+    RESET ALL;
+    UNLISTEN *;
+    PERFORM pg_catalog.pg_advisory_unlock_all();
+    DISCARD TEMP;
+    DISCARD SEQUENCES;
+    FOR v_name IN SELECT p.name FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql LOOP
+        EXECUTE pg_catalog.format('DEALLOCATE %I', v_name);
+    END LOOP;
+END
+$fn$;
+GRANT EXECUTE ON FUNCTION df_engine.reset_step_session() TO PUBLIC;

@@ -283,6 +283,11 @@ DECLARE
     v_name text;
 BEGIN
     routed := 0;
+    remaining := 0;
+    -- Most runs find nothing to route: the partial index answers that alone.
+    IF NOT EXISTS (SELECT 1 FROM df.signal_buffer b WHERE b.needs_routing) THEN
+        RETURN;
+    END IF;
     -- Signals whose instance was deleted while they were being sent: nobody can take them.
     DELETE FROM df.signal_buffer b
      WHERE b.needs_routing AND NOT EXISTS (SELECT 1 FROM df.instances i WHERE i.id = b.instance_id);

@@ -30,7 +30,18 @@ public interface ActivityContext {
      * back and {@link LeaseLostException} is thrown. A result over the worker's {@link #limits()}
      * rolls the transaction back and throws {@link JsonLimitException}.
      */
-    void completeAndCommit(Connection connection, Object result) throws SQLException;
+    default void completeAndCommit(Connection connection, Object result) throws SQLException {
+        completeAndCommit(connection, result, null);
+    }
+
+    /**
+     * Like {@link #completeAndCommit(Connection, Object)}, and runs {@code beforeCommit} (one
+     * statement of the caller's own, without parameters, every name in it schema-qualified; or
+     * {@code null}) in the same transaction right after the completion and before the
+     * {@code COMMIT}, in the same round trip: a pooled connection's owner resets the session there
+     * instead of in a round trip of its own. If anything fails, nothing of it commits.
+     */
+    void completeAndCommit(Connection connection, Object result, String beforeCommit) throws SQLException;
 
     /**
      * The worker's limits on results. {@link #completeAndCommit} checks the result against them

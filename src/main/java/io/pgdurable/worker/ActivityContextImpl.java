@@ -98,7 +98,7 @@ final class ActivityContextImpl implements ActivityContext {
     }
 
     @Override
-    public void completeAndCommit(Connection connection, Object result) throws SQLException {
+    public void completeAndCommit(Connection connection, Object result, String beforeCommit) throws SQLException {
         if (connection.getAutoCommit()) {
             throw new IllegalStateException("completeAndCommit needs a connection with autocommit off,"
                     + " holding the activity's uncommitted work");
@@ -106,7 +106,7 @@ final class ActivityContextImpl implements ActivityContext {
         try {
             String json = limits.checkedJson(result, describeResult());
             faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
-            next = local.completeAndCommit(connection, item, json);
+            next = local.completeAndCommit(connection, item, json, beforeCommit);
         } catch (SQLException e) {
             OrchestrationDispatcher.rollbackQuietly(connection);
             if ("55000".equals(e.getSQLState())) {

@@ -57,17 +57,19 @@ final class LocalDispatch {
 
     /**
      * Records {@code item}'s result in {@code c}'s open transaction, with the next turn when it
-     * can, and commits. Returns the next activity, leased to this worker, or {@code null}.
+     * can, runs {@code beforeCommit} (see {@link io.pgdurable.engine.ActivityContext#completeAndCommit(Connection,
+     * Object, String)}), and commits. Returns the next activity, leased to this worker, or {@code null}.
      */
-    ActivityItem completeAndCommit(Connection c, ActivityItem item, String result) throws SQLException {
+    ActivityItem completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit)
+            throws SQLException {
         ReplaySession session = runtime.config().shortPath() && !wasRefused(item.instanceId())
                 ? runtime.sessions().take(item.instanceId()) : null;
         if (session == null) {
-            return queued(c, item, result);
+            return queued(c, item, result, beforeCommit);
         }
         if (session.executionId() != item.executionId() || !session.isReusable()) {
             session.close();
-            return queued(c, item, result);
+            return queued(c, item, result, beforeCommit);
         }
         Instant now = runtime.config().clock().instant();
         int expected = session.eventsApplied();
@@ -80,13 +82,13 @@ final class LocalDispatch {
             // The queue path takes the turn again and fails the instance the usual way.
             LOG.log(Level.FINE, "short path of " + item.instanceId() + " not taken: the turn failed", e);
             session.close();
-            return queued(c, item, result);
+            return queued(c, item, result, beforeCommit);
         }
         String why = TurnAdvance.whyNot(item, turn);
         if (why != null) {
             LOG.finer(() -> "short path of " + item.instanceId() + " not taken: " + why);
             session.close();
-            return queued(c, item, result);
+            return queued(c, item, result, beforeCommit);
         }
         long scheduled = turn.actions().stream().filter(Action.ScheduleActivity.class::isInstance).count();
         boolean lease = scheduled > 0 && !runtime.stopping();
@@ -94,7 +96,7 @@ final class LocalDispatch {
         try {
             runtime.config().faultInjector().at(FaultPoint.SHORT_PATH_DECIDED, item.instanceId());
             outcome = TurnAdvance.completeAdvanceAndCommit(c, item, result, expected, now, turn,
-                    lease ? runtime.config().workerId() : null, runtime.config().leaseDuration());
+                    lease ? runtime.config().workerId() : null, runtime.config().leaseDuration(), beforeCommit);
         } catch (SQLException e) {
             session.close();
             if ("55000".equals(e.getSQLState()) || TransientErrors.isTransient(e)) {
@@ -134,8 +136,9 @@ final class LocalDispatch {
     }
 
     /** The queue path: the completion is queued for an orchestration turn, which is woken. */
-    private ActivityItem queued(Connection c, ActivityItem item, String result) throws SQLException {
-        queue.completeAndCommit(c, item, result);
+    private ActivityItem queued(Connection c, ActivityItem item, String result, String beforeCommit)
+            throws SQLException {
+        queue.completeAndCommit(c, item, result, beforeCommit);
         runtime.orchestrationWakeup().signal();
         return null;
     }

@@ -89,9 +89,10 @@ class EngineFunctionAttackTest {
                     .as("df_engine functions %s may execute", role)
                     // is_terminal is a pure function of its argument; activity_lease_held, like the
                     // completions (complete_and_advance is the short path's), answers only for a
-                    // caller holding the item's lease token.
+                    // caller holding the item's lease token; reset_step_session runs as its caller
+                    // and only on the caller's own session.
                     .containsExactly("activity_lease_held", "complete_activity", "complete_activity_or_fail",
-                            "complete_and_advance", "is_terminal");
+                            "complete_and_advance", "is_terminal", "reset_step_session");
         }
     }
 

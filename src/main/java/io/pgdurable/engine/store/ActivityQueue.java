@@ -128,9 +128,10 @@ public final class ActivityQueue {
      * operator is used. A {@code SET LOCAL search_path} here is not the answer: the user's own
      * deferred triggers fire at this {@code COMMIT} and must see the role's search_path.
      */
-    public void completeAndCommit(Connection c, ActivityItem item, String result) throws SQLException {
+    public void completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT df_engine.complete_activity_or_fail(?, ?, ?); COMMIT")) {
+                "SELECT df_engine.complete_activity_or_fail(?, ?, ?); " + StoreSql.beforeCommit(beforeCommit))) {
             ps.setLong(1, item.id());
             ps.setObject(2, item.leaseToken());
             ps.setString(3, result);

@@ -46,6 +46,14 @@ final class StoreSql {
         }
     }
 
+    /**
+     * The end of a completion's statement text: {@code beforeCommit} (a constant statement of the
+     * caller's, or {@code null}), then the {@code COMMIT}.
+     */
+    static String beforeCommit(String beforeCommit) {
+        return beforeCommit == null ? "COMMIT" : beforeCommit + "; COMMIT";
+    }
+
     static Timestamp ts(Instant instant) {
         return Timestamp.from(instant);
     }

@@ -82,14 +82,17 @@ public final class TurnAdvance {
      * the server never reaches the {@code COMMIT}. Nothing here resolves through the
      * connection's search_path (see there): the turn goes as text, and the function reads it.
      *
-     * @param leaseOwner when not {@code null}, the turn's first new activity is leased to this
-     *                   owner for {@code lease} and returned, so the caller runs it without a claim
+     * @param leaseOwner   when not {@code null}, the turn's first new activity is leased to this
+     *                     owner for {@code lease} and returned, so the caller runs it without a claim
+     * @param beforeCommit a constant statement of the caller's run right before the {@code COMMIT},
+     *                     or {@code null} (see {@link io.pgdurable.engine.ActivityContext})
      */
     public static Outcome completeAdvanceAndCommit(Connection c, ActivityItem item, String itemResult,
                                                    int expectedEvents, Instant turnTime, TurnResult result,
-                                                   String leaseOwner, Duration lease) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT * FROM df_engine.complete_and_advance(?, ?, ?, ?, ?, ?, ?, ?); COMMIT")) {
+                                                   String leaseOwner, Duration lease, String beforeCommit)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT * FROM df_engine.complete_and_advance(?, ?, ?, ?, ?, ?, ?, ?); "
+                + StoreSql.beforeCommit(beforeCommit))) {
             ps.setLong(1, item.id());
             ps.setObject(2, item.leaseToken());
             ps.setString(3, itemResult);

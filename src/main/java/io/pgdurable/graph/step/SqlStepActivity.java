@@ -109,7 +109,9 @@ public final class SqlStepActivity implements Activity {
                 }
                 return result;
             }
-            ctx.completeAndCommit(c, result);
+            // The session's reset travels with the completion, before the COMMIT.
+            ctx.completeAndCommit(c, result, StepConnections.RESET_BEFORE_COMMIT);
+            lease.resetWithCommit();
             return result;
         }
     }

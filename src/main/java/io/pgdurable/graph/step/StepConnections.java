@@ -81,6 +81,15 @@ public final class StepConnections implements AutoCloseable {
             SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql""";
 
     /**
+     * The same reset as {@link #RESET}, as one statement that runs inside the step's transaction,
+     * right before its {@code COMMIT} and in the same round trip as its completion (see
+     * {@code df_engine.reset_step_session} in {@code sql/functions/08_control.sql}). Only in the
+     * control database, where the function is; once that commit succeeded,
+     * {@link Lease#resetWithCommit()} spares the lease its own reset.
+     */
+    public static final String RESET_BEFORE_COMMIT = "SELECT df_engine.reset_step_session()";
+
+    /**
      * The longest wait of one {@link #borrow} slice (never more than the acquire timeout, never
      * less than Hikari's smallest connection timeout, 250 ms).
      */
@@ -344,6 +353,7 @@ public final class StepConnections implements AutoCloseable {
     public final class Lease implements AutoCloseable {
         private final RolePool pool;
         private final Connection connection;
+        private boolean resetWithCommit;
 
         private Lease(RolePool pool, Connection connection) {
             this.pool = pool;
@@ -354,6 +364,14 @@ public final class StepConnections implements AutoCloseable {
             return connection;
         }
 
+        /**
+         * Says that the step's transaction ran {@link #RESET_BEFORE_COMMIT} and committed, so the
+         * session is reset already and closing the lease only returns the connection.
+         */
+        public void resetWithCommit() {
+            resetWithCommit = true;
+        }
+
         @Override
         public void close() {
             try {
@@ -362,7 +380,9 @@ public final class StepConnections implements AutoCloseable {
                         connection.rollback();
                         connection.setAutoCommit(true);
                     }
-                    reset(connection);
+                    if (!resetWithCommit) {
+                        reset(connection);
+                    }
                 }
             } catch (SQLException e) {
                 // A connection we cannot reset must not be reused.

@@ -103,6 +103,42 @@ class ShortPathTest {
     }
 
     @Test
+    void a_step_that_leaves_state_in_its_session_hands_the_next_step_a_clean_one() {
+        // The reset travels with the step's completion, before its COMMIT (see
+        // df_engine.reset_step_session): the next step, on the same pooled connection, finds none of it.
+        execAsApp(env, "CREATE TABLE sessions (step text, pid int, work_mem text, search_path text,"
+                + " prepared bigint, temp_gone boolean, listening bigint, advisory bigint)");
+        Worker worker = env.startWorker(FaultInjector.NONE, true);
+        String leave = "'DO $$ BEGIN"
+                + " PERFORM pg_catalog.set_config(''work_mem'', ''7MB'', false);"
+                + " EXECUTE ''PREPARE leftover AS SELECT 42'';"
+                + " CREATE TEMP TABLE leftover_temp (x int);"
+                + " EXECUTE ''LISTEN leftover_channel'';"
+                + " PERFORM pg_catalog.pg_advisory_lock(4242);"
+                + " INSERT INTO public.sessions (step, pid) VALUES (''leave'', pg_catalog.pg_backend_pid());"
+                + " PERFORM pg_catalog.set_config(''search_path'', ''pg_catalog'', false);"
+                + " END $$'";
+        String look = "'INSERT INTO public.sessions SELECT ''look'', pg_catalog.pg_backend_pid(),"
+                + " pg_catalog.current_setting(''work_mem''), pg_catalog.current_setting(''search_path''),"
+                + " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql),"
+                + " pg_catalog.to_regclass(''pg_temp.leftover_temp'') IS NULL,"
+                + " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels()),"
+                + " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks l WHERE l.locktype = ''advisory''"
+                + " AND l.pid = pg_catalog.pg_backend_pid()) RETURNING step'";
+
+        String id = env.start(leave + " ~> " + look);
+
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        assertThat(worker.stats().shortPathTurns()).isEqualTo(2);
+        assertThat(adminColumn(env, "SELECT count(DISTINCT pid)::text || ' of ' || count(*) FROM sessions"))
+                .as("both steps on one pooled connection").containsExactly("1 of 2");
+        assertThat(adminColumn(env, "SELECT concat_ws(' ', work_mem, search_path, prepared, temp_gone, listening,"
+                + " advisory) FROM sessions WHERE step = 'look'"))
+                .containsExactly(adminColumn(env, "SELECT concat_ws(' ', current_setting('work_mem'),"
+                        + " '\"$user\", public', 0, true, 0, 0)").get(0));
+    }
+
+    @Test
     void an_if_takes_the_short_path_from_its_condition_into_the_taken_arm() {
         Worker worker = env.startWorker(FaultInjector.NONE, true);
 
