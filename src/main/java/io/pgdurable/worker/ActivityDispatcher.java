@@ -210,17 +210,19 @@ final class ActivityDispatcher implements Runnable {
             runtime.config().faultInjector().at(FaultPoint.BEFORE_ACTIVITY_START, item.instanceId());
             Activity activity = runtime.registry().findActivity(item.name()).orElse(null);
             if (activity == null) {
+                // Falls through to finished() below like every other outcome: the slot and the
+                // partition key's share must come back, or unknown activities starve the worker.
                 complete(item, new FailureDetails("NotRegistered", "no activity named '" + item.name()
                         + "' is registered on worker " + runtime.config().workerId()).toJson(), true);
-                return null;
-            }
-            if (!activity.checksLeaseItself()) {
-                ctx.checkLease();
-            }
-            Object result = activity.run(ctx);
-            if (!ctx.completed() && !ctx.leaseLost()) {
-                // Over the limits, the activity fails (below) instead of storing what cannot be read back.
-                complete(item, runtime.config().limits().checkedJson(result, ctx.describeResult()), false);
+            } else {
+                if (!activity.checksLeaseItself()) {
+                    ctx.checkLease();
+                }
+                Object result = activity.run(ctx);
+                if (!ctx.completed() && !ctx.leaseLost()) {
+                    // Over the limits, the activity fails (below) instead of storing what cannot be read back.
+                    complete(item, runtime.config().limits().checkedJson(result, ctx.describeResult()), false);
+                }
             }
         } catch (SimulatedCrashException e) {
             // A leased next item is abandoned too, as by a worker that died: its lease runs out.
