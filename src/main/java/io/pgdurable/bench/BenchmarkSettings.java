@@ -26,6 +26,7 @@ public final class BenchmarkSettings {
     private final int longSteps;
     private final Duration ceilingDuration;
     private final int warmupInstances;
+    private final int warmupRounds;
     private final int fairnessFlood;
     private final Duration fairnessStep;
     private final Duration timeout;
@@ -48,6 +49,7 @@ public final class BenchmarkSettings {
         this.longSteps = b.longSteps;
         this.ceilingDuration = b.ceilingDuration;
         this.warmupInstances = b.warmupInstances;
+        this.warmupRounds = b.warmupRounds;
         this.fairnessFlood = b.fairnessFlood;
         this.fairnessStep = b.fairnessStep;
         this.timeout = b.timeout;
@@ -84,6 +86,8 @@ public final class BenchmarkSettings {
     public Duration ceilingDuration() { return ceilingDuration; }
     /** Orchestrations run, unmeasured, before the engine scenarios; 0 skips the warm-up. */
     public int warmupInstances() { return warmupInstances; }
+    /** The most warm-up rounds a scenario runs before it gives up waiting for the JIT to settle. */
+    public int warmupRounds() { return warmupRounds; }
     /** Fairness: one-step workflows the flooding role starts at once. */
     public int fairnessFlood() { return fairnessFlood; }
     /** Fairness: how long each of the flood's steps sleeps. */
@@ -110,6 +114,7 @@ public final class BenchmarkSettings {
     public static final int MAX_SCALE_HISTORY = 10_000_000;
     /** The most workflows the scale scenario leaves waiting on a signal. */
     public static final int MAX_SCALE_WAITING = 1_000_000;
+    public static final int MAX_WARMUP_ROUNDS = 1_000;
 
     public static final class Builder {
         private final String jdbcUrl;
@@ -127,6 +132,7 @@ public final class BenchmarkSettings {
         private int longSteps = 500;
         private Duration ceilingDuration = Duration.ofSeconds(5);
         private int warmupInstances = 200;
+        private int warmupRounds = 10;
         private int fairnessFlood = 2000;
         private Duration fairnessStep = Duration.ofMillis(10);
         private Duration timeout = Duration.ofMinutes(10);
@@ -151,6 +157,7 @@ public final class BenchmarkSettings {
         public Builder longSteps(int v) { this.longSteps = v; return this; }
         public Builder ceilingDuration(Duration v) { this.ceilingDuration = v; return this; }
         public Builder warmupInstances(int v) { this.warmupInstances = v; return this; }
+        public Builder warmupRounds(int v) { this.warmupRounds = v; return this; }
         public Builder fairnessFlood(int v) { this.fairnessFlood = v; return this; }
         public Builder fairnessStep(Duration v) { this.fairnessStep = v; return this; }
         public Builder timeout(Duration v) { this.timeout = v; return this; }
@@ -176,6 +183,10 @@ public final class BenchmarkSettings {
             positive("fairness step", fairnessStep);
             if (warmupInstances < 0) {
                 throw new IllegalArgumentException("warm-up instances must not be negative, got " + warmupInstances);
+            }
+            if (warmupRounds < 1 || warmupRounds > MAX_WARMUP_ROUNDS) {
+                throw new IllegalArgumentException("--warmup-rounds must be between 1 and " + MAX_WARMUP_ROUNDS
+                        + ", got " + warmupRounds);
             }
             positive("ceiling duration", ceilingDuration);
             positive("timeout", timeout);

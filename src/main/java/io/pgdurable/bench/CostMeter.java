@@ -207,6 +207,38 @@ final class CostMeter {
         }
     }
 
+    /**
+     * CPU time so far of this JVM's JIT compiler threads, in ms (from {@code /proc/self/task}, where
+     * HotSpot names them "C1 CompilerThread..." and "C2 CompilerThread..."), or -1 where /proc
+     * does not say.
+     */
+    static double compilerCpuMillis() {
+        long ticks = 0;
+        boolean found = false;
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path task : tasks) {
+                String text;
+                try {
+                    text = Files.readString(task.resolve("stat"));
+                } catch (IOException gone) {
+                    continue;
+                }
+                int open = text.indexOf('(');
+                if (open < 0 || !text.startsWith("CompilerThre", open + 4)) {
+                    continue;
+                }
+                Optional<long[]> stat = parseStat(text);
+                if (stat.isPresent()) {
+                    ticks += stat.get()[1];
+                    found = true;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return found ? ticks * MILLIS_PER_TICK : -1;
+    }
+
     /** Parses the text of a {@code /proc/<pid>/stat} file; see {@link #readStat}. */
     static Optional<long[]> parseStat(String text) {
         // The command name (field 2) is in parentheses and may hold spaces and parentheses: count

@@ -59,11 +59,15 @@ final class DfBenchmark {
         try (Host host = scenario == Scenario.DF ? new InProcessHost() : new InDatabaseHost(admin);
              Connection app = connectAsRole()) {
             if (settings.warmupInstances() > 0) {
-                out.printf(Locale.ROOT, "%s: warm-up, %d workflows x %d steps ...%n", name, settings.warmupInstances(),
-                        steps);
+                out.printf(Locale.ROOT, "%s: warm-up, rounds of %d workflows x %d steps ...%n", name,
+                        settings.warmupInstances(), steps);
                 out.flush();
-                start(app, label + "-warmup", settings.warmupInstances(), steps);
-                await(admin, label + "-warmup", settings.warmupInstances(), host);
+                int[] round = {0};
+                WarmupRounds.repeat(out, name, scenario == Scenario.DF ? settings.warmupRounds() : 1, () -> {
+                    String warm = label + "-warmup-" + ++round[0];
+                    start(app, warm, settings.warmupInstances(), steps);
+                    await(admin, warm, settings.warmupInstances(), host);
+                });
                 execute(admin, "TRUNCATE public.bench_df_rows");
             }
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",

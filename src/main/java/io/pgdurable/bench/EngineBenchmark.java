@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -65,10 +66,11 @@ public final class EngineBenchmark {
     static final String LONG = NAME_PREFIX + "long";
 
     private static final int REFERENCE_RUNS = 3;
-    private static final int WARMUP_SINGLE_RUNS = 5;
+    private static final int WARMUP_SINGLE_RUNS = 20;
     private static final int CEILING_WARMUP_INSERTS = 20;
-    private static final Duration GROUP_POLL = Duration.ofMillis(20);
-    private static final long SINGLE_POLL_NANOS = 1_000_000;
+    /** How often a wait reads the instances' status, besides being told of each end by the worker. */
+    private static final long GROUP_CHECK_MILLIS = 100;
+    private static final long SINGLE_CHECK_MILLIS = 20;
     private static final Duration RECENT_HEARTBEAT = Duration.ofMinutes(1);
     private static final String PAYLOAD = "x".repeat(100);
 
@@ -110,6 +112,7 @@ public final class EngineBenchmark {
     private final BenchmarkSettings settings;
     private final PrintWriter out;
     private final String runTag = UUID.randomUUID().toString().substring(0, 8);
+    private final Finishes finishes = new Finishes();
 
     public EngineBenchmark(BenchmarkSettings settings, PrintWriter out) {
         this.settings = settings;
@@ -347,6 +350,7 @@ public final class EngineBenchmark {
                 .orchestrationThreads(settings.orchestrationThreads())
                 .turnBatchSize(settings.turnBatchSize())
                 .shortPath(settings.shortPath())
+                .onInstanceFinished(finishes)
                 .build();
     }
 
@@ -387,15 +391,16 @@ public final class EngineBenchmark {
             if (n == 0) {
                 return;
             }
-            out.printf(Locale.ROOT, "warm-up: %d x %d steps at once, then %d single-step runs ...%n",
+            out.printf(Locale.ROOT, "warm-up: rounds of %d x %d steps at once, then %d single-step runs ...%n",
                     n, settings.steps(), WARMUP_SINGLE_RUNS);
             out.flush();
             long started = System.nanoTime();
-            startMany(WARMUP, n, settings.steps());
-            awaitGroup(WARMUP, n);
-            for (int i = 0; i < WARMUP_SINGLE_RUNS; i++) {
-                runOne(WARMUP, 1);
-            }
+            WarmupRounds.repeat(out, "warm-up", settings.warmupRounds(), () -> {
+                awaitGroup(WARMUP, n, startMany(WARMUP, n, settings.steps()));
+                for (int i = 0; i < WARMUP_SINGLE_RUNS; i++) {
+                    runOne(WARMUP, 1);
+                }
+            });
             out.printf(Locale.ROOT, "warm-up: done in %.2f s%n", (System.nanoTime() - started) / 1e9);
             out.flush();
         }
@@ -408,8 +413,7 @@ public final class EngineBenchmark {
             out.flush();
             CostMeter.Mark mark = meter.start(admin);
             long started = System.nanoTime();
-            startMany(THROUGHPUT, instances, steps);
-            long finished = awaitGroup(THROUGHPUT, instances);
+            long finished = awaitGroup(THROUGHPUT, instances, startMany(THROUGHPUT, instances, steps));
             costs.put("throughput", meter.stop(admin, mark, (long) instances * steps));
             Duration wall = Duration.ofNanos(finished - started);
             LatencyStats perInstance = instanceLatencies(THROUGHPUT);
@@ -426,8 +430,8 @@ public final class EngineBenchmark {
 
         BenchmarkReport.Latency latency() throws SQLException {
             int samples = settings.latencySamples();
-            out.printf(Locale.ROOT, "latency: %d single-step orchestrations one at a time, polled every 1 ms ...%n",
-                    samples);
+            out.printf(Locale.ROOT, "latency: %d single-step orchestrations one at a time, each awaited until the"
+                    + " worker has committed its end ...%n", samples);
             out.flush();
             long[] nanos = new long[samples];
             CostMeter.Mark mark = meter.start(admin);
@@ -472,7 +476,8 @@ public final class EngineBenchmark {
         }
 
         /** Starts {@code count} instances of {@code name} in one statement, hence one transaction. */
-        private void startMany(String name, int count, int steps) throws SQLException {
+        private Finishes.Group startMany(String name, int count, int steps) throws SQLException {
+            Finishes.Group group = finishes.group(name + "-" + runTag);
             String[] ids = new String[count];
             for (int i = 0; i < count; i++) {
                 ids[i] = nextId(name);
@@ -483,47 +488,72 @@ public final class EngineBenchmark {
                 ps.setArray(3, admin.createArrayOf("text", ids));
                 ps.executeQuery().close();
             }
+            return group;
         }
 
-        /** Polls until no instance of {@code name} is pending or running; returns when that was seen. */
-        private long awaitGroup(String name, int count) throws SQLException {
+        /**
+         * Waits until the worker has reported all {@code count} instances of {@code group} ended,
+         * confirmed by reading that none of {@code name} is pending or running (read every
+         * 100 ms meanwhile, in case one ended unreported); returns when
+         * the last end was seen.
+         */
+        private long awaitGroup(String name, int count, Finishes.Group group) throws SQLException {
             long deadline = System.nanoTime() + settings.timeout().toNanos();
+            long allSeen = 0;
             try (PreparedStatement ps = admin.prepareStatement(COUNT_UNFINISHED)) {
                 ps.setString(1, name);
                 while (true) {
+                    if (allSeen == 0 && awaitQuietly(group, count) >= count) {
+                        allSeen = System.nanoTime();
+                    } else if (allSeen != 0) {
+                        pause(GROUP_CHECK_MILLIS * 1_000_000);
+                    }
                     long unfinished = single(ps);
                     long now = System.nanoTime();
                     if (unfinished == 0) {
-                        return now;
+                        return allSeen != 0 ? allSeen : now;
                     }
                     if (now > deadline) {
                         throw new DurableException(unfinished + " of " + count + " " + name
                                 + " orchestrations were still unfinished after " + settings.timeout()
                                 + " (--timeout-seconds); see the worker log");
                     }
-                    pause(GROUP_POLL.toNanos());
                 }
             }
         }
 
-        /** Starts one instance and polls its status every millisecond; returns start-to-terminal nanoseconds. */
+        /**
+         * Starts one instance and waits until the worker reports it ended (reading its status every
+         * 20 ms meanwhile, in case it ended unreported); returns
+         * start-to-end nanoseconds, as the waiting thread saw them.
+         */
         private long runOne(String name, int steps) throws SQLException {
             String id = nextId(name);
+            CountDownLatch ended = finishes.single(id);
             long started = System.nanoTime();
             engine.start(client, name, id, steps);
             long deadline = started + settings.timeout().toNanos();
             status.setString(1, id);
-            while (true) {
-                try (ResultSet rs = status.executeQuery()) {
-                    if (rs.next() && InstanceInfo.isTerminal(rs.getString(1))) {
+            try {
+                while (true) {
+                    if (ended.await(SINGLE_CHECK_MILLIS, TimeUnit.MILLISECONDS)) {
                         return System.nanoTime() - started;
                     }
+                    try (ResultSet rs = status.executeQuery()) {
+                        if (rs.next() && InstanceInfo.isTerminal(rs.getString(1))) {
+                            return System.nanoTime() - started;
+                        }
+                    }
+                    if (System.nanoTime() > deadline) {
+                        throw new DurableException("orchestration " + id + " did not finish within "
+                                + settings.timeout() + " (--timeout-seconds); see the worker log");
+                    }
                 }
-                if (System.nanoTime() > deadline) {
-                    throw new DurableException("orchestration " + id + " did not finish within " + settings.timeout()
-                            + " (--timeout-seconds); see the worker log");
-                }
-                pause(SINGLE_POLL_NANOS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DurableException("interrupted while waiting for bench orchestrations", e);
+            } finally {
+                finishes.forget(id);
             }
         }
 
@@ -574,6 +604,15 @@ public final class EngineBenchmark {
     private static void execute(Connection c, String sql) throws SQLException {
         try (Statement st = c.createStatement()) {
             st.execute(sql);
+        }
+    }
+
+    private static int awaitQuietly(Finishes.Group group, int count) {
+        try {
+            return group.await(count, GROUP_CHECK_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DurableException("interrupted while waiting for bench orchestrations", e);
         }
     }
 

@@ -113,6 +113,11 @@ final class BenchCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE}).")
     int warmupInstances;
 
+    @Option(names = "--warmup-rounds", paramLabel = "<n>", defaultValue = "10",
+            description = "At most this many warm-up rounds per scenario: rounds repeat until the JIT compiler"
+                    + " takes under a tenth of a round's time (default: ${DEFAULT-VALUE}).")
+    int warmupRounds;
+
     @Option(names = "--timeout-seconds", paramLabel = "<s>", defaultValue = "600",
             description = "Give up when orchestrations take longer than this to finish (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
@@ -158,6 +163,7 @@ final class BenchCommand implements Callable<Integer> {
                     .longSteps(longSteps)
                     .ceilingDuration(Duration.ofMillis(Math.round(ceilingSeconds * 1000)))
                     .warmupInstances(warmupInstances)
+                    .warmupRounds(warmupRounds)
                     .fairnessFlood(fairnessFlood)
                     .fairnessStep(Duration.ofMillis(fairnessStepMillis))
                     .timeout(Duration.ofSeconds(timeoutSeconds))

@@ -118,6 +118,9 @@ final class LocalDispatch {
         session.committed(turn);
         runtime.sessions().put(session);
         runtime.countShortPathTurn();
+        if (turn.isTerminal()) {
+            runtime.config().onInstanceFinished().accept(item.instanceId());
+        }
         if (scheduled > (outcome.next() != null ? 1 : 0)) {
             runtime.activityWakeup().signal();
         }

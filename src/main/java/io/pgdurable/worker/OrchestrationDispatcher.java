@@ -200,6 +200,11 @@ final class OrchestrationDispatcher implements Runnable {
             }
             if (committed) {
                 runtime.countTurns(turns.size());
+                for (int i = 0; i < results.size(); i++) {
+                    if (results.get(i).isTerminal()) {
+                        runtime.config().onInstanceFinished().accept(sessions.get(i).instanceId());
+                    }
+                }
                 if (scheduled > writer.leased().size()) {
                     runtime.activityWakeup().signal();
                 }

@@ -7,6 +7,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.function.Consumer;
 
 /**
  * Worker settings, validated once by {@link Builder#build()} and immutable afterwards.
@@ -34,6 +35,7 @@ public final class WorkerConfig {
     private final Clock clock;
     private final FaultInjector faultInjector;
     private final Limits limits;
+    private final Consumer<String> onInstanceFinished;
 
     private WorkerConfig(Builder b) {
         this.jdbcUrl = b.jdbcUrl;
@@ -60,6 +62,7 @@ public final class WorkerConfig {
         this.clock = b.clock;
         this.faultInjector = b.faultInjector;
         this.limits = b.limits;
+        this.onInstanceFinished = b.onInstanceFinished;
     }
 
     public static Builder builder(String jdbcUrl) {
@@ -109,6 +112,8 @@ public final class WorkerConfig {
     public FaultInjector faultInjector() { return faultInjector; }
     /** Limits on step results and on the JSON the engine stores, checked before anything commits. */
     public Limits limits() { return limits; }
+    /** Told of instances this worker's turns ended (see {@link Builder#onInstanceFinished}). */
+    public Consumer<String> onInstanceFinished() { return onInstanceFinished; }
 
     /**
      * All activity threads but one, at least 1: one role's flood always leaves a thread free, so
@@ -159,6 +164,7 @@ public final class WorkerConfig {
         private Clock clock = Clock.systemUTC();
         private FaultInjector faultInjector = FaultInjector.NONE;
         private Limits limits = Limits.defaults();
+        private Consumer<String> onInstanceFinished = id -> { };
 
         private Builder(String jdbcUrl) {
             this.jdbcUrl = jdbcUrl;
@@ -187,6 +193,18 @@ public final class WorkerConfig {
         public Builder clock(Clock v) { this.clock = v; return this; }
         public Builder faultInjector(FaultInjector v) { this.faultInjector = v; return this; }
         public Builder limits(Limits v) { this.limits = v; return this; }
+        /**
+         * For a caller in the worker's JVM that waits for results, such as the benchmark: called
+         * with the engine instance id right after a turn of this worker that completed or failed
+         * the instance's execution has committed, on the thread that committed it (so it must
+         * return at once). A hint, not a record: instances that end otherwise (cancelled, failed
+         * after an error in their turn, or ended by another worker) are not reported, so a caller
+         * that must not miss one also reads the instance's status now and then.
+         */
+        public Builder onInstanceFinished(Consumer<String> v) {
+            this.onInstanceFinished = Objects.requireNonNull(v, "onInstanceFinished");
+            return this;
+        }
 
         /** Validates every setting, naming the first bad one. */
         public WorkerConfig build() {

@@ -30,6 +30,7 @@ class EngineBenchmarkTest {
                 .longSteps(20)
                 .ceilingDuration(Duration.ofSeconds(1))
                 .warmupInstances(2)
+                .warmupRounds(2)
                 .timeout(Duration.ofMinutes(2))
                 .build();
         StringWriter printed = new StringWriter();
@@ -51,6 +52,10 @@ class EngineBenchmarkTest {
                 .allSatisfy(v -> assertThat(v.ok()).as(v.scenario() + ": " + v.describe()).isTrue());
         assertThat(report.ok()).isTrue();
         assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK", "df: rows OK");
+        // Warm-up rounds repeat until the JIT settles, at most --warmup-rounds of them.
+        assertThat(printed.toString()).containsPattern("warm-up: warm-up round 1 took \\d+\\.\\d\\d s, JIT compiler ")
+                .containsPattern("df: warm-up round 1 took ")
+                .doesNotContain("warm-up round 3");
     }
 
     @Test
@@ -100,6 +105,17 @@ class EngineBenchmarkTest {
                 .isInstanceOf(DurableException.class)
                 .hasMessageContaining("not installed")
                 .hasMessageContaining("install");
+    }
+
+    @Test
+    void warm_up_rounds_outside_their_range_are_a_usage_error_naming_the_option() {
+        for (String rounds : new String[] {"0", "1001"}) {
+            Run run = run("bench", "--url", cluster.jdbcUrl("postgres", TestCluster.SUPERUSER),
+                    "--scenarios", "throughput", "--warmup-rounds", rounds);
+
+            assertThat(run.exitCode).as(rounds).isEqualTo(2);
+            assertThat(run.err).contains("--warmup-rounds must be between 1 and 1000, got " + rounds);
+        }
     }
 
     @Test

@@ -7,9 +7,11 @@ import io.pgdurable.engine.Task;
 import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.engine.store.InstanceInfo;
 import io.pgdurable.testing.TestCluster;
+import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 
 class WorkerSmokeTest {
@@ -32,13 +34,62 @@ class WorkerSmokeTest {
                     int sum = ctx.allOf(fan).await().stream().mapToInt(Integer::intValue).sum();
                     return v + sum;
                 });
-        WorkerConfig config = WorkerConfig.builder(cluster.jdbcUrl(db)).user("postgres").build();
+        List<String> finished = new CopyOnWriteArrayList<>();
+        WorkerConfig config = WorkerConfig.builder(cluster.jdbcUrl(db)).user("postgres")
+                .onInstanceFinished(finished::add).build();
         try (Worker worker = Worker.start(config, registry)) {
             EngineClient client = new EngineClient(worker.dataSource());
             String id = client.start("seq", null, 1);
             InstanceInfo info = client.awaitTerminal(id, Duration.ofSeconds(20));
             assertThat(info.status()).isEqualTo("Completed");
             assertThat(info.output()).isEqualTo("28");
+            // Reported once, right after the commit that ended it.
+            awaitReported(finished, 1);
+            assertThat(finished).containsExactly(id);
+        }
+    }
+
+    @Test
+    void the_end_of_an_instance_is_reported_on_the_short_path_and_on_the_queue_path() {
+        TestCluster cluster = TestCluster.get();
+        String db = cluster.createDatabase("smoke_finished");
+        // The short path is taken by activities that complete in their own transaction.
+        Registry registry = new Registry()
+                .activity("double", ctx -> {
+                    int doubled = ctx.input(Integer.class) * 2;
+                    try (Connection c = cluster.connect(db)) {
+                        c.setAutoCommit(false);
+                        ctx.completeAndCommit(c, doubled);
+                    }
+                    return doubled;
+                })
+                .orchestration("once", ctx -> ctx.callActivity("double", ctx.input(Integer.class), Integer.class).await())
+                .orchestration("fails", ctx -> {
+                    throw new IllegalStateException("no");
+                });
+        for (boolean shortPath : new boolean[] {true, false}) {
+            List<String> finished = new CopyOnWriteArrayList<>();
+            WorkerConfig config = WorkerConfig.builder(cluster.jdbcUrl(db)).user("postgres").shortPath(shortPath)
+                    .onInstanceFinished(finished::add).build();
+            try (Worker worker = Worker.start(config, registry)) {
+                EngineClient client = new EngineClient(worker.dataSource());
+                String done = client.start("once", null, 4);
+                String failed = client.start("fails", null, null);
+                assertThat(client.awaitTerminal(done, Duration.ofSeconds(20)).status()).isEqualTo("Completed");
+                assertThat(client.awaitTerminal(failed, Duration.ofSeconds(20)).status()).isEqualTo("Failed");
+                awaitReported(finished, 2);
+                assertThat(finished).as("short path " + shortPath).containsExactlyInAnyOrder(done, failed);
+                assertThat(worker.stats().shortPathTurns()).as("short path " + shortPath)
+                        .isEqualTo(shortPath ? 1 : 0);
+            }
+        }
+    }
+
+    /** Waits until {@code count} ends were reported: the report follows the commit the status read sees. */
+    private static void awaitReported(List<String> finished, int count) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (finished.size() < count && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
         }
     }
 }

@@ -26,6 +26,11 @@ public record TurnResult(List<HistoryEvent> history, List<Action> actions, List<
         return completion != null;
     }
 
+    /** Whether the execution completed or failed here (and did not continue as new). */
+    public boolean isTerminal() {
+        return completion instanceof Completed || completion instanceof Failed;
+    }
+
     /** How an execution ended. */
     public sealed interface Completion {
     }

@@ -1,0 +1,61 @@
+package io.pgdurable.bench;
+
+import java.io.PrintWriter;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.sql.SQLException;
+import java.util.Locale;
+
+/**
+ * Repeats a scenario's warm-up round until the JIT compiler has settled: until a round during
+ * which the compiler threads used less CPU than a tenth of the round's wall time, or the most
+ * rounds allowed ({@code --warmup-rounds}). On a two-core machine the compiler runs behind the
+ * load for tens of seconds (its threads compete with the worker and PostgreSQL for the same
+ * cores), so one fixed round left a large part of the measured run's CPU to compilation that a
+ * long-running worker pays once. The compiler's CPU comes from /proc; elsewhere the JVM's own
+ * compilation time (which also counts the compiler's waits for a core) stands in, and where
+ * neither is known one round is run.
+ */
+final class WarmupRounds {
+    /** The compiler's share of a round's wall time under which the JIT counts as settled. */
+    static final double SETTLED_SHARE = 0.10;
+
+    /** One unmeasured round of a scenario's workload. */
+    interface Round {
+        void run() throws SQLException;
+    }
+
+    private WarmupRounds() {
+    }
+
+    /** Runs {@code round} until the JIT settles or {@code maxRounds} ran, printing each round's figures. */
+    static void repeat(PrintWriter out, String name, int maxRounds, Round round) throws SQLException {
+        for (int i = 1; i <= maxRounds; i++) {
+            double compiledBefore = compilerMillis();
+            long started = System.nanoTime();
+            round.run();
+            double wallMillis = (System.nanoTime() - started) / 1e6;
+            double compiledAfter = compilerMillis();
+            boolean known = compiledBefore >= 0 && compiledAfter >= 0;
+            double compiled = Math.max(0, compiledAfter - compiledBefore);
+            boolean settled = !known || compiled < SETTLED_SHARE * wallMillis;
+            out.printf(Locale.ROOT, "%s: warm-up round %d took %.2f s, JIT compiler %s%s%n", name, i,
+                    wallMillis / 1000, known ? String.format(Locale.ROOT, "%.0f ms", compiled) : "time unknown",
+                    settled ? "; settled" : i == maxRounds ? "; not settled after --warmup-rounds=" + maxRounds : "");
+            out.flush();
+            if (settled) {
+                return;
+            }
+        }
+    }
+
+    /** The compiler's CPU so far, else the JVM's compilation time, else -1. */
+    private static double compilerMillis() {
+        double cpu = CostMeter.compilerCpuMillis();
+        if (cpu >= 0) {
+            return cpu;
+        }
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
+    }
+}
