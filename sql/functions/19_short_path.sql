@@ -44,9 +44,17 @@ DECLARE
     v_inst        record;
     v_count       integer;
     v_status      text;
+    v_df          text;
     v_locked      boolean;
 BEGIN
     advanced := false;
+    DELETE FROM df_engine.activity_queue
+     WHERE id = p_item_id AND lease_token = p_token
+    RETURNING instance_id, execution_id, task_id INTO v_item;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'activity item % is no longer leased with this token: it was completed already, taken over after its lease expired, or its instance was cancelled', p_item_id
+            USING ERRCODE = '55000';
+    END IF;
     v_turn := p_turn_json::jsonb;
     v_history := coalesce(v_turn -> 'history', '[]'::jsonb);
     v_finish := v_turn -> 'finish';
@@ -63,115 +71,97 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
     END IF;
+
     IF v_writes IS NOT NULL AND jsonb_typeof(v_writes) <> 'array' THEN
         RAISE EXCEPTION 'df_engine.complete_and_advance: the writes of the turn must be a JSON array' USING ERRCODE = '22023';
     END IF;
+    v_df := split_part(v_item.instance_id, '::', 1);
 
     -- In READ COMMITTED each statement below sees what committed before it started, so the
     -- checks after the lock see every turn that committed before it. Other levels read from
-    -- the transaction's first snapshot and cannot tell: there the completion is only queued.
+    -- the transaction's first snapshot and cannot tell.
     --
-    -- One statement removes the completed item (the lease token is the authority), locks its
-    -- engine instance without waiting, and reads the df graph's status writes (node status
+    -- The statement that takes the lock also reads the df graph's status writes (node status
     -- changes, the instance starting to run, the instance ending): every write must name the df
-    -- instance the engine instance belongs to (its id up to the first '::'), or the whole turn
-    -- is refused; and whether any of them changes the df instance itself.
+    -- instance the engine instance belongs to (its id up to the first '::'), or the whole turn is
+    -- refused; and whether any of them changes the df instance itself.
     IF current_setting('transaction_isolation') = 'read committed' THEN
-        WITH done AS (
-            DELETE FROM df_engine.activity_queue
-             WHERE id = p_item_id AND lease_token = p_token
-            RETURNING instance_id, execution_id, task_id, split_part(instance_id, '::', 1) AS df_id)
-        SELECT d.instance_id, d.execution_id, d.task_id, d.df_id, i.status, i.instance_execution, i.partition_key,
-               i.parent_id, i.parent_execution_id, i.parent_task_id, i.id IS NOT NULL AS locked,
+        SELECT i.status, i.execution_id, i.partition_key, i.parent_id, i.parent_execution_id, i.parent_task_id,
                w.changes_instance, w.bad
           INTO v_inst
-          FROM done d
-          LEFT JOIN LATERAL (
-                SELECT i.id, i.status, i.execution_id AS instance_execution, i.partition_key, i.parent_id,
-                       i.parent_execution_id, i.parent_task_id
-                  FROM df_engine.instances i
-                 WHERE i.id = d.instance_id
-                   FOR UPDATE SKIP LOCKED) i ON true
-          CROSS JOIN LATERAL (
-                SELECT coalesce(bool_or(w ->> 'kind' IN ('instance_running', 'instance_done')), false)
-                           AS changes_instance,
-                       (array_agg(w) FILTER (WHERE NOT coalesce(
-                              (w ->> 'kind' = 'node_update' AND w -> 'args' ->> 3 = d.df_id
-                               AND w -> 'args' ->> 0 IS NOT NULL)
-                           OR (w ->> 'kind' = 'instance_running' AND w -> 'args' ->> 0 = d.df_id)
-                           OR (w ->> 'kind' = 'instance_done' AND w -> 'args' ->> 1 = d.df_id
-                               AND w -> 'args' ->> 0 IN ('completed', 'failed')), false)))[1] AS bad
-                  FROM jsonb_array_elements(coalesce(v_writes, '[]'::jsonb)) AS w) w;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'activity item % is no longer leased with this token: it was completed already, taken over after its lease expired, or its instance was cancelled', p_item_id
-                USING ERRCODE = '55000';
-        END IF;
-        v_locked := v_inst.locked;
+          FROM df_engine.instances i,
+               LATERAL (SELECT coalesce(bool_or(w ->> 'kind' IN ('instance_running', 'instance_done')), false)
+                                   AS changes_instance,
+                               (array_agg(w) FILTER (WHERE NOT coalesce(
+                                      (w ->> 'kind' = 'node_update' AND w -> 'args' ->> 3 = v_df
+                                       AND w -> 'args' ->> 0 IS NOT NULL)
+                                   OR (w ->> 'kind' = 'instance_running' AND w -> 'args' ->> 0 = v_df)
+                                   OR (w ->> 'kind' = 'instance_done' AND w -> 'args' ->> 1 = v_df
+                                       AND w -> 'args' ->> 0 IN ('completed', 'failed')), false)))[1] AS bad
+                          FROM jsonb_array_elements(coalesce(v_writes, '[]'::jsonb)) AS w) w
+         WHERE i.id = v_item.instance_id
+           FOR UPDATE OF i SKIP LOCKED;
+        v_locked := FOUND;
         IF v_locked AND v_inst.bad IS NOT NULL THEN
             RAISE EXCEPTION 'df_engine.complete_and_advance: write % is not a status write of instance % (engine instance %)',
-                v_inst.bad, v_inst.df_id, v_inst.instance_id USING ERRCODE = '22023';
+                v_inst.bad, v_df, v_item.instance_id USING ERRCODE = '22023';
         END IF;
-        v_locked := v_locked AND v_inst.status = 'Running' AND v_inst.instance_execution = v_inst.execution_id;
+        IF v_locked AND v_inst.status = 'Running' AND v_inst.execution_id = v_item.execution_id THEN
+            SELECT (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
+                     WHERE h.instance_id = v_item.instance_id AND h.execution_id = v_item.execution_id) = p_expected
+                   AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue q
+                                    WHERE q.instance_id = v_item.instance_id AND q.visible_at <= clock_timestamp())
+              INTO advanced;
+        END IF;
         -- Every turn of this instance, and df.cancel, holds the engine instance's row lock (taken
         -- above) while it writes the df graph's statuses, so node writes need no other lock. A
         -- turn that changes the df instance's row also takes that row without waiting (the
         -- signal router and df.cancel lock it too): if it is held, the completion is queued.
-        IF v_locked AND v_inst.changes_instance THEN
-            PERFORM 1 FROM df.instances i WHERE i.id = v_inst.df_id FOR UPDATE SKIP LOCKED;
-            v_locked := FOUND;
+        IF advanced AND v_inst.changes_instance THEN
+            PERFORM 1 FROM df.instances i WHERE i.id = v_df FOR UPDATE SKIP LOCKED;
+            advanced := FOUND;
         END IF;
-    ELSE
-        DELETE FROM df_engine.activity_queue
-         WHERE id = p_item_id AND lease_token = p_token
-        RETURNING instance_id, execution_id, task_id INTO v_item;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'activity item % is no longer leased with this token: it was completed already, taken over after its lease expired, or its instance was cancelled', p_item_id
-                USING ERRCODE = '55000';
-        END IF;
+    END IF;
+
+    IF NOT advanced THEN
         INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
         VALUES (v_item.instance_id, v_item.execution_id, 'TaskCompleted', v_item.task_id, p_result);
         RETURN;
     END IF;
 
-    IF NOT v_locked THEN
-        INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
-        VALUES (v_inst.instance_id, v_inst.execution_id, 'TaskCompleted', v_inst.task_id, p_result);
-        RETURN;
-    END IF;
-
-    -- The turn in one statement, since most of what a statement costs here is fixed. Its
-    -- snapshot is taken after the locks above, so its check sees every turn that committed
-    -- before them: the instance's history has exactly the length the worker expects and no
-    -- message for it is due. If so, it writes the df graph's node statuses (a node written
-    -- twice in one turn, running and then completed, takes its last write), the turn's inputs
-    -- (it started, and this step completed) and what it decided, appended to the history, and
-    -- the next activities; if not, it only queues the completion, and the orchestration dispatch
-    -- takes the turn as before. The first activity may be leased to the worker at once, which
-    -- then runs it without claiming it from the queue: the lease counts as the item's first
-    -- attempt, so if the worker dies holding it, the next claim is its second, as after any claim.
-    WITH chk AS (
-        SELECT (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
-                 WHERE h.instance_id = v_inst.instance_id AND h.execution_id = v_inst.execution_id) = p_expected
-               AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue q
-                                WHERE q.instance_id = v_inst.instance_id AND q.visible_at <= clock_timestamp())
-               AS ok),
+    -- The turn's writes in one statement, since most of what a statement costs here is fixed:
+    -- the df graph's node statuses (a node written twice in one turn, running and then completed,
+    -- takes its last write), the turn's inputs (it started, and this step completed) and what it
+    -- decided, appended to the history, and the next activities. The first activity may be leased
+    -- to the worker at once, which then runs it without claiming it from the queue: the lease
+    -- counts as the item's first attempt, so if the worker dies holding it, the next claim is its
+    -- second, as after any claim.
+    WITH statuses AS (
+        UPDATE df.nodes n
+           SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
+          FROM (SELECT DISTINCT ON (w.v -> 'args' ->> 4)
+                       w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
+                       w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
+                  FROM jsonb_array_elements(coalesce(v_writes, '[]'::jsonb)) WITH ORDINALITY AS w(v, ord)
+                 WHERE w.v ->> 'kind' = 'node_update'
+                 ORDER BY w.v -> 'args' ->> 4, w.ord DESC) v
+         WHERE n.instance_id = v_df AND n.id = v.id),
     appended AS (
         INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
-        SELECT v_inst.instance_id, v_inst.execution_id, p_expected + e.ord::integer, e.t, e.task, e.name, e.payload,
+        SELECT v_item.instance_id, v_item.execution_id, p_expected + e.ord::integer, e.t, e.task, e.name, e.payload,
                p_turn_time
           FROM (SELECT 1::bigint AS ord, 'OrchestratorStarted'::text AS t, NULL::integer AS task, NULL::text AS name,
                        NULL::text AS payload
                 UNION ALL
-                SELECT 2, 'TaskCompleted', v_inst.task_id, NULL, p_result
+                SELECT 2, 'TaskCompleted', v_item.task_id, NULL, p_result
                 UNION ALL
                 SELECT 2 + h.ord, h.v ->> 't', (h.v ->> 'task')::integer, h.v ->> 'name', h.v ->> 'payload'
-                  FROM jsonb_array_elements(v_history) WITH ORDINALITY AS h(v, ord)) e
-         WHERE (SELECT ok FROM chk)),
+                  FROM jsonb_array_elements(v_history) WITH ORDINALITY AS h(v, ord)) e),
     added AS (
         INSERT INTO df_engine.activity_queue
             (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
              attempts)
-        SELECT v_inst.instance_id, v_inst.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
+        SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
                coalesce(a.v ->> 'key', v_inst.partition_key),
                CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
                CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
@@ -179,38 +169,17 @@ BEGIN
                     THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
                CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
           FROM jsonb_array_elements(coalesce(v_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
-         WHERE (SELECT ok FROM chk)
             ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
         RETURNING id, lease_token, attempts, partition_key)
-    SELECT (SELECT ok FROM chk), a.id, a.lease_token, a.attempts, a.partition_key
-      INTO advanced, next_item, next_token, next_attempts, next_partition
-      FROM (SELECT 1) one
-      LEFT JOIN (SELECT * FROM added WHERE added.lease_token IS NOT NULL LIMIT 1) a ON true;
-    IF NOT advanced THEN
-        INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
-        VALUES (v_inst.instance_id, v_inst.execution_id, 'TaskCompleted', v_inst.task_id, p_result);
-        next_item := NULL;
-        RETURN;
-    END IF;
-
-    -- The df graph's node statuses (a node written twice in one turn, running and then
-    -- completed, takes its last write); an engine turn has none and does not touch the table.
-    IF v_writes IS NOT NULL THEN
-        UPDATE df.nodes n
-           SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
-          FROM (SELECT DISTINCT ON (w.v -> 'args' ->> 4)
-                       w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
-                       w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
-                  FROM jsonb_array_elements(v_writes) WITH ORDINALITY AS w(v, ord)
-                 WHERE w.v ->> 'kind' = 'node_update'
-                 ORDER BY w.v -> 'args' ->> 4, w.ord DESC) v
-         WHERE n.instance_id = v_inst.df_id AND n.id = v.id;
-    END IF;
+    SELECT a.id, a.lease_token, a.attempts, a.partition_key
+      INTO next_item, next_token, next_attempts, next_partition
+      FROM added a
+     WHERE a.lease_token IS NOT NULL;
     v_count := p_expected + 2 + jsonb_array_length(v_history);
 
     IF v_inst.changes_instance THEN
         UPDATE df.instances SET status = 'running', updated_at = now()
-         WHERE id = v_inst.df_id AND status = 'pending'
+         WHERE id = v_df AND status = 'pending'
            AND EXISTS (SELECT 1 FROM jsonb_array_elements(v_writes) AS w WHERE w ->> 'kind' = 'instance_running');
         UPDATE df.instances
            SET status = v.status, completed_at = CASE WHEN v.status = 'completed' THEN now() END,
@@ -219,12 +188,12 @@ BEGIN
                   FROM jsonb_array_elements(v_writes) WITH ORDINALITY AS w(v, ord)
                  WHERE w.v ->> 'kind' = 'instance_done'
                  ORDER BY w.ord DESC LIMIT 1) v
-         WHERE id = v_inst.df_id AND df.instances.status NOT IN ('completed', 'failed', 'cancelled');
+         WHERE id = v_df AND df.instances.status NOT IN ('completed', 'failed', 'cancelled');
     END IF;
 
     IF jsonb_array_length(coalesce(v_turn -> 'timers', '[]'::jsonb)) > 0 THEN
         INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, visible_at)
-        SELECT v_inst.instance_id, v_inst.execution_id, 'TimerFired', (t.v ->> 'task')::integer,
+        SELECT v_item.instance_id, v_item.execution_id, 'TimerFired', (t.v ->> 'task')::integer,
                (t.v ->> 'at')::timestamptz
           FROM jsonb_array_elements(v_turn -> 'timers') AS t(v);
     END IF;
@@ -233,14 +202,14 @@ BEGIN
         UPDATE df_engine.instances
            SET status = v_status, output = v_finish ->> 'output',
                updated_at = clock_timestamp(), completed_at = clock_timestamp()
-         WHERE id = v_inst.instance_id;
+         WHERE id = v_item.instance_id;
         UPDATE df_engine.executions
            SET status = v_status, output = v_finish ->> 'output', event_count = v_count,
                ended_at = clock_timestamp()
-         WHERE instance_id = v_inst.instance_id AND execution_id = v_inst.execution_id;
+         WHERE instance_id = v_item.instance_id AND execution_id = v_item.execution_id;
         -- Leftover timers and queued activities of a finished instance will never matter.
-        DELETE FROM df_engine.orchestrator_queue WHERE instance_id = v_inst.instance_id;
-        DELETE FROM df_engine.activity_queue WHERE instance_id = v_inst.instance_id;
+        DELETE FROM df_engine.orchestrator_queue WHERE instance_id = v_item.instance_id;
+        DELETE FROM df_engine.activity_queue WHERE instance_id = v_item.instance_id;
         next_item := NULL;
         next_token := NULL;
         IF v_inst.parent_id IS NOT NULL THEN
