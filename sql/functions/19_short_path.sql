@@ -129,86 +129,57 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The turn's writes in one statement, since most of what a statement costs here is fixed:
-    -- the df graph's node statuses (a node written twice in one turn, running and then completed,
-    -- takes its last write), the turn's inputs (it started, and this step completed) and what it
-    -- decided, appended to the history, and the next activities. The first activity may be leased
-    -- to the worker at once, which then runs it without claiming it from the queue: the lease
-    -- counts as the item's first attempt, so if the worker dies holding it, the next claim is its
-    -- second, as after any claim.
-    IF v_writes IS NULL THEN
-        -- An engine turn: no df graph to write, and its transaction does not touch df.nodes
-        -- at all (the same statement as below without its first part).
-        WITH appended AS (
-            INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
-            SELECT v_item.instance_id, v_item.execution_id, p_expected + e.ord::integer, e.t, e.task, e.name, e.payload,
-                   p_turn_time
-              FROM (SELECT 1::bigint AS ord, 'OrchestratorStarted'::text AS t, NULL::integer AS task, NULL::text AS name,
-                           NULL::text AS payload
-                    UNION ALL
-                    SELECT 2, 'TaskCompleted', v_item.task_id, NULL, p_result
-                    UNION ALL
-                    SELECT 2 + h.ord, h.v ->> 't', (h.v ->> 'task')::integer, h.v ->> 'name', h.v ->> 'payload'
-                      FROM jsonb_array_elements(v_history) WITH ORDINALITY AS h(v, ord)) e),
-        added AS (
-            INSERT INTO df_engine.activity_queue
-                (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
-                 attempts)
-            SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
-                   coalesce(a.v ->> 'key', v_inst.partition_key),
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
-                        THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
-              FROM jsonb_array_elements(coalesce(v_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
-                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
-            RETURNING id, lease_token, attempts, partition_key)
-        SELECT a.id, a.lease_token, a.attempts, a.partition_key
-          INTO next_item, next_token, next_attempts, next_partition
-          FROM added a
-         WHERE a.lease_token IS NOT NULL;
-    ELSE
-        WITH statuses AS (
-            UPDATE df.nodes n
-               SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
-              FROM (SELECT DISTINCT ON (w.v -> 'args' ->> 4)
-                           w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
-                           w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
-                      FROM jsonb_array_elements(coalesce(v_writes, '[]'::jsonb)) WITH ORDINALITY AS w(v, ord)
-                     WHERE w.v ->> 'kind' = 'node_update'
-                     ORDER BY w.v -> 'args' ->> 4, w.ord DESC) v
-             WHERE n.instance_id = v_df AND n.id = v.id),
-        appended AS (
-            INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
-            SELECT v_item.instance_id, v_item.execution_id, p_expected + e.ord::integer, e.t, e.task, e.name, e.payload,
-                   p_turn_time
-              FROM (SELECT 1::bigint AS ord, 'OrchestratorStarted'::text AS t, NULL::integer AS task, NULL::text AS name,
-                           NULL::text AS payload
-                    UNION ALL
-                    SELECT 2, 'TaskCompleted', v_item.task_id, NULL, p_result
-                    UNION ALL
-                    SELECT 2 + h.ord, h.v ->> 't', (h.v ->> 'task')::integer, h.v ->> 'name', h.v ->> 'payload'
-                      FROM jsonb_array_elements(v_history) WITH ORDINALITY AS h(v, ord)) e),
-        added AS (
-            INSERT INTO df_engine.activity_queue
-                (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
-                 attempts)
-            SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
-                   coalesce(a.v ->> 'key', v_inst.partition_key),
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
-                        THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
-                   CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
-              FROM jsonb_array_elements(coalesce(v_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
-                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
-            RETURNING id, lease_token, attempts, partition_key)
-        SELECT a.id, a.lease_token, a.attempts, a.partition_key
-          INTO next_item, next_token, next_attempts, next_partition
-          FROM added a
-         WHERE a.lease_token IS NOT NULL;
+    -- The df graph's node statuses (a node written twice in one turn, running and then
+    -- completed, takes its last write). Only a df turn has them: an engine turn's transaction
+    -- then never touches df.nodes, which made engine steps measurably cheaper (docs/benchmarks.md,
+    -- 2026-12-03, late); a df turn measured the same as with the update inside the statement below.
+    IF v_writes IS NOT NULL THEN
+        UPDATE df.nodes n
+           SET status = v.status, result = v.result::jsonb, status_details = v.details::jsonb, updated_at = now()
+          FROM (SELECT DISTINCT ON (w.v -> 'args' ->> 4)
+                       w.v -> 'args' ->> 0 AS status, w.v -> 'args' ->> 1 AS result,
+                       w.v -> 'args' ->> 2 AS details, w.v -> 'args' ->> 4 AS id
+                  FROM jsonb_array_elements(v_writes) WITH ORDINALITY AS w(v, ord)
+                 WHERE w.v ->> 'kind' = 'node_update'
+                 ORDER BY w.v -> 'args' ->> 4, w.ord DESC) v
+         WHERE n.instance_id = v_df AND n.id = v.id;
     END IF;
+
+    -- The rest of the turn's writes in one statement, since most of what a statement costs here
+    -- is fixed: the turn's inputs (it started, and this step completed) and what it decided,
+    -- appended to the history, and the next activities. The first activity may be leased to the
+    -- worker at once, which then runs it without claiming it from the queue: the lease counts as
+    -- the item's first attempt, so if the worker dies holding it, the next claim is its second,
+    -- as after any claim.
+    WITH appended AS (
+        INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
+        SELECT v_item.instance_id, v_item.execution_id, p_expected + e.ord::integer, e.t, e.task, e.name, e.payload,
+               p_turn_time
+          FROM (SELECT 1::bigint AS ord, 'OrchestratorStarted'::text AS t, NULL::integer AS task, NULL::text AS name,
+                       NULL::text AS payload
+                UNION ALL
+                SELECT 2, 'TaskCompleted', v_item.task_id, NULL, p_result
+                UNION ALL
+                SELECT 2 + h.ord, h.v ->> 't', (h.v ->> 'task')::integer, h.v ->> 'name', h.v ->> 'payload'
+                  FROM jsonb_array_elements(v_history) WITH ORDINALITY AS h(v, ord)) e),
+    added AS (
+        INSERT INTO df_engine.activity_queue
+            (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
+             attempts)
+        SELECT v_item.instance_id, v_item.execution_id, (a.v ->> 'task')::integer, a.v ->> 'name', a.v ->> 'input',
+               coalesce(a.v ->> 'key', v_inst.partition_key),
+               CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN p_lease_owner END,
+               CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN gen_random_uuid() END,
+               CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL
+                    THEN clock_timestamp() + make_interval(secs => p_lease_secs) ELSE now() END,
+               CASE WHEN a.ord = 1 AND p_lease_owner IS NOT NULL THEN 1 ELSE 0 END
+          FROM jsonb_array_elements(coalesce(v_turn -> 'activities', '[]'::jsonb)) WITH ORDINALITY AS a(v, ord)
+            ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
+        RETURNING id, lease_token, attempts, partition_key)
+    SELECT a.id, a.lease_token, a.attempts, a.partition_key
+      INTO next_item, next_token, next_attempts, next_partition
+      FROM added a
+     WHERE a.lease_token IS NOT NULL;
     v_count := p_expected + 2 + jsonb_array_length(v_history);
 
     IF v_inst.changes_instance THEN
