@@ -493,9 +493,8 @@ public final class EngineBenchmark {
 
         /**
          * Waits until the worker has reported all {@code count} instances of {@code group} ended,
-         * confirmed by reading that none of {@code name} is pending or running (read every
-         * 100 ms meanwhile, in case one ended unreported); returns when
-         * the last end was seen.
+         * confirmed by reading that none of {@code name} is pending or running (read every 100 ms
+         * meanwhile, in case one ended unreported); returns when the last end was seen.
          */
         private long awaitGroup(String name, int count, Finishes.Group group) throws SQLException {
             long deadline = System.nanoTime() + settings.timeout().toNanos();
@@ -524,8 +523,8 @@ public final class EngineBenchmark {
 
         /**
          * Starts one instance and waits until the worker reports it ended (reading its status every
-         * 20 ms meanwhile, in case it ended unreported); returns
-         * start-to-end nanoseconds, as the waiting thread saw them.
+         * 20 ms meanwhile, in case it ended unreported); returns start-to-end nanoseconds, as the
+         * waiting thread saw them.
          */
         private long runOne(String name, int steps) throws SQLException {
             String id = nextId(name);
