@@ -549,8 +549,7 @@ public final class EngineBenchmark {
                     }
                 }
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DurableException("interrupted while waiting for bench orchestrations", e);
+                throw interrupted(e);
             } finally {
                 finishes.forget(id);
             }
@@ -610,9 +609,14 @@ public final class EngineBenchmark {
         try {
             return group.await(count, GROUP_CHECK_MILLIS);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DurableException("interrupted while waiting for bench orchestrations", e);
+            throw interrupted(e);
         }
+    }
+
+    /** Keeps the thread's interrupt and says what it stopped. */
+    private static DurableException interrupted(InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return new DurableException("interrupted while waiting for bench orchestrations", e);
     }
 
     private static void pause(long nanos) {

@@ -187,6 +187,9 @@ final class OrchestrationDispatcher implements Runnable {
                 ReplaySession session = sessions.get(i);
                 if (committed && i < results.size()) {
                     session.committed(results.get(i));
+                    if (results.get(i).isTerminal()) {
+                        runtime.config().onInstanceFinished().accept(session.instanceId());
+                    }
                     scheduled += results.get(i).actions().stream().filter(Action.ScheduleActivity.class::isInstance)
                             .count();
                     runtime.sessions().put(session);
@@ -200,11 +203,6 @@ final class OrchestrationDispatcher implements Runnable {
             }
             if (committed) {
                 runtime.countTurns(turns.size());
-                for (int i = 0; i < results.size(); i++) {
-                    if (results.get(i).isTerminal()) {
-                        runtime.config().onInstanceFinished().accept(sessions.get(i).instanceId());
-                    }
-                }
                 if (scheduled > writer.leased().size()) {
                     runtime.activityWakeup().signal();
                 }
