@@ -189,6 +189,11 @@ public final class ConnectionSpec {
                 urlOptions, copy);
     }
 
+    /** This spec's value of the pgjdbc connection property {@code name} (from the URL or {@link #withProperty}), or null. */
+    public String property(String name) {
+        return parameters.getProperty(name);
+    }
+
     /** The database connected to. */
     public String database() {
         return database;

@@ -59,8 +59,9 @@ public interface ActivityContext {
      * role may use it, inside the open transaction or not), so the check costs no extra connection.
      *
      * <p>An activity the worker starts the moment its lease was granted (the short path's next
-     * step, run at once on the thread of the step before it) skips its first check: the lease is
-     * as fresh as a check would make it. A cancel that comes after still reaches it as for any
+     * step, run at once on the thread of the step before it, or an activity a turn of this worker
+     * leased to it, started on a free thread as soon as the turn committed) skips its first
+     * check: the lease is as fresh as a check would make it. A cancel that comes after still reaches it as for any
      * running activity ({@link #onLeaseLost}), and its completion is refused.
      */
     void checkLease(Connection connection) throws SQLException;

@@ -197,9 +197,18 @@ final class ActivityDispatcher implements Runnable {
         slots.release();
     }
 
-    /** Runs a reserved activity that a committed turn leased to this worker. */
+    /**
+     * Runs a reserved activity that a committed turn leased to this worker. When a thread is free
+     * for it, it starts a moment after the lease was granted and skips its first lease check, as
+     * the short path's next step does (see {@link io.pgdurable.engine.ActivityContext#checkLease});
+     * one that waits behind claimed items checks as they do.
+     */
     void runLeased(ActivityItem item) {
-        submit(track(item));
+        Claimed claimed = track(item);
+        if (pool.getQueue().isEmpty() && pool.getActiveCount() < pool.getMaximumPoolSize()) {
+            claimed.ctx.leaseJustGranted();
+        }
+        submit(claimed);
     }
 
     /** Runs one item; returns the next one the short path leased to this worker, or {@code null}. */

@@ -124,9 +124,11 @@ final class LocalDispatch {
         if (scheduled > (outcome.next() != null ? 1 : 0)) {
             runtime.activityWakeup().signal();
         }
-        if (turn.isFinished() || turn.actions().stream().anyMatch(Action.CreateTimer.class::isInstance)) {
-            // A finished child queued its result for its parent; a timer may fall due before the
-            // loops' idle wait ends.
+        if (turn.actions().stream().anyMatch(Action.CreateTimer.class::isInstance)) {
+            // A timer may fall due before the loops' idle wait ends. (A finished child's result
+            // for its parent is announced by the function's NOTIFY, which reaches this worker's
+            // listener too: waking a loop for every finished instance cost a claim that found
+            // nothing.)
             runtime.orchestrationWakeup().signal();
         }
         return outcome.next();

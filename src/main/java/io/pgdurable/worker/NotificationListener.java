@@ -1,5 +1,7 @@
 package io.pgdurable.worker;
 
+import io.pgdurable.db.ArrivalSocketFactory;
+import io.pgdurable.db.ConnectionSpec;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -14,6 +16,10 @@ import org.postgresql.PGNotification;
  * and has the claimed activity items' leases checked at once when a cancel is notified. An
  * optimisation only: the loops poll and the leases are renewed (and so checked) periodically
  * anyway, so a lost connection costs latency, not work.
+ *
+ * <p>The connection's socket wakes the orchestration loops the moment bytes arrive on it (see
+ * {@link ArrivalSocketFactory}), a millisecond before pgjdbc hands over the notification; only
+ * when the URL names a socket factory of its own does the wake-up wait for pgjdbc.
  */
 final class NotificationListener implements Runnable {
     static final String CHANNEL = "df_engine";
@@ -24,6 +30,8 @@ final class NotificationListener implements Runnable {
     private final WorkerRuntime runtime;
     private final Backoff backoff = new Backoff(Duration.ofMillis(200), Duration.ofSeconds(30));
     private volatile Connection connection;
+    /** Whether the connection's socket wakes the loops itself when a notification arrives. */
+    private boolean wakesOnArrival;
 
     NotificationListener(WorkerRuntime runtime) {
         this.runtime = runtime;
@@ -31,8 +39,24 @@ final class NotificationListener implements Runnable {
 
     @Override
     public void run() {
+        ConnectionSpec spec = runtime.config().connectionSpec().withApplicationName("pg_durable listener");
+        String arrivalKey = null;
+        if (spec.property(ArrivalSocketFactory.FACTORY_PROPERTY) == null) {
+            arrivalKey = ArrivalSocketFactory.register(runtime.orchestrationWakeup()::signal);
+            spec = spec.withProperty(ArrivalSocketFactory.FACTORY_PROPERTY, ArrivalSocketFactory.class.getName())
+                    .withProperty(ArrivalSocketFactory.ARG_PROPERTY, arrivalKey);
+            wakesOnArrival = true;
+        }
+        try {
+            listen(spec);
+        } finally {
+            ArrivalSocketFactory.unregister(arrivalKey);
+        }
+    }
+
+    private void listen(ConnectionSpec spec) {
         while (!runtime.stopping()) {
-            try (Connection c = connect()) {
+            try (Connection c = spec.open()) {
                 connection = c;
                 try (Statement s = c.createStatement()) {
                     s.execute("LISTEN " + CHANNEL);
@@ -46,7 +70,9 @@ final class NotificationListener implements Runnable {
                         // Notifications announce messages for orchestrations (starts, events,
                         // results from other workers) and cancels; new activities wake the
                         // activity loop of the worker that scheduled them, locally.
-                        runtime.orchestrationWakeup().signal();
+                        if (!wakesOnArrival) {
+                            runtime.orchestrationWakeup().signal();
+                        }
                         for (PGNotification note : notes) {
                             if (CANCEL.equals(note.getParameter())) {
                                 runtime.activityLeasesMayBeLost();
@@ -71,10 +97,6 @@ final class NotificationListener implements Runnable {
                 connection = null;
             }
         }
-    }
-
-    private Connection connect() throws SQLException {
-        return runtime.config().connectionSpec().withApplicationName("pg_durable listener").open();
     }
 
     /** Unblocks a pending wait so the thread can see it is stopping. */

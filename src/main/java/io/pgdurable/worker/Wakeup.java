@@ -13,6 +13,7 @@ final class Wakeup {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private boolean signalled;
+    private boolean released;
 
     void signal() {
         lock.lock();
@@ -24,12 +25,26 @@ final class Wakeup {
         }
     }
 
-    /** Sleeps up to {@code millis} unless signalled since the last call. */
+    /**
+     * Ends every current and future sleep at once: for stopping, when every loop must see it,
+     * not just the one a signal would wake.
+     */
+    void releaseAll() {
+        lock.lock();
+        try {
+            released = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sleeps up to {@code millis} unless signalled since the last call (or released). */
     void await(long millis) throws InterruptedException {
         lock.lock();
         try {
             long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
-            while (!signalled && nanos > 0) {
+            while (!signalled && !released && nanos > 0) {
                 nanos = changed.awaitNanos(nanos);
             }
             signalled = false;

@@ -142,8 +142,8 @@ public final class Worker implements AutoCloseable {
         closed = true;
         stopping = true;
         LOG.info(() -> "worker " + config.workerId() + " stopping");
-        orchestrationWakeup.signal();
-        activityWakeup.signal();
+        orchestrationWakeup.releaseAll();
+        activityWakeup.releaseAll();
         if (listener != null) {
             listener.close();
         }
