@@ -15,6 +15,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -160,18 +161,8 @@ public final class TurnWriter {
     }
 
     public void flush(Connection c) throws SQLException {
-        batch(c, """
-                INSERT INTO df_engine.history
-                    (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, history);
-        insertActivities(c);
+        writeTurnsCore(c);
         createChildren(c);
-        batch(c, """
-                UPDATE df_engine.instances
-                   SET status = 'Running', updated_at = clock_timestamp()
-                 WHERE id = ? AND execution_id = ? AND status = 'Pending'
-                """, started);
         finishExecutions(c);
         continueExecutions(c);
         batch(c, """
@@ -196,44 +187,64 @@ public final class TurnWriter {
     }
 
     /**
-     * New activities, in one statement. Those with a token are leased to this worker at once,
-     * which counts as their first attempt, as a claim would.
+     * What every turn writes, in one statement, whatever the number of turns: the history rows,
+     * the instances that started running, and the new activities. Those with a token are leased to
+     * this worker at once, which counts as their first attempt, as a claim would. (Three
+     * statements before, each a round trip of its own; nothing here reads what another part
+     * writes, so they can share a statement's snapshot.)
+     *
+     * <p>The status test is written so no index on status can serve it: the planner otherwise
+     * picks (status, created_at, id), which reads every 'Pending' entry, dead ones included, to
+     * find the id; the primary key finds it at once.
      */
-    private void insertActivities(Connection c) throws SQLException {
-        if (activities.isEmpty()) {
+    private void writeTurnsCore(Connection c) throws SQLException {
+        if (history.isEmpty() && started.isEmpty() && activities.isEmpty()) {
             return;
         }
         String sql = """
-                INSERT INTO df_engine.activity_queue
-                    (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, visible_at,
-                     attempts)
-                SELECT a.instance_id, a.execution_id, a.task_id, a.name, a.input, a.partition_key,
-                       CASE WHEN a.token IS NOT NULL THEN ? END, a.token,
-                       CASE WHEN a.token IS NOT NULL THEN clock_timestamp() + make_interval(secs => ?) ELSE now() END,
-                       CASE WHEN a.token IS NOT NULL THEN 1 ELSE 0 END
-                  FROM unnest(?::text[], ?::integer[], ?::integer[], ?::text[], ?::text[], ?::text[], ?::uuid[])
-                       AS a(instance_id, execution_id, task_id, name, input, partition_key, token)
-                ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
-                RETURNING id, lease_token
+                WITH appended AS (
+                    INSERT INTO df_engine.history
+                        (instance_id, execution_id, seq, event_type, task_id, name, payload, event_time)
+                    SELECT * FROM unnest(?::text[], ?::integer[], ?::integer[], ?::text[], ?::integer[], ?::text[],
+                                         ?::text[], ?::text[]::timestamptz[])),
+                running AS (
+                    UPDATE df_engine.instances i
+                       SET status = 'Running', updated_at = clock_timestamp()
+                      FROM unnest(?::text[], ?::integer[]) AS s(id, execution_id)
+                     WHERE i.id = s.id AND i.execution_id = s.execution_id
+                       AND i.status NOT IN ('Running', 'Completed', 'Failed', 'Cancelled')),
+                added AS (
+                    INSERT INTO df_engine.activity_queue
+                        (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token,
+                         visible_at, attempts)
+                    SELECT a.instance_id, a.execution_id, a.task_id, a.name, a.input, a.partition_key,
+                           CASE WHEN a.token IS NOT NULL THEN ? END, a.token,
+                           CASE WHEN a.token IS NOT NULL THEN clock_timestamp() + make_interval(secs => ?)
+                                ELSE now() END,
+                           CASE WHEN a.token IS NOT NULL THEN 1 ELSE 0 END
+                      FROM unnest(?::text[], ?::integer[], ?::integer[], ?::text[], ?::text[], ?::text[], ?::uuid[])
+                           AS a(instance_id, execution_id, task_id, name, input, partition_key, token)
+                    ON CONFLICT (instance_id, execution_id, task_id) DO NOTHING
+                    RETURNING id, lease_token)
+                SELECT id, lease_token FROM added
                 """;
         Map<UUID, Object[]> byToken = new HashMap<>();
-        Object[][] columns = new Object[7][activities.size()];
-        for (int r = 0; r < activities.size(); r++) {
-            Object[] row = activities.get(r);
-            for (int col = 0; col < 7; col++) {
-                columns[col][r] = row[col];
-            }
+        for (Object[] row : activities) {
             if (row[6] != null) {
                 byToken.put((UUID) row[6], row);
             }
         }
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, leaser == null ? null : leaser.owner());
-            ps.setDouble(2, leaser == null ? 0 : leaser.lease().toMillis() / 1000.0);
-            String[] types = {"text", "integer", "integer", "text", "text", "text", "uuid"};
-            for (int col = 0; col < 7; col++) {
-                ps.setArray(col + 3, c.createArrayOf(types[col], columns[col]));
-            }
+            int p = 1;
+            // Timestamps travel as ISO-8601 text with their offset: an array of java.sql.Timestamp
+            // would go as local times, read in the session's time zone.
+            p = bindColumns(c, ps, p, history, new String[] {"text", "integer", "integer", "text", "integer", "text",
+                    "text", "text"}, 7);
+            p = bindColumns(c, ps, p, started, new String[] {"text", "integer"}, -1);
+            ps.setString(p++, leaser == null ? null : leaser.owner());
+            ps.setDouble(p++, leaser == null ? 0 : leaser.lease().toMillis() / 1000.0);
+            bindColumns(c, ps, p, activities, new String[] {"text", "integer", "integer", "text", "text", "text",
+                    "uuid"}, -1);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     UUID token = (UUID) rs.getObject(2);
@@ -245,6 +256,24 @@ public final class TurnWriter {
                 }
             }
         }
+    }
+
+    /**
+     * Binds {@code rows} column by column as arrays of {@code types}, from parameter {@code first};
+     * the column at {@code timestampColumn} (a {@link Timestamp}) as ISO-8601 text. Returns the
+     * next parameter's index.
+     */
+    private static int bindColumns(Connection c, PreparedStatement ps, int first, List<Object[]> rows,
+                                   String[] types, int timestampColumn) throws SQLException {
+        for (int col = 0; col < types.length; col++) {
+            Object[] column = new Object[rows.size()];
+            for (int r = 0; r < rows.size(); r++) {
+                Object v = rows.get(r)[col];
+                column[r] = col == timestampColumn && v != null ? ((Timestamp) v).toInstant().toString() : v;
+            }
+            ps.setArray(first + col, c.createArrayOf(types[col], column));
+        }
+        return first + types.length;
     }
 
     private void createChildren(Connection c) throws SQLException {

@@ -2,15 +2,27 @@ package io.pgdurable.engine.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgdurable.engine.replay.Action;
+import io.pgdurable.engine.replay.EventType;
+import io.pgdurable.engine.replay.HistoryEvent;
+import io.pgdurable.engine.replay.TurnResult;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Locking instances for a turn, as the dispatcher does when it fails one outside a claimed turn. */
+/**
+ * Locking instances for a turn, as the dispatcher does when it fails one outside a claimed turn,
+ * and writing a batch of turns.
+ */
 class TurnStoreTest {
     private static final TestCluster CLUSTER = TestCluster.get();
     private static String db;
@@ -51,5 +63,92 @@ class TurnStoreTest {
             assertThat(new TurnStore().lockInstanceWaiting(c, "no-such-instance")).isEmpty();
             c.rollback();
         }
+    }
+
+    @Test
+    void a_batch_of_first_turns_is_written_whole_in_any_session_time_zone() throws SQLException {
+        Instant at = Instant.parse("2026-01-02T03:04:05.678Z");
+        try (Connection c = CLUSTER.connect(db)) {
+            for (String id : List.of("first-1", "first-2", "first-cancelled")) {
+                try (PreparedStatement s = c.prepareStatement("SELECT df_engine.start_orchestration(?, 'first.turn', '1')")) {
+                    s.setString(1, id);
+                    s.execute();
+                }
+            }
+            try (Statement s = c.createStatement()) {
+                // Cancelled between the claim and the write: the turn must not make it run again.
+                s.execute("UPDATE df_engine.instances SET status = 'Cancelled', completed_at = now()"
+                        + " WHERE id = 'first-cancelled'");
+                // Far from UTC, and from the JVM's zone: times must not shift.
+                s.execute("SET TIME ZONE 'Pacific/Chatham'");
+            }
+            c.setAutoCommit(false);
+            List<String> reserved = new ArrayList<>();
+            TurnWriter writer = new TurnWriter(new TurnWriter.Leaser() {
+                @Override
+                public boolean reserve(String partitionKey) {
+                    reserved.add(partitionKey);
+                    return reserved.size() == 1; // only the first activity is leased at once
+                }
+
+                @Override
+                public String owner() {
+                    return "worker-w";
+                }
+
+                @Override
+                public Duration lease() {
+                    return Duration.ofSeconds(30);
+                }
+            });
+            for (String id : List.of("first-1", "first-2", "first-cancelled")) {
+                InstanceRow row = new InstanceRow(id, "first.turn", "Pending", 1, 0, null, null, null, "key-" + id);
+                writer.add(row, new TurnResult(
+                        List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.executionStarted("first.turn", "1", at),
+                                new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
+                        List.of(new Action.ScheduleActivity(0, "step", "\"in 'quoted' \\\\ " + id + "\"", null)),
+                        List.of(), null), at);
+            }
+            writer.flush(c);
+            c.commit();
+
+            assertThat(writer.leased()).singleElement().satisfies(item -> {
+                assertThat(item.instanceId()).isEqualTo("first-1");
+                assertThat(item.partitionKey()).isEqualTo("key-first-1");
+            });
+            long leasedId = writer.leased().get(0).id();
+            try (Statement s = c.createStatement()) {
+                assertThat(rows(s, """
+                        SELECT instance_id || ' ' || seq || ' ' || event_type || ' ' || coalesce(task_id::text, '-')
+                               || ' ' || (event_time = '2026-01-02T03:04:05.678Z'::timestamptz)
+                          FROM df_engine.history ORDER BY instance_id, seq""")).containsExactly(
+                        "first-1 1 OrchestratorStarted - true", "first-1 2 ExecutionStarted - true",
+                        "first-1 3 TaskScheduled 0 true",
+                        "first-2 1 OrchestratorStarted - true", "first-2 2 ExecutionStarted - true",
+                        "first-2 3 TaskScheduled 0 true",
+                        "first-cancelled 1 OrchestratorStarted - true", "first-cancelled 2 ExecutionStarted - true",
+                        "first-cancelled 3 TaskScheduled 0 true");
+                assertThat(rows(s, "SELECT id || ' ' || status FROM df_engine.instances WHERE id LIKE 'first-%' ORDER BY id"))
+                        .containsExactly("first-1 Running", "first-2 Running", "first-cancelled Cancelled");
+                assertThat(rows(s, """
+                        SELECT instance_id || ' ' || input || ' ' || partition_key || ' ' || coalesce(lease_owner, '-')
+                               || ' ' || attempts || ' ' || (id = %d)
+                          FROM df_engine.activity_queue WHERE instance_id LIKE 'first-%%' ORDER BY instance_id"""
+                        .formatted(leasedId))).containsExactly(
+                        "first-1 \"in 'quoted' \\\\ first-1\" key-first-1 worker-w 1 true",
+                        "first-2 \"in 'quoted' \\\\ first-2\" key-first-2 - 0 false",
+                        "first-cancelled \"in 'quoted' \\\\ first-cancelled\" key-first-cancelled - 0 false");
+            }
+        }
+    }
+
+    private static List<String> rows(Statement s, String sql) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
     }
 }
