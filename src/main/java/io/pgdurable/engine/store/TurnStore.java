@@ -140,19 +140,29 @@ public final class TurnStore {
 
     /** Removes and returns the visible messages of the given (locked) instances, in turn order. */
     public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
+        // One instance (a turn claimed alone, the common case when few wait) is named by a plain
+        // parameter: PostgreSQL plans "= ANY (array parameter)" for an array of unknown length,
+        // finds that generic plan dearer than one made for the actual array and so plans the
+        // statement again at every call (0.14 ms each, measured); with a single value the generic
+        // plan is as good and is kept.
+        boolean one = instanceIds.size() == 1;
         String sql = """
                 WITH taken AS (
                     DELETE FROM df_engine.orchestrator_queue
-                     WHERE instance_id = ANY (?) AND visible_at <= now()
+                     WHERE instance_id %s AND visible_at <= now()
                     RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
                 SELECT * FROM taken
                  ORDER BY kind <> 'ExecutionStarted',
                           NOT (kind = 'EventRaised' AND execution_id IS NOT NULL),
                           id
-                """;
+                """.formatted(one ? "= ?" : "= ANY (?)");
         Map<String, List<Message>> byInstance = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setArray(1, c.createArrayOf("text", instanceIds.toArray()));
+            if (one) {
+                ps.setString(1, instanceIds.iterator().next());
+            } else {
+                ps.setArray(1, c.createArrayOf("text", instanceIds.toArray()));
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
