@@ -264,6 +264,12 @@ class PlJavaDeploymentTest {
             awaitTrue(() -> "1".equals(queryQuietly("SELECT count(*) FROM pg_stat_activity"
                             + " WHERE query = 'SELECT 1 AS slept FROM pg_sleep(3)' AND state = 'active'")),
                     Duration.ofSeconds(30), "the in-database worker to be running the step");
+            // Its LISTEN connection is up too: made through the worker's own socket factory, which
+            // pgjdbc loads by name, here through PL/Java's class loader and under its policy.
+            awaitTrue(() -> "1".equals(queryQuietly("SELECT count(*) FROM pg_stat_activity"
+                            + " WHERE datname = current_database() AND application_name = 'pg_durable listener'"
+                            + " AND query = 'LISTEN df_engine'")),
+                    Duration.ofSeconds(30), "the in-database worker's listener to be listening");
             exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
                     + " AND query = 'SELECT df.run_worker(60)'");
             SQLException ended = run.get(30, java.util.concurrent.TimeUnit.SECONDS);
