@@ -35,12 +35,12 @@ import java.util.concurrent.TimeUnit;
  * and takes it back from, like a coroutine: only one side runs at a time. The thread comes from
  * a pool and goes back to it when the code returns or the session is closed: starting a thread
  * costs a few hundred microseconds on a small virtual machine, a pooled one a few dozen, and
- * every new instance's first turn paid it. When the code awaits a
- * task that is not done it parks, and the session feeds the next event. Because the code stays
- * parked between turns, a turn costs only its new events: a workflow of {@code n} steps costs
- * O(n) in total rather than the O(n²) of replaying the whole history at every step. A worker
- * that lost the session (eviction, restart, another worker took a turn) builds a new one by
- * replaying the history once.
+ * every new instance's first turn paid it. When the code awaits a task that is not done it
+ * parks, and the session feeds the next event. Because the code stays parked between turns, a
+ * turn costs only its new events: a workflow of {@code n} steps costs O(n) in total rather than
+ * the O(n²) of replaying the whole history at every step. A worker that lost the session
+ * (eviction, restart, another worker took a turn) builds a new one by replaying the history
+ * once.
  *
  * <p>Not thread-safe: one caller drives a session at a time.
  */
