@@ -20,6 +20,7 @@ import io.pgdurable.engine.store.TurnWrites;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Savepoint;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -76,16 +77,14 @@ final class OrchestrationDispatcher implements Runnable {
         try (Connection c = ds.getConnection()) {
             c.setAutoCommit(false);
             List<ClaimedTurn> turns = List.of();
-            Savepoint claimed = null;
             try {
-                turns = store.claimTurns(c, limit);
+                // A turn claimed alone gets a savepoint right after its claim, set in the round
+                // trip that takes its messages (see failClaimedInstance).
+                turns = store.claimTurns(c, limit, true);
                 if (turns.isEmpty()) {
                     Instant due = store.nextMessageDue(c);
                     c.commit();
                     return idleMillis(due);
-                }
-                if (turns.size() == 1) {
-                    claimed = c.setSavepoint();
                 }
                 boolean queued = processBatch(c, turns);
                 if (isolateTurns > 0) {
@@ -112,23 +111,23 @@ final class OrchestrationDispatcher implements Runnable {
                     LOG.log(Level.INFO, "a batch of " + turns.size() + " turns failed; isolating them", e);
                     return 0;
                 }
-                failClaimedInstance(c, claimed, turns.get(0).row(), e);
+                failClaimedInstance(c, turns.get(0).row(), e);
                 return 0;
             }
         }
     }
 
     /**
-     * Fails the instance of a turn that failed for good, in the turn's own transaction: undoing
-     * the turn's writes back to {@code claimed} keeps the claim (the row lock and the messages it
-     * took), so no other dispatch loop can take the same failing turn in between and the
-     * instance fails exactly once. Only when the transaction itself is gone (its commit failed)
-     * is the instance failed in a new one.
+     * Fails the instance of a turn claimed alone that failed for good, in the turn's own
+     * transaction: undoing the turn's writes back to the savepoint its claim set keeps the claim
+     * (the row lock; the messages it took are back in the queue, under that lock), so no other
+     * dispatch loop can take the same failing turn in between and the instance fails exactly
+     * once. Only when the transaction itself is gone (its commit failed) is the instance failed in
+     * a new one.
      */
-    private void failClaimedInstance(Connection c, Savepoint claimed, InstanceRow row, Exception cause)
-            throws SQLException {
-        try {
-            c.rollback(claimed);
+    private void failClaimedInstance(Connection c, InstanceRow row, Exception cause) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("ROLLBACK TO SAVEPOINT " + TurnStore.CLAIMED_SAVEPOINT);
         } catch (SQLException transactionGone) {
             rollbackQuietly(c);
             failInstance(row.id(), cause);

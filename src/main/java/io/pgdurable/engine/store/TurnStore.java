@@ -20,6 +20,8 @@ import java.util.Map;
  * the caller owns the transaction, and the row locks it takes are the turns' claims.
  */
 public final class TurnStore {
+    /** The savepoint a single instance's claim sets, see {@link #claimTurns(Connection, int, boolean)}. */
+    public static final String CLAIMED_SAVEPOINT = "pg_durable_claimed";
 
     /**
      * Claims up to {@code limit} instances that have visible messages, skipping instances another
@@ -45,6 +47,17 @@ public final class TurnStore {
      * length).
      */
     public List<ClaimedTurn> claimTurns(Connection c, int limit) throws SQLException {
+        return claimTurns(c, limit, false);
+    }
+
+    /**
+     * {@link #claimTurns(Connection, int)}; with {@code savepointIfOne}, a claim of a single
+     * instance also sets the savepoint {@link #CLAIMED_SAVEPOINT} once the instance is locked, in
+     * the round trip that takes its messages. Rolling back to it keeps the claim (the lock; the
+     * messages are back in the queue, under that lock), so a turn that fails can fail its
+     * instance without letting another dispatch loop take the same turn meanwhile.
+     */
+    public List<ClaimedTurn> claimTurns(Connection c, int limit, boolean savepointIfOne) throws SQLException {
         String sql = """
                 WITH RECURSIVE keys(k) AS (
                     (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
@@ -95,7 +108,8 @@ public final class TurnStore {
         if (rows.isEmpty()) {
             return List.of();
         }
-        Map<String, List<Message>> messages = takeMessages(c, rows.stream().map(InstanceRow::id).toList());
+        Map<String, List<Message>> messages = takeMessages(c, rows.stream().map(InstanceRow::id).toList(),
+                savepointIfOne && rows.size() == 1);
         List<ClaimedTurn> turns = new ArrayList<>(rows.size());
         for (InstanceRow row : rows) {
             turns.add(new ClaimedTurn(row, messages.getOrDefault(row.id(), new ArrayList<>())));
@@ -140,6 +154,12 @@ public final class TurnStore {
 
     /** Removes and returns the visible messages of the given (locked) instances, in turn order. */
     public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
+        return takeMessages(c, instanceIds, false);
+    }
+
+    /** {@link #takeMessages(Connection, Collection)}, setting {@link #CLAIMED_SAVEPOINT} first in the same round trip. */
+    private Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds, boolean savepoint)
+            throws SQLException {
         // One instance (a turn claimed alone, the common case when few wait) is named by a plain
         // parameter: PostgreSQL plans "= ANY (array parameter)" for an array of unknown length,
         // finds that generic plan dearer than one made for the actual array and so plans the
@@ -156,6 +176,9 @@ public final class TurnStore {
                           NOT (kind = 'EventRaised' AND execution_id IS NOT NULL),
                           id
                 """.formatted(one ? "= ?" : "= ANY (?)");
+        if (savepoint) {
+            sql = "SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + sql;
+        }
         Map<String, List<Message>> byInstance = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             if (one) {
@@ -163,7 +186,11 @@ public final class TurnStore {
             } else {
                 ps.setArray(1, c.createArrayOf("text", instanceIds.toArray()));
             }
-            try (ResultSet rs = ps.executeQuery()) {
+            boolean rows = ps.execute();
+            while (!rows && ps.getUpdateCount() != -1) {
+                rows = ps.getMoreResults(); // past the savepoint's command status
+            }
+            try (ResultSet rs = ps.getResultSet()) {
                 while (rs.next()) {
                     Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
                             rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));

@@ -151,4 +151,56 @@ class TurnStoreTest {
         }
         return out;
     }
+    @Test
+    void a_single_claim_sets_a_savepoint_that_keeps_the_lock_and_gives_the_messages_back() throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Connection other = CLUSTER.connect(db)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("DELETE FROM df_engine.orchestrator_queue");
+                s.execute("SELECT df_engine.start_orchestration('saved-1', 'savepoint.test', '1')");
+            }
+            c.setAutoCommit(false);
+            List<ClaimedTurn> turns = new TurnStore().claimTurns(c, 4, true);
+            assertThat(turns).singleElement().satisfies(t -> assertThat(t.messages()).hasSize(1));
+            try (Statement s = c.createStatement()) {
+                s.execute("UPDATE df_engine.instances SET status = 'Running' WHERE id = 'saved-1'");
+                s.execute("ROLLBACK TO SAVEPOINT " + TurnStore.CLAIMED_SAVEPOINT);
+                assertThat(rows(s, "SELECT status FROM df_engine.instances WHERE id = 'saved-1'"))
+                        .as("the turn's write is undone").containsExactly("Pending");
+                assertThat(rows(s, "SELECT kind FROM df_engine.orchestrator_queue WHERE instance_id = 'saved-1'"))
+                        .as("the messages are back").containsExactly("ExecutionStarted");
+            }
+            try (Statement s = other.createStatement()) {
+                assertThat(rows(s, "SELECT id FROM df_engine.instances WHERE id = 'saved-1' FOR UPDATE SKIP LOCKED"))
+                        .as("the claim's lock is kept").isEmpty();
+            }
+            c.rollback();
+        }
+    }
+
+    @Test
+    void a_claim_of_several_instances_or_without_the_option_sets_no_savepoint() throws SQLException {
+        try (Connection c = CLUSTER.connect(db)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("DELETE FROM df_engine.orchestrator_queue");
+                s.execute("SELECT df_engine.start_orchestration('several-1', 'savepoint.test', '1')");
+                s.execute("SELECT df_engine.start_orchestration('several-2', 'savepoint.test', '1')");
+            }
+            c.setAutoCommit(false);
+            assertThat(new TurnStore().claimTurns(c, 4, true)).hasSize(2);
+            assertNoClaimSavepoint(c);
+            assertThat(new TurnStore().claimTurns(c, 1, false)).hasSize(1);
+            assertNoClaimSavepoint(c);
+        }
+    }
+
+    private static void assertNoClaimSavepoint(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("ROLLBACK TO SAVEPOINT " + TurnStore.CLAIMED_SAVEPOINT);
+            throw new AssertionError("the savepoint exists");
+        } catch (SQLException e) {
+            assertThat(e.getSQLState()).as(e.getMessage()).isEqualTo("3B001");
+        } finally {
+            c.rollback();
+        }
+    }
 }
