@@ -30,8 +30,6 @@ final class NotificationListener implements Runnable {
     private final WorkerRuntime runtime;
     private final Backoff backoff = new Backoff(Duration.ofMillis(200), Duration.ofSeconds(30));
     private volatile Connection connection;
-    /** Whether the connection's socket wakes the loops itself when a notification arrives. */
-    private boolean wakesOnArrival;
 
     NotificationListener(WorkerRuntime runtime) {
         this.runtime = runtime;
@@ -45,16 +43,16 @@ final class NotificationListener implements Runnable {
             arrivalKey = ArrivalSocketFactory.register(runtime.orchestrationWakeup()::signal);
             spec = spec.withProperty(ArrivalSocketFactory.FACTORY_PROPERTY, ArrivalSocketFactory.class.getName())
                     .withProperty(ArrivalSocketFactory.ARG_PROPERTY, arrivalKey);
-            wakesOnArrival = true;
         }
         try {
-            listen(spec);
+            listen(spec, arrivalKey != null);
         } finally {
             ArrivalSocketFactory.unregister(arrivalKey);
         }
     }
 
-    private void listen(ConnectionSpec spec) {
+    /** Listens until stopping; {@code wakesOnArrival}: the connection's socket wakes the loops itself. */
+    private void listen(ConnectionSpec spec, boolean wakesOnArrival) {
         while (!runtime.stopping()) {
             try (Connection c = spec.open()) {
                 connection = c;
