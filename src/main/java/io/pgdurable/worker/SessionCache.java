@@ -1,6 +1,7 @@
 package io.pgdurable.worker;
 
 import io.pgdurable.engine.replay.ReplaySession;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -10,8 +11,16 @@ import java.util.Map;
  * is taken out while a turn uses it and put back only after the turn committed, so a failed
  * turn never leaves a session ahead of the stored history. Of two sessions of one generation put
  * back, the one that has applied more of the history stays.
+ *
+ * <p>Only sessions whose next turn is near are kept: those waiting for an activity (the short
+ * path needs them when it completes) or for a timer due within {@link #KEEP_HORIZON}. A suspended
+ * session holds a parked thread and its stack; a worker with ten thousand instances waiting on
+ * signals kept a thousand of them, some 300 MB, to save each a replay it may need hours later.
  */
 final class SessionCache {
+    /** How soon a timer must fire for a session waiting on it to be kept. */
+    static final Duration KEEP_HORIZON = Duration.ofMinutes(1);
+
     private final int capacity;
     private final LinkedHashMap<String, ReplaySession> sessions = new LinkedHashMap<>(16, 0.75f, true);
 
@@ -24,7 +33,7 @@ final class SessionCache {
     }
 
     void put(ReplaySession session) {
-        if (capacity == 0 || !session.isReusable()) {
+        if (capacity == 0 || !session.isReusable() || !session.expectsTurnWithin(KEEP_HORIZON)) {
             session.close();
             return;
         }

@@ -134,6 +134,22 @@ public final class ReplaySession implements AutoCloseable {
         return !broken && !finished && !aborted;
     }
 
+    /**
+     * Whether this instance's next turn is near: its orchestration waits for an activity, or
+     * for a timer that fires within {@code horizon} of the last turn's time. A suspended session
+     * holds a parked thread; one that waits only for signals, child orchestrations or later
+     * timers may hold it for hours, so a worker keeps only sessions for which this is true.
+     */
+    public boolean expectsTurnWithin(Duration horizon) {
+        Instant limit = now == null ? null : now.plus(horizon);
+        for (LeafTask<?> task : openTasks.values()) {
+            if (task.childId == null && (task.fireAt == null || limit == null || !task.fireAt.isAfter(limit))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Replays {@code past} then runs the turn; a divergence from history yields a failed turn. */
     public TurnResult replayAndRun(List<HistoryEvent> past, List<HistoryEvent> fresh) {
         try {
@@ -421,14 +437,14 @@ public final class ReplaySession implements AutoCloseable {
         }
     }
 
-    private <T> LeafTask<T> newTask(JavaType type, String childId) {
-        LeafTask<T> task = new LeafTask<>(nextTaskId++, type, childId);
+    private <T> LeafTask<T> newTask(JavaType type, String childId, Instant fireAt) {
+        LeafTask<T> task = new LeafTask<>(nextTaskId++, type, childId, fireAt);
         openTasks.put(task.taskId, task);
         return task;
     }
 
     private LeafTask<Void> timer(Instant fireAt) {
-        LeafTask<Void> task = newTask(JsonCodec.mapper().constructType(Void.class), null);
+        LeafTask<Void> task = newTask(JsonCodec.mapper().constructType(Void.class), null, fireAt);
         decide(new Action.CreateTimer(task.taskId, fireAt));
         return task;
     }
@@ -527,16 +543,19 @@ public final class ReplaySession implements AutoCloseable {
         final int taskId;
         final JavaType type;
         final String childId;
+        /** A timer's firing time; {@code null} for an activity or a child orchestration. */
+        final Instant fireAt;
         boolean done;
         boolean cancelled;
         String payload;
         FailureDetails failureDetails;
         long order;
 
-        LeafTask(int taskId, JavaType type, String childId) {
+        LeafTask(int taskId, JavaType type, String childId, Instant fireAt) {
             this.taskId = taskId;
             this.type = type;
             this.childId = childId;
+            this.fireAt = fireAt;
         }
 
         void finish(String resultPayload, FailureDetails failed) {
@@ -788,7 +807,7 @@ public final class ReplaySession implements AutoCloseable {
                                         String partitionKey) {
             checkLive();
             requireName("activity", activityName);
-            LeafTask<T> task = newTask(JsonCodec.mapper().constructType(resultType), null);
+            LeafTask<T> task = newTask(JsonCodec.mapper().constructType(resultType), null, null);
             decide(new Action.ScheduleActivity(task.taskId, activityName, JsonCodec.toJson(activityInput),
                     partitionKey));
             return task;
@@ -847,7 +866,7 @@ public final class ReplaySession implements AutoCloseable {
             requireName("orchestration", orchestrationName);
             int taskId = nextTaskId;
             String id = childId != null ? childId : instanceId + "::" + executionId + "::" + taskId;
-            LeafTask<T> task = newTask(JsonCodec.mapper().constructType(resultType), id);
+            LeafTask<T> task = newTask(JsonCodec.mapper().constructType(resultType), id, null);
             decide(new Action.CreateSubOrchestration(task.taskId, orchestrationName, id, JsonCodec.toJson(childInput)));
             return task;
         }

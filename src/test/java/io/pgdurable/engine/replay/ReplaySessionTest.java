@@ -193,6 +193,36 @@ class ReplaySessionTest {
     }
 
     @Test
+    void expects_a_turn_soon_while_an_activity_or_a_near_timer_is_open() {
+        Orchestration flow = ctx -> {
+            ctx.callActivity("a", null, String.class).await();
+            ctx.createTimer(Duration.ofSeconds(30)).await();
+            ctx.createTimer(Duration.ofHours(2)).await();
+            ctx.waitForExternalEvent("approve", String.class).await();
+            return ctx.callSubOrchestration("child", "kid", null, String.class).await();
+        };
+        Duration horizon = Duration.ofMinutes(1);
+        try (ReplaySession session = new ReplaySession(INSTANCE, EXECUTION, NAME, flow, YIELD_TIMEOUT)) {
+            session.committed(session.run(List.of(started(T0), executionStarted(null, T0))));
+            assertThat(session.expectsTurnWithin(horizon)).as("waiting for an activity").isTrue();
+
+            session.committed(session.run(List.of(started(minute(1)), activityCompleted(0, "A", minute(1)))));
+            assertThat(session.expectsTurnWithin(horizon)).as("waiting for a timer due in 30 s").isTrue();
+
+            session.committed(session.run(List.of(started(minute(2)), timerFired(1, minute(2)))));
+            assertThat(session.expectsTurnWithin(horizon)).as("waiting for a timer due in 2 hours").isFalse();
+            assertThat(session.expectsTurnWithin(Duration.ofHours(2))).as("the same timer, a longer horizon").isTrue();
+
+            session.committed(session.run(List.of(started(minute(200)), timerFired(2, minute(200)))));
+            assertThat(session.expectsTurnWithin(horizon)).as("waiting for a signal").isFalse();
+
+            session.committed(session.run(List.of(started(minute(201)), raised("approve", "yes", minute(201)))));
+            assertThat(session.expectsTurnWithin(horizon)).as("waiting for a child orchestration").isFalse();
+            assertThat(session.isReusable()).isTrue();
+        }
+    }
+
+    @Test
     void replay_that_diverges_throws_and_leaves_the_session_unusable() {
         Orchestration changed = ctx -> ctx.callActivity("B", null, String.class).await();
         List<HistoryEvent> past = List.of(started(T0), executionStarted(null, T0), activityScheduled(0, "A", null, T0));
