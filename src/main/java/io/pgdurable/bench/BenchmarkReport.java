@@ -102,18 +102,21 @@ public final class BenchmarkReport {
     private final Latency latency;
     private final LongWorkflow longWorkflow;
     private final Throughput df;
+    private final Latency dfLatency;
     private final Throughput inDatabase;
     private final Fairness fairness;
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
     BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df,
-                    Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale, Map<String, CostMeter.Cost> costs) {
+                    Latency dfLatency, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
+                    Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
         this.longWorkflow = longWorkflow;
         this.df = df;
+        this.dfLatency = dfLatency;
         this.inDatabase = inDatabase;
         this.fairness = fairness;
         this.scale = List.copyOf(scale);
@@ -133,6 +136,11 @@ public final class BenchmarkReport {
     /** The control-plane scenario: df workflows of SQL steps started with df.start. */
     public Optional<Throughput> df() {
         return Optional.ofNullable(df);
+    }
+
+    /** Single-step df workflows, one at a time, from the df.start call to their end. */
+    public Optional<Latency> dfLatency() {
+        return Optional.ofNullable(dfLatency);
     }
 
     /** The df workload run by df.run_worker inside a backend (PL/Java). */
@@ -163,6 +171,7 @@ public final class BenchmarkReport {
         latency().ifPresent(l -> all.add(l.verification()));
         longWorkflow().ifPresent(l -> all.add(l.verification()));
         df().ifPresent(d -> all.add(d.verification()));
+        dfLatency().ifPresent(l -> all.add(l.verification()));
         inDatabase().ifPresent(d -> all.add(d.verification()));
         fairness().ifPresent(f -> all.add(f.verification()));
         scale.forEach(l -> all.add(l.df().verification()));
@@ -186,16 +195,14 @@ public final class BenchmarkReport {
                 t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),
                 LatencyStats.millis(t.instanceLatency().p50Nanos()),
                 LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification())));
-        latency().ifPresent(l -> out.printf(Locale.ROOT,
-                "latency 1 step     p50 %s  p99 %s  max %s  (%d samples)  rows %s%n",
-                LatencyStats.millis(l.stats().p50Nanos()), LatencyStats.millis(l.stats().p99Nanos()),
-                LatencyStats.millis(l.stats().maxNanos()), l.stats().count(), verdict(l.verification())));
+        latency().ifPresent(l -> printLatency(out, "latency 1 step", l));
         longWorkflow().ifPresent(l -> out.printf(Locale.ROOT,
                 "long workflow      %d steps  per-step %s  vs %d-step %s  ratio %.2f  (total %.2f s)  rows %s%n",
                 l.steps(), LatencyStats.millis(l.perStepNanos()), l.referenceSteps(),
                 LatencyStats.millis(l.referencePerStepNanos()), l.ratio(), seconds(l.total()),
                 verdict(l.verification())));
         df().ifPresent(t -> printWorkflows(out, "df workflows", t));
+        dfLatency().ifPresent(l -> printLatency(out, "df latency 1 step", l));
         inDatabase().ifPresent(t -> printWorkflows(out, "df in-database", t));
         fairness().ifPresent(f -> out.printf(Locale.ROOT,
                 "fairness           flood steps before other role's step %d  (%d x 1 step of %d ms, %d threads,"
@@ -221,6 +228,12 @@ public final class BenchmarkReport {
         // Added below the scenario lines, so that scripts reading those lines keep working.
         costs.forEach((scenario, cost) -> out.printf(Locale.ROOT, "cost %-13s %s%n", scenario, cost.describe()));
         out.flush();
+    }
+
+    private static void printLatency(PrintWriter out, String title, Latency l) {
+        out.printf(Locale.ROOT, "%-18s p50 %s  p99 %s  max %s  (%d samples)  rows %s%n", title,
+                LatencyStats.millis(l.stats().p50Nanos()), LatencyStats.millis(l.stats().p99Nanos()),
+                LatencyStats.millis(l.stats().maxNanos()), l.stats().count(), verdict(l.verification()));
     }
 
     private static void printWorkflows(PrintWriter out, String title, Throughput t) {

@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongFunction;
 import java.util.function.LongPredicate;
 
@@ -29,20 +31,25 @@ import java.util.function.LongPredicate;
  * step's row exists exactly once. The workflows run on one of two hosts: an in-process worker
  * with the graph runtime ({@code df}), or {@code df.run_worker} inside a backend of the database
  * ({@code in-database}, which needs the PL/Java jar), so the two can be compared on one cluster.
+ * The {@code df-latency} scenario runs single-step workflows one at a time on the in-process
+ * worker and times each from the {@code df.start} call to the worker's end of it.
  */
 final class DfBenchmark {
     /** The login role the workflows run as; created if missing. */
     static final String ROLE = "durable_bench";
     private static final Duration POLL = Duration.ofMillis(20);
+    /** Single workflows run after the warm-up rounds, before the latency samples. */
+    private static final int WARMUP_SINGLES = 20;
 
     private final BenchmarkSettings settings;
     private final PrintWriter out;
     private final Scenario scenario;
     private final String name;
     private final String label = "bench-df-" + UUID.randomUUID().toString().substring(0, 8);
+    private final Finishes finishes = new Finishes();
 
     DfBenchmark(BenchmarkSettings settings, PrintWriter out, Scenario scenario) {
-        if (scenario != Scenario.DF && scenario != Scenario.IN_DATABASE) {
+        if (scenario != Scenario.DF && scenario != Scenario.DF_LATENCY && scenario != Scenario.IN_DATABASE) {
             throw new IllegalArgumentException("not a df scenario: " + scenario.label());
         }
         this.settings = settings;
@@ -58,18 +65,7 @@ final class DfBenchmark {
         int steps = settings.steps();
         try (Host host = scenario == Scenario.DF ? new InProcessHost() : new InDatabaseHost(admin);
              Connection app = connectAsRole()) {
-            if (settings.warmupInstances() > 0) {
-                out.printf(Locale.ROOT, "%s: warm-up, rounds of %d workflows x %d steps ...%n", name,
-                        settings.warmupInstances(), steps);
-                out.flush();
-                int[] round = {0};
-                WarmupRounds.repeat(out, name, scenario == Scenario.DF ? settings.warmupRounds() : 1, () -> {
-                    String warm = label + "-warmup-" + ++round[0];
-                    start(app, warm, settings.warmupInstances(), steps);
-                    await(admin, warm, settings.warmupInstances(), host);
-                });
-                execute(admin, "TRUNCATE public.bench_df_rows");
-            }
+            warmUp(admin, app, host, scenario == Scenario.DF ? settings.warmupRounds() : 1);
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
                     name, instances, steps);
             out.flush();
@@ -88,6 +84,113 @@ final class DfBenchmark {
             out.flush();
             return result;
         }
+    }
+
+    /**
+     * Single-step workflows started one at a time with {@code df.start}, each timed from the call
+     * until the in-process worker reports the instance ended. The start's transaction commits
+     * right after the call, once the benchmark watches for the new id (the worker cannot end an
+     * instance it cannot see yet), so each sample includes that commit.
+     */
+    BenchmarkReport.Latency latency(Connection admin, CostMeter meter, Map<String, CostMeter.Cost> costs)
+            throws SQLException {
+        prepare(admin);
+        int samples = settings.latencySamples();
+        try (Host host = new InProcessHost();
+             Connection app = connectAsRole()) {
+            warmUp(admin, app, host, settings.warmupRounds());
+            String warm = label + "-warmup-singles";
+            try (PreparedStatement start = app.prepareStatement(singleStart())) {
+                for (int i = 0; i < WARMUP_SINGLES; i++) {
+                    runOne(admin, app, start, warm, host);
+                }
+                execute(admin, "TRUNCATE public.bench_df_rows");
+                out.printf(Locale.ROOT, "%s: %d single-step workflows one at a time, each from the df.start call until"
+                        + " the worker has committed its end ...%n", name, samples);
+                out.flush();
+                long[] nanos = new long[samples];
+                CostMeter.Mark mark = meter.start(admin);
+                for (int i = 0; i < samples; i++) {
+                    nanos[i] = runOne(admin, app, start, label, host);
+                }
+                costs.put(name, meter.stop(admin, mark, samples));
+                LatencyStats stats = LatencyStats.ofNanos(nanos);
+                BenchmarkReport.Verification check = verify(admin, label, samples, samples);
+                out.printf(Locale.ROOT, "%s: df.start->completed %s  mean %s%n", name, stats,
+                        LatencyStats.millis(stats.meanNanos()));
+                out.printf(Locale.ROOT, "%s: rows %s%n", name, check.describe());
+                out.flush();
+                return new BenchmarkReport.Latency(stats, check);
+            }
+        }
+    }
+
+    private static String singleStart() {
+        return "SELECT df.start(" + workflow(1) + ", ?)";
+    }
+
+    /** Runs one single-step workflow; returns nanoseconds from the df.start call to its end. */
+    private long runOne(Connection admin, Connection app, PreparedStatement start, String runLabel, Host host)
+            throws SQLException {
+        app.setAutoCommit(false);
+        long started = System.nanoTime();
+        String id;
+        CountDownLatch ended;
+        try {
+            start.setString(1, runLabel);
+            try (ResultSet rs = start.executeQuery()) {
+                rs.next();
+                id = rs.getString(1);
+            }
+            ended = finishes.single(id);
+            app.commit();
+        } finally {
+            app.setAutoCommit(true);
+        }
+        long deadline = started + settings.timeout().toNanos();
+        try (PreparedStatement status = admin.prepareStatement(CostMeter.OWN_MARK
+                + "SELECT status IN ('completed', 'failed', 'cancelled') FROM df.instances WHERE id = ?")) {
+            status.setString(1, id);
+            while (true) {
+                if (ended.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {
+                    return System.nanoTime() - started;
+                }
+                // In case it ended unreported: the worker reports every instance it ends.
+                try (ResultSet rs = status.executeQuery()) {
+                    if (rs.next() && rs.getBoolean(1)) {
+                        return System.nanoTime() - started;
+                    }
+                }
+                host.check();
+                if (System.nanoTime() > deadline) {
+                    throw new DurableException("df workflow " + id + " did not finish within " + settings.timeout()
+                            + " (--timeout-seconds); see the worker log");
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DurableException("interrupted", e);
+        } finally {
+            finishes.forget(id);
+        }
+    }
+
+    /** Rounds of the df workload that are not measured, until the JIT settles or {@code rounds} ran. */
+    private void warmUp(Connection admin, Connection app, Host host, int rounds) throws SQLException {
+        if (settings.warmupInstances() <= 0) {
+            return;
+        }
+        int steps = settings.steps();
+        out.printf(Locale.ROOT, "%s: warm-up, rounds of %d workflows x %d steps ...%n", name,
+                settings.warmupInstances(), steps);
+        out.flush();
+        int[] round = {0};
+        WarmupRounds.repeat(out, name, rounds, () -> {
+            String warm = label + "-warmup-" + ++round[0];
+            start(app, warm, settings.warmupInstances(), steps);
+            await(admin, warm, settings.warmupInstances(), host);
+        });
+        execute(admin, "TRUNCATE public.bench_df_rows");
     }
 
     /** Where the workflows run while they are measured. */
@@ -115,6 +218,7 @@ final class DfBenchmark {
                     .orchestrationThreads(settings.orchestrationThreads())
                     .turnBatchSize(settings.turnBatchSize())
                     .shortPath(settings.shortPath())
+                    .onInstanceFinished(finishes)
                     .build();
             try {
                 worker = Worker.start(config, graph.register(new Registry()));

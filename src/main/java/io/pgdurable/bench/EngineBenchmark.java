@@ -131,6 +131,7 @@ public final class EngineBenchmark {
         BenchmarkReport.Latency latency = null;
         BenchmarkReport.LongWorkflow longWorkflow = null;
         BenchmarkReport.Throughput df = null;
+        BenchmarkReport.Latency dfLatency = null;
         BenchmarkReport.Throughput inDatabase = null;
         BenchmarkReport.Fairness fairness = null;
         Map<String, CostMeter.Cost> costs = new LinkedHashMap<>();
@@ -168,6 +169,9 @@ public final class EngineBenchmark {
             if (settings.runs(Scenario.DF)) {
                 df = new DfBenchmark(settings, out, Scenario.DF).run(admin, meter, costs);
             }
+            if (settings.runs(Scenario.DF_LATENCY)) {
+                dfLatency = new DfBenchmark(settings, out, Scenario.DF_LATENCY).latency(admin, meter, costs);
+            }
             if (settings.runs(Scenario.IN_DATABASE)) {
                 inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin, meter, costs);
             }
@@ -178,7 +182,8 @@ public final class EngineBenchmark {
                 scale = new ScaleBenchmark(settings, out).run(admin, meter, costs);
             }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, inDatabase, fairness, scale, costs);
+        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, dfLatency, inDatabase, fairness, scale,
+                costs);
     }
 
     private void checkSchema(Connection c) throws SQLException {

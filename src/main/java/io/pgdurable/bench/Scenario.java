@@ -16,6 +16,8 @@ public enum Scenario {
     LONG,
     /** Many df workflows of SQL steps, started with df.start. */
     DF,
+    /** Single-step df workflows, one at a time: from the df.start call to the worker's end of it. */
+    DF_LATENCY,
     /**
      * The df workload again, run by {@code df.run_worker} inside a backend instead of an in-process
      * worker. Needs the PL/Java jar installed; not among the defaults.
@@ -34,7 +36,7 @@ public enum Scenario {
     SCALE;
 
     /** The scenarios run when none are named. */
-    public static final String DEFAULTS = "ceiling,throughput,latency,long,df";
+    public static final String DEFAULTS = "ceiling,throughput,latency,long,df,df-latency";
 
     /** The name used on the command line. */
     public String label() {

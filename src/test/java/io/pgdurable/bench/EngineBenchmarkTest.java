@@ -48,10 +48,20 @@ class EngineBenchmarkTest {
             assertThat(d.verification().expectedRows()).isEqualTo(15);
             assertThat(d.instanceLatency().count()).isEqualTo(5);
         });
-        assertThat(report.verifications()).hasSize(4)
+        assertThat(report.dfLatency()).hasValueSatisfying(l -> {
+            assertThat(l.stats().count()).isEqualTo(5);
+            assertThat(l.verification().expectedRows()).isEqualTo(5);
+        });
+        assertThat(report.verifications()).hasSize(5)
                 .allSatisfy(v -> assertThat(v.ok()).as(v.scenario() + ": " + v.describe()).isTrue());
         assertThat(report.ok()).isTrue();
-        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK", "df: rows OK");
+        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK", "df: rows OK",
+                "df-latency: rows OK");
+        StringWriter summary = new StringWriter();
+        report.printSummary(new PrintWriter(summary, true));
+        assertThat(summary.toString())
+                .containsPattern("(?m)^latency 1 step     p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(5 samples\\)  rows OK$")
+                .containsPattern("(?m)^df latency 1 step  p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(5 samples\\)  rows OK$");
         // Warm-up rounds repeat until the JIT settles, at most --warmup-rounds of them.
         assertThat(printed.toString()).containsPattern("warm-up: warm-up round 1 took \\d+\\.\\d\\d s, JIT compiler ")
                 .containsPattern("df: warm-up round 1 took ")
