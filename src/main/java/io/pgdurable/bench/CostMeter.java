@@ -213,9 +213,17 @@ final class CostMeter {
      * does not say.
      */
     static double compilerCpuMillis() {
+        return compilerCpuMillis("self");
+    }
+
+    /**
+     * The same for the JVM of process {@code pid} ({@code self} for this one): a database backend
+     * that runs {@code df.run_worker} has PL/Java's JVM, with compiler threads of the same names.
+     */
+    static double compilerCpuMillis(String pid) {
         long ticks = 0;
         boolean found = false;
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", pid, "task"))) {
             for (Path task : tasks) {
                 String text;
                 try {

@@ -65,7 +65,7 @@ final class DfBenchmark {
         int steps = settings.steps();
         try (Host host = scenario == Scenario.DF ? new InProcessHost() : new InDatabaseHost(admin);
              Connection app = connectAsRole()) {
-            warmUp(admin, app, host, scenario == Scenario.DF ? settings.warmupRounds() : 1);
+            warmUp(admin, app, host, settings.warmupRounds());
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
                     name, instances, steps);
             out.flush();
@@ -185,7 +185,7 @@ final class DfBenchmark {
                 settings.warmupInstances(), steps);
         out.flush();
         int[] round = {0};
-        WarmupRounds.repeat(out, name, rounds, () -> {
+        WarmupRounds.repeat(out, name, rounds, host::compilerMillis, () -> {
             String warm = label + "-warmup-" + ++round[0];
             start(app, warm, settings.warmupInstances(), steps);
             await(admin, warm, settings.warmupInstances(), host);
@@ -197,6 +197,9 @@ final class DfBenchmark {
     interface Host extends AutoCloseable {
         /** Fails if the host stopped working; called while waiting. */
         void check() throws SQLException;
+
+        /** CPU time so far, in ms, of the JIT compiler of the JVM that runs the workflows, or -1 if unknown. */
+        double compilerMillis();
 
         @Override
         void close() throws SQLException;
@@ -234,6 +237,11 @@ final class DfBenchmark {
         }
 
         @Override
+        public double compilerMillis() {
+            return WarmupRounds.compilerMillis();
+        }
+
+        @Override
         public void close() {
             // The signal router stops before the worker's pool it uses closes.
             graph.detach();
@@ -254,6 +262,7 @@ final class DfBenchmark {
         private final Connection connection;
         private final Statement statement;
         private final Thread thread;
+        private final long backendPid;
         private volatile SQLException failure;
         private volatile String summary;
 
@@ -269,6 +278,10 @@ final class DfBenchmark {
             long seconds = Math.min(3600, settings.timeout().toSeconds() * 2 + 60);
             connection = settings.connect("pg-durable bench in-database host");
             statement = connection.createStatement();
+            try (ResultSet rs = statement.executeQuery("SELECT pg_backend_pid()")) {
+                rs.next();
+                backendPid = rs.getLong(1);
+            }
             thread = new Thread(() -> {
                 try (ResultSet rs = statement.executeQuery("SELECT df.run_worker(" + seconds + ")::text")) {
                     rs.next();
@@ -294,6 +307,12 @@ final class DfBenchmark {
             boolean refused = summary != null && !JsonCodec.tree(summary).path("ran").asBoolean(true);
             throw new DurableException("df.run_worker() returned early: " + summary + (refused
                     ? " (unschedule the scheduled in-database worker, df.unschedule_worker(), while benchmarking)" : ""));
+        }
+
+        /** The backend's JVM, PL/Java's: its compiler threads, when the database runs on this machine. */
+        @Override
+        public double compilerMillis() {
+            return CostMeter.compilerCpuMillis(Long.toString(backendPid));
         }
 
         @Override

@@ -5,6 +5,7 @@ import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.sql.SQLException;
 import java.util.Locale;
+import java.util.function.DoubleSupplier;
 
 /**
  * Repeats a scenario's warm-up round until the JIT compiler has settled: until a round during
@@ -14,7 +15,9 @@ import java.util.Locale;
  * cores), so one fixed round left a large part of the measured run's CPU to compilation that a
  * long-running worker pays once. The compiler's CPU comes from /proc; elsewhere the JVM's own
  * compilation time (which also counts the compiler's waits for a core) stands in, and where
- * neither is known one round is run.
+ * neither is known one round is run. For workflows run by {@code df.run_worker}, the compiler
+ * watched is that of the backend's JVM (PL/Java's), whose threads are in /proc as well when the
+ * database runs on this machine.
  */
 final class WarmupRounds {
     /** The compiler's share of a round's wall time under which the JIT counts as settled. */
@@ -28,14 +31,27 @@ final class WarmupRounds {
     private WarmupRounds() {
     }
 
-    /** Runs {@code round} until the JIT settles or {@code maxRounds} ran, printing each round's figures. */
+    /** Runs {@code round} until this JVM's JIT settles or {@code maxRounds} ran, printing each round's figures. */
     static void repeat(PrintWriter out, String name, int maxRounds, Round round) throws SQLException {
+        repeat(out, name, maxRounds, WarmupRounds::compilerMillis, round);
+    }
+
+    /**
+     * Runs {@code round} until the JIT whose CPU time so far {@code compiler} reads (in ms, -1 when
+     * unknown) settles or {@code maxRounds} ran, printing each round's figures.
+     */
+    static void repeat(PrintWriter out, String name, int maxRounds, DoubleSupplier compiler, Round round)
+            throws SQLException {
         for (int i = 1; i <= maxRounds; i++) {
-            double compiledBefore = compilerMillis();
+            double compiledBefore = compiler.getAsDouble();
             long started = System.nanoTime();
             round.run();
             double wallMillis = (System.nanoTime() - started) / 1e6;
-            double compiledAfter = compilerMillis();
+            double compiledAfter = compiler.getAsDouble();
+            if (compiledBefore < 0 && compiledAfter >= 0) {
+                // A JVM that started during the round (PL/Java's, at the worker's first call).
+                compiledBefore = 0;
+            }
             boolean known = compiledBefore >= 0 && compiledAfter >= 0;
             double compiled = Math.max(0, compiledAfter - compiledBefore);
             boolean settled = !known || compiled < SETTLED_SHARE * wallMillis;
@@ -49,8 +65,8 @@ final class WarmupRounds {
         }
     }
 
-    /** The compiler's CPU so far, else the JVM's compilation time, else -1. */
-    private static double compilerMillis() {
+    /** This JVM's compiler's CPU so far, else its compilation time, else -1. */
+    static double compilerMillis() {
         double cpu = CostMeter.compilerCpuMillis();
         if (cpu >= 0) {
             return cpu;
