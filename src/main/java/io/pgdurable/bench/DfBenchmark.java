@@ -38,7 +38,7 @@ final class DfBenchmark {
     /** The login role the workflows run as; created if missing. */
     static final String ROLE = "durable_bench";
     private static final Duration POLL = Duration.ofMillis(20);
-    /** Single workflows run after the warm-up rounds, before the latency samples. */
+    /** Single workflows at the end of each warm-up round of the df-latency scenario. */
     private static final int WARMUP_SINGLES = 20;
 
     private final BenchmarkSettings settings;
@@ -65,7 +65,7 @@ final class DfBenchmark {
         int steps = settings.steps();
         try (Host host = scenario == Scenario.DF ? new InProcessHost() : new InDatabaseHost(admin);
              Connection app = connectAsRole()) {
-            warmUp(admin, app, host, settings.warmupRounds());
+            warmUp(admin, app, host, settings.warmupRounds(), () -> { });
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
                     name, instances, steps);
             out.flush();
@@ -98,13 +98,13 @@ final class DfBenchmark {
         int samples = settings.latencySamples();
         try (Host host = new InProcessHost();
              Connection app = connectAsRole()) {
-            warmUp(admin, app, host, settings.warmupRounds());
-            String warm = label + "-warmup-singles";
             try (PreparedStatement start = app.prepareStatement(singleStart())) {
-                for (int i = 0; i < WARMUP_SINGLES; i++) {
-                    runOne(admin, app, start, warm, host);
-                }
-                execute(admin, "TRUNCATE public.bench_df_rows");
+                String warm = label + "-warmup-singles";
+                warmUp(admin, app, host, settings.warmupRounds(), () -> {
+                    for (int i = 0; i < WARMUP_SINGLES; i++) {
+                        runOne(admin, app, start, warm, host);
+                    }
+                });
                 out.printf(Locale.ROOT, "%s: %d single-step workflows one at a time, each from the df.start call until"
                         + " the worker has committed its end ...%n", name, samples);
                 out.flush();
@@ -175,8 +175,12 @@ final class DfBenchmark {
         }
     }
 
-    /** Rounds of the df workload that are not measured, until the JIT settles or {@code rounds} ran. */
-    private void warmUp(Connection admin, Connection app, Host host, int rounds) throws SQLException {
+    /**
+     * Rounds of the df workload that are not measured, each followed by {@code after}, until the
+     * host's JIT settles or {@code rounds} ran.
+     */
+    private void warmUp(Connection admin, Connection app, Host host, int rounds, WarmupRounds.Round after)
+            throws SQLException {
         if (settings.warmupInstances() <= 0) {
             return;
         }
@@ -189,6 +193,7 @@ final class DfBenchmark {
             String warm = label + "-warmup-" + ++round[0];
             start(app, warm, settings.warmupInstances(), steps);
             await(admin, warm, settings.warmupInstances(), host);
+            after.run();
         });
         execute(admin, "TRUNCATE public.bench_df_rows");
     }
