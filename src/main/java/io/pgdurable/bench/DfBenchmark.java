@@ -20,7 +20,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.LongFunction;
 import java.util.function.LongPredicate;
 
@@ -98,11 +97,13 @@ final class DfBenchmark {
         int samples = settings.latencySamples();
         try (Host host = new InProcessHost();
              Connection app = connectAsRole()) {
-            try (PreparedStatement start = app.prepareStatement(singleStart())) {
+            try (PreparedStatement start = app.prepareStatement(singleStart());
+                 PreparedStatement status = admin.prepareStatement(CostMeter.OWN_MARK
+                         + "SELECT status IN ('completed', 'failed', 'cancelled') FROM df.instances WHERE id = ?")) {
                 String warm = label + "-warmup-singles";
                 warmUp(admin, app, host, settings.warmupRounds(), () -> {
                     for (int i = 0; i < WARMUP_SINGLES; i++) {
-                        runOne(admin, app, start, warm, host);
+                        runOne(app, start, status, warm, host);
                     }
                 });
                 out.printf(Locale.ROOT, "%s: %d single-step workflows one at a time, each from the df.start call until"
@@ -111,7 +112,7 @@ final class DfBenchmark {
                 long[] nanos = new long[samples];
                 CostMeter.Mark mark = meter.start(admin);
                 for (int i = 0; i < samples; i++) {
-                    nanos[i] = runOne(admin, app, start, label, host);
+                    nanos[i] = runOne(app, start, status, label, host);
                 }
                 costs.put(name, meter.stop(admin, mark, samples));
                 LatencyStats stats = LatencyStats.ofNanos(nanos);
@@ -129,9 +130,12 @@ final class DfBenchmark {
         return "SELECT df.start(" + workflow(1) + ", ?)";
     }
 
-    /** Runs one single-step workflow; returns nanoseconds from the df.start call to its end. */
-    private long runOne(Connection admin, Connection app, PreparedStatement start, String runLabel, Host host)
-            throws SQLException {
+    /**
+     * Runs one single-step workflow; returns nanoseconds from the df.start call to its end.
+     * {@code status} reads whether an instance (its one parameter) has ended.
+     */
+    private long runOne(Connection app, PreparedStatement start, PreparedStatement status, String runLabel,
+                        Host host) throws SQLException {
         app.setAutoCommit(false);
         long started = System.nanoTime();
         String id;
@@ -147,32 +151,18 @@ final class DfBenchmark {
         } finally {
             app.setAutoCommit(true);
         }
-        long deadline = started + settings.timeout().toNanos();
-        try (PreparedStatement status = admin.prepareStatement(CostMeter.OWN_MARK
-                + "SELECT status IN ('completed', 'failed', 'cancelled') FROM df.instances WHERE id = ?")) {
-            status.setString(1, id);
-            while (true) {
-                if (ended.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {
-                    return System.nanoTime() - started;
-                }
-                // In case it ended unreported: the worker reports every instance it ends.
-                try (ResultSet rs = status.executeQuery()) {
-                    if (rs.next() && rs.getBoolean(1)) {
-                        return System.nanoTime() - started;
-                    }
-                }
-                host.check();
-                if (System.nanoTime() > deadline) {
-                    throw new DurableException("df workflow " + id + " did not finish within " + settings.timeout()
-                            + " (--timeout-seconds); see the worker log");
+        status.setString(1, id);
+        return finishes.awaitEnd(id, ended, POLL.toMillis(), started + settings.timeout().toNanos(), () -> {
+            // In case it ended unreported: the worker reports every instance it ends.
+            try (ResultSet rs = status.executeQuery()) {
+                if (rs.next() && rs.getBoolean(1)) {
+                    return true;
                 }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DurableException("interrupted", e);
-        } finally {
-            finishes.forget(id);
-        }
+            host.check();
+            return false;
+        }, () -> "df workflow " + id + " did not finish within " + settings.timeout()
+                + " (--timeout-seconds); see the worker log") - started;
     }
 
     /**

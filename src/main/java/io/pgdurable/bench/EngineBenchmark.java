@@ -30,7 +30,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -536,28 +535,13 @@ public final class EngineBenchmark {
             CountDownLatch ended = finishes.single(id);
             long started = System.nanoTime();
             engine.start(client, name, id, steps);
-            long deadline = started + settings.timeout().toNanos();
             status.setString(1, id);
-            try {
-                while (true) {
-                    if (ended.await(SINGLE_CHECK_MILLIS, TimeUnit.MILLISECONDS)) {
-                        return System.nanoTime() - started;
-                    }
-                    try (ResultSet rs = status.executeQuery()) {
-                        if (rs.next() && InstanceInfo.isTerminal(rs.getString(1))) {
-                            return System.nanoTime() - started;
-                        }
-                    }
-                    if (System.nanoTime() > deadline) {
-                        throw new DurableException("orchestration " + id + " did not finish within "
-                                + settings.timeout() + " (--timeout-seconds); see the worker log");
-                    }
+            return finishes.awaitEnd(id, ended, SINGLE_CHECK_MILLIS, started + settings.timeout().toNanos(), () -> {
+                try (ResultSet rs = status.executeQuery()) {
+                    return rs.next() && InstanceInfo.isTerminal(rs.getString(1));
                 }
-            } catch (InterruptedException e) {
-                throw interrupted(e);
-            } finally {
-                finishes.forget(id);
-            }
+            }, () -> "orchestration " + id + " did not finish within " + settings.timeout()
+                    + " (--timeout-seconds); see the worker log") - started;
         }
 
         private LatencyStats instanceLatencies(String name) throws SQLException {

@@ -1,9 +1,13 @@
 package io.pgdurable.bench;
 
+import io.pgdurable.engine.DurableException;
+import java.sql.SQLException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * What the benchmark's in-process worker tells it about orchestrations that ended (see {@link
@@ -51,6 +55,39 @@ final class Finishes implements Consumer<String> {
         CountDownLatch latch = new CountDownLatch(1);
         singles.put(id, latch);
         return latch;
+    }
+
+    /** Reads from the database whether an instance has ended (and may fail if its host stopped). */
+    interface EndCheck {
+        boolean ended() throws SQLException;
+    }
+
+    /**
+     * Waits for instance {@code id}, watched since {@link #single} gave {@code reported}, to end:
+     * until the worker reports it, or {@code check}, read every {@code pollMillis} meanwhile, finds
+     * it ended. Returns {@link System#nanoTime()} at that moment; past {@code deadlineNanos} fails
+     * with {@code late}'s message. Stops watching {@code id} either way.
+     */
+    long awaitEnd(String id, CountDownLatch reported, long pollMillis, long deadlineNanos, EndCheck check,
+                  Supplier<String> late) throws SQLException {
+        try {
+            while (true) {
+                if (reported.await(pollMillis, TimeUnit.MILLISECONDS)) {
+                    return System.nanoTime();
+                }
+                if (check.ended()) {
+                    return System.nanoTime();
+                }
+                if (System.nanoTime() > deadlineNanos) {
+                    throw new DurableException(late.get());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DurableException("interrupted while waiting for bench instance " + id, e);
+        } finally {
+            forget(id);
+        }
     }
 
     /** Stops watching for {@code id} (it was seen ended another way). */

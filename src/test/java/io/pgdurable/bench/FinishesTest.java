@@ -1,6 +1,10 @@
 package io.pgdurable.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgdurable.engine.DurableException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
@@ -41,5 +45,41 @@ class FinishesTest {
         finishes.accept("bench.latency-ab12cd34-9");
 
         assertThat(one.getCount()).isEqualTo(1);
+    }
+
+    @Test
+    void an_end_the_worker_did_not_report_is_found_by_the_check_and_the_instance_is_no_longer_watched()
+            throws Exception {
+        Finishes finishes = new Finishes();
+        CountDownLatch reported = finishes.single("bench.latency-ab12cd34-10");
+        AtomicInteger checks = new AtomicInteger();
+
+        finishes.awaitEnd("bench.latency-ab12cd34-10", reported, 0, Long.MAX_VALUE,
+                () -> checks.incrementAndGet() == 3, () -> "late");
+
+        assertThat(checks).hasValue(3);
+        finishes.accept("bench.latency-ab12cd34-10");
+        assertThat(reported.getCount()).as("forgotten, so a late report no longer reaches it").isEqualTo(1);
+    }
+
+    @Test
+    void a_reported_end_returns_without_reading_the_database() throws Exception {
+        Finishes finishes = new Finishes();
+        CountDownLatch reported = finishes.single("bench.latency-ab12cd34-11");
+        finishes.accept("bench.latency-ab12cd34-11");
+
+        finishes.awaitEnd("bench.latency-ab12cd34-11", reported, 0, Long.MAX_VALUE, () -> {
+            throw new AssertionError("read the database although the end was reported");
+        }, () -> "late");
+    }
+
+    @Test
+    void an_instance_that_does_not_end_by_the_deadline_fails_with_the_given_message() {
+        Finishes finishes = new Finishes();
+        CountDownLatch reported = finishes.single("bench.latency-ab12cd34-12");
+
+        assertThatThrownBy(() -> finishes.awaitEnd("bench.latency-ab12cd34-12", reported, 0, System.nanoTime() - 1,
+                () -> false, () -> "bench.latency-ab12cd34-12 did not finish"))
+                .isInstanceOf(DurableException.class).hasMessage("bench.latency-ab12cd34-12 did not finish");
     }
 }
