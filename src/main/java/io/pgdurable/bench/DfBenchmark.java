@@ -219,12 +219,11 @@ final class DfBenchmark {
                     .onInstanceFinished(finishes)
                     .build();
             try {
-                worker = Worker.start(config, graph.register(new Registry()));
+                worker = Worker.start(config, graph.register(new Registry()), graph::attach);
             } catch (RuntimeException e) {
                 graph.close();
                 throw e;
             }
-            graph.attach(worker.dataSource());
         }
 
         @Override

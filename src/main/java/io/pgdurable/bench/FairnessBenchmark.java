@@ -67,10 +67,9 @@ public final class FairnessBenchmark {
                 FLOOD_ROLE, floodInstances, floodStep.toMillis(), OTHER_ROLE, threads, config.maxActivitiesPerRole());
         out.flush();
         try (GraphRuntime graph = new GraphRuntime(url, threads, threads, Duration.ofSeconds(30));
-             Worker worker = Worker.start(config, graph.register(new Registry()));
+             Worker worker = Worker.start(config, graph.register(new Registry()), graph::attach);
              Connection flood = connectAs(FLOOD_ROLE);
              Connection other = connectAs(OTHER_ROLE)) {
-            graph.attach(worker.dataSource());
             // One workflow of each role first, so that both roles' step connections are open and
             // the figure measures scheduling, not logging in.
             String warmFlood = text(flood, "SELECT df.start('SELECT 1', ?)", warmupLabel);

@@ -157,12 +157,11 @@ final class WorkerCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         Worker worker;
         try {
-            worker = Worker.start(config, registry);
+            worker = Worker.start(config, registry, graph::attach);
         } catch (RuntimeException e) {
             graph.close();
             throw e;
         }
-        graph.attach(worker.dataSource());
         ReconcileLoop reconciliation = ReconcileLoop.startOn(worker.dataSource(), worker.id());
         Thread hook = new Thread(() -> {
             // The reconciliation and the signal router use the worker's pool: stop them first.

@@ -59,7 +59,7 @@ public final class GraphRuntime implements AutoCloseable {
     public Registry register(Registry registry) {
         GraphOrchestration graph = new GraphOrchestration();
         Supplier<DataSource> controlSource = () -> Objects.requireNonNull(control,
-                "GraphRuntime.attach() was not called with the worker's data source");
+                "GraphRuntime.attach() was not called with the worker's data source before the worker started");
         return registry
                 .orchestration(GraphOrchestration.ROOT, graph)
                 .orchestration(GraphOrchestration.BRANCH, graph)
@@ -70,7 +70,9 @@ public final class GraphRuntime implements AutoCloseable {
 
     /**
      * The pool used to look up submitting roles and to route signals (see {@link SignalRouter});
-     * the worker's own is the natural choice.
+     * the worker's own is the natural choice. Give it before the worker runs anything, as
+     * {@code Worker.start(config, registry, graph::attach)} does: a worker that starts with steps
+     * waiting would otherwise run one before its runtime could look up who submitted it.
      */
     public synchronized void attach(DataSource dataSource) {
         this.control = dataSource;

@@ -130,8 +130,7 @@ public final class HostedWorker implements AutoCloseable {
         GraphRuntime graph = new GraphRuntime(jdbcUrl, 4, 4, Duration.ofSeconds(30));
         try {
             Registry registry = graph.register(RegistryContributor.discover());
-            Worker worker = Worker.start(config, registry);
-            graph.attach(worker.dataSource());
+            Worker worker = Worker.start(config, registry, graph::attach);
             ReconcileLoop reconciliation = ReconcileLoop.startOn(worker.dataSource(), worker.id());
             return new HostedWorker(graph, reconciliation, worker, handler, planned);
         } catch (RuntimeException e) {

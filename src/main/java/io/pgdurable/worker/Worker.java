@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
@@ -77,8 +78,18 @@ public final class Worker implements AutoCloseable {
 
     /** Starts a worker; it runs until {@link #close()}. */
     public static Worker start(WorkerConfig config, Registry registry) {
+        return start(config, registry, pool -> { });
+    }
+
+    /**
+     * Starts a worker whose registry needs the worker's own pool, such as the df graph runtime's
+     * steps ({@code GraphRuntime::attach}): {@code beforeWork} gets the pool before any of the
+     * worker's threads starts, so not even work waiting from before the start can run first.
+     */
+    public static Worker start(WorkerConfig config, Registry registry, Consumer<DataSource> beforeWork) {
         Worker worker = new Worker(config, registry);
         try {
+            beforeWork.accept(worker.dataSource);
             worker.begin();
         } catch (RuntimeException e) {
             worker.close();

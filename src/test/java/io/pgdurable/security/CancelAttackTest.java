@@ -91,8 +91,7 @@ class CancelAttackTest {
                 .leaseDuration(Duration.ofSeconds(30))
                 .shutdownGrace(Duration.ofSeconds(2))
                 .faultInjector(held)
-                .build(), registry);
-        graph.attach(worker.dataSource());
+                .build(), registry, graph::attach);
     }
 
     @AfterEach

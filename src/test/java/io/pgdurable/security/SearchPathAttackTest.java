@@ -215,8 +215,7 @@ class SearchPathAttackTest {
                 .leaseDuration(Duration.ofSeconds(5))
                 .shutdownGrace(Duration.ofSeconds(2))
                 .build();
-        Worker worker = Worker.start(config, registry);
-        graph.attach(worker.dataSource());
+        Worker worker = Worker.start(config, registry, graph::attach);
         RUNNING.add(graph);
         RUNNING.add(worker);
         RUNNING.add(ReconcileLoop.startOn(worker.dataSource(), worker.id()));

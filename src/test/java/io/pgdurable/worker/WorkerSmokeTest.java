@@ -12,7 +12,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
 
 class WorkerSmokeTest {
 
@@ -82,6 +86,48 @@ class WorkerSmokeTest {
                 assertThat(worker.stats().shortPathTurns()).as("short path " + shortPath)
                         .isEqualTo(shortPath ? 1 : 0);
             }
+        }
+    }
+
+    @Test
+    void work_waiting_from_before_the_start_runs_only_after_the_worker_has_given_its_pool() throws Exception {
+        TestCluster cluster = TestCluster.get();
+        String db = cluster.createDatabase("smoke_before_work");
+        AtomicReference<DataSource> given = new AtomicReference<>();
+        Registry registry = new Registry()
+                .activity("pool_given", ctx -> given.get() != null)
+                .orchestration("check", ctx -> ctx.callActivity("pool_given", null, Boolean.class).await());
+        // As after a restart: the instance waits before any worker runs.
+        PGSimpleDataSource direct = new PGSimpleDataSource();
+        direct.setUrl(cluster.jdbcUrl(db));
+        direct.setUser("postgres");
+        String id = new EngineClient(direct).start("check", null, null);
+        AtomicLong historyWhenGiven = new AtomicLong(-1);
+        WorkerConfig config = WorkerConfig.builder(cluster.jdbcUrl(db)).user("postgres")
+                .pollInterval(Duration.ofMillis(20)).build();
+
+        try (Worker worker = Worker.start(config, registry, pool -> {
+            historyWhenGiven.set(historyOf(pool, id));
+            given.set(pool);
+        })) {
+            InstanceInfo info = new EngineClient(worker.dataSource()).awaitTerminal(id, Duration.ofSeconds(20));
+            assertThat(info.status()).isEqualTo("Completed");
+            assertThat(info.output()).as("the step ran with the pool given").isEqualTo("true");
+            assertThat(given.get()).isSameAs(worker.dataSource());
+        }
+        assertThat(historyWhenGiven.get()).as("history events when the pool was given").isZero();
+    }
+
+    private static long historyOf(DataSource pool, String instanceId) {
+        try (Connection c = pool.getConnection();
+             var ps = c.prepareStatement("SELECT count(*) FROM df_engine.history WHERE instance_id = ?")) {
+            ps.setString(1, instanceId);
+            try (var rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -123,8 +123,7 @@ public final class DfTestEnvironment implements AutoCloseable {
                 .clock(clock)
                 .shortPath(shortPath)
                 .build();
-        Worker worker = Worker.start(config, registry);
-        graph.attach(worker.dataSource());
+        Worker worker = Worker.start(config, registry, graph::attach);
         running.add(graph);
         running.add(worker);
         return worker;
