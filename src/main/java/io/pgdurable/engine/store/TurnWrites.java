@@ -12,6 +12,9 @@ import java.util.List;
  * writes with the same statement text goes as one JDBC batch, and a run of consecutive
  * {@link TurnWrite.Rows} with the same text as one execution over arrays: one round trip either
  * way. Any other write runs by itself, through {@link TurnWrite#apply}.
+ *
+ * <p>When every write is a statement, {@link #chained} gives them as statements the caller sends
+ * after one of its own in a single round trip (see {@link TurnWriter#flush}).
  */
 public final class TurnWrites {
     private TurnWrites() {
@@ -26,6 +29,48 @@ public final class TurnWrites {
             run.add(write);
         }
         flush(c, run);
+    }
+
+    /**
+     * The writes as statements for a {@link StatementChain}, in order (a run of rows as one
+     * statement, each {@link TurnWrite.Sql} as one); {@code null} when one of them is a write of
+     * an orchestration's own, which only {@link #apply} runs.
+     */
+    static List<StatementChain.Link> chained(Connection c, List<TurnWrite> writes) {
+        List<StatementChain.Link> links = new ArrayList<>();
+        List<TurnWrite.Rows> rows = new ArrayList<>();
+        for (TurnWrite write : writes) {
+            if (!rows.isEmpty() && !sameRun(rows.get(0), write)) {
+                links.add(rowsLink(c, rows));
+                rows = new ArrayList<>();
+            }
+            if (write instanceof TurnWrite.Rows r) {
+                rows.add(r);
+            } else if (write instanceof TurnWrite.Sql sql) {
+                links.add(new StatementChain.Link(sql.text(), (ps, first) -> {
+                    for (int i = 0; i < sql.parameterCount(); i++) {
+                        ps.setObject(first + i, sql.parameter(i));
+                    }
+                    return first + sql.parameterCount();
+                }));
+            } else {
+                return null;
+            }
+        }
+        if (!rows.isEmpty()) {
+            links.add(rowsLink(c, rows));
+        }
+        return links;
+    }
+
+    private static StatementChain.Link rowsLink(Connection c, List<TurnWrite.Rows> rows) {
+        String[][] byColumn = columns(rows);
+        return new StatementChain.Link(rows.get(0).text(), (ps, first) -> {
+            for (int col = 0; col < byColumn.length; col++) {
+                ps.setArray(first + col, c.createArrayOf("text", byColumn[col]));
+            }
+            return first + byColumn.length;
+        });
     }
 
     private static boolean sameRun(TurnWrite first, TurnWrite next) {
@@ -76,19 +121,24 @@ public final class TurnWrites {
 
     /** Runs the statement once for {@code rows}, which all have the same text and width. */
     private static void applyRows(Connection c, List<TurnWrite.Rows> rows) throws SQLException {
-        TurnWrite.Rows first = rows.get(0);
-        String[][] byColumn = new String[first.width()][rows.size()];
+        String[][] byColumn = columns(rows);
+        try (PreparedStatement ps = c.prepareStatement(rows.get(0).text())) {
+            for (int col = 0; col < byColumn.length; col++) {
+                ps.setArray(col + 1, c.createArrayOf("text", byColumn[col]));
+            }
+            ps.execute();
+        }
+    }
+
+    /** The values of {@code rows} (all of one text and width), column by column. */
+    private static String[][] columns(List<TurnWrite.Rows> rows) {
+        String[][] byColumn = new String[rows.get(0).width()][rows.size()];
         for (int r = 0; r < rows.size(); r++) {
             TurnWrite.Rows row = rows.get(r);
             for (int col = 0; col < byColumn.length; col++) {
                 byColumn[col][r] = row.column(col);
             }
         }
-        try (PreparedStatement ps = c.prepareStatement(first.text())) {
-            for (int col = 0; col < byColumn.length; col++) {
-                ps.setArray(col + 1, c.createArrayOf("text", byColumn[col]));
-            }
-            ps.execute();
-        }
+        return byColumn;
     }
 }

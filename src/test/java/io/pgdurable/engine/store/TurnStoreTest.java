@@ -1,7 +1,9 @@
 package io.pgdurable.engine.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgdurable.engine.TurnWrite;
 import io.pgdurable.engine.replay.Action;
 import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.replay.HistoryEvent;
@@ -26,10 +28,13 @@ import org.junit.jupiter.api.Test;
 class TurnStoreTest {
     private static final TestCluster CLUSTER = TestCluster.get();
     private static String db;
+    /** For the tests of statement writes, whose instances the history test must not see. */
+    private static String writesDb;
 
     @BeforeAll
     static void database() {
         db = CLUSTER.createDatabase("turn_store");
+        writesDb = CLUSTER.createDatabase("turn_store_writes");
     }
 
     @Test
@@ -138,6 +143,93 @@ class TurnStoreTest {
                         "first-1 \"in 'quoted' \\\\ first-1\" key-first-1 worker-w 1 true",
                         "first-2 \"in 'quoted' \\\\ first-2\" key-first-2 - 0 false",
                         "first-cancelled \"in 'quoted' \\\\ first-cancelled\" key-first-cancelled - 0 false");
+            }
+        }
+    }
+
+    @Test
+    void a_turn_with_statement_writes_sends_them_behind_its_own_and_leaves_no_setting_behind() throws SQLException {
+        Instant at = Instant.parse("2026-01-02T03:04:05Z");
+        try (Connection c = CLUSTER.connect(writesDb)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE turn_marks (n serial, what text, plan_mode text)");
+            }
+            try (PreparedStatement s = c.prepareStatement("SELECT df_engine.start_orchestration('writes-1', 'w.turn', '1')")) {
+                s.execute();
+            }
+            c.setAutoCommit(false);
+            TurnWriter writer = new TurnWriter(new TurnWriter.Leaser() {
+                @Override
+                public boolean reserve(String partitionKey) {
+                    return true;
+                }
+
+                @Override
+                public String owner() {
+                    return "worker-w";
+                }
+
+                @Override
+                public Duration lease() {
+                    return Duration.ofSeconds(30);
+                }
+            });
+            String mark = "INSERT INTO turn_marks (what, plan_mode) SELECT ? || (SELECT count(*) FROM df_engine.history"
+                    + " WHERE instance_id = 'writes-1'), current_setting('plan_cache_mode')";
+            InstanceRow row = new InstanceRow("writes-1", "w.turn", "Pending", 1, 0, null, null, null, "key-w");
+            writer.add(row, new TurnResult(
+                    List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.executionStarted("w.turn", "1", at),
+                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
+                    List.of(new Action.ScheduleActivity(0, "step", "1", null)),
+                    // A statement ending in a line comment, then rows, then another statement.
+                    List.of(TurnWrite.sql(mark + " -- the history is written first", "sql:"),
+                            TurnWrite.rows("INSERT INTO turn_marks (what) SELECT 'rows:' || x"
+                                    + " FROM unnest(?::text[]) AS x", "a"),
+                            TurnWrite.rows("INSERT INTO turn_marks (what) SELECT 'rows:' || x"
+                                    + " FROM unnest(?::text[]) AS x", "b"),
+                            TurnWrite.sql(mark, "last:")),
+                    null), at);
+            writer.flush(c);
+            c.commit();
+
+            assertThat(writer.leased()).singleElement()
+                    .satisfies(item -> assertThat(item.instanceId()).isEqualTo("writes-1"));
+            try (Statement s = c.createStatement()) {
+                assertThat(rows(s, "SELECT what || ' ' || coalesce(plan_mode, '-') FROM turn_marks ORDER BY n"))
+                        .as("every write ran once, in order, after the history and with generic plans")
+                        .containsExactly("sql:3 force_generic_plan", "rows:a -", "rows:b -", "last:3 force_generic_plan");
+                assertThat(rows(s, "SELECT current_setting('plan_cache_mode')"))
+                        .as("the setting ended with the turn's transaction").containsExactly("auto");
+                assertThat(rows(s, "SELECT status FROM df_engine.instances WHERE id = 'writes-1'"))
+                        .containsExactly("Running");
+            }
+        }
+    }
+
+    @Test
+    void a_failing_statement_write_fails_the_whole_turn() throws SQLException {
+        Instant at = Instant.parse("2026-01-02T03:04:05Z");
+        try (Connection c = CLUSTER.connect(writesDb)) {
+            try (PreparedStatement s = c.prepareStatement("SELECT df_engine.start_orchestration('writes-2', 'w.turn', '1')")) {
+                s.execute();
+            }
+            c.setAutoCommit(false);
+            TurnWriter writer = new TurnWriter();
+            InstanceRow row = new InstanceRow("writes-2", "w.turn", "Pending", 1, 0, null, null, null, "key-w");
+            writer.add(row, new TurnResult(
+                    List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.executionStarted("w.turn", "1", at),
+                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
+                    List.of(new Action.ScheduleActivity(0, "step", "1", null)),
+                    List.of(TurnWrite.sql("SELECT 1 / (? - 1)", 1)),
+                    null), at);
+            assertThatThrownBy(() -> writer.flush(c))
+                    .isInstanceOf(SQLException.class).hasMessageContaining("division by zero");
+            c.rollback();
+            try (Statement s = c.createStatement()) {
+                assertThat(rows(s, "SELECT count(*) FROM df_engine.history WHERE instance_id = 'writes-2'"))
+                        .containsExactly("0");
+                assertThat(rows(s, "SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = 'writes-2'"))
+                        .containsExactly("0");
             }
         }
     }
