@@ -91,12 +91,15 @@ final class CostMeter {
                 st.execute(OWN_MARK + " SELECT " + schema + ".pg_stat_statements_reset()");
             }
         }
-        return new Mark(jvmCpuNanos(), databaseCpuTicks());
+        return new Mark(jvmCpuNanos(), compilerCpuMillis(), databaseCpuTicks());
     }
 
     /** The cost per step since {@code mark}, over {@code steps} steps. */
     Cost stop(Connection admin, Mark mark, long steps) throws SQLException {
         double jvmMs = (jvmCpuNanos() - mark.jvmCpuNanos()) / 1e6;
+        double compilerNow = compilerCpuMillis();
+        double jitMs = compilerNow >= 0 && mark.compilerCpuMillis() >= 0 ? compilerNow - mark.compilerCpuMillis()
+                : Double.NaN;
         long dbTicks = databaseCpuTicks();
         double statements = Double.NaN;
         double serverMs = Double.NaN;
@@ -116,19 +119,23 @@ final class CostMeter {
         }
         double dbMs = databaseCpuSkipped == null ? (dbTicks - mark.databaseCpuTicks()) * MILLIS_PER_TICK / steps
                 : Double.NaN;
-        return new Cost(statements, serverMs, jvmMs / steps, dbMs, statementsSkipped, databaseCpuSkipped);
+        return new Cost(statements, serverMs, jvmMs / steps, dbMs, statementsSkipped, databaseCpuSkipped,
+                jitMs / steps);
     }
 
-    /** CPU counters at the start of a measurement. */
-    record Mark(long jvmCpuNanos, long databaseCpuTicks) {
+    /** CPU counters at the start of a measurement ({@code compilerCpuMillis} -1 where unknown). */
+    record Mark(long jvmCpuNanos, double compilerCpuMillis, long databaseCpuTicks) {
     }
 
     /**
      * Per step: top-level statements, their server execution time (ms), and CPU time (ms) of the
-     * JVM and of the database's processes. NaN where skipped, with the reason.
+     * JVM and of the database's processes. NaN where skipped, with the reason. The last figure,
+     * {@code jitCpuMillis}, is the part of the worker JVM's CPU its JIT compiler threads used (NaN where
+     * /proc does not say): on two cores the compiler runs behind the load long after the warm-up,
+     * and a long-running worker pays that once, not per step.
      */
     record Cost(double statements, double serverMillis, double jvmCpuMillis, double databaseCpuMillis,
-                String statementsSkipped, String databaseCpuSkipped) {
+                String statementsSkipped, String databaseCpuSkipped, double jitCpuMillis) {
 
         /** The figures as one line's tail, e.g. {@code statements/step 8.8  server ms/step 0.85 ...}. */
         String describe() {
@@ -144,6 +151,10 @@ final class CostMeter {
                 s.append(String.format(Locale.ROOT, "database cpu ms/step %.3f", databaseCpuMillis));
             } else {
                 s.append("database cpu ms/step ").append(databaseCpuSkipped);
+            }
+            // Added after the others, so that what reads the line keeps finding them where they were.
+            if (!Double.isNaN(jitCpuMillis)) {
+                s.append(String.format(Locale.ROOT, "  worker JIT compiler cpu ms/step %.3f", jitCpuMillis));
             }
             return s.toString();
         }

@@ -27,13 +27,14 @@ class CostMeterTest {
 
     @Test
     void the_cost_line_prints_each_figure_or_says_why_it_was_skipped() {
-        CostMeter.Cost measured = new CostMeter.Cost(8.84, 0.8512, 1.2, 0.9876, null, null);
+        CostMeter.Cost measured = new CostMeter.Cost(8.84, 0.8512, 1.2, 0.9876, null, null, 0.4567);
         CostMeter.Cost skipped = new CostMeter.Cost(Double.NaN, Double.NaN, 1.2, Double.NaN,
                 "skipped: pg_stat_statements is not in shared_preload_libraries",
-                "skipped: the database does not run on this machine");
+                "skipped: the database does not run on this machine", Double.NaN);
 
         assertThat(measured.describe()).isEqualTo("statements/step 8.8  server ms/step 0.851  "
-                + "worker JVM cpu ms/step 1.200  database cpu ms/step 0.988");
+                + "worker JVM cpu ms/step 1.200  database cpu ms/step 0.988"
+                + "  worker JIT compiler cpu ms/step 0.457");
         assertThat(skipped.describe()).isEqualTo("statements/step and server ms/step skipped: pg_stat_statements is"
                 + " not in shared_preload_libraries  worker JVM cpu ms/step 1.200  database cpu ms/step skipped:"
                 + " the database does not run on this machine");
