@@ -13,7 +13,10 @@ public enum FaultPoint {
     SHORT_PATH_DECIDED,
     /** An activity's work and completion are committed; the worker has not moved on. */
     AFTER_ACTIVITY_COMMIT,
-    /** A batch of orchestration turns is written, not yet committed. */
+    /**
+     * A batch of orchestration turns is decided, not yet written or committed (both usually go
+     * in one round trip).
+     */
     BEFORE_TURN_COMMIT,
     /**
      * A turn failed for good and its instance is about to be failed; the turn's claim on the

@@ -176,9 +176,8 @@ final class OrchestrationDispatcher implements Runnable {
                 results.add(result);
                 writer.add(row, result, now);
             }
-            writer.flush(c);
             runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, turns.get(0).row().id());
-            c.commit();
+            writer.flushAndCommit(c);
             committed = true;
         } finally {
             long scheduled = 0;

@@ -170,17 +170,47 @@ public final class TurnWriter {
     }
 
     public void flush(Connection c) throws SQLException {
-        // The common batch (turns that append, schedule and write their statuses, nothing else)
-        // goes in one round trip: the orchestrations' statement writes ride behind the core
-        // statement. Anything else keeps the order below.
-        if (children.isEmpty() && finished.isEmpty() && continued.isEmpty() && messages.isEmpty()
-                && cancels.isEmpty() && !writes.isEmpty() && !history.isEmpty()) {
-            List<StatementChain.Link> chained = TurnWrites.chained(c, writes);
-            if (chained != null) {
-                writeTurnsCore(c, chained);
-                return;
-            }
+        List<StatementChain.Link> chained = chain(c);
+        if (chained != null) {
+            writeTurnsCore(c, chained);
+            return;
         }
+        flushInOrder(c);
+    }
+
+    /**
+     * {@link #flush} and commits the caller's transaction. In the common batch the {@code COMMIT}
+     * goes in the writes' own round trip; a failure of any statement before it leaves the
+     * transaction open and failed, as a failing write of {@link #flush} does, and a failing commit
+     * leaves no transaction, as {@link Connection#commit} does.
+     */
+    public void flushAndCommit(Connection c) throws SQLException {
+        List<StatementChain.Link> chained = chain(c);
+        if (chained == null) {
+            flushInOrder(c);
+            c.commit();
+            return;
+        }
+        List<StatementChain.Link> links = new ArrayList<>(chained);
+        links.add(new StatementChain.Link("COMMIT", (ps, first) -> first));
+        writeTurnsCore(c, links);
+        c.commit(); // sends nothing: the server reported the transaction ended
+    }
+
+    /**
+     * The common batch (turns that append, schedule and write their statuses, nothing else) goes
+     * in one round trip: the orchestrations' statement writes ride behind the core statement.
+     * {@code null} for any other batch, which {@link #flushInOrder} writes.
+     */
+    private List<StatementChain.Link> chain(Connection c) {
+        if (!children.isEmpty() || !finished.isEmpty() || !continued.isEmpty() || !messages.isEmpty()
+                || !cancels.isEmpty() || history.isEmpty()) {
+            return null;
+        }
+        return TurnWrites.chained(c, writes);
+    }
+
+    private void flushInOrder(Connection c) throws SQLException {
         writeTurnsCore(c, List.of());
         createChildren(c);
         finishExecutions(c);

@@ -234,6 +234,79 @@ class TurnStoreTest {
         }
     }
 
+    @Test
+    void flush_and_commit_commits_a_batch_in_the_writes_round_trip_or_after_the_others() throws SQLException {
+        Instant at = Instant.parse("2026-01-02T03:04:05Z");
+        try (Connection c = CLUSTER.connect(writesDb); Connection other = CLUSTER.connect(writesDb)) {
+            for (String id : List.of("commit-1", "commit-2")) {
+                try (PreparedStatement s = c.prepareStatement("SELECT df_engine.start_orchestration(?, 'w.turn', '1')")) {
+                    s.setString(1, id);
+                    s.execute();
+                }
+            }
+            c.setAutoCommit(false);
+            // One turn that schedules a step and writes a statement (one round trip), then one
+            // that ends its instance (the writes in order, then the commit).
+            TurnWriter chained = new TurnWriter();
+            chained.add(new InstanceRow("commit-1", "w.turn", "Pending", 1, 0, null, null, null, "key-w"),
+                    new TurnResult(List.of(HistoryEvent.orchestratorStarted(at),
+                            HistoryEvent.executionStarted("w.turn", "1", at),
+                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
+                            List.of(new Action.ScheduleActivity(0, "step", "1", null)),
+                            List.of(TurnWrite.sql("SELECT 1 WHERE ? IS NOT NULL", "x")), null), at);
+            chained.flushAndCommit(c);
+            assertThat(rows(other.createStatement(), "SELECT status FROM df_engine.instances WHERE id = 'commit-1'"))
+                    .as("committed: another session sees it").containsExactly("Running");
+
+            TurnWriter inOrder = new TurnWriter();
+            inOrder.add(new InstanceRow("commit-2", "w.turn", "Pending", 1, 0, null, null, null, "key-w"),
+                    new TurnResult(List.of(HistoryEvent.orchestratorStarted(at),
+                            HistoryEvent.executionStarted("w.turn", "1", at),
+                            new HistoryEvent(EventType.ExecutionCompleted, null, null, "\"done\"", at)),
+                            List.of(), List.of(), new TurnResult.Completed("\"done\"")), at);
+            inOrder.flushAndCommit(c);
+            assertThat(rows(other.createStatement(), "SELECT status || ' ' || output FROM df_engine.instances"
+                    + " WHERE id = 'commit-2'")).containsExactly("Completed \"done\"");
+
+            try (Statement s = c.createStatement()) {
+                assertThat(rows(s, "SELECT current_setting('plan_cache_mode')"))
+                        .as("the next transaction plans as the connection always did").containsExactly("auto");
+            }
+            c.rollback();
+        }
+    }
+
+    @Test
+    void flush_and_commit_with_a_failing_write_commits_nothing_and_keeps_the_transaction_to_roll_back_to_a_savepoint()
+            throws SQLException {
+        Instant at = Instant.parse("2026-01-02T03:04:05Z");
+        try (Connection c = CLUSTER.connect(writesDb)) {
+            try (PreparedStatement s = c.prepareStatement("SELECT df_engine.start_orchestration('commit-3', 'w.turn', '1')")) {
+                s.execute();
+            }
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                s.execute("SELECT id FROM df_engine.instances WHERE id = 'commit-3' FOR UPDATE");
+                s.execute("SAVEPOINT claimed");
+            }
+            TurnWriter writer = new TurnWriter();
+            writer.add(new InstanceRow("commit-3", "w.turn", "Pending", 1, 0, null, null, null, "key-w"),
+                    new TurnResult(List.of(HistoryEvent.orchestratorStarted(at),
+                            HistoryEvent.executionStarted("w.turn", "1", at),
+                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
+                            List.of(new Action.ScheduleActivity(0, "step", "1", null)),
+                            List.of(TurnWrite.sql("SELECT 1 / (? - 1)", 1)), null), at);
+            assertThatThrownBy(() -> writer.flushAndCommit(c))
+                    .isInstanceOf(SQLException.class).hasMessageContaining("division by zero");
+            try (Statement s = c.createStatement()) {
+                s.execute("ROLLBACK TO SAVEPOINT claimed");
+                assertThat(rows(s, "SELECT count(*) FROM df_engine.history WHERE instance_id = 'commit-3'"))
+                        .as("the turn's writes are undone, the claim's lock kept").containsExactly("0");
+            }
+            c.rollback();
+        }
+    }
+
     private static List<String> rows(Statement s, String sql) throws SQLException {
         List<String> out = new ArrayList<>();
         try (ResultSet rs = s.executeQuery(sql)) {
