@@ -89,23 +89,10 @@ class TurnStoreTest {
             }
             c.setAutoCommit(false);
             List<String> reserved = new ArrayList<>();
-            TurnWriter writer = new TurnWriter(new TurnWriter.Leaser() {
-                @Override
-                public boolean reserve(String partitionKey) {
-                    reserved.add(partitionKey);
-                    return reserved.size() == 1; // only the first activity is leased at once
-                }
-
-                @Override
-                public String owner() {
-                    return "worker-w";
-                }
-
-                @Override
-                public Duration lease() {
-                    return Duration.ofSeconds(30);
-                }
-            });
+            TurnWriter writer = new TurnWriter(leaser(partitionKey -> {
+                reserved.add(partitionKey);
+                return reserved.size() == 1; // only the first activity is leased at once
+            }));
             for (String id : List.of("first-1", "first-2", "first-cancelled")) {
                 InstanceRow row = new InstanceRow(id, "first.turn", "Pending", 1, 0, null, null, null, "key-" + id);
                 writer.add(row, new TurnResult(
@@ -158,37 +145,18 @@ class TurnStoreTest {
                 s.execute();
             }
             c.setAutoCommit(false);
-            TurnWriter writer = new TurnWriter(new TurnWriter.Leaser() {
-                @Override
-                public boolean reserve(String partitionKey) {
-                    return true;
-                }
-
-                @Override
-                public String owner() {
-                    return "worker-w";
-                }
-
-                @Override
-                public Duration lease() {
-                    return Duration.ofSeconds(30);
-                }
-            });
+            TurnWriter writer = new TurnWriter(leaser(partitionKey -> true));
             String mark = "INSERT INTO turn_marks (what, plan_mode) SELECT ? || (SELECT count(*) FROM df_engine.history"
                     + " WHERE instance_id = 'writes-1'), current_setting('plan_cache_mode')";
             InstanceRow row = new InstanceRow("writes-1", "w.turn", "Pending", 1, 0, null, null, null, "key-w");
-            writer.add(row, new TurnResult(
-                    List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.executionStarted("w.turn", "1", at),
-                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
-                    List.of(new Action.ScheduleActivity(0, "step", "1", null)),
+            writer.add(row, firstTurn(at,
                     // A statement ending in a line comment, then rows, then another statement.
                     List.of(TurnWrite.sql(mark + " -- the history is written first", "sql:"),
                             TurnWrite.rows("INSERT INTO turn_marks (what) SELECT 'rows:' || x"
                                     + " FROM unnest(?::text[]) AS x", "a"),
                             TurnWrite.rows("INSERT INTO turn_marks (what) SELECT 'rows:' || x"
                                     + " FROM unnest(?::text[]) AS x", "b"),
-                            TurnWrite.sql(mark, "last:")),
-                    null), at);
+                            TurnWrite.sql(mark, "last:"))), at);
             writer.flush(c);
             c.commit();
 
@@ -216,12 +184,7 @@ class TurnStoreTest {
             c.setAutoCommit(false);
             TurnWriter writer = new TurnWriter();
             InstanceRow row = new InstanceRow("writes-2", "w.turn", "Pending", 1, 0, null, null, null, "key-w");
-            writer.add(row, new TurnResult(
-                    List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.executionStarted("w.turn", "1", at),
-                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
-                    List.of(new Action.ScheduleActivity(0, "step", "1", null)),
-                    List.of(TurnWrite.sql("SELECT 1 / (? - 1)", 1)),
-                    null), at);
+            writer.add(row, firstTurn(at, List.of(TurnWrite.sql("SELECT 1 / (? - 1)", 1))), at);
             assertThatThrownBy(() -> writer.flush(c))
                     .isInstanceOf(SQLException.class).hasMessageContaining("division by zero");
             c.rollback();
@@ -249,11 +212,7 @@ class TurnStoreTest {
             // that ends its instance (the writes in order, then the commit).
             TurnWriter chained = new TurnWriter();
             chained.add(new InstanceRow("commit-1", "w.turn", "Pending", 1, 0, null, null, null, "key-w"),
-                    new TurnResult(List.of(HistoryEvent.orchestratorStarted(at),
-                            HistoryEvent.executionStarted("w.turn", "1", at),
-                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
-                            List.of(new Action.ScheduleActivity(0, "step", "1", null)),
-                            List.of(TurnWrite.sql("SELECT 1 WHERE ? IS NOT NULL", "x")), null), at);
+                    firstTurn(at, List.of(TurnWrite.sql("SELECT 1 WHERE ? IS NOT NULL", "x"))), at);
             chained.flushAndCommit(c);
             assertThat(rows(other.createStatement(), "SELECT status FROM df_engine.instances WHERE id = 'commit-1'"))
                     .as("committed: another session sees it").containsExactly("Running");
@@ -291,11 +250,7 @@ class TurnStoreTest {
             }
             TurnWriter writer = new TurnWriter();
             writer.add(new InstanceRow("commit-3", "w.turn", "Pending", 1, 0, null, null, null, "key-w"),
-                    new TurnResult(List.of(HistoryEvent.orchestratorStarted(at),
-                            HistoryEvent.executionStarted("w.turn", "1", at),
-                            new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
-                            List.of(new Action.ScheduleActivity(0, "step", "1", null)),
-                            List.of(TurnWrite.sql("SELECT 1 / (? - 1)", 1)), null), at);
+                    firstTurn(at, List.of(TurnWrite.sql("SELECT 1 / (? - 1)", 1))), at);
             assertThatThrownBy(() -> writer.flushAndCommit(c))
                     .isInstanceOf(SQLException.class).hasMessageContaining("division by zero");
             try (Statement s = c.createStatement()) {
@@ -305,6 +260,33 @@ class TurnStoreTest {
             }
             c.rollback();
         }
+    }
+
+    /** A leaser for owner "worker-w" with 30-second leases that takes what {@code reserve} accepts. */
+    private static TurnWriter.Leaser leaser(java.util.function.Predicate<String> reserve) {
+        return new TurnWriter.Leaser() {
+            @Override
+            public boolean reserve(String partitionKey) {
+                return reserve.test(partitionKey);
+            }
+
+            @Override
+            public String owner() {
+                return "worker-w";
+            }
+
+            @Override
+            public Duration lease() {
+                return Duration.ofSeconds(30);
+            }
+        };
+    }
+
+    /** The first turn of a "w.turn" instance: it schedules one step and makes {@code writes}. */
+    private static TurnResult firstTurn(Instant at, List<TurnWrite> writes) {
+        return new TurnResult(List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.executionStarted("w.turn", "1", at),
+                new HistoryEvent(EventType.TaskScheduled, 0, "step", null, at)),
+                List.of(new Action.ScheduleActivity(0, "step", "1", null)), writes, null);
     }
 
     private static List<String> rows(Statement s, String sql) throws SQLException {
