@@ -20,7 +20,6 @@ DECLARE
     v_bad      record;
     v_reached  integer;
     v_depth    integer;
-    v_input    jsonb;
 BEGIN
     SELECT i.id, i.label, i.root_node, i.status, i.submitted_by, i.database, i.xmin AS row_xmin
       INTO v_instance
@@ -47,17 +46,7 @@ BEGIN
             p_instance_id USING ERRCODE = '55000';
     END IF;
 
-    PERFORM df._check_submitter(v_instance.submitted_by::oid);
-    PERFORM df._check_http_grant(p_instance_id, v_instance.submitted_by::oid);
-    IF v_instance.database IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = v_instance.database) THEN
-        RAISE EXCEPTION 'database "%" does not exist', v_instance.database USING ERRCODE = '3D000';
-    END IF;
-    p_vars := coalesce(p_vars, '{}');
-    IF jsonb_typeof(p_vars) <> 'object'
-       OR EXISTS (SELECT 1 FROM jsonb_each(p_vars) e WHERE jsonb_typeof(e.value) <> 'string') THEN
-        RAISE EXCEPTION 'variables must be a JSON object of text values' USING ERRCODE = '22023';
-    END IF;
+    p_vars := df._launch_checks(p_instance_id, v_instance.submitted_by::oid, v_instance.database, p_vars);
 
     -- The graph: at most 10,000 nodes forming one tree under root_node, at most 256 deep,
     -- every node able to run.
@@ -151,23 +140,60 @@ BEGIN
             v_count - v_reached, v_count, v_instance.root_node USING ERRCODE = '22023';
     END IF;
 
+    PERFORM df._launch_engine(v_instance.id, v_instance.label, v_instance.root_node,
+                              v_instance.submitted_by::oid, v_instance.database, p_vars);
+END
+$fn$;
+
+-- What every launch checks once the instance's rows are written, whoever wrote them: the
+-- submitter, its grant for HTTP steps, the database, the variables. Returns the variables as the
+-- engine gets them. Called by df._launch and df._start_graph, as their owner.
+CREATE OR REPLACE FUNCTION df._launch_checks(p_instance_id text, p_role oid, p_database text, p_vars jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM df._check_submitter(p_role);
+    PERFORM df._check_http_grant(p_instance_id, p_role);
+    IF p_database IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = p_database) THEN
+        RAISE EXCEPTION 'database "%" does not exist', p_database USING ERRCODE = '3D000';
+    END IF;
+    p_vars := coalesce(p_vars, '{}');
+    IF jsonb_typeof(p_vars) <> 'object'
+       OR EXISTS (SELECT 1 FROM jsonb_each(p_vars) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+        RAISE EXCEPTION 'variables must be a JSON object of text values' USING ERRCODE = '22023';
+    END IF;
+    RETURN p_vars;
+END
+$fn$;
+
+-- Starts the engine orchestration of a checked instance: its input is the graph as the worker
+-- reads it (io.pgdurable.graph.model.GraphModel), built from the instance's rows. Called by
+-- df._launch and df._start_graph, as their owner.
+CREATE OR REPLACE FUNCTION df._launch_engine(p_instance_id text, p_label text, p_root text, p_role oid,
+                                              p_database text, p_vars jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_input jsonb;
+BEGIN
     SELECT jsonb_build_object(
-               'instance_id', v_instance.id,
-               'label', v_instance.label,
-               'database', v_instance.database,
+               'instance_id', p_instance_id,
+               'label', p_label,
+               'database', p_database,
                'role', r.rolname,
                'role_oid', r.oid::bigint,
-               'root', v_instance.root_node,
+               'root', p_root,
                'vars', p_vars,
                'nodes', (SELECT jsonb_object_agg(n.id, jsonb_build_object(
                                     'type', n.node_type, 'query', n.query, 'result_name', n.result_name,
                                     'left', n.left_node, 'right', n.right_node))
-                           FROM df.nodes n WHERE n.instance_id = v_instance.id))
+                           FROM df.nodes n WHERE n.instance_id = p_instance_id))
       INTO v_input
       FROM pg_roles r
-     WHERE r.oid = v_instance.submitted_by::oid;
+     WHERE r.oid = p_role;
 
-    PERFORM df_engine.start_orchestration(v_instance.id, 'df.function_graph', v_input::text);
+    PERFORM df_engine.start_orchestration(p_instance_id, 'df.function_graph', v_input::text);
 END
 $fn$;
 
@@ -362,29 +388,86 @@ EXCEPTION WHEN statement_too_complex THEN
 END
 $fn$;
 
--- df.start: unchanged up to its writes, which go through df._start_instance.
+-- The graph a df.start() value describes, decoded, walked and checked whole, for role p_role
+-- (which must be able to submit) and database p_database (NULL: this one); raises the first
+-- problem. df.start calls it as its caller for transaction_mode 'new' (which must not spend a
+-- connection on bad input), df._start_graph as its owner.
+CREATE OR REPLACE FUNCTION df._fut_graph(p_fut text, p_database text, p_role oid,
+    OUT problem text, OUT node_count integer,
+    OUT types text[], OUT queries text[], OUT result_names text[],
+    OUT lefts integer[], OUT rights integer[], OUT conds integer[],
+    OUT extra_first integer[], OUT extra_count integer[], OUT extra_children integer[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c_max_depth constant integer := 256;
+    v_json   json;
+    v_root   df._node;
+    v_helper text;
+BEGIN
+    BEGIN
+        -- The graph value: a JSON object with a string node_type is a node, anything else a
+        -- single SQL step.
+        IF ltrim(p_fut, E' \t\n\r') LIKE '{%' THEN
+            v_json := df._try_json(p_fut);
+            IF json_typeof(v_json) = 'object' THEN
+                v_root := df._decode_node(v_json);
+                IF v_root.node_type IS NOT NULL THEN
+                    IF NOT v_root.node_type = ANY (df._node_types()) THEN
+                        RAISE EXCEPTION 'Invalid durable function: Unknown node_type ''%''. Valid types: %',
+                            v_root.node_type, array_to_string(df._node_types(), ', ') USING ERRCODE = '22023';
+                    END IF;
+                    IF v_root.problem IS NOT NULL THEN
+                        RAISE EXCEPTION 'Invalid durable function: Malformed Durofut JSON with node_type ''%'': %',
+                            v_root.node_type, v_root.problem USING ERRCODE = '22023';
+                    END IF;
+                END IF;
+            END IF;
+        ELSE
+            v_helper := df._non_future_source(p_fut);
+            IF v_helper IS NOT NULL THEN
+                RAISE EXCEPTION 'Invalid durable function: % cannot be used as a workflow step. Call % before df.start().',
+                    v_helper, v_helper USING ERRCODE = '22023';
+            END IF;
+        END IF;
+        IF v_root.node_type IS NULL THEN
+            v_root := df._leaf('SQL', p_fut);
+        END IF;
+
+        IF p_database IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = p_database) THEN
+            RAISE EXCEPTION 'database "%" does not exist', p_database USING ERRCODE = '3D000';
+        END IF;
+        PERFORM df._check_submitter(p_role);
+
+        -- Walk and check the whole graph; nothing is written until all of it is good.
+        SELECT * INTO problem, node_count, types, queries, result_names, lefts, rights, conds,
+                      extra_first, extra_count, extra_children
+          FROM df._graph_walk(v_root, true);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
+        END IF;
+    EXCEPTION WHEN statement_too_complex THEN
+        -- JSON nested far deeper than any acceptable graph exhausts the parser's stack.
+        RAISE EXCEPTION 'Invalid durable function graph: root: Graph exceeds maximum nesting depth of %. Simplify the workflow or break it into multiple instances.',
+            c_max_depth USING ERRCODE = '22023';
+    END;
+END
+$fn$;
+
+-- df.start: the checks of its own arguments here, as its caller; the graph's checks and its
+-- writes in df._start_graph, as that function's owner (application roles have no write
+-- privileges on the tables). Until 2026-12-04 df.start checked the graph itself and handed the
+-- rows to df._start_instance, which, unable to trust rows a caller could have made up, checked
+-- them all again in df._launch.
 CREATE OR REPLACE FUNCTION df.start(fut text, label text DEFAULT NULL, database text DEFAULT NULL,
                          transaction_mode text DEFAULT 'caller') RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    c_max_depth constant integer := 256;
     v_fut      text := $1;
     v_label    text := $2;
     v_database text := $3;
     v_mode     text := $4;
-    v_json     json;
-    v_root     df._node;
-    v_helper   text;
-    v_graph    record;
-    -- The rows.
-    v_count    integer;
-    v_ids      text[] := '{}';
-    v_queries  text[];
-    r_left     text[] := '{}';
-    r_right    text[] := '{}';
-    v_list     text[];
-    v_members  text;
 BEGIN
     IF v_mode IS NULL OR lower(v_mode) NOT IN ('caller', 'new') THEN
         RAISE EXCEPTION 'invalid transaction_mode "%" for df.start(): expected ''caller'' or ''new''',
@@ -400,50 +483,38 @@ BEGIN
         RAISE EXCEPTION 'df.start(): fut must not be NULL' USING ERRCODE = '22004';
     END IF;
 
-    BEGIN
-        -- The graph value: a JSON object with a string node_type is a node, anything else a
-        -- single SQL step.
-        IF ltrim(v_fut, E' \t\n\r') LIKE '{%' THEN
-            v_json := df._try_json(v_fut);
-            IF json_typeof(v_json) = 'object' THEN
-                v_root := df._decode_node(v_json);
-                IF v_root.node_type IS NOT NULL THEN
-                    IF NOT v_root.node_type = ANY (df._node_types()) THEN
-                        RAISE EXCEPTION 'Invalid durable function: Unknown node_type ''%''. Valid types: %',
-                            v_root.node_type, array_to_string(df._node_types(), ', ') USING ERRCODE = '22023';
-                    END IF;
-                    IF v_root.problem IS NOT NULL THEN
-                        RAISE EXCEPTION 'Invalid durable function: Malformed Durofut JSON with node_type ''%'': %',
-                            v_root.node_type, v_root.problem USING ERRCODE = '22023';
-                    END IF;
-                END IF;
-            END IF;
-        ELSE
-            v_helper := df._non_future_source(v_fut);
-            IF v_helper IS NOT NULL THEN
-                RAISE EXCEPTION 'Invalid durable function: % cannot be used as a workflow step. Call % before df.start().',
-                    v_helper, v_helper USING ERRCODE = '22023';
-            END IF;
-        END IF;
-        IF v_root.node_type IS NULL THEN
-            v_root := df._leaf('SQL', v_fut);
-        END IF;
+    -- transaction_mode 'new': the whole graph is checked here, so bad input never costs a
+    -- connection; a session of its own starts it again, as the calling role, and commits.
+    IF lower(v_mode) = 'new' THEN
+        PERFORM df._fut_graph(v_fut, v_database, (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
+        RETURN df._start_new_transaction(quote_ident(current_user)::regrole, df._caller_key(), v_fut, v_label,
+                                         v_database);
+    END IF;
 
-        IF v_database IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = v_database) THEN
-            RAISE EXCEPTION 'database "%" does not exist', v_database USING ERRCODE = '3D000';
-        END IF;
-        PERFORM df._check_submitter((SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
+    RETURN df._start_graph(quote_ident(current_user)::regrole, df._caller_key(), v_fut, v_label, v_database);
+END
+$fn$;
 
-        -- Walk and check the whole graph; nothing is written until all of it is good.
-        SELECT * INTO v_graph FROM df._graph_walk(v_root, true);
-        IF v_graph.problem IS NOT NULL THEN
-            RAISE EXCEPTION '%', v_graph.problem USING ERRCODE = '22023';
-        END IF;
-    EXCEPTION WHEN statement_too_complex THEN
-        -- JSON nested far deeper than any acceptable graph exhausts the parser's stack.
-        RAISE EXCEPTION 'Invalid durable function graph: root: Graph exceeds maximum nesting depth of %. Simplify the workflow or break it into multiple instances.',
-            c_max_depth USING ERRCODE = '22023';
-    END;
+-- Checks a df.start() value and starts it for role p_role, which the caller must show it acts
+-- as (df._acts_as). The graph is decoded, walked and checked here (df._fut_graph), so the rows
+-- written from it need no second look.
+CREATE OR REPLACE FUNCTION df._start_graph(p_role regrole, p_key uuid, p_fut text, p_label text, p_database text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_graph    record;
+    v_count    integer;
+    v_ids      text[] := '{}';
+    v_queries  text[];
+    r_left     text[] := '{}';
+    r_right    text[] := '{}';
+    v_list     text[];
+    v_members  text;
+    v_id       text;
+BEGIN
+    PERFORM df._check_starter(p_role, p_key);
+    SELECT * INTO v_graph FROM df._fut_graph(p_fut, p_database, p_role::oid);
     v_count := v_graph.node_count;
     v_queries := v_graph.queries;
 
@@ -483,38 +554,42 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- transaction_mode 'new': the whole graph was checked here, so bad input never costs a
-    -- connection; a session of its own starts it again, as the calling role, and commits.
-    IF lower(v_mode) = 'new' THEN
-        RETURN df._start_new_transaction(quote_ident(current_user)::regrole, df._caller_key(), v_fut, v_label,
-                                         v_database);
-    END IF;
-
-    -- The rows are written, the variables read and the engine started by a SECURITY DEFINER
-    -- helper, for the calling role: application roles have no write privileges on the tables.
-    RETURN df._start_instance(quote_ident(current_user)::regrole, df._caller_key(), v_label, v_database,
-                              v_ids, v_graph.types, v_queries, v_graph.result_names, r_left, r_right);
+    v_id := df._insert_graph(p_role, p_label, p_database, v_ids, v_graph.types, v_queries, v_graph.result_names,
+                             r_left, r_right);
+    PERFORM df._launch_engine(v_id, p_label, v_ids[1], p_role::oid, p_database,
+                              df._launch_checks(v_id, p_role::oid, p_database, df._role_vars(p_role)));
+    RETURN v_id;
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION df._start_instance(p_role regrole, p_key uuid, p_label text, p_database text, p_ids text[],
-                                   p_types text[], p_queries text[], p_results text[],
-                                   p_lefts text[], p_rights text[])
-RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- Raises unless the caller of df._start_graph or df._start_instance has shown that it acts as
+-- p_role (df._acts_as): df.start passes current_user and its key.
+CREATE OR REPLACE FUNCTION df._check_starter(p_role regrole, p_key uuid) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    v_id   text;
-    v_vars jsonb;
-    v_largest integer;
-    v_total   bigint;
-    v_query   text;
 BEGIN
-    -- The caller acts as p_role: df.start passes current_user and its key (df._acts_as).
     IF NOT df._acts_as(p_role, p_key) THEN
         RAISE EXCEPTION 'df.start(): the caller (session user "%") has not shown that it acts as role %; call df.start() as that role',
             session_user, coalesce(p_role::text, 'NULL') USING ERRCODE = '42501';
     END IF;
+END
+$fn$;
+
+-- Writes a graph's rows for role p_role, after the limits on its label and its steps' texts:
+-- the instance (with a fresh id) and its nodes, the first of which is the root. Returns the
+-- instance's id. Called by df._start_graph and df._start_instance, as their owner.
+CREATE OR REPLACE FUNCTION df._insert_graph(p_role regrole, p_label text, p_database text, p_ids text[],
+                                            p_types text[], p_queries text[], p_results text[],
+                                            p_lefts text[], p_rights text[])
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_id      text;
+    v_largest integer;
+    v_total   bigint;
+    v_query   text;
+BEGIN
     IF length(p_label) > 500 THEN
         RAISE EXCEPTION 'df.start(): label is % characters long; the limit is 500 characters', length(p_label)
             USING ERRCODE = '54000';
@@ -558,14 +633,36 @@ BEGIN
     SELECT n.id, v_id, n.node_type, n.query, n.result_name, n.left_node, n.right_node, p_role, p_database
       FROM unnest(p_ids, p_types, p_queries, p_results, p_lefts, p_rights)
            AS n(id, node_type, query, result_name, left_node, right_node);
+    RETURN v_id;
+END
+$fn$;
 
-    -- The role's variables as they are now, in this transaction.
-    SELECT coalesce(jsonb_object_agg(v.name, v.value), '{}') INTO v_vars
-      FROM df.vars v
-     WHERE v.owner = p_role AND v.value IS NOT NULL;
+-- The role's variables as they are now, in this transaction.
+CREATE OR REPLACE FUNCTION df._role_vars(p_role regrole) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_object_agg(v.name, v.value), '{}') FROM df.vars v
+             WHERE v.owner = p_role AND v.value IS NOT NULL);
+END
+$fn$;
 
+-- Starts a graph given as rows, for role p_role, which the caller must show it acts as: rows a
+-- caller made up are checked whole by df._launch before anything starts. (df.start goes through
+-- df._start_graph, which checks the graph before it writes the rows.)
+CREATE OR REPLACE FUNCTION df._start_instance(p_role regrole, p_key uuid, p_label text, p_database text, p_ids text[],
+                                   p_types text[], p_queries text[], p_results text[],
+                                   p_lefts text[], p_rights text[])
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_id text;
+BEGIN
+    PERFORM df._check_starter(p_role, p_key);
+    v_id := df._insert_graph(p_role, p_label, p_database, p_ids, p_types, p_queries, p_results, p_lefts, p_rights);
     -- Validates the submitter, the database and the whole graph, then starts the engine.
-    PERFORM df._launch(v_id, v_vars);
+    PERFORM df._launch(v_id, df._role_vars(p_role));
     RETURN v_id;
 END
 $fn$;

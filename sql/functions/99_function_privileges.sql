@@ -16,6 +16,7 @@ $do$;
 
 -- The public functions run as their caller and call these; each checks for itself that the
 -- session may act for the role it is asked to act for (schema USAGE on df is the gate).
+GRANT EXECUTE ON FUNCTION df._start_graph(regrole, uuid, text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._start_instance(regrole, uuid, text, text, text[], text[], text[], text[], text[], text[]) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._setvar(regrole, uuid, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION df._getvar(regrole, uuid, text) TO PUBLIC;

@@ -9,7 +9,7 @@ INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('
 COMMIT;
 
 BEGIN;
-SELECT plan(63);
+SELECT plan(68);
 
 CREATE ROLE t016_alice LOGIN;
 CREATE ROLE t016_bob LOGIN;
@@ -135,6 +135,19 @@ SELECT is(df._cancel(:'a', 'mine', 't016_alice', NULL), format('Instance %s canc
 SELECT throws_ok($$SELECT df._start_instance('t016_bob', NULL, NULL, NULL, '{00a01620}', '{SQL}', '{"SELECT 1"}', '{NULL}', '{NULL}', '{NULL}')$$,
                  '42501', 'df.start(): the caller (session user "t016_alice") has not shown that it acts as role t016_bob; call df.start() as that role',
                  'df._start_instance refuses to act for another role');
+SELECT throws_ok($$SELECT df._start_graph('t016_bob', NULL, 'SELECT 1', NULL, NULL)$$,
+                 '42501', 'df.start(): the caller (session user "t016_alice") has not shown that it acts as role t016_bob; call df.start() as that role',
+                 'df._start_graph refuses to act for another role');
+SELECT throws_ok($$SELECT df._start_graph('t016_bob', gen_random_uuid(), 'SELECT 1', NULL, NULL)$$,
+                 '42501', NULL, '... also with a guessed key');
+SELECT throws_ok($$SELECT df._start_graph('t016_alice', NULL, '{"node_type": "SLEEP", "query": "soon"}', 'bad-graph', NULL)$$,
+                 '22023',
+                 'Invalid durable function graph: root: SLEEP query must be a non-negative whole number of seconds, got ''soon''',
+                 'df._start_graph checks the graph it is given, as df.start does');
+SELECT is((SELECT count(*)::integer FROM df.instances WHERE label = 'bad-graph'), 0, '... and writes nothing for it');
+SELECT ok(has_function_privilege('t016_alice', 'df._fut_graph(text,text,oid)', 'EXECUTE')
+          AND NOT has_function_privilege('t016_nobody', 'df._fut_graph(text,text,oid)', 'EXECUTE'),
+          'df._fut_graph (which df.start calls for transaction_mode ''new'') comes with df.grant_usage');
 SELECT throws_ok($$SELECT df._setvar('t016_bob', NULL, 'secret', 'forged')$$, '42501',
                  'the caller (session user "t016_alice") may not manage the variables of role t016_bob', 'df._setvar refuses another role');
 SELECT throws_ok($$SELECT df._unsetvar('t016_bob', NULL, 'secret')$$, '42501', NULL, 'df._unsetvar refuses another role');
