@@ -36,15 +36,6 @@ public final class TurnWriter {
     static final int KEPT_GENERATIONS = 100;
 
     /**
-     * Sent before the turns' statements, in their round trip: their arrays' lengths vary from
-     * batch to batch, so PostgreSQL found every custom plan cheaper than the generic one and
-     * planned the statements again on every execution (0.4 ms for the core statement alone, on a
-     * turn of one instance). The generic plans serve any length: each row finds its instance
-     * by primary key. The setting ends with the transaction.
-     */
-    static final String GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan";
-
-    /**
      * Lets the worker writing the turns take the activities they schedule at once: each one it
      * reserves is written leased to it, and comes back from {@link #leased()} after the flush, to
      * run without a claim.
@@ -192,7 +183,7 @@ public final class TurnWriter {
             return;
         }
         List<StatementChain.Link> links = new ArrayList<>(chained);
-        links.add(new StatementChain.Link("COMMIT", (ps, first) -> first));
+        links.add(StatementChain.COMMIT);
         writeTurnsCore(c, links);
         c.commit(); // sends nothing: the server reported the transaction ended
     }
@@ -284,7 +275,7 @@ public final class TurnWriter {
                 byToken.put((UUID) row[6], row);
             }
         }
-        try (PreparedStatement ps = c.prepareStatement(StatementChain.text(GENERIC_PLANS + ";\n" + sql, after))) {
+        try (PreparedStatement ps = c.prepareStatement(StatementChain.text(sql, after))) {
             int p = 1;
             // Timestamps travel as ISO-8601 text with their offset: an array of java.sql.Timestamp
             // would go as local times, read in the session's time zone.
@@ -297,7 +288,7 @@ public final class TurnWriter {
                     "uuid"}, -1);
             StatementChain.bind(ps, p, after);
             ps.execute();
-            ps.getMoreResults();
+            ps.getMoreResults(); // past the plan setting's result
             try (ResultSet rs = ps.getResultSet()) {
                 while (rs.next()) {
                     UUID token = (UUID) rs.getObject(2);

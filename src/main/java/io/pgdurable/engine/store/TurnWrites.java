@@ -34,7 +34,9 @@ public final class TurnWrites {
     /**
      * The writes as statements for a {@link StatementChain}, in order (a run of rows as one
      * statement, each {@link TurnWrite.Sql} as one); {@code null} when one of them is a write of
-     * an orchestration's own, which only {@link #apply} runs.
+     * an orchestration's own, which only {@link #apply} runs. Writes with a kind (the df graph's
+     * status writes, whose arrays change length as {@code TurnWriter}'s do) run with generic plans;
+     * any other statement as the connection plans it.
      */
     static List<StatementChain.Link> chained(Connection c, List<TurnWrite> writes) {
         List<StatementChain.Link> links = new ArrayList<>();
@@ -52,7 +54,7 @@ public final class TurnWrites {
                         ps.setObject(first + i, sql.parameter(i));
                     }
                     return first + sql.parameterCount();
-                }));
+                }, sql.kind() != null));
             } else {
                 return null;
             }
@@ -70,7 +72,7 @@ public final class TurnWrites {
                 ps.setArray(first + col, c.createArrayOf("text", byColumn[col]));
             }
             return first + byColumn.length;
-        });
+        }, rows.get(0).kind() != null);
     }
 
     private static boolean sameRun(TurnWrite first, TurnWrite next) {

@@ -135,7 +135,7 @@ class TurnStoreTest {
     }
 
     @Test
-    void a_turn_with_statement_writes_sends_them_behind_its_own_and_leaves_no_setting_behind() throws SQLException {
+    void a_turn_with_statement_writes_sends_them_behind_its_own_with_generic_plans_only_for_its_own_kinds() throws SQLException {
         Instant at = Instant.parse("2026-01-02T03:04:05Z");
         try (Connection c = CLUSTER.connect(writesDb)) {
             try (Statement s = c.createStatement()) {
@@ -156,16 +156,21 @@ class TurnStoreTest {
                                     + " FROM unnest(?::text[]) AS x", "a"),
                             TurnWrite.rows("INSERT INTO turn_marks (what) SELECT 'rows:' || x"
                                     + " FROM unnest(?::text[]) AS x", "b"),
-                            TurnWrite.sql(mark, "last:"))), at);
+                            TurnWrite.sql(mark, "last:").named("a_kind"))), at);
             writer.flush(c);
+            try (Statement s = c.createStatement()) {
+                assertThat(rows(s, "SELECT current_setting('plan_cache_mode')"))
+                        .as("what follows the turn's writes in its transaction plans as the connection does")
+                        .containsExactly("auto");
+            }
             c.commit();
 
             assertThat(writer.leased()).singleElement()
                     .satisfies(item -> assertThat(item.instanceId()).isEqualTo("writes-1"));
             try (Statement s = c.createStatement()) {
                 assertThat(rows(s, "SELECT what || ' ' || coalesce(plan_mode, '-') FROM turn_marks ORDER BY n"))
-                        .as("every write ran once, in order, after the history and with generic plans")
-                        .containsExactly("sql:3 force_generic_plan", "rows:a -", "rows:b -", "last:3 force_generic_plan");
+                        .as("every write ran once, in order, after the history; generic plans for a write with a kind")
+                        .containsExactly("sql:3 auto", "rows:a -", "rows:b -", "last:3 force_generic_plan");
                 assertThat(rows(s, "SELECT current_setting('plan_cache_mode')"))
                         .as("the setting ended with the turn's transaction").containsExactly("auto");
                 assertThat(rows(s, "SELECT status FROM df_engine.instances WHERE id = 'writes-1'"))
