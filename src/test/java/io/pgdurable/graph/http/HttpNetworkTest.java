@@ -41,6 +41,15 @@ class HttpNetworkTest {
         assertThatThrownBy(() -> LoopbackOnly.RESOLVER.resolve("metadata.google.internal"))
                 .isInstanceOf(UnknownHostException.class)
                 .hasMessageContaining("tests look up no names");
+        // Digits and dots that are no address would go to DNS in the JDK: refused here first.
+        for (String notALiteral : List.of("999.1.1.1", "10.1.2", "1.2.3.4.5", "010.0.0.1")) {
+            assertThatThrownBy(() -> LoopbackOnly.RESOLVER.resolve(notALiteral)).as(notALiteral)
+                    .isInstanceOf(UnknownHostException.class)
+                    .hasMessageContaining("tests look up no names");
+        }
+        // A colon makes it an IPv6 literal to the JDK, which refuses a bad one without a lookup.
+        assertThatThrownBy(() -> LoopbackOnly.RESOLVER.resolve("fd00::zz"))
+                .isInstanceOf(UnknownHostException.class);
     }
 
     @Test

@@ -16,7 +16,13 @@ import org.apache.hc.client5.http.io.DetachedSocketFactory;
  * test can assert there was none.
  */
 public final class LoopbackOnly {
-    private static final Pattern IP_LITERAL = Pattern.compile("[0-9.]+|.*:.*");
+    /**
+     * A dotted quad of four octets, or anything with a colon (which the JDK parses as an IPv6
+     * literal or refuses, never looks up). Looser digits-and-dots, such as {@code 999.1.1.1}, are
+     * no literal to the JDK, which would send them to DNS.
+     */
+    private static final Pattern IP_LITERAL = Pattern.compile(
+            "((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])|.*:.*");
     private static final Set<InetAddress> REFUSED = ConcurrentHashMap.newKeySet();
 
     /** Resolves {@code localhost} and IP literals without any lookup; any other name is unknown. */
