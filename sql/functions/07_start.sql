@@ -46,7 +46,17 @@ BEGIN
             p_instance_id USING ERRCODE = '55000';
     END IF;
 
-    p_vars := df._launch_checks(p_instance_id, v_instance.submitted_by::oid, v_instance.database, p_vars);
+    PERFORM df._check_submitter(v_instance.submitted_by::oid);
+    PERFORM df._check_http_grant(p_instance_id, v_instance.submitted_by::oid);
+    IF v_instance.database IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = v_instance.database) THEN
+        RAISE EXCEPTION 'database "%" does not exist', v_instance.database USING ERRCODE = '3D000';
+    END IF;
+    p_vars := coalesce(p_vars, '{}');
+    IF jsonb_typeof(p_vars) <> 'object'
+       OR EXISTS (SELECT 1 FROM jsonb_each(p_vars) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+        RAISE EXCEPTION 'variables must be a JSON object of text values' USING ERRCODE = '22023';
+    END IF;
 
     -- The graph: at most 10,000 nodes forming one tree under root_node, at most 256 deep,
     -- every node able to run.
@@ -142,28 +152,6 @@ BEGIN
 
     PERFORM df._launch_engine(v_instance.id, v_instance.label, v_instance.root_node,
                               v_instance.submitted_by::oid, v_instance.database, p_vars);
-END
-$fn$;
-
--- What every launch checks once the instance's rows are written, whoever wrote them: the
--- submitter, its grant for HTTP steps, the database, the variables. Returns the variables as the
--- engine gets them. Called by df._launch and df._start_graph, as their owner.
-CREATE OR REPLACE FUNCTION df._launch_checks(p_instance_id text, p_role oid, p_database text, p_vars jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    PERFORM df._check_submitter(p_role);
-    PERFORM df._check_http_grant(p_instance_id, p_role);
-    IF p_database IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = p_database) THEN
-        RAISE EXCEPTION 'database "%" does not exist', p_database USING ERRCODE = '3D000';
-    END IF;
-    p_vars := coalesce(p_vars, '{}');
-    IF jsonb_typeof(p_vars) <> 'object'
-       OR EXISTS (SELECT 1 FROM jsonb_each(p_vars) e WHERE jsonb_typeof(e.value) <> 'string') THEN
-        RAISE EXCEPTION 'variables must be a JSON object of text values' USING ERRCODE = '22023';
-    END IF;
-    RETURN p_vars;
 END
 $fn$;
 
@@ -556,8 +544,10 @@ BEGIN
 
     v_id := df._insert_graph(p_role, p_label, p_database, v_ids, v_graph.types, v_queries, v_graph.result_names,
                              r_left, r_right);
-    PERFORM df._launch_engine(v_id, p_label, v_ids[1], p_role::oid, p_database,
-                              df._launch_checks(v_id, p_role::oid, p_database, df._role_vars(p_role)));
+    -- The role and the database were checked with the graph; the variables are text by their
+    -- table's type. What the graph asks of the role's grants is checked on its rows.
+    PERFORM df._check_http_grant(v_id, p_role::oid);
+    PERFORM df._launch_engine(v_id, p_label, v_ids[1], p_role::oid, p_database, df._role_vars(p_role));
     RETURN v_id;
 END
 $fn$;
