@@ -221,21 +221,6 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION df._end_signal_wait(text, text, boolean) FROM PUBLIC;
 
--- What the foreign key's ON DELETE CASCADE did: buffered signals go with their instance.
-CREATE OR REPLACE FUNCTION df._delete_signals_of_deleted_instances() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    DELETE FROM df.signal_buffer b USING deleted_instances d WHERE b.instance_id = d.id;
-    RETURN NULL;
-END
-$fn$;
-REVOKE ALL ON FUNCTION df._delete_signals_of_deleted_instances() FROM PUBLIC;
-DROP TRIGGER IF EXISTS instances_delete_signals ON df.instances;
-CREATE TRIGGER instances_delete_signals AFTER DELETE ON df.instances
-    REFERENCING OLD TABLE AS deleted_instances
-    FOR EACH STATEMENT EXECUTE FUNCTION df._delete_signals_of_deleted_instances();
-
 -- Hands the oldest buffered signals named p_name to the oldest open waits for that name, as
 -- long as there are both. The caller holds the instance row lock.
 CREATE OR REPLACE FUNCTION df._match_signals(p_instance_id text, p_name text) RETURNS void

@@ -2,7 +2,7 @@
 -- signatures of the public functions, which functions are SECURITY DEFINER, and who may execute
 -- what.
 BEGIN;
-SELECT plan(69);
+SELECT plan(73);
 
 SELECT is((SELECT kind FROM df_engine.schema_files WHERE file = 'functions/07_start.sql'), 'functions',
           'the function file of df.start is recorded');
@@ -37,13 +37,14 @@ SELECT columns_are('df', 'nodes',
 SELECT col_is_pk('df', 'nodes', ARRAY['instance_id', 'id'], 'nodes are keyed by (instance_id, id)');
 SELECT col_type_is('df', 'nodes', 'result', 'jsonb', 'nodes.result is jsonb');
 SELECT col_type_is('df', 'nodes', 'status_details', 'jsonb', 'nodes.status_details is jsonb');
-SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'nodes_instance_identity_fkey'),
-          'FOREIGN KEY (instance_id, submitted_by) REFERENCES df.instances(id, submitted_by) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED',
-          'a node belongs to an instance of the same submitter and goes with it');
-SELECT is((SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint
-            WHERE conrelid = 'df.nodes'::regclass AND contype = 'f'),
-          ARRAY['nodes_instance_identity_fkey'],
-          'df.nodes has only the foreign key to its instance: df.start checks the graph (migration 007)');
+SELECT is((SELECT count(*)::int FROM pg_constraint WHERE conrelid = 'df.nodes'::regclass AND contype = 'f'),
+          0, 'df.nodes has no foreign key: df._insert_graph writes a node''s instance first (migration 013)');
+SELECT is((SELECT array_agg(tgname::text || ':' || tgfoid::regproc::text ORDER BY tgname) FROM pg_trigger
+            WHERE tgrelid IN ('df.nodes'::regclass, 'df.instances'::regclass) AND NOT tgisinternal),
+          ARRAY['instances_delete_rows:df._delete_rows_of_deleted_instances',
+                'instances_keep_identity:df._refuse_identity_change',
+                'nodes_keep_instance:df._refuse_identity_change'],
+          'df.nodes and df.instances have the triggers that keep a node with its instance');
 SELECT is((SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint
             WHERE conrelid = 'df.nodes'::regclass AND contype = 'c'),
           ARRAY['nodes_id_format_chk', 'nodes_left_node_format_chk', 'nodes_node_type_chk', 'nodes_result_name_chk',
@@ -252,11 +253,24 @@ SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE',
                 'dangling children are no table constraint since migration 007: df.start''s launch refuses them');
 ROLLBACK TO SAVEPOINT fk;
 INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('0b0b0b0b', '0a0a0a0a', 'SQL', 'SELECT 1');
-SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'an instance with its root node satisfies every foreign key');
-SET CONSTRAINTS ALL DEFERRED;
+SAVEPOINT orphan;
+SELECT lives_ok($$INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('0c0c0c0c', '0e0e0e0e', 'SQL', 'x')$$,
+                'a node''s instance is no table constraint since migration 013: df._insert_graph writes it first');
+ROLLBACK TO SAVEPOINT orphan;
+SELECT throws_ok($$UPDATE df.nodes SET instance_id = '0e0e0e0e' WHERE instance_id = '0a0a0a0a'$$,
+                 '23503', 'a node''s instance and submitter do not change (node 0b0b0b0b of instance 0a0a0a0a)',
+                 'a node does not move to another instance');
+SELECT throws_ok($$UPDATE df.instances SET id = '0e0e0e0e' WHERE id = '0a0a0a0a'$$,
+                 '23503', 'an instance''s id and submitter do not change (instance 0a0a0a0a)',
+                 'an instance keeps its id');
+SELECT lives_ok($$UPDATE df.nodes SET status = 'running', instance_id = instance_id WHERE instance_id = '0a0a0a0a'$$,
+                'a node update that leaves its instance as it was is fine');
+INSERT INTO df.signal_buffer (instance_id, signal_name, data) VALUES ('0a0a0a0a', 's', '1');
 DELETE FROM df.instances WHERE id = '0a0a0a0a';
 SELECT is((SELECT count(*)::integer FROM df.nodes WHERE instance_id = '0a0a0a0a'), 0,
           'deleting an instance deletes its nodes');
+SELECT is((SELECT count(*)::integer FROM df.signal_buffer WHERE instance_id = '0a0a0a0a'), 0,
+          'deleting an instance deletes its buffered signals');
 SELECT throws_ok($$INSERT INTO df.vars (name, value) VALUES ('x', '1'), ('x', '2')$$, '23505', NULL,
                  'a role has one value per variable name');
 INSERT INTO df.vars (name, value) VALUES ('y', '1');
