@@ -78,8 +78,8 @@ final class OrchestrationDispatcher implements Runnable {
             c.setAutoCommit(false);
             List<ClaimedTurn> turns = List.of();
             try {
-                // A turn claimed alone gets a savepoint right after its claim, set in the round
-                // trip that takes its messages (see failClaimedInstance).
+                // The claim sets a savepoint right after its locks, in its round trip; a turn
+                // claimed alone uses it if it fails (see failClaimedInstance).
                 turns = store.claimTurns(c, limit, true);
                 if (turns.isEmpty()) {
                     Instant due = store.nextMessageDue(c);

@@ -24,6 +24,21 @@ public final class TurnStore {
     public static final String CLAIMED_SAVEPOINT = "pg_durable_claimed";
 
     /**
+     * The transaction-local setting by which a claim hands the ids it locked (a text array) to
+     * the statement after it, which takes their messages. Only the worker's own connection sets
+     * and reads it, in one round trip.
+     */
+    static final String CLAIMED_SETTING = "df_engine.claimed_instances";
+
+    /** The taken messages in turn order: the start first, then events of the current generation. */
+    private static final String TAKEN_IN_TURN_ORDER = """
+            SELECT * FROM taken
+             ORDER BY kind <> 'ExecutionStarted',
+                      NOT (kind = 'EventRaised' AND execution_id IS NOT NULL),
+                      id
+            """;
+
+    /**
      * Claims up to {@code limit} instances that have visible messages, skipping instances another
      * worker is turning, and takes their messages. The row lock is the turn's claim: it lasts
      * exactly as long as the turn's transaction, so a crashed worker's claims and taken messages
@@ -36,9 +51,11 @@ public final class TurnStore {
      * with a bounded scan, and the distinct keys are found by skipping through that index, so
      * the claim costs the same with ten or a million messages queued under one key.
      *
-     * <p>The messages are taken by a second statement, once the locks are held ({@link
-     * #takeMessages}), and the history length is read by {@code df_engine.history_length} on the
-     * locked rows. In READ COMMITTED the claiming statement's snapshot predates its locks: when
+     * <p>The messages are taken by a second statement, once the locks are held, and the history
+     * length is read by {@code df_engine.history_length} on the locked rows. The claim hands the
+     * ids it locked to that statement through the transaction-local setting {@value
+     * #CLAIMED_SETTING}, so both travel in one round trip. In READ COMMITTED the claiming
+     * statement's snapshot predates its locks: when
      * another turn of the same instance commits in between, the locked row is that turn's
      * version, but the statement would not see the messages that turn queued (a continue-as-new's
      * start of the next generation and the events it carries) nor the history it appended. Taken
@@ -51,13 +68,15 @@ public final class TurnStore {
     }
 
     /**
-     * {@link #claimTurns(Connection, int)}; with {@code savepointIfOne}, a claim of a single
-     * instance also sets the savepoint {@link #CLAIMED_SAVEPOINT} once the instance is locked, in
-     * the round trip that takes its messages. Rolling back to it keeps the claim (the lock; the
-     * messages are back in the queue, under that lock), so a turn that fails can fail its
-     * instance without letting another dispatch loop take the same turn meanwhile.
+     * {@link #claimTurns(Connection, int)}; with {@code savepoint}, the claim also sets the
+     * savepoint {@link #CLAIMED_SAVEPOINT} once its instances are locked, in the same round trip,
+     * before their messages are taken. Rolling back to it keeps the claim (the locks; the
+     * messages are back in the queue, under those locks), so a turn claimed alone that fails can
+     * fail its instance without letting another dispatch loop take the same turn meanwhile. The
+     * savepoint is set whatever the claim found, since the claim's result is not known when its
+     * round trip is sent; a claim of several instances leaves it unused.
      */
-    public List<ClaimedTurn> claimTurns(Connection c, int limit, boolean savepointIfOne) throws SQLException {
+    public List<ClaimedTurn> claimTurns(Connection c, int limit, boolean savepoint) throws SQLException {
         String sql = """
                 WITH RECURSIVE keys(k) AS (
                     (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
@@ -94,22 +113,41 @@ public final class TurnStore {
                        FOR UPDATE OF i SKIP LOCKED)
                 SELECT r.id, r.name, r.status, r.execution_id,
                        df_engine.history_length(r.id, r.execution_id),
-                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key
+                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key,
+                       (SELECT set_config('%s', coalesce(array_agg(l.id)::text, '{}'), true)
+                          FROM ready l)
                   FROM ready r
                  ORDER BY r.id
-                """;
+                """.formatted(CLAIMED_SETTING);
+        // Then, in the same round trip (a new statement, so a new snapshot, taken after the
+        // locks): the savepoint, and the messages of the instances the claim locked. A claim of
+        // nothing sets nothing (its select list is never computed), and the setting is empty or
+        // missing: no message is taken.
+        String take = """
+                WITH taken AS (
+                    DELETE FROM df_engine.orchestrator_queue
+                     WHERE instance_id = ANY (NULLIF(current_setting('%s', true), '')::text[])
+                       AND visible_at <= now()
+                    RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
+                """.formatted(CLAIMED_SETTING) + TAKEN_IN_TURN_ORDER;
+        if (savepoint) {
+            take = "SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + take;
+        }
         List<InstanceRow> rows;
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
+        Map<String, List<Message>> messages;
+        try (PreparedStatement ps = c.prepareStatement(sql + "; " + take)) {
             ps.setInt(1, limit * 4);
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
-            rows = readRows(ps);
+            ps.execute();
+            try (ResultSet rs = ps.getResultSet()) {
+                rows = readRows(rs);
+            }
+            messages = readMessages(ps);
         }
         if (rows.isEmpty()) {
             return List.of();
         }
-        Map<String, List<Message>> messages = takeMessages(c, rows.stream().map(InstanceRow::id).toList(),
-                savepointIfOne && rows.size() == 1);
         List<ClaimedTurn> turns = new ArrayList<>(rows.size());
         for (InstanceRow row : rows) {
             turns.add(new ClaimedTurn(row, messages.getOrDefault(row.id(), new ArrayList<>())));
@@ -141,25 +179,23 @@ public final class TurnStore {
     }
 
     private static List<InstanceRow> readRows(PreparedStatement ps) throws SQLException {
-        List<InstanceRow> rows = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                rows.add(new InstanceRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
-                        rs.getInt(5), rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
-                        rs.getString(9)));
-            }
+            return readRows(rs);
+        }
+    }
+
+    private static List<InstanceRow> readRows(ResultSet rs) throws SQLException {
+        List<InstanceRow> rows = new ArrayList<>();
+        while (rs.next()) {
+            rows.add(new InstanceRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                    rs.getInt(5), rs.getString(6), (Integer) rs.getObject(7), (Integer) rs.getObject(8),
+                    rs.getString(9)));
         }
         return rows;
     }
 
     /** Removes and returns the visible messages of the given (locked) instances, in turn order. */
     public Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds) throws SQLException {
-        return takeMessages(c, instanceIds, false);
-    }
-
-    /** {@link #takeMessages(Connection, Collection)}, setting {@link #CLAIMED_SAVEPOINT} first in the same round trip. */
-    private Map<String, List<Message>> takeMessages(Connection c, Collection<String> instanceIds, boolean savepoint)
-            throws SQLException {
         // One instance (a turn claimed alone, the common case when few wait) is named by a plain
         // parameter: PostgreSQL plans "= ANY (array parameter)" for an array of unknown length,
         // finds that generic plan dearer than one made for the actual array and so plans the
@@ -171,31 +207,34 @@ public final class TurnStore {
                     DELETE FROM df_engine.orchestrator_queue
                      WHERE instance_id %s AND visible_at <= now()
                     RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
-                SELECT * FROM taken
-                 ORDER BY kind <> 'ExecutionStarted',
-                          NOT (kind = 'EventRaised' AND execution_id IS NOT NULL),
-                          id
-                """.formatted(one ? "= ?" : "= ANY (?)");
-        if (savepoint) {
-            sql = "SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + sql;
-        }
-        Map<String, List<Message>> byInstance = new HashMap<>();
+                """.formatted(one ? "= ?" : "= ANY (?)") + TAKEN_IN_TURN_ORDER;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             if (one) {
                 ps.setString(1, instanceIds.iterator().next());
             } else {
                 ps.setArray(1, c.createArrayOf("text", instanceIds.toArray()));
             }
-            boolean rows = ps.execute();
-            while (!rows && ps.getUpdateCount() != -1) {
-                rows = ps.getMoreResults(); // past the savepoint's command status
+            ps.execute();
+            return readMessages(ps);
+        }
+    }
+
+    /**
+     * Reads the messages of the next result of {@code ps} that has rows, past command statuses
+     * (a savepoint's), by instance.
+     */
+    private static Map<String, List<Message>> readMessages(PreparedStatement ps) throws SQLException {
+        while (ps.getResultSet() == null || ps.getResultSet().isClosed()) {
+            if (!ps.getMoreResults() && ps.getUpdateCount() == -1) {
+                throw new SQLException("the statement that takes the claimed instances' messages returned no rows");
             }
-            try (ResultSet rs = ps.getResultSet()) {
-                while (rs.next()) {
-                    Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
-                            rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));
-                    byInstance.computeIfAbsent(m.instanceId(), k -> new ArrayList<>()).add(m);
-                }
+        }
+        Map<String, List<Message>> byInstance = new HashMap<>();
+        try (ResultSet rs = ps.getResultSet()) {
+            while (rs.next()) {
+                Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
+                        rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));
+                byInstance.computeIfAbsent(m.instanceId(), k -> new ArrayList<>()).add(m);
             }
         }
         return byInstance;

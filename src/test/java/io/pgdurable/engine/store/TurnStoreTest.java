@@ -330,7 +330,7 @@ class TurnStoreTest {
     }
 
     @Test
-    void a_claim_of_several_instances_or_without_the_option_sets_no_savepoint() throws SQLException {
+    void a_claim_without_the_option_sets_no_savepoint() throws SQLException {
         try (Connection c = CLUSTER.connect(db)) {
             try (Statement s = c.createStatement()) {
                 s.execute("DELETE FROM df_engine.orchestrator_queue");
@@ -338,10 +338,55 @@ class TurnStoreTest {
                 s.execute("SELECT df_engine.start_orchestration('several-2', 'savepoint.test', '1')");
             }
             c.setAutoCommit(false);
-            assertThat(new TurnStore().claimTurns(c, 4, true)).hasSize(2);
+            assertThat(new TurnStore().claimTurns(c, 4, false)).hasSize(2);
             assertNoClaimSavepoint(c);
             assertThat(new TurnStore().claimTurns(c, 1, false)).hasSize(1);
             assertNoClaimSavepoint(c);
+        }
+    }
+
+    @Test
+    void a_claim_of_several_instances_takes_exactly_their_messages_and_a_claim_of_none_takes_nothing()
+            throws SQLException {
+        try (Connection c = CLUSTER.connect(db)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("DELETE FROM df_engine.orchestrator_queue");
+                s.execute("SELECT df_engine.start_orchestration('taking-1', 'savepoint.test', '1')");
+                s.execute("SELECT df_engine.start_orchestration('taking-2', 'savepoint.test', '1')");
+                s.execute("SELECT df_engine.start_orchestration('taking-3', 'savepoint.test', '1')");
+            }
+            c.setAutoCommit(false);
+            List<ClaimedTurn> turns = new TurnStore().claimTurns(c, 2, true);
+            assertThat(turns).extracting(t -> t.row().id()).containsExactly("taking-1", "taking-2");
+            assertThat(turns).allSatisfy(t -> assertThat(t.messages()).extracting(Message::kind)
+                    .containsExactly("ExecutionStarted"));
+            // The third instance's start is still queued, and the savepoint keeps the locks while
+            // giving the two messages back.
+            assertThat(count(c, "SELECT count(*) FROM df_engine.orchestrator_queue")).isEqualTo(1);
+            try (Statement s = c.createStatement()) {
+                s.execute("ROLLBACK TO SAVEPOINT " + TurnStore.CLAIMED_SAVEPOINT);
+            }
+            assertThat(count(c, "SELECT count(*) FROM df_engine.orchestrator_queue")).isEqualTo(3);
+            c.commit();
+
+            // Nothing claimable (another transaction holds all three): nothing is taken.
+            try (Connection other = CLUSTER.connect(db)) {
+                other.setAutoCommit(false);
+                try (Statement s = other.createStatement()) {
+                    s.execute("SELECT 1 FROM df_engine.instances WHERE id LIKE 'taking-%' FOR UPDATE");
+                }
+                assertThat(new TurnStore().claimTurns(c, 4, true)).isEmpty();
+                assertThat(count(c, "SELECT count(*) FROM df_engine.orchestrator_queue")).isEqualTo(3);
+                other.rollback();
+            }
+            c.rollback();
+        }
+    }
+
+    private static long count(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
         }
     }
 
