@@ -20,7 +20,7 @@ import java.util.Map;
  * the caller owns the transaction, and the row locks it takes are the turns' claims.
  */
 public final class TurnStore {
-    /** The savepoint a single instance's claim sets, see {@link #claimTurns(Connection, int, boolean)}. */
+    /** The savepoint a claim sets after its locks, see {@link #claimTurns(Connection, int, boolean)}. */
     public static final String CLAIMED_SAVEPOINT = "pg_durable_claimed";
 
     /**
@@ -120,9 +120,9 @@ public final class TurnStore {
                  ORDER BY r.id
                 """.formatted(CLAIMED_SETTING);
         // Then, in the same round trip (a new statement, so a new snapshot, taken after the
-        // locks): the savepoint, and the messages of the instances the claim locked. A claim of
-        // nothing sets nothing (its select list is never computed), and the setting is empty or
-        // missing: no message is taken.
+        // locks): the savepoint, and the messages of the instances the claim locked. The setting
+        // is emptied first, so a claim of nothing (whose select list is never computed) takes no
+        // message, whatever value a session or database default gave it.
         String take = """
                 WITH taken AS (
                     DELETE FROM df_engine.orchestrator_queue
@@ -135,12 +135,12 @@ public final class TurnStore {
         }
         List<InstanceRow> rows;
         Map<String, List<Message>> messages;
-        try (PreparedStatement ps = c.prepareStatement(sql + "; " + take)) {
+        try (PreparedStatement ps = c.prepareStatement("SET LOCAL " + CLAIMED_SETTING + " = ''; " + sql + "; " + take)) {
             ps.setInt(1, limit * 4);
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
             ps.execute();
-            try (ResultSet rs = ps.getResultSet()) {
+            try (ResultSet rs = nextResultSet(ps)) {
                 rows = readRows(rs);
             }
             messages = readMessages(ps);
@@ -220,17 +220,24 @@ public final class TurnStore {
     }
 
     /**
-     * Reads the messages of the next result of {@code ps} that has rows, past command statuses
-     * (a savepoint's), by instance.
+     * The result of {@code ps} that is an open result set, past command statuses (a setting's,
+     * a savepoint's) and result sets already read.
      */
-    private static Map<String, List<Message>> readMessages(PreparedStatement ps) throws SQLException {
-        while (ps.getResultSet() == null || ps.getResultSet().isClosed()) {
+    private static ResultSet nextResultSet(PreparedStatement ps) throws SQLException {
+        ResultSet rs = ps.getResultSet();
+        while (rs == null || rs.isClosed()) {
             if (!ps.getMoreResults() && ps.getUpdateCount() == -1) {
-                throw new SQLException("the statement that takes the claimed instances' messages returned no rows");
+                throw new SQLException("a statement of the claim returned no rows");
             }
+            rs = ps.getResultSet();
         }
+        return rs;
+    }
+
+    /** Reads the messages of the next result set of {@code ps}, by instance. */
+    private static Map<String, List<Message>> readMessages(PreparedStatement ps) throws SQLException {
         Map<String, List<Message>> byInstance = new HashMap<>();
-        try (ResultSet rs = ps.getResultSet()) {
+        try (ResultSet rs = nextResultSet(ps)) {
             while (rs.next()) {
                 Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
                         rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));

@@ -369,7 +369,12 @@ class TurnStoreTest {
             assertThat(count(c, "SELECT count(*) FROM df_engine.orchestrator_queue")).isEqualTo(3);
             c.commit();
 
-            // Nothing claimable (another transaction holds all three): nothing is taken.
+            // Nothing claimable (another transaction holds all three): nothing is taken, even
+            // when the session names instances in the setting the claim hands its ids by.
+            try (Statement s = c.createStatement()) {
+                s.execute("SET df_engine.claimed_instances = '{taking-1,taking-2,taking-3}'");
+            }
+            c.commit();
             try (Connection other = CLUSTER.connect(db)) {
                 other.setAutoCommit(false);
                 try (Statement s = other.createStatement()) {
