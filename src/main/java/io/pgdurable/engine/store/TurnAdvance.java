@@ -1,21 +1,23 @@
 package io.pgdurable.engine.store;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonGenerator;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.TurnWrite;
 import io.pgdurable.engine.replay.Action;
 import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.replay.HistoryEvent;
 import io.pgdurable.engine.replay.TurnResult;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
+import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.UUID;
 
@@ -31,8 +33,6 @@ import java.util.UUID;
  * cancellations and continue-as-new take the queue path ({@link #whyNot}).
  */
 public final class TurnAdvance {
-    private static final JsonNodeFactory JSON = JsonCodec.nodes();
-
     /**
      * What the call did.
      *
@@ -97,8 +97,9 @@ public final class TurnAdvance {
             ps.setObject(2, item.leaseToken());
             ps.setString(3, itemResult);
             ps.setInt(4, expectedEvents);
-            ps.setTimestamp(5, Timestamp.from(turnTime));
-            ps.setString(6, encode(result).toString());
+            // As java.time, which pgjdbc formats without the Calendar arithmetic of a Timestamp.
+            ps.setObject(5, turnTime.atOffset(ZoneOffset.UTC), Types.TIMESTAMP_WITH_TIMEZONE);
+            ps.setString(6, encode(result));
             ps.setString(7, leaseOwner);
             ps.setDouble(8, lease.toMillis() / 1000.0);
             ps.execute();
@@ -118,52 +119,89 @@ public final class TurnAdvance {
         }
     }
 
-    /** The turn as the function reads it. Its two inputs are not sent: the function writes them. */
-    static ObjectNode encode(TurnResult result) {
-        ObjectNode turn = JSON.objectNode();
-        ArrayNode history = turn.putArray("history");
-        for (HistoryEvent e : result.history().subList(2, result.history().size())) {
-            ObjectNode h = history.addObject().put("t", e.type().name());
-            if (e.taskId() != null) {
-                h.put("task", e.taskId());
-            }
-            h.put("name", e.name()).put("payload", e.payload());
-        }
-        ArrayNode activities = turn.putArray("activities");
-        ArrayNode timers = turn.putArray("timers");
-        for (Action action : result.actions()) {
-            if (action instanceof Action.ScheduleActivity a) {
-                ObjectNode o = activities.addObject().put("task", a.taskId()).put("name", a.name()).put("input", a.input());
-                if (a.partitionKey() != null) {
-                    o.put("key", a.partitionKey());
+    /**
+     * The turn as the function reads it. Its two inputs are not sent: the function writes them.
+     * Written straight to text (a tree built first and then serialized cost about a third of
+     * this method's caller's CPU in a profile of the engine's throughput scenario).
+     */
+    static String encode(TurnResult result) {
+        StringWriter text = new StringWriter(512);
+        try (JsonGenerator out = JsonCodec.mapper().getFactory().createGenerator(text)) {
+            out.writeStartObject();
+            out.writeArrayFieldStart("history");
+            for (HistoryEvent e : result.history().subList(2, result.history().size())) {
+                out.writeStartObject();
+                out.writeStringField("t", e.type().name());
+                if (e.taskId() != null) {
+                    out.writeNumberField("task", e.taskId());
                 }
-            } else if (action instanceof Action.CreateTimer t) {
-                timers.addObject().put("task", t.taskId()).put("at", t.fireAt().toString());
+                out.writeStringField("name", e.name());
+                out.writeStringField("payload", e.payload());
+                out.writeEndObject();
             }
-        }
-        if (result.completion() instanceof TurnResult.Completed done) {
-            turn.putObject("finish").put("status", "Completed").put("output", done.output());
-        } else if (result.completion() instanceof TurnResult.Failed failed) {
-            turn.putObject("finish").put("status", "Failed").put("output", failed.failure().toJson());
-        }
-        if (!result.writes().isEmpty()) {
-            ArrayNode writes = turn.putArray("writes");
-            for (TurnWrite write : result.writes()) {
-                ObjectNode w = writes.addObject().put("kind", kindOf(write));
-                ArrayNode args = w.putArray("args");
-                if (write instanceof TurnWrite.Sql sql) {
-                    for (int i = 0; i < sql.parameterCount(); i++) {
-                        Object p = sql.parameter(i);
-                        args.add(p == null ? null : p.toString());
+            out.writeEndArray();
+            out.writeArrayFieldStart("activities");
+            for (Action action : result.actions()) {
+                if (action instanceof Action.ScheduleActivity a) {
+                    out.writeStartObject();
+                    out.writeNumberField("task", a.taskId());
+                    out.writeStringField("name", a.name());
+                    out.writeStringField("input", a.input());
+                    if (a.partitionKey() != null) {
+                        out.writeStringField("key", a.partitionKey());
                     }
-                } else if (write instanceof TurnWrite.Rows rows) {
-                    for (int i = 0; i < rows.width(); i++) {
-                        args.add(rows.column(i));
-                    }
+                    out.writeEndObject();
                 }
             }
+            out.writeEndArray();
+            out.writeArrayFieldStart("timers");
+            for (Action action : result.actions()) {
+                if (action instanceof Action.CreateTimer t) {
+                    out.writeStartObject();
+                    out.writeNumberField("task", t.taskId());
+                    out.writeStringField("at", t.fireAt().toString());
+                    out.writeEndObject();
+                }
+            }
+            out.writeEndArray();
+            if (result.completion() instanceof TurnResult.Completed done) {
+                writeFinish(out, "Completed", done.output());
+            } else if (result.completion() instanceof TurnResult.Failed failed) {
+                writeFinish(out, "Failed", failed.failure().toJson());
+            }
+            if (!result.writes().isEmpty()) {
+                out.writeArrayFieldStart("writes");
+                for (TurnWrite write : result.writes()) {
+                    out.writeStartObject();
+                    out.writeStringField("kind", kindOf(write));
+                    out.writeArrayFieldStart("args");
+                    if (write instanceof TurnWrite.Sql sql) {
+                        for (int i = 0; i < sql.parameterCount(); i++) {
+                            Object p = sql.parameter(i);
+                            out.writeString(p == null ? null : p.toString());
+                        }
+                    } else if (write instanceof TurnWrite.Rows rows) {
+                        for (int i = 0; i < rows.width(); i++) {
+                            out.writeString(rows.column(i));
+                        }
+                    }
+                    out.writeEndArray();
+                    out.writeEndObject();
+                }
+                out.writeEndArray();
+            }
+            out.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a StringWriter does not fail
         }
-        return turn;
+        return text.toString();
+    }
+
+    private static void writeFinish(JsonGenerator out, String status, String output) throws IOException {
+        out.writeObjectFieldStart("finish");
+        out.writeStringField("status", status);
+        out.writeStringField("output", output);
+        out.writeEndObject();
     }
 
     private static String kindOf(TurnWrite write) {
