@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -30,11 +31,14 @@ class TurnStoreTest {
     private static String db;
     /** For the tests of statement writes, whose instances the history test must not see. */
     private static String writesDb;
+    /** A database of its own for the short path's turn, whose history the first turns' test must not see. */
+    private static String advanceDb;
 
     @BeforeAll
     static void database() {
         db = CLUSTER.createDatabase("turn_store");
         writesDb = CLUSTER.createDatabase("turn_store_writes");
+        advanceDb = CLUSTER.createDatabase("turn_store_advance");
     }
 
     @Test
@@ -385,6 +389,49 @@ class TurnStoreTest {
                 other.rollback();
             }
             c.rollback();
+        }
+    }
+
+    @Test
+    void a_short_path_turn_keeps_its_time_to_the_microsecond_in_any_session_date_style_and_time_zone()
+            throws SQLException {
+        Instant at = Instant.parse("2026-03-04T05:06:07.123456Z");
+        UUID token = UUID.randomUUID();
+        long itemId;
+        try (Connection c = CLUSTER.connect(advanceDb); Statement s = c.createStatement()) {
+            s.execute("SELECT df_engine.start_orchestration('advance-time', 'advance.time', '1')");
+            s.execute("UPDATE df_engine.instances SET status = 'Running' WHERE id = 'advance-time'");
+            s.execute("DELETE FROM df_engine.orchestrator_queue WHERE instance_id = 'advance-time'");
+            s.execute("INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)"
+                    + " VALUES ('advance-time', 1, 1, 'OrchestratorStarted', now())");
+            try (ResultSet rs = s.executeQuery("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id,"
+                    + " name, input, lease_owner, lease_token, visible_at, attempts) VALUES ('advance-time', 1, 0, 'a',"
+                    + " '1', 'w', '" + token + "', now() + interval '1 minute', 1) RETURNING id")) {
+                rs.next();
+                itemId = rs.getLong(1);
+            }
+        }
+        try (Connection c = CLUSTER.connect(advanceDb)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("SET DateStyle = 'ISO, DMY'"); // pgjdbc accepts only ISO output
+                s.execute("SET TimeZone = 'Asia/Kolkata'");
+            }
+            c.setAutoCommit(false);
+            ActivityItem item = new ActivityItem(itemId, "advance-time", 1, 0, "a", "1", token, 1, "");
+            TurnResult next = new TurnResult(
+                    List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.taskCompleted(0, "2", at),
+                            new HistoryEvent(EventType.TaskScheduled, 1, "a", "3", at)),
+                    List.of(new Action.ScheduleActivity(1, "a", "3", null)), List.of(), null);
+            TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at, next, null,
+                    Duration.ofSeconds(30), null);
+            assertThat(outcome.advanced()).isTrue();
+        }
+        try (Connection c = CLUSTER.connect(advanceDb); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT string_agg(seq || ' ' || event_type || ' '"
+                     + " || (event_time = '2026-03-04T05:06:07.123456Z'::timestamptz), ', ' ORDER BY seq)"
+                     + " FROM df_engine.history WHERE instance_id = 'advance-time' AND seq > 1")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("2 OrchestratorStarted true, 3 TaskCompleted true, 4 TaskScheduled true");
         }
     }
 
