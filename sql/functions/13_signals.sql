@@ -282,16 +282,21 @@ BEGIN
          LIMIT p_limit
            FOR NO KEY UPDATE OF i SKIP LOCKED
     LOOP
-        -- Signals still buffered when an instance ends are never delivered.
-        IF v_inst.status NOT IN ('completed', 'failed', 'cancelled') THEN
-            FOR v_name IN
-                SELECT DISTINCT b.signal_name FROM df.signal_buffer b
+        -- The signals this run routes are the ones marked now, and their marks go first: a
+        -- signal that commits while the run matches keeps its mark for the next run. (Clearing
+        -- the marks after matching cleared that one's too, unseen, and it was never routed.)
+        FOR v_name IN
+            WITH unmarked AS (
+                UPDATE df.signal_buffer b SET needs_routing = false
                  WHERE b.instance_id = v_inst.id AND b.needs_routing
-            LOOP
+                RETURNING b.signal_name)
+            SELECT DISTINCT u.signal_name FROM unmarked u
+        LOOP
+            -- Signals still buffered when an instance ends are never delivered.
+            IF v_inst.status NOT IN ('completed', 'failed', 'cancelled') THEN
                 PERFORM df._match_signals(v_inst.id, v_name);
-            END LOOP;
-        END IF;
-        UPDATE df.signal_buffer b SET needs_routing = false WHERE b.instance_id = v_inst.id AND b.needs_routing;
+            END IF;
+        END LOOP;
         routed := routed + 1;
     END LOOP;
     SELECT count(DISTINCT b.instance_id) INTO remaining FROM df.signal_buffer b WHERE b.needs_routing;

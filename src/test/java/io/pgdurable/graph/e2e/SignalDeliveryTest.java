@@ -18,6 +18,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -315,6 +317,37 @@ class SignalDeliveryTest {
                 "{\"signal_name\": \"race\", \"timed_out\": true, \"data\": null}"));
         assertThat(json(env.result(id))).isEqualTo(json(
                 "{\"signal_name\": \"race\", \"timed_out\": false, \"data\": \"raced\"}"));
+    }
+
+    @Test
+    void a_signal_sent_while_the_router_matches_keeps_its_mark_for_the_next_run() throws Exception {
+        String id = env.start("df.wait_for_signal('mid')");
+        awaitOpenWait(id, "mid");
+        env.stopWorkers();
+        try (Connection holder = env.connectAsAdmin()) {
+            env.queryAsApp("SELECT df.signal(?, 'mid', '1')", id);
+            // Holding the first signal's row keeps the routing run inside its work on this instance.
+            holder.setAutoCommit(false);
+            first(holder, "SELECT seq FROM df.signal_buffer WHERE instance_id = ? FOR UPDATE", id);
+            CompletableFuture<Long> run = CompletableFuture.supplyAsync(
+                    () -> adminLong(env, "SELECT routed FROM df._route_signals(100)"));
+            DfTestEnvironment.awaitTrue(() -> adminLong(env, "SELECT count(*) FROM pg_stat_activity"
+                    + " WHERE query LIKE '%df._route_signals(100)%' AND wait_event_type = 'Lock'") > 0,
+                    DONE, "the routing run to wait for the first signal's row");
+            // A second signal commits meanwhile; then the run goes on.
+            env.queryAsApp("SELECT df.signal(?, 'mid', '2')", id);
+            holder.commit();
+            assertThat(run.get(30, TimeUnit.SECONDS)).isEqualTo(1);
+
+            assertThat(adminLong(env, "SELECT count(*) FROM df.signal_waits WHERE instance_id = ? AND routed_seq IS NOT NULL",
+                    id)).as("the first signal went to the wait").isEqualTo(1);
+            assertThat(adminLong(env, "SELECT count(*) FROM df.signal_buffer WHERE instance_id = ? AND needs_routing",
+                    id)).as("the second signal, sent during the run, is still to be routed").isEqualTo(1);
+        } finally {
+            env.startWorker();
+        }
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        assertThat(json(env.result(id)).path("data").asInt()).isEqualTo(1);
     }
 
     private static String first(Connection c, String sql, Object... params) throws SQLException {
