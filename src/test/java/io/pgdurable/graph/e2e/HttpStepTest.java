@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.postgresql.util.PSQLException;
@@ -62,6 +63,15 @@ class HttpStepTest {
         server.stop(0);
         // The worker's HTTP steps run on LoopbackOnly.NETWORK (DfTestEnvironment): the private
         // address a test names was refused by the policy, and no socket was asked to reach it.
+        assertThat(LoopbackOnly.refusedDials()).as("addresses off this machine a socket was asked to reach").isEmpty();
+    }
+
+    /**
+     * After every test, not only at the end: the worker's sockets (LoopbackOnly.NETWORK) were
+     * never asked to reach an address off this machine, whatever private address a test named.
+     */
+    @AfterEach
+    void no_socket_was_asked_to_leave_this_machine() {
         assertThat(LoopbackOnly.refusedDials()).as("addresses off this machine a socket was asked to reach").isEmpty();
     }
 
