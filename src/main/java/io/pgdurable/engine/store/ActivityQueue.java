@@ -19,6 +19,8 @@ import java.util.UUID;
  * never commits, except {@link #completeAndCommit}, which says so.
  */
 public final class ActivityQueue {
+    private static final StoreSql.Completion COMPLETE_OR_FAIL =
+            new StoreSql.Completion("SELECT df_engine.complete_activity_or_fail(?, ?, ?)");
 
     /**
      * Claims up to {@code limit} visible activity items in one statement, with no share limit:
@@ -131,7 +133,7 @@ public final class ActivityQueue {
     public void completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit)
             throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT df_engine.complete_activity_or_fail(?, ?, ?); " + StoreSql.beforeCommit(beforeCommit))) {
+                COMPLETE_OR_FAIL.text(beforeCommit))) {
             ps.setLong(1, item.id());
             ps.setObject(2, item.leaseToken());
             ps.setString(3, result);

@@ -7,6 +7,8 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** JDBC helpers shared by the store's classes. */
 final class StoreSql {
@@ -47,11 +49,38 @@ final class StoreSql {
     }
 
     /**
-     * The end of a completion's statement text: {@code beforeCommit} (a constant statement of the
-     * caller's, or {@code null}), then the {@code COMMIT}.
+     * The texts of one completion statement sent with what follows it in its round trip: the
+     * statement, then {@code beforeCommit} (a constant statement of the caller's, or {@code
+     * null}), then the {@code COMMIT}. Each text is built once and handed out as the same string
+     * every time, so a completion, on every step's path, neither builds it again nor makes
+     * pgjdbc's statement cache hash a new string to find it.
      */
-    static String beforeCommit(String beforeCommit) {
-        return beforeCommit == null ? "COMMIT" : beforeCommit + "; COMMIT";
+    static final class Completion {
+        /** More distinct beforeCommit statements than callers have are built each time, not kept. */
+        private static final int KEPT = 16;
+
+        private final String statement;
+        private final String alone;
+        private final Map<String, String> withBefore = new ConcurrentHashMap<>();
+
+        Completion(String statement) {
+            this.statement = statement;
+            this.alone = statement + "; COMMIT";
+        }
+
+        String text(String beforeCommit) {
+            if (beforeCommit == null) {
+                return alone;
+            }
+            String text = withBefore.get(beforeCommit);
+            if (text == null) {
+                text = statement + "; " + beforeCommit + "; COMMIT";
+                if (withBefore.size() < KEPT) {
+                    withBefore.putIfAbsent(beforeCommit, text);
+                }
+            }
+            return text;
+        }
     }
 
     static Timestamp ts(Instant instant) {

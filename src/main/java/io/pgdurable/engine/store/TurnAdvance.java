@@ -32,6 +32,9 @@ import java.util.UUID;
  * cancellations and continue-as-new take the queue path ({@link #whyNot}).
  */
 public final class TurnAdvance {
+    private static final StoreSql.Completion COMPLETE_AND_ADVANCE =
+            new StoreSql.Completion("SELECT * FROM df_engine.complete_and_advance(?, ?, ?, ?, ?, ?, ?, ?)");
+
     /**
      * What the call did.
      *
@@ -90,8 +93,7 @@ public final class TurnAdvance {
                                                    int expectedEvents, Instant turnTime, TurnResult result,
                                                    String leaseOwner, Duration lease, String beforeCommit)
             throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT * FROM df_engine.complete_and_advance(?, ?, ?, ?, ?, ?, ?, ?); "
-                + StoreSql.beforeCommit(beforeCommit))) {
+        try (PreparedStatement ps = c.prepareStatement(COMPLETE_AND_ADVANCE.text(beforeCommit))) {
             ps.setLong(1, item.id());
             ps.setObject(2, item.leaseToken());
             ps.setString(3, itemResult);
