@@ -1,6 +1,6 @@
 -- The schema installer's work: the df_engine schema, its ledger, and the baseline step recorded.
 BEGIN;
-SELECT plan(5);
+SELECT plan(6);
 
 SELECT has_schema('df_engine', 'schema df_engine exists');
 SELECT has_table('df_engine', 'schema_files', 'the ledger df_engine.schema_files exists');
@@ -12,6 +12,13 @@ SELECT is(
 SELECT ok(
     (SELECT bool_and(checksum ~ '^[0-9a-f]{64}$') FROM df_engine.schema_files),
     'every recorded file has a SHA-256 checksum');
+
+SELECT is(
+    (SELECT array_agg(c.relname::text || ':' || array_to_string(c.reloptions, ',') ORDER BY c.relname)
+       FROM pg_class c
+      WHERE c.oid IN ('df_engine.activity_queue'::regclass, 'df_engine.orchestrator_queue'::regclass)),
+    ARRAY['activity_queue:vacuum_truncate=false', 'orchestrator_queue:vacuum_truncate=false'],
+    'vacuum does not shrink the queue tables, so a claim planned while a queue was empty still reads it by index (step 014)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -91,6 +91,40 @@ class FairClaimTest {
         assertThat(reads.rowsFetched()).isLessThan(50);
     }
 
+    /**
+     * A worker's connections keep their claim's plan from when the queue was last empty: a plan
+     * made for an empty table read the whole queue at every claim once it filled (a sequential
+     * scan, and a sort, for each key). Vacuum no longer shrinks the queue tables, so an emptied
+     * queue still plans as the table it was, and the claimed items are updated by primary key.
+     */
+    @Test
+    void a_claim_planned_while_the_queue_was_empty_reads_only_a_few_rows_once_it_has_filled() throws SQLException {
+        queueActivities("earlier", 3_000);
+        exec("DELETE FROM df_engine.activity_queue");
+        exec("VACUUM ANALYZE df_engine.activity_queue");
+
+        List<ActivityItem> claimed;
+        QueueReads reads;
+        try (Connection c = support.connect()) {
+            for (int i = 0; i < 10; i++) {
+                // Past pgjdbc's prepare threshold and the server's custom-plan tries: the plan is now cached.
+                assertThat(queue.claimActivities(c, "w", 16, LEASE, 16, Map.of())).isEmpty();
+            }
+            exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
+                    + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
+                    + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, 3000) g");
+            queueActivities("flood", 16);
+            c.setAutoCommit(false);
+            claimed = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
+            reads = QueueReads.of(c, "activity_queue");
+            c.commit();
+        }
+
+        assertThat(claimed).hasSize(16).extracting(ActivityItem::instanceId).allMatch(id -> id.startsWith("flood-"));
+        assertThat(reads.sequentialScans()).as(reads.toString()).isZero();
+        assertThat(reads.rowsFetched()).as(reads.toString()).isLessThan(100);
+    }
+
     @Test
     void another_keys_turn_is_claimed_before_the_rest_of_a_backlog_of_starts() throws SQLException {
         startInstances("flood", 1_000);

@@ -43,6 +43,9 @@ public final class ActivityQueue {
      * item of a key with a backlog. Each key is read through the (partition_key, visible_at)
      * index with a scan bounded by what it may still take, and the distinct keys are found by
      * skipping through that index, so the claim stays cheap however many items one key queued.
+     * The picked items are then updated by primary key: joined to the queue instead, the
+     * statement's generic plan read the whole queue (a hash join over a sequential scan) at every
+     * claim that took something, so a claim cost more the more items were queued or leased.
      *
      * @param perKeyLimit items one key may hold at once, counting {@code held}
      * @param held        items each key holds already
@@ -86,8 +89,7 @@ public final class ActivityQueue {
                 UPDATE df_engine.activity_queue q
                    SET lease_owner = ?, lease_token = gen_random_uuid(),
                        visible_at = now() + make_interval(secs => ?), attempts = q.attempts + 1
-                  FROM picked p
-                 WHERE q.id = p.id
+                 WHERE q.id = ANY (ARRAY(SELECT p.id FROM picked p))
                 RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts,
                           q.partition_key
                 """;
