@@ -1,6 +1,6 @@
 -- The schema installer's work: the df_engine schema, its ledger, and the baseline step recorded.
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 
 SELECT has_schema('df_engine', 'schema df_engine exists');
 SELECT has_table('df_engine', 'schema_files', 'the ledger df_engine.schema_files exists');
@@ -19,6 +19,9 @@ SELECT is(
       WHERE c.oid IN ('df_engine.activity_queue'::regclass, 'df_engine.orchestrator_queue'::regclass)),
     ARRAY['activity_queue:vacuum_truncate=false', 'orchestrator_queue:vacuum_truncate=false'],
     'vacuum does not shrink the queue tables, so a claim planned while a queue was empty still reads it by index (step 014)');
+
+SELECT hasnt_index('df_engine', 'orchestrator_queue', 'orchestrator_queue_visible_idx',
+    'the orchestrator queue has no index on visible_at alone: claims read it per partition key (step 015)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
@@ -123,6 +124,47 @@ class FairClaimTest {
         assertThat(claimed).hasSize(16).extracting(ActivityItem::instanceId).allMatch(id -> id.startsWith("flood-"));
         assertThat(reads.sequentialScans()).as(reads.toString()).isZero();
         assertThat(reads.rowsFetched()).as(reads.toString()).isLessThan(100);
+    }
+
+    /**
+     * As for activities: the turn claim's plan, made while the queue was empty, once 3,000
+     * messages of one key wait for later. It read them all twice (every message of the key
+     * through the visible_at index, filtered by key) and, taking the claimed turns' messages, every
+     * due message through the (partition_key, visible_at) index; now each key is read through
+     * that index and the messages through their instances'.
+     */
+    @Test
+    void a_turn_claim_planned_while_the_queue_was_empty_reads_only_a_few_rows_once_it_has_filled() throws SQLException {
+        startInstances("earlier", 3_000);
+        exec("DELETE FROM df_engine.orchestrator_queue");
+        exec("VACUUM ANALYZE df_engine.orchestrator_queue");
+
+        List<ClaimedTurn> turns;
+        QueueReads reads;
+        Instant due;
+        try (Connection c = support.connect()) {
+            c.setAutoCommit(false);
+            for (int i = 0; i < 10; i++) {
+                assertThat(turnStore.claimTurns(c, 16)).isEmpty();
+                assertThat(turnStore.nextMessageDue(c)).isNull();
+                c.rollback();
+            }
+            exec("INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, visible_at)"
+                    + " SELECT 'earlier-' || g, 1, 'TimerFired', 'orch', now() + interval '1 hour' + g * interval '1 s'"
+                    + " FROM generate_series(1, 3000) g");
+            startInstances("flood", 16);
+            turns = turnStore.claimTurns(c, 16);
+            reads = QueueReads.of(c, "orchestrator_queue");
+            due = turnStore.nextMessageDue(c);
+            c.rollback();
+        }
+
+        assertThat(turns).hasSize(16).extracting(t -> t.row().id()).allMatch(id -> id.startsWith("flood-"));
+        assertThat(reads.sequentialScans()).as(reads.toString()).isZero();
+        // The claim reads up to 4 messages per turn asked for; taking the turns' messages reads them again.
+        assertThat(reads.rowsFetched()).as(reads.toString()).isLessThan(2 * (4 * 16 + 1) + 50);
+        // With the claimed turns' messages taken, the next message due is the first timer.
+        assertThat(due).isBetween(Instant.now().plus(Duration.ofMinutes(59)), Instant.now().plus(Duration.ofMinutes(61)));
     }
 
     @Test

@@ -30,6 +30,40 @@ public final class TurnStore {
      */
     static final String CLAIMED_SETTING = "df_engine.claimed_instances";
 
+    /**
+     * The distinct partition keys of the queued messages, found by skipping through the
+     * (partition_key, visible_at) index: one probe per key, however many messages each has.
+     */
+    private static final String KEYS = """
+            WITH RECURSIVE keys(k) AS (
+                (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
+                UNION ALL
+                SELECT (SELECT q.partition_key FROM df_engine.orchestrator_queue q
+                         WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
+                  FROM keys
+                 WHERE keys.k IS NOT NULL)
+            """;
+
+    /**
+     * Why the statements that take messages test {@code visible_at + interval '0 seconds' <= now()}
+     * rather than {@code visible_at <= now()}: so that only the instance index can find the rows.
+     * A plan made while the queue looked empty (a connection keeps its plans) otherwise read the
+     * (partition_key, visible_at) index through for the due test, and with it every due message
+     * of every instance at each claim.
+     */
+    private static final String TAKEN_BY_INSTANCE = "visible_at + interval '0 seconds' <= now()";
+
+    /** When the next message is due: see {@link #nextMessageDue}. */
+    private static final String NEXT_DUE = KEYS + """
+            SELECT min(f.visible_at)
+              FROM keys
+             CROSS JOIN LATERAL (SELECT q.visible_at FROM df_engine.orchestrator_queue q
+                                  WHERE q.partition_key = keys.k
+                                  ORDER BY q.visible_at
+                                  LIMIT 1) f
+             WHERE keys.k IS NOT NULL
+            """;
+
     /** The taken messages in turn order: the start first, then events of the current generation. */
     private static final String TAKEN_IN_TURN_ORDER = """
             SELECT * FROM taken
@@ -77,14 +111,8 @@ public final class TurnStore {
      * round trip is sent; a claim of several instances leaves it unused.
      */
     public List<ClaimedTurn> claimTurns(Connection c, int limit, boolean savepoint) throws SQLException {
-        String sql = """
-                WITH RECURSIVE keys(k) AS (
-                    (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT q.partition_key FROM df_engine.orchestrator_queue q
-                             WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
-                      FROM keys
-                     WHERE keys.k IS NOT NULL),
+        String sql = KEYS + """
+                ,
                 candidates AS (
                     SELECT m.instance_id, min(m.rank) AS rank, min(m.visible_at) AS visible_at
                       FROM (SELECT q.instance_id, q.visible_at,
@@ -122,14 +150,15 @@ public final class TurnStore {
         // Then, in the same round trip (a new statement, so a new snapshot, taken after the
         // locks): the savepoint, and the messages of the instances the claim locked. The setting
         // is emptied first, so a claim of nothing (whose select list is never computed) takes no
-        // message, whatever value a session or database default gave it.
+        // message, whatever value a session or database default gave it. The due test is written
+        // so no index can serve it (see TAKEN_BY_INSTANCE).
         String take = """
                 WITH taken AS (
                     DELETE FROM df_engine.orchestrator_queue
                      WHERE instance_id = ANY (NULLIF(current_setting('%s', true), '')::text[])
-                       AND visible_at <= now()
+                       AND %s
                     RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
-                """.formatted(CLAIMED_SETTING) + TAKEN_IN_TURN_ORDER;
+                """.formatted(CLAIMED_SETTING, TAKEN_BY_INSTANCE) + TAKEN_IN_TURN_ORDER;
         if (savepoint) {
             take = "SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + take;
         }
@@ -200,14 +229,15 @@ public final class TurnStore {
         // parameter: PostgreSQL plans "= ANY (array parameter)" for an array of unknown length,
         // finds that generic plan dearer than one made for the actual array and so plans the
         // statement again at every call (0.14 ms each, measured); with a single value the generic
-        // plan is as good and is kept.
+        // plan is as good and is kept. The due test is written so no index can serve it (see
+        // TAKEN_BY_INSTANCE).
         boolean one = instanceIds.size() == 1;
         String sql = """
                 WITH taken AS (
                     DELETE FROM df_engine.orchestrator_queue
-                     WHERE instance_id %s AND visible_at <= now()
+                     WHERE instance_id %s AND %s
                     RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
-                """.formatted(one ? "= ?" : "= ANY (?)") + TAKEN_IN_TURN_ORDER;
+                """.formatted(one ? "= ?" : "= ANY (?)", TAKEN_BY_INSTANCE) + TAKEN_IN_TURN_ORDER;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             if (one) {
                 ps.setString(1, instanceIds.iterator().next());
@@ -272,9 +302,13 @@ public final class TurnStore {
     }
 
 
-    /** When the next queued message becomes visible, or {@code null} when the queue is empty. */
+    /**
+     * When the next queued message becomes visible, or {@code null} when the queue is empty: the
+     * earliest of each partition key's first message, the keys found as a claim finds them, so the
+     * look costs the same however many messages wait.
+     */
     public Instant nextMessageDue(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT min(visible_at) FROM df_engine.orchestrator_queue");
+        try (PreparedStatement ps = c.prepareStatement(NEXT_DUE);
              ResultSet rs = ps.executeQuery()) {
             rs.next();
             Timestamp t = rs.getTimestamp(1);
