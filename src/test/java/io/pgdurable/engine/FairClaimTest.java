@@ -22,7 +22,8 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * Claims share work out across partition keys: a key with a backlog of {@value #BACKLOG} items
  * does not delay another key's item, a key at its share gets nothing more, and the claim reads
- * about as many queue rows as it hands out, however long one key's backlog is.
+ * about as many queue rows as it hands out, however long one key's backlog is and however stale
+ * the plan its connection keeps.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FairClaimTest {
