@@ -2,6 +2,8 @@ package io.pgdurable.bench;
 
 import io.pgdurable.engine.DurableException;
 import java.sql.SQLException;
+import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -19,10 +21,22 @@ import java.util.function.Supplier;
 final class Finishes implements Consumer<String> {
     private final Map<String, CountDownLatch> singles = new ConcurrentHashMap<>();
     private final Map<String, Group> groups = new ConcurrentHashMap<>();
+    /** Instances watched one by one, each counted in its group when it ends (see {@link #members}). */
+    private final Map<String, Group> members = new ConcurrentHashMap<>();
 
     /** Instances whose ids start with one prefix, counted as they end. */
     static final class Group {
         private int finished;
+        /** The instances of a {@link #members} group; empty for a group by prefix. */
+        private final List<String> ids;
+
+        Group() {
+            this(List.of());
+        }
+
+        private Group(List<String> ids) {
+            this.ids = ids;
+        }
 
         /** Waits until {@code count} have ended or {@code millis} have passed; returns how many have. */
         synchronized int await(int count, long millis) throws InterruptedException {
@@ -48,6 +62,24 @@ final class Finishes implements Consumer<String> {
         Group group = new Group();
         groups.put(prefix, group);
         return group;
+    }
+
+    /**
+     * The returned group counts the ends of exactly these instances (df workflows, whose ids are
+     * random), as the worker reports them from now on; register them before any can end (before
+     * the transaction that started them commits), and {@link #forget(Group)} the group after.
+     */
+    Group members(Collection<String> ids) {
+        Group group = new Group(List.copyOf(ids));
+        for (String id : ids) {
+            members.put(id, group);
+        }
+        return group;
+    }
+
+    /** Stops watching the instances of a {@link #members} group that have not been reported. */
+    void forget(Group group) {
+        group.ids.forEach(members::remove);
     }
 
     /** The returned latch opens when instance {@code id} is reported ended; call before starting it. */
@@ -100,6 +132,10 @@ final class Finishes implements Consumer<String> {
         CountDownLatch latch = singles.remove(instanceId);
         if (latch != null) {
             latch.countDown();
+        }
+        Group member = members.remove(instanceId);
+        if (member != null) {
+            member.add();
         }
         int dash = instanceId.lastIndexOf('-');
         Group group = dash > 0 ? groups.get(instanceId.substring(0, dash)) : null;

@@ -51,8 +51,8 @@ final class ScaleBenchmark {
                 String warm = "bench-scale-" + tag + "-warmup";
                 out.printf(Locale.ROOT, "scale: warm-up, %d workflows x %d steps ...%n", warmup, settings.steps());
                 out.flush();
-                df.start(app, warm, warmup, settings.steps());
-                df.await(admin, warm, warmup, host);
+                Finishes.Group started = df.start(app, warm, warmup, settings.steps());
+                df.await(admin, warm, warmup, host, started);
             }
             for (int target : settings.scaleHistory()) {
                 if (target > history) {
@@ -88,8 +88,8 @@ final class ScaleBenchmark {
         execute(admin, "TRUNCATE public.bench_df_rows");
         CostMeter.Mark mark = meter.start(admin);
         long started = System.nanoTime();
-        df.start(app, label, instances, steps);
-        long finished = df.await(admin, label, instances, host);
+        Finishes.Group run = df.start(app, label, instances, steps);
+        long finished = df.await(admin, label, instances, host, run);
         costs.put("scale " + name, meter.stop(admin, mark, (long) instances * steps));
         Duration wall = Duration.ofNanos(finished - started);
         BenchmarkReport.Verification check = df.verify(admin, label, (long) instances * steps, instances);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgdurable.engine.DurableException;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import java.util.concurrent.CountDownLatch;
@@ -23,6 +24,34 @@ class FinishesTest {
         finishes.accept("no-dash-at-all".replace("-", ""));
 
         assertThat(group.await(2, 0)).isEqualTo(2);
+    }
+
+    @Test
+    void a_group_of_members_counts_the_ends_of_exactly_its_instances_once_each() throws InterruptedException {
+        Finishes finishes = new Finishes();
+        Finishes.Group group = finishes.members(List.of("0a0a0a0a", "0b0b0b0b", "0c0c0c0c"));
+        Finishes.Group other = finishes.members(List.of("0d0d0d0d"));
+
+        finishes.accept("0a0a0a0a");
+        finishes.accept("0a0a0a0a");          // reported again: counted once
+        finishes.accept("0d0d0d0d");          // the other group's
+        finishes.accept("0a0a0a0a::branch");  // a branch of a workflow, not the workflow
+        finishes.accept("0c0c0c0c");
+
+        assertThat(group.await(3, 0)).isEqualTo(2);
+        assertThat(other.await(1, 0)).isEqualTo(1);
+    }
+
+    @Test
+    void a_forgotten_group_of_members_counts_no_more_ends() throws InterruptedException {
+        Finishes finishes = new Finishes();
+        Finishes.Group group = finishes.members(List.of("0a0a0a0a", "0b0b0b0b"));
+        finishes.accept("0a0a0a0a");
+
+        finishes.forget(group);
+        finishes.accept("0b0b0b0b");
+
+        assertThat(group.await(2, 0)).isEqualTo(1);
     }
 
     @Test
