@@ -24,7 +24,7 @@ final class Finishes implements Consumer<String> {
     /** Instances watched one by one, each counted in its group when it ends (see {@link #members}). */
     private final Map<String, Group> members = new ConcurrentHashMap<>();
 
-    /** Instances whose ids start with one prefix, counted as they end. */
+    /** Instances counted as they end: those whose ids start with one prefix, or those of a list. */
     static final class Group {
         private int finished;
         /** The instances of a {@link #members} group; empty for a group by prefix. */
