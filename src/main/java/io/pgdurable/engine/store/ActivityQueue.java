@@ -22,6 +22,43 @@ public final class ActivityQueue {
     private static final StoreSql.Completion COMPLETE_OR_FAIL =
             new StoreSql.Completion("SELECT df_engine.complete_activity_or_fail(?, ?, ?)");
 
+    /** The claim of {@link #claimActivities(Connection, String, int, Duration, int, Map)}. */
+    private static final String CLAIM = StoreSql.partitionKeys("df_engine.activity_queue") + """
+            ,
+            room AS (
+                SELECT keys.k, coalesce(h.n, 0) AS held,
+                       least(?::integer, ?::integer - coalesce(h.n, 0)) AS room
+                  FROM keys
+                  LEFT JOIN unnest(?::text[], ?::integer[]) AS h(k, n) ON h.k = keys.k
+                 WHERE keys.k IS NOT NULL),
+            locked AS MATERIALIZED (
+                -- Materialized: a subquery with LIMIT and SKIP LOCKED that the planner chose
+                -- to rescan could hand back more rows than asked for.
+                SELECT r.k, r.held, a.id, a.visible_at
+                  FROM room r
+                 CROSS JOIN LATERAL (
+                       SELECT q.id, q.visible_at
+                         FROM df_engine.activity_queue q
+                        WHERE q.partition_key = r.k AND (q.partition_key, q.visible_at) <= (r.k, now())
+                        ORDER BY q.visible_at
+                        LIMIT r.room
+                          FOR UPDATE SKIP LOCKED) a
+                 WHERE r.room > 0),
+            picked AS (
+                SELECT l.id
+                  FROM (SELECT l.id, l.visible_at,
+                               l.held + row_number() OVER (PARTITION BY l.k ORDER BY l.visible_at, l.id) AS rank
+                          FROM locked l) l
+                 ORDER BY l.rank, l.visible_at, l.id
+                 LIMIT ?)
+            UPDATE df_engine.activity_queue q
+               SET lease_owner = ?, lease_token = gen_random_uuid(),
+                   visible_at = now() + make_interval(secs => ?), attempts = q.attempts + 1
+             WHERE q.id = ANY (ARRAY(SELECT p.id FROM picked p))
+            RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts,
+                      q.partition_key
+            """;
+
     /**
      * Claims up to {@code limit} visible activity items in one statement, with no share limit:
      * see {@link #claimActivities(Connection, String, int, Duration, int, Map)}.
@@ -52,48 +89,7 @@ public final class ActivityQueue {
      */
     public List<ActivityItem> claimActivities(Connection c, String owner, int limit, Duration lease,
                                               int perKeyLimit, Map<String, Integer> held) throws SQLException {
-        String sql = """
-                WITH RECURSIVE keys(k) AS (
-                    (SELECT q.partition_key FROM df_engine.activity_queue q ORDER BY q.partition_key LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT q.partition_key FROM df_engine.activity_queue q
-                             WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
-                      FROM keys
-                     WHERE keys.k IS NOT NULL),
-                room AS (
-                    SELECT keys.k, coalesce(h.n, 0) AS held,
-                           least(?::integer, ?::integer - coalesce(h.n, 0)) AS room
-                      FROM keys
-                      LEFT JOIN unnest(?::text[], ?::integer[]) AS h(k, n) ON h.k = keys.k
-                     WHERE keys.k IS NOT NULL),
-                locked AS MATERIALIZED (
-                    -- Materialized: a subquery with LIMIT and SKIP LOCKED that the planner chose
-                    -- to rescan could hand back more rows than asked for.
-                    SELECT r.k, r.held, a.id, a.visible_at
-                      FROM room r
-                     CROSS JOIN LATERAL (
-                           SELECT q.id, q.visible_at
-                             FROM df_engine.activity_queue q
-                            WHERE q.partition_key = r.k AND (q.partition_key, q.visible_at) <= (r.k, now())
-                            ORDER BY q.visible_at
-                            LIMIT r.room
-                              FOR UPDATE SKIP LOCKED) a
-                     WHERE r.room > 0),
-                picked AS (
-                    SELECT l.id
-                      FROM (SELECT l.id, l.visible_at,
-                                   l.held + row_number() OVER (PARTITION BY l.k ORDER BY l.visible_at, l.id) AS rank
-                              FROM locked l) l
-                     ORDER BY l.rank, l.visible_at, l.id
-                     LIMIT ?)
-                UPDATE df_engine.activity_queue q
-                   SET lease_owner = ?, lease_token = gen_random_uuid(),
-                       visible_at = now() + make_interval(secs => ?), attempts = q.attempts + 1
-                 WHERE q.id = ANY (ARRAY(SELECT p.id FROM picked p))
-                RETURNING q.id, q.instance_id, q.execution_id, q.task_id, q.name, q.input, q.lease_token, q.attempts,
-                          q.partition_key
-                """;
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
+        try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
             ps.setInt(1, limit);
             ps.setInt(2, perKeyLimit);
             List<String> keys = new ArrayList<>(held.size());

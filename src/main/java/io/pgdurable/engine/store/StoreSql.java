@@ -83,6 +83,23 @@ final class StoreSql {
         }
     }
 
+    /**
+     * The start of a claim over {@code queue} (a queue table with a (partition_key, visible_at)
+     * index): the CTE {@code keys(k)} of its distinct partition keys, found by skipping through
+     * that index, one probe per key however many rows each has; the last row's {@code k} is NULL.
+     */
+    static String partitionKeys(String queue) {
+        return """
+                WITH RECURSIVE keys(k) AS (
+                    (SELECT q.partition_key FROM %1$s q ORDER BY q.partition_key LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT q.partition_key FROM %1$s q
+                             WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
+                      FROM keys
+                     WHERE keys.k IS NOT NULL)
+                """.formatted(queue);
+    }
+
     static Timestamp ts(Instant instant) {
         return Timestamp.from(instant);
     }

@@ -30,19 +30,8 @@ public final class TurnStore {
      */
     static final String CLAIMED_SETTING = "df_engine.claimed_instances";
 
-    /**
-     * The distinct partition keys of the queued messages, found by skipping through the
-     * (partition_key, visible_at) index: one probe per key, however many messages each has.
-     */
-    private static final String KEYS = """
-            WITH RECURSIVE keys(k) AS (
-                (SELECT q.partition_key FROM df_engine.orchestrator_queue q ORDER BY q.partition_key LIMIT 1)
-                UNION ALL
-                SELECT (SELECT q.partition_key FROM df_engine.orchestrator_queue q
-                         WHERE q.partition_key > keys.k ORDER BY q.partition_key LIMIT 1)
-                  FROM keys
-                 WHERE keys.k IS NOT NULL)
-            """;
+    /** The distinct partition keys of the queued messages (see {@link StoreSql#partitionKeys}). */
+    private static final String KEYS = StoreSql.partitionKeys("df_engine.orchestrator_queue");
 
     /**
      * Why the statements that take messages test {@code visible_at + interval '0 seconds' <= now()}
