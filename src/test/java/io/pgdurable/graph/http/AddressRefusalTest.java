@@ -200,7 +200,7 @@ class AddressRefusalTest {
     }
 
     @Test
-    void an_allowed_ip_literal_is_dialled_at_that_address_and_never_looked_up() throws Exception {
+    void an_allowed_ip_literal_goes_to_the_stub_socket_at_that_address_and_is_never_looked_up() throws Exception {
         HttpException v4 = failure(client(AllowList.parse("10.0.0.0/8, fd00::/8", AllowList.OPTION)), "http://10.0.0.5:9000/");
         HttpException v6 = failure(client(AllowList.parse("10.0.0.0/8, fd00::/8", AllowList.OPTION)), "https://[fd00::7]/");
 
