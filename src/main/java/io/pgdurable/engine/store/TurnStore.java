@@ -61,6 +61,65 @@ public final class TurnStore {
                       id
             """;
 
+    /** The statement of a claim, see {@link #claimTurns(Connection, int, boolean)}. */
+    private static final String CLAIMING = KEYS + """
+            ,
+            candidates AS (
+                SELECT m.instance_id, min(m.rank) AS rank, min(m.visible_at) AS visible_at
+                  FROM (SELECT q.instance_id, q.visible_at,
+                               row_number() OVER (PARTITION BY keys.k ORDER BY q.visible_at, q.id) AS rank
+                          FROM keys
+                         CROSS JOIN LATERAL (
+                               -- The row comparison is what the (partition_key, visible_at)
+                               -- index can use and the visible_at one cannot.
+                               SELECT q.instance_id, q.visible_at, q.id
+                                 FROM df_engine.orchestrator_queue q
+                                WHERE q.partition_key = keys.k
+                                  AND (q.partition_key, q.visible_at) <= (keys.k, now())
+                                ORDER BY q.visible_at
+                                LIMIT ?) q
+                         WHERE keys.k IS NOT NULL) m
+                 GROUP BY m.instance_id
+                 ORDER BY min(m.rank), min(m.visible_at)
+                 LIMIT ?),
+            ready AS MATERIALIZED (
+                SELECT i.id, i.name, i.status, i.execution_id,
+                       i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
+                  FROM candidates r
+                  JOIN df_engine.instances i ON i.id = r.instance_id
+                 ORDER BY r.rank, r.visible_at
+                 LIMIT ?
+                   FOR UPDATE OF i SKIP LOCKED)
+            SELECT r.id, r.name, r.status, r.execution_id,
+                   df_engine.history_length(r.id, r.execution_id),
+                   r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key,
+                   (SELECT set_config('%s', coalesce(array_agg(l.id)::text, '{}'), true)
+                      FROM ready l)
+              FROM ready r
+             ORDER BY r.id
+            """.formatted(CLAIMED_SETTING);
+
+    /**
+     * After the claim, in the same round trip (a new statement, so a new snapshot, taken after
+     * the locks): the messages of the instances the claim locked. The setting is emptied first
+     * (see {@link #CLAIM}), so a claim of nothing (whose select list is never computed) takes no
+     * message, whatever value a session or database default gave it. The due test is written so
+     * no index can serve it (see {@link #TAKEN_BY_INSTANCE}).
+     */
+    private static final String TAKE_CLAIMED = """
+            WITH taken AS (
+                DELETE FROM df_engine.orchestrator_queue
+                 WHERE instance_id = ANY (NULLIF(current_setting('%s', true), '')::text[])
+                   AND %s
+                RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
+            """.formatted(CLAIMED_SETTING, TAKEN_BY_INSTANCE) + TAKEN_IN_TURN_ORDER;
+
+    /** A claim's round trip, without and with the savepoint between the claim and the taking (each text built once). */
+    private static final String CLAIM = "SET LOCAL " + CLAIMED_SETTING + " = ''; " + CLAIMING + "; " + TAKE_CLAIMED;
+    private static final String CLAIM_WITH_SAVEPOINT = "SET LOCAL " + CLAIMED_SETTING + " = ''; " + CLAIMING
+            + "; SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + TAKE_CLAIMED;
+
+
     /**
      * Claims up to {@code limit} instances that have visible messages, skipping instances another
      * worker is turning, and takes their messages. The row lock is the turn's claim: it lasts
@@ -100,60 +159,9 @@ public final class TurnStore {
      * round trip is sent; a claim of several instances leaves it unused.
      */
     public List<ClaimedTurn> claimTurns(Connection c, int limit, boolean savepoint) throws SQLException {
-        String sql = KEYS + """
-                ,
-                candidates AS (
-                    SELECT m.instance_id, min(m.rank) AS rank, min(m.visible_at) AS visible_at
-                      FROM (SELECT q.instance_id, q.visible_at,
-                                   row_number() OVER (PARTITION BY keys.k ORDER BY q.visible_at, q.id) AS rank
-                              FROM keys
-                             CROSS JOIN LATERAL (
-                                   -- The row comparison is what the (partition_key, visible_at)
-                                   -- index can use and the visible_at one cannot.
-                                   SELECT q.instance_id, q.visible_at, q.id
-                                     FROM df_engine.orchestrator_queue q
-                                    WHERE q.partition_key = keys.k
-                                      AND (q.partition_key, q.visible_at) <= (keys.k, now())
-                                    ORDER BY q.visible_at
-                                    LIMIT ?) q
-                             WHERE keys.k IS NOT NULL) m
-                     GROUP BY m.instance_id
-                     ORDER BY min(m.rank), min(m.visible_at)
-                     LIMIT ?),
-                ready AS MATERIALIZED (
-                    SELECT i.id, i.name, i.status, i.execution_id,
-                           i.parent_id, i.parent_execution_id, i.parent_task_id, i.partition_key
-                      FROM candidates r
-                      JOIN df_engine.instances i ON i.id = r.instance_id
-                     ORDER BY r.rank, r.visible_at
-                     LIMIT ?
-                       FOR UPDATE OF i SKIP LOCKED)
-                SELECT r.id, r.name, r.status, r.execution_id,
-                       df_engine.history_length(r.id, r.execution_id),
-                       r.parent_id, r.parent_execution_id, r.parent_task_id, r.partition_key,
-                       (SELECT set_config('%s', coalesce(array_agg(l.id)::text, '{}'), true)
-                          FROM ready l)
-                  FROM ready r
-                 ORDER BY r.id
-                """.formatted(CLAIMED_SETTING);
-        // Then, in the same round trip (a new statement, so a new snapshot, taken after the
-        // locks): the savepoint, and the messages of the instances the claim locked. The setting
-        // is emptied first, so a claim of nothing (whose select list is never computed) takes no
-        // message, whatever value a session or database default gave it. The due test is written
-        // so no index can serve it (see TAKEN_BY_INSTANCE).
-        String take = """
-                WITH taken AS (
-                    DELETE FROM df_engine.orchestrator_queue
-                     WHERE instance_id = ANY (NULLIF(current_setting('%s', true), '')::text[])
-                       AND %s
-                    RETURNING id, instance_id, execution_id, kind, task_id, name, payload)
-                """.formatted(CLAIMED_SETTING, TAKEN_BY_INSTANCE) + TAKEN_IN_TURN_ORDER;
-        if (savepoint) {
-            take = "SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + take;
-        }
         List<InstanceRow> rows;
         Map<String, List<Message>> messages;
-        try (PreparedStatement ps = c.prepareStatement("SET LOCAL " + CLAIMED_SETTING + " = ''; " + sql + "; " + take)) {
+        try (PreparedStatement ps = c.prepareStatement(savepoint ? CLAIM_WITH_SAVEPOINT : CLAIM)) {
             ps.setInt(1, limit * 4);
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
