@@ -116,11 +116,16 @@ BEGIN
 END
 $fn$;
 
--- The node's canonical compact JSON text.
+-- The node's canonical compact JSON text. PL/pgSQL, not SQL: the builders call it with a node
+-- another function decoded, an argument the planner will not copy into the seven places the
+-- body reads it, so as a SQL function it was never inlined but run through the SQL-function
+-- executor, which set up (and, once per statement, planned) its query at every call; that was
+-- half of what a chain of ~> cost (docs/benchmarks.md, 2026-12-05).
 CREATE OR REPLACE FUNCTION df._render(p_node df._node) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 AS $fn$
-    SELECT '{"node_type":' || to_json(p_node.node_type)::text
+BEGIN
+    RETURN '{"node_type":' || to_json(p_node.node_type)::text
         || coalesce(',"left_node":' || p_node.left_node, '')
         || coalesce(',"right_node":' || p_node.right_node, '')
         || coalesce(',"condition_node":' || p_node.condition_node, '')
@@ -129,7 +134,8 @@ AS $fn$
                 ELSE '' END
         || coalesce(',"query":' || to_json(p_node.query)::text, '')
         || coalesce(',"result_name":' || to_json(p_node.result_name)::text, '')
-        || '}'
+        || '}';
+END
 $fn$;
 
 -- A leaf node with a query.

@@ -506,18 +506,25 @@ BEGIN
     v_count := v_graph.node_count;
     v_queries := v_graph.queries;
 
-    -- Node ids, unique within the graph.
-    FOR attempt IN 1..10 LOOP
+    -- Node ids, unique within the graph. An id is 32 random bits, so a graph of thousands of
+    -- nodes can draw one twice: then each id's first use is kept and the rest are drawn again.
+    -- Drawn in a loop, not by a statement: a statement whose row count depends on v_count has
+    -- no generic plan the plan cache accepts, and was planned again at every start (about as
+    -- long as it ran; docs/benchmarks.md, 2026-12-05).
+    FOR i IN 1..v_count LOOP
+        v_ids[i] := df._new_id();
+    END LOOP;
+    FOR attempt IN 2..10 LOOP
+        EXIT WHEN (SELECT count(DISTINCT u.id) FROM unnest(v_ids) AS u(id)) = v_count;
         SELECT array_agg(u.id ORDER BY u.pos) INTO v_ids
           FROM (SELECT c.id, min(c.pos) AS pos
-                  FROM (SELECT a.id, a.pos FROM unnest(v_ids) WITH ORDINALITY AS a(id, pos)
-                        UNION ALL
-                        SELECT df._new_id(), coalesce(cardinality(v_ids), 0) + g
-                          FROM generate_series(1, v_count - coalesce(cardinality(v_ids), 0)) g) c
+                  FROM (SELECT a.id, a.pos FROM unnest(v_ids) WITH ORDINALITY AS a(id, pos)) c
                  GROUP BY c.id) u;
-        EXIT WHEN cardinality(v_ids) = v_count;
+        FOR i IN cardinality(v_ids) + 1..v_count LOOP
+            v_ids[i] := df._new_id();
+        END LOOP;
     END LOOP;
-    IF cardinality(v_ids) <> v_count THEN
+    IF (SELECT count(DISTINCT u.id) FROM unnest(v_ids) AS u(id)) <> v_count THEN
         RAISE EXCEPTION 'Invalid durable function graph: root: exhausted 10 attempts to generate a graph-unique node ID'
             USING ERRCODE = '55000';
     END IF;
@@ -545,8 +552,11 @@ BEGIN
     v_id := df._insert_graph(p_role, p_label, p_database, v_ids, v_graph.types, v_queries, v_graph.result_names,
                              r_left, r_right);
     -- The role and the database were checked with the graph; the variables are text by their
-    -- table's type. What the graph asks of the role's grants is checked on its rows.
-    PERFORM df._check_http_grant(v_id, p_role::oid);
+    -- table's type. What the graph asks of the role's grants is checked on its rows, when it
+    -- has HTTP steps at all.
+    IF v_graph.types && ARRAY['HTTP', 'HTTP_MULTIPART'] THEN
+        PERFORM df._check_http_grant(v_id, p_role::oid);
+    END IF;
     PERFORM df._launch_engine(v_id, p_label, v_ids[1], p_role::oid, p_database, df._role_vars(p_role));
     RETURN v_id;
 END

@@ -3,7 +3,7 @@
 -- orchestration input, the variables snapshot. Id collisions re-roll; a failure or a rollback
 -- leaves nothing.
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 't015_user') THEN CREATE ROLE t015_user LOGIN; END IF;
@@ -145,6 +145,15 @@ SET ROLE "T015 Mixed";
 SELECT is(df.start('SELECT 1'), '0000bbbb', 'ids taken by other instances, visible or not, are skipped');
 RESET ROLE;
 SELECT is((SELECT root_node FROM df.instances WHERE id = '0000bbbb'), '0000aaaa', 'the node got the first id');
+-- A node id drawn twice within one graph is drawn again; the first use keeps it.
+TRUNCATE t015_script;
+INSERT INTO t015_script VALUES (1, '0000a001'), (2, '0000a001'), (3, '0000a002'), (4, '0000a003'), (5, '0000a004');
+SELECT setval('t015_ids', 1, false) AS ignored \gset
+SET ROLE "T015 Mixed";
+SELECT is(df.start('SELECT 1' ~> 'SELECT 2'), '0000a004', 'a graph whose node ids repeat one starts');
+RESET ROLE;
+SELECT is((SELECT array_agg(n.id::text ORDER BY n.id) FROM df.nodes n WHERE n.instance_id = '0000a004'),
+          ARRAY['0000a001', '0000a002', '0000a003'], '... with the repeated id drawn again');
 TRUNCATE t015_script;
 INSERT INTO t015_script SELECT g, :'id' FROM generate_series(2, 11) g;
 INSERT INTO t015_script VALUES (1, '0000cccc');
