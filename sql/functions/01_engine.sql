@@ -317,6 +317,37 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION df_engine.history_length(text, integer) FROM PUBLIC;
 
+-- Extends the leases of the items still held with these tokens by p_secs from now and returns
+-- their ids. One primary-key probe per item, whatever the plan: a worker's connection keeps the
+-- plan it made first, and a renewal planned while the queue was (nearly) empty joined the items
+-- to the whole queue (a merge or hash join), reading every queued row at every renewal once the
+-- queue had filled. A single-row statement with sequential scans off has no plan but the probe.
+CREATE OR REPLACE FUNCTION df_engine.renew_activity_leases(p_ids bigint[], p_tokens uuid[], p_secs double precision)
+    RETURNS SETOF bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+AS $fn$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF cardinality(p_ids) IS DISTINCT FROM cardinality(p_tokens) THEN
+        RAISE EXCEPTION 'df_engine.renew_activity_leases: % ids but % tokens',
+            coalesce(cardinality(p_ids), 0), coalesce(cardinality(p_tokens), 0) USING ERRCODE = '22023';
+    END IF;
+    FOR i IN 1..coalesce(cardinality(p_ids), 0) LOOP
+        UPDATE df_engine.activity_queue q
+           SET visible_at = now() + make_interval(secs => p_secs)
+         WHERE q.id = p_ids[i] AND q.lease_token = p_tokens[i]
+        RETURNING q.id INTO v_id;
+        IF FOUND THEN
+            RETURN NEXT v_id;
+        END IF;
+    END LOOP;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.renew_activity_leases(bigint[], uuid[], double precision) FROM PUBLIC;
+
 -- A message inserted without a key takes its instance's. Not SECURITY DEFINER: it runs as
 -- whoever inserts, which is the engine's owner or the worker.
 CREATE OR REPLACE FUNCTION df_engine.message_partition_key() RETURNS trigger

@@ -128,6 +128,46 @@ class FairClaimTest {
     }
 
     /**
+     * Renewing a worker's leases, planned while the queue was empty, once 3,000 other items are
+     * leased: the renewal joined its items to the queue by a hash join over a sequential scan and
+     * read every row; now each item is looked up by its id.
+     */
+    @Test
+    void a_lease_renewal_planned_while_the_queue_was_empty_reads_only_its_own_items() throws SQLException {
+        queueActivities("earlier", 3_000);
+        exec("DELETE FROM df_engine.activity_queue");
+        exec("VACUUM ANALYZE df_engine.activity_queue");
+
+        List<ActivityItem> mine;
+        java.util.Set<Long> renewed;
+        QueueReads reads;
+        try (Connection c = support.connect()) {
+            queueActivities("mine", 16);
+            for (int i = 0; i < 10; i++) {
+                // Past pgjdbc's prepare threshold and the server's custom-plan tries: the plan is now cached.
+                List<ActivityItem> held = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
+                assertThat(queue.renewLeases(c, held, LEASE)).hasSize(held.size());
+                exec("UPDATE df_engine.activity_queue SET lease_owner = NULL, lease_token = NULL, visible_at = now()");
+            }
+            exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
+                    + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
+                    + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, 3000) g");
+            mine = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
+            c.setAutoCommit(false);
+            renewed = queue.renewLeases(c, mine, LEASE);
+            reads = QueueReads.of(c, "activity_queue");
+            c.commit();
+        }
+
+        assertThat(mine).hasSize(16);
+        assertThat(renewed).containsExactlyInAnyOrderElementsOf(mine.stream().map(ActivityItem::id).toList());
+        assertThat(reads.sequentialScans()).as(reads.toString()).isZero();
+        // The 16 items' own dead versions from the ten rounds above are read too (about 540 rows);
+        // the 3,000 other leased items are not.
+        assertThat(reads.rowsFetched()).as(reads.toString()).isLessThan(1_000);
+    }
+
+    /**
      * As for activities: the turn claim's plan, made while the queue was empty, once 3,000
      * messages of one key wait for later. It read them all twice (every message of the key
      * through the visible_at index, filtered by key) and, taking the claimed turns' messages, every

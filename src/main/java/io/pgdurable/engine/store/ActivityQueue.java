@@ -179,17 +179,12 @@ public final class ActivityQueue {
         if (items.isEmpty()) {
             return Set.of();
         }
-        String sql = """
-                UPDATE df_engine.activity_queue q
-                   SET visible_at = now() + make_interval(secs => ?)
-                  FROM unnest(?::bigint[], ?::uuid[]) AS held(id, token)
-                 WHERE q.id = held.id AND q.lease_token = held.token
-                RETURNING q.id
-                """;
+        // A function, not a join of the items to the queue: see df_engine.renew_activity_leases.
+        String sql = "SELECT df_engine.renew_activity_leases(?::bigint[], ?::uuid[], ?::double precision)";
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setDouble(1, lease.toMillis() / 1000.0);
-            ps.setArray(2, c.createArrayOf("bigint", items.stream().map(ActivityItem::id).toArray()));
-            ps.setArray(3, c.createArrayOf("uuid", items.stream().map(ActivityItem::leaseToken).toArray()));
+            ps.setArray(1, c.createArrayOf("bigint", items.stream().map(ActivityItem::id).toArray()));
+            ps.setArray(2, c.createArrayOf("uuid", items.stream().map(ActivityItem::leaseToken).toArray()));
+            ps.setDouble(3, lease.toMillis() / 1000.0);
             Set<Long> held = new HashSet<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
