@@ -348,6 +348,54 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION df_engine.renew_activity_leases(bigint[], uuid[], double precision) FROM PUBLIC;
 
+-- Records a batch of activity results: each item still leased with its token leaves the queue
+-- and its result (TaskFailed when p_failed says so, else TaskCompleted) is queued for its
+-- instance's next turn; items whose lease is gone are skipped, as df_engine.complete_activity
+-- skips them. Returns how many were recorded. Each item is taken by a primary-key probe, for the
+-- reason df_engine.renew_activity_leases gives.
+CREATE OR REPLACE FUNCTION df_engine.complete_activities(p_ids bigint[], p_tokens uuid[], p_results text[],
+                                                        p_failed boolean[])
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+AS $fn$
+DECLARE
+    v_count     integer := coalesce(cardinality(p_ids), 0);
+    v_item      record;
+    v_instances text[] := '{}';
+    v_execs     integer[] := '{}';
+    v_tasks     integer[] := '{}';
+    v_kinds     text[] := '{}';
+    v_payloads  text[] := '{}';
+    v_n         integer := 0;
+BEGIN
+    IF coalesce(cardinality(p_tokens), 0) <> v_count OR coalesce(cardinality(p_results), 0) <> v_count
+       OR coalesce(cardinality(p_failed), 0) <> v_count THEN
+        RAISE EXCEPTION 'df_engine.complete_activities: % ids, % tokens, % results and % failure flags; they must be as many',
+            v_count, coalesce(cardinality(p_tokens), 0), coalesce(cardinality(p_results), 0),
+            coalesce(cardinality(p_failed), 0) USING ERRCODE = '22023';
+    END IF;
+    FOR i IN 1..v_count LOOP
+        DELETE FROM df_engine.activity_queue q
+         WHERE q.id = p_ids[i] AND q.lease_token = p_tokens[i]
+        RETURNING q.instance_id, q.execution_id, q.task_id INTO v_item;
+        IF FOUND THEN
+            v_n := v_n + 1;
+            v_instances[v_n] := v_item.instance_id;
+            v_execs[v_n] := v_item.execution_id;
+            v_tasks[v_n] := v_item.task_id;
+            v_kinds[v_n] := CASE WHEN p_failed[i] THEN 'TaskFailed' ELSE 'TaskCompleted' END;
+            v_payloads[v_n] := p_results[i];
+        END IF;
+    END LOOP;
+    INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
+    SELECT * FROM unnest(v_instances, v_execs, v_kinds, v_tasks, v_payloads);
+    RETURN v_n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df_engine.complete_activities(bigint[], uuid[], text[], boolean[]) FROM PUBLIC;
+
 -- A message inserted without a key takes its instance's. Not SECURITY DEFINER: it runs as
 -- whoever inserts, which is the engine's owner or the worker.
 CREATE OR REPLACE FUNCTION df_engine.message_partition_key() RETURNS trigger

@@ -168,6 +168,50 @@ class FairClaimTest {
     }
 
     /**
+     * Recording a batch of results, planned while the queue was empty, once 3,000 other items are
+     * leased: like the renewal above, the batch was joined to the whole queue.
+     */
+    @Test
+    void a_batch_of_results_planned_while_the_queue_was_empty_reads_only_its_own_items() throws SQLException {
+        startInstances("mine", 16);
+        exec("DELETE FROM df_engine.orchestrator_queue");
+        queueActivities("earlier", 3_000);
+        exec("DELETE FROM df_engine.activity_queue");
+        exec("VACUUM ANALYZE df_engine.activity_queue");
+
+        int recorded;
+        QueueReads reads;
+        try (Connection c = support.connect()) {
+            for (int i = 0; i < 10; i++) {
+                // Past pgjdbc's prepare threshold and the server's custom-plan tries: the plan is now cached.
+                queueActivities("mine", 16);
+                List<ActivityItem> held = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
+                assertThat(queue.completeActivities(c, completions(held))).isEqualTo(held.size());
+                exec("DELETE FROM df_engine.orchestrator_queue");
+            }
+            exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
+                    + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
+                    + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, 3000) g");
+            queueActivities("mine", 16);
+            List<ActivityItem> mine = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
+            assertThat(mine).hasSize(16);
+            c.setAutoCommit(false);
+            recorded = queue.completeActivities(c, completions(mine));
+            reads = QueueReads.of(c, "activity_queue");
+            c.commit();
+        }
+
+        assertThat(recorded).isEqualTo(16);
+        assertThat(reads.sequentialScans()).as(reads.toString()).isZero();
+        // The 16 items' dead versions from the ten rounds above may be read too; the 3,000 other items are not.
+        assertThat(reads.rowsFetched()).as(reads.toString()).isLessThan(1_000);
+    }
+
+    private static List<ActivityQueue.Completion> completions(List<ActivityItem> items) {
+        return items.stream().map(item -> new ActivityQueue.Completion(item, "\"done\"", false)).toList();
+    }
+
+    /**
      * As for activities: the turn claim's plan, made while the queue was empty, once 3,000
      * messages of one key wait for later. It read them all twice (every message of the key
      * through the visible_at index, filtered by key) and, taking the claimed turns' messages, every

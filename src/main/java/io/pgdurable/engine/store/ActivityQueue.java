@@ -151,23 +151,17 @@ public final class ActivityQueue {
         if (completions.isEmpty()) {
             return 0;
         }
-        String sql = """
-                WITH done AS (
-                    DELETE FROM df_engine.activity_queue q
-                     USING unnest(?::bigint[], ?::uuid[], ?::text[], ?::boolean[]) AS r(id, token, result, failed)
-                     WHERE q.id = r.id AND q.lease_token = r.token
-                    RETURNING q.instance_id, q.execution_id, q.task_id, r.result, r.failed)
-                INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, task_id, payload)
-                SELECT instance_id, execution_id, CASE WHEN failed THEN 'TaskFailed' ELSE 'TaskCompleted' END,
-                       task_id, result
-                  FROM done
-                """;
+        // A function, not a join of the results to the queue: see df_engine.complete_activities.
+        String sql = "SELECT df_engine.complete_activities(?::bigint[], ?::uuid[], ?::text[], ?::boolean[])";
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setArray(1, c.createArrayOf("bigint", completions.stream().map(x -> x.item().id()).toArray()));
             ps.setArray(2, c.createArrayOf("uuid", completions.stream().map(x -> x.item().leaseToken()).toArray()));
             ps.setArray(3, c.createArrayOf("text", completions.stream().map(Completion::result).toArray()));
             ps.setArray(4, c.createArrayOf("boolean", completions.stream().map(Completion::failed).toArray()));
-            return ps.executeUpdate();
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
         }
     }
 
