@@ -66,6 +66,12 @@ class EngineBenchmarkTest {
         assertThat(printed.toString()).containsPattern("warm-up: warm-up round 1 took \\d+\\.\\d\\d s, JIT compiler ")
                 .containsPattern("df: warm-up round 1 took ")
                 .doesNotContain("warm-up round 3");
+        // The latency scenarios then warm the single-workflow path alone, and clear its rows (checked above).
+        assertThat(printed.toString())
+                .containsPattern("(?s)latency: warm-up, rounds of 100 single-step runs \\.\\.\\.\\R"
+                        + "latency: warm-up round 1 took .*latency: 5 single-step orchestrations")
+                .containsPattern("(?s)df-latency: warm-up, rounds of 100 single workflows \\.\\.\\.\\R"
+                        + "df-latency: warm-up round 1 took .*df-latency: 5 single-step workflows");
     }
 
     @Test
