@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -101,9 +102,7 @@ class FairClaimTest {
      */
     @Test
     void a_claim_planned_while_the_queue_was_empty_reads_only_a_few_rows_once_it_has_filled() throws SQLException {
-        queueActivities("earlier", 3_000);
-        exec("DELETE FROM df_engine.activity_queue");
-        exec("VACUUM ANALYZE df_engine.activity_queue");
+        emptyTheActivityQueueAfterABacklog();
 
         List<ActivityItem> claimed;
         QueueReads reads;
@@ -112,9 +111,7 @@ class FairClaimTest {
                 // Past pgjdbc's prepare threshold and the server's custom-plan tries: the plan is now cached.
                 assertThat(queue.claimActivities(c, "w", 16, LEASE, 16, Map.of())).isEmpty();
             }
-            exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
-                    + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
-                    + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, 3000) g");
+            leaseToAnotherWorker(3_000);
             queueActivities("flood", 16);
             c.setAutoCommit(false);
             claimed = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
@@ -134,12 +131,10 @@ class FairClaimTest {
      */
     @Test
     void a_lease_renewal_planned_while_the_queue_was_empty_reads_only_its_own_items() throws SQLException {
-        queueActivities("earlier", 3_000);
-        exec("DELETE FROM df_engine.activity_queue");
-        exec("VACUUM ANALYZE df_engine.activity_queue");
+        emptyTheActivityQueueAfterABacklog();
 
         List<ActivityItem> mine;
-        java.util.Set<Long> renewed;
+        Set<Long> renewed;
         QueueReads reads;
         try (Connection c = support.connect()) {
             queueActivities("mine", 16);
@@ -149,9 +144,7 @@ class FairClaimTest {
                 assertThat(queue.renewLeases(c, held, LEASE)).hasSize(held.size());
                 exec("UPDATE df_engine.activity_queue SET lease_owner = NULL, lease_token = NULL, visible_at = now()");
             }
-            exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
-                    + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
-                    + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, 3000) g");
+            leaseToAnotherWorker(3_000);
             mine = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
             c.setAutoCommit(false);
             renewed = queue.renewLeases(c, mine, LEASE);
@@ -175,9 +168,7 @@ class FairClaimTest {
     void a_batch_of_results_planned_while_the_queue_was_empty_reads_only_its_own_items() throws SQLException {
         startInstances("mine", 16);
         exec("DELETE FROM df_engine.orchestrator_queue");
-        queueActivities("earlier", 3_000);
-        exec("DELETE FROM df_engine.activity_queue");
-        exec("VACUUM ANALYZE df_engine.activity_queue");
+        emptyTheActivityQueueAfterABacklog();
 
         int recorded;
         QueueReads reads;
@@ -189,9 +180,7 @@ class FairClaimTest {
                 assertThat(queue.completeActivities(c, completions(held))).isEqualTo(held.size());
                 exec("DELETE FROM df_engine.orchestrator_queue");
             }
-            exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
-                    + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
-                    + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, 3000) g");
+            leaseToAnotherWorker(3_000);
             queueActivities("mine", 16);
             List<ActivityItem> mine = queue.claimActivities(c, "w", 16, LEASE, 16, Map.of());
             assertThat(mine).hasSize(16);
@@ -319,6 +308,20 @@ class FairClaimTest {
         public String toString() {
             return sequentialScans + " sequential scans, " + rowsFetched + " queue rows read";
         }
+    }
+
+    /** A backlog of 3,000 items, deleted, and the table vacuumed and analyzed: a queue emptied in production. */
+    private void emptyTheActivityQueueAfterABacklog() throws SQLException {
+        queueActivities("earlier", 3_000);
+        exec("DELETE FROM df_engine.activity_queue");
+        exec("VACUUM ANALYZE df_engine.activity_queue");
+    }
+
+    /** {@code count} items of key "flood", leased to another worker for a minute. */
+    private void leaseToAnotherWorker(int count) throws SQLException {
+        exec("INSERT INTO df_engine.activity_queue (instance_id, execution_id, task_id, name, partition_key,"
+                + " lease_owner, lease_token, visible_at) SELECT 'leased-' || g, 1, 0, 'step', 'flood', 'other',"
+                + " gen_random_uuid(), now() + interval '1 minute' FROM generate_series(1, " + count + ") g");
     }
 
     private void queueActivities(String key, int count) throws SQLException {
