@@ -494,6 +494,7 @@ DECLARE
     v_graph    record;
     v_count    integer;
     v_ids      text[] := '{}';
+    v_unique   boolean;
     v_queries  text[];
     r_left     text[] := '{}';
     r_right    text[] := '{}';
@@ -511,20 +512,18 @@ BEGIN
     -- Drawn in a loop, not by a statement: a statement whose row count depends on v_count has
     -- no generic plan the plan cache accepts, and was planned again at every start (about as
     -- long as it ran; docs/benchmarks.md, 2026-12-05).
-    FOR i IN 1..v_count LOOP
-        v_ids[i] := df._new_id();
-    END LOOP;
-    FOR attempt IN 2..10 LOOP
-        EXIT WHEN (SELECT count(DISTINCT u.id) FROM unnest(v_ids) AS u(id)) = v_count;
+    FOR attempt IN 1..10 LOOP
+        FOR i IN coalesce(cardinality(v_ids), 0) + 1..v_count LOOP
+            v_ids[i] := df._new_id();
+        END LOOP;
+        v_unique := (SELECT count(DISTINCT u.id) FROM unnest(v_ids) AS u(id)) = v_count;
+        EXIT WHEN v_unique;
         SELECT array_agg(u.id ORDER BY u.pos) INTO v_ids
           FROM (SELECT c.id, min(c.pos) AS pos
                   FROM (SELECT a.id, a.pos FROM unnest(v_ids) WITH ORDINALITY AS a(id, pos)) c
                  GROUP BY c.id) u;
-        FOR i IN cardinality(v_ids) + 1..v_count LOOP
-            v_ids[i] := df._new_id();
-        END LOOP;
     END LOOP;
-    IF (SELECT count(DISTINCT u.id) FROM unnest(v_ids) AS u(id)) <> v_count THEN
+    IF NOT v_unique THEN
         RAISE EXCEPTION 'Invalid durable function graph: root: exhausted 10 attempts to generate a graph-unique node ID'
             USING ERRCODE = '55000';
     END IF;
