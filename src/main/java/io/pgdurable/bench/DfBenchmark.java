@@ -109,16 +109,9 @@ final class DfBenchmark {
                     }
                 });
                 if (settings.warmupInstances() > 0) {
-                    // Then the single-workflow path alone until the JIT settles on it (see
-                    // EngineBenchmark.Runner.warmUpSingles).
-                    out.printf(Locale.ROOT, "%s: warm-up, rounds of %d single workflows ...%n", name,
-                            EngineBenchmark.LATENCY_WARMUP_RUNS);
-                    out.flush();
-                    WarmupRounds.repeat(out, name, settings.warmupRounds(), host::compilerMillis, () -> {
-                        for (int i = 0; i < EngineBenchmark.LATENCY_WARMUP_RUNS; i++) {
-                            runOne(app, start, status, warm, host);
-                        }
-                    });
+                    // Then the single-workflow path alone until the JIT settles on it.
+                    WarmupRounds.singles(out, name, "single workflows", settings.warmupRounds(), host::compilerMillis,
+                            () -> runOne(app, start, status, warm, host));
                     execute(admin, "TRUNCATE public.bench_df_rows");
                 }
                 out.printf(Locale.ROOT, "%s: %d single-step workflows one at a time, each from the df.start call until"

@@ -66,8 +66,6 @@ public final class EngineBenchmark {
 
     private static final int REFERENCE_RUNS = 3;
     private static final int WARMUP_SINGLE_RUNS = 20;
-    /** Single-step runs per round of the latency scenario's own warm-up. */
-    static final int LATENCY_WARMUP_RUNS = 100;
     private static final int CEILING_WARMUP_INSERTS = 20;
     /** How often a wait reads the instances' status, besides being told of each end by the worker. */
     private static final long GROUP_CHECK_MILLIS = 100;
@@ -412,25 +410,13 @@ public final class EngineBenchmark {
             out.flush();
         }
 
-        /**
-         * Single-step runs until the JIT settles, before the latency scenario. The shared warm-up
-         * runs the single-step path (a notification wakes a dispatch loop, a claim of one turn, one
-         * short-path step) only {@value #WARMUP_SINGLE_RUNS} times a round, and its rounds count as
-         * settled once the compiler keeps up with the many-workflow part; the compiler then spent
-         * about a third of one core compiling that path during the measured runs, which a
-         * long-running worker pays once.
-         */
+        /** Single-step runs until the JIT settles on them, before the latency scenario (see {@link WarmupRounds#singles}). */
         void warmUpSingles() throws SQLException {
             if (settings.warmupInstances() == 0) {
                 return;
             }
-            out.printf(Locale.ROOT, "latency: warm-up, rounds of %d single-step runs ...%n", LATENCY_WARMUP_RUNS);
-            out.flush();
-            WarmupRounds.repeat(out, "latency", settings.warmupRounds(), () -> {
-                for (int i = 0; i < LATENCY_WARMUP_RUNS; i++) {
-                    runOne(WARMUP, 1);
-                }
-            });
+            WarmupRounds.singles(out, "latency", "single-step runs", settings.warmupRounds(),
+                    WarmupRounds::compilerMillis, () -> runOne(WARMUP, 1));
         }
 
         BenchmarkReport.Throughput throughput() throws SQLException {

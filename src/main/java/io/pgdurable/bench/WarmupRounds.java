@@ -65,6 +65,28 @@ final class WarmupRounds {
         }
     }
 
+    /** Single-workflow runs per round of a latency scenario's own warm-up ({@link #singles}). */
+    static final int SINGLE_RUNS = 100;
+
+    /**
+     * A latency scenario's own warm-up, after the shared one: rounds of {@value #SINGLE_RUNS} runs
+     * of {@code one} (a single workflow, started and awaited) until the JIT whose CPU time
+     * {@code compiler} reads settles on that path. The shared warm-up runs it a few times a round
+     * and counts as settled once the compiler keeps up with the many-workflow part; the compiler
+     * then spent about a third of one core compiling the single-workflow path during the measured
+     * samples, which a long-running worker pays once. {@code what} names the runs in the printed line.
+     */
+    static void singles(PrintWriter out, String name, String what, int maxRounds, DoubleSupplier compiler, Round one)
+            throws SQLException {
+        out.printf(Locale.ROOT, "%s: warm-up, rounds of %d %s ...%n", name, SINGLE_RUNS, what);
+        out.flush();
+        repeat(out, name, maxRounds, compiler, () -> {
+            for (int i = 0; i < SINGLE_RUNS; i++) {
+                one.run();
+            }
+        });
+    }
+
     /** This JVM's compiler's CPU so far, else its compilation time, else -1. */
     static double compilerMillis() {
         double cpu = CostMeter.compilerCpuMillis();
