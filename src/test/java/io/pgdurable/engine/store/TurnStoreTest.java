@@ -8,8 +8,10 @@ import io.pgdurable.engine.replay.Action;
 import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.replay.HistoryEvent;
 import io.pgdurable.engine.replay.TurnResult;
+import io.pgdurable.testing.FlushCountingSocketFactory;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -19,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -432,6 +435,69 @@ class TurnStoreTest {
                      + " FROM df_engine.history WHERE instance_id = 'advance-time' AND seq > 1")) {
             rs.next();
             assertThat(rs.getString(1)).isEqualTo("2 OrchestratorStarted true, 3 TaskCompleted true, 4 TaskScheduled true");
+        }
+    }
+
+    /**
+     * The completion, what the caller runs before its commit (a SQL step's session reset) and the
+     * {@code COMMIT} go to the server in one round trip, on every call, not only on the first few:
+     * once pgjdbc had described the statement (a parameter of no declared type made it) it knew the
+     * reply carries a text column, could not bound the reply's size, and sent a Sync and waited for
+     * the reply before the rest, which then took a round trip of its own.
+     */
+    @Test
+    void a_short_path_turn_its_reset_and_its_commit_go_in_one_round_trip_every_time() throws SQLException {
+        Instant at = Instant.parse("2026-03-04T05:06:07Z");
+        AtomicInteger flushes = new AtomicInteger();
+        List<Integer> perCall = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(CLUSTER.jdbcUrl(advanceDb),
+                FlushCountingSocketFactory.counted(TestCluster.SUPERUSER, flushes))) {
+            // pgjdbc prepares a statement on the server from its fifth use on (prepareThreshold),
+            // and only a prepared one is described.
+            List<String> calls = new ArrayList<>();
+            for (int i = 0; i < 7; i++) {
+                calls.add(null);
+                calls.add(RESET);
+            }
+            for (String beforeCommit : calls) {
+                ActivityItem item = leasedFirstItem(c, "advance-trips-" + perCall.size());
+                c.setAutoCommit(false);
+                try (Statement s = c.createStatement()) {
+                    s.execute("SELECT 1"); // the step's own work, in its transaction
+                }
+                TurnResult next = new TurnResult(
+                        List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.taskCompleted(0, "2", at),
+                                new HistoryEvent(EventType.TaskScheduled, 1, "a", "3", at)),
+                        List.of(new Action.ScheduleActivity(1, "a", "3", null)), List.of(), null);
+                int before = flushes.get();
+                TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at, next, "w",
+                        Duration.ofSeconds(30), beforeCommit);
+                perCall.add(flushes.get() - before);
+                assertThat(outcome.advanced()).isTrue();
+                assertThat(outcome.next()).isNotNull();
+                c.setAutoCommit(true);
+            }
+        }
+        assertThat(perCall).hasSize(14).containsOnly(1);
+    }
+
+    private static final String RESET = "SELECT df_engine.reset_step_session()";
+
+    /** A running instance {@code id} whose history is its start, with task 0 leased to worker "w". */
+    private static ActivityItem leasedFirstItem(Connection c, String id) throws SQLException {
+        UUID token = UUID.randomUUID();
+        try (Statement s = c.createStatement()) {
+            s.execute("SELECT df_engine.start_orchestration('" + id + "', 'advance.trips', '1')");
+            s.execute("UPDATE df_engine.instances SET status = 'Running' WHERE id = '" + id + "'");
+            s.execute("DELETE FROM df_engine.orchestrator_queue WHERE instance_id = '" + id + "'");
+            s.execute("INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)"
+                    + " VALUES ('" + id + "', 1, 1, 'OrchestratorStarted', now())");
+            try (ResultSet rs = s.executeQuery("INSERT INTO df_engine.activity_queue (instance_id, execution_id,"
+                    + " task_id, name, input, lease_owner, lease_token, visible_at, attempts) VALUES ('" + id
+                    + "', 1, 0, 'a', '1', 'w', '" + token + "', now() + interval '1 minute', 1) RETURNING id")) {
+                rs.next();
+                return new ActivityItem(rs.getLong(1), id, 1, 0, "a", "1", token, 1, "");
+            }
         }
     }
 
