@@ -25,12 +25,16 @@ BEGIN
     IF p_name IS NULL OR p_name = '' THEN
         RAISE EXCEPTION 'orchestration name must not be empty' USING ERRCODE = '22023';
     END IF;
-    BEGIN
-        INSERT INTO df_engine.instances (id, name, input) VALUES (p_instance_id, p_name, p_input);
-    EXCEPTION WHEN unique_violation THEN
+    -- ON CONFLICT, not an exception block: a block that catches an error is a subtransaction, and
+    -- one that writes takes a subtransaction id. A transaction that started more than 64 instances
+    -- (df.start in a loop, or over a query's rows) overflowed its backend's cache of those ids, and
+    -- while it ran every other session's visibility checks went through pg_subtrans.
+    INSERT INTO df_engine.instances (id, name, input) VALUES (p_instance_id, p_name, p_input)
+    ON CONFLICT (id) DO NOTHING;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'orchestration instance "%" already exists', p_instance_id
             USING ERRCODE = '23505';
-    END;
+    END IF;
     INSERT INTO df_engine.executions (instance_id, execution_id, input)
     VALUES (p_instance_id, 1, p_input);
     INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload)

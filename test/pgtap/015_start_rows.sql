@@ -3,7 +3,7 @@
 -- orchestration input, the variables snapshot. Id collisions re-roll; a failure or a rollback
 -- leaves nothing.
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 't015_user') THEN CREATE ROLE t015_user LOGIN; END IF;
@@ -209,6 +209,18 @@ SAVEPOINT inner_sp;
 SELECT matches(df.start('SELECT 1'), '^[0-9a-f]{8}$', 'df.start inside a savepoint');
 RELEASE SAVEPOINT inner_sp;
 RESET ROLE;
+-- Starting many workflows in one transaction takes no subtransaction per start: an exception
+-- block that writes takes a subtransaction id, and a transaction with more than 64 of them makes
+-- every other session's visibility checks go through pg_subtrans while it runs. A row written by a
+-- subtransaction carries its id as xmin; the rows here carry that of a row written beside them.
+CREATE TEMP TABLE t015_level AS SELECT 1 AS one;
+SET ROLE t015_user;
+SELECT count(df.start('SELECT 1', 'many in one transaction')) AS started FROM generate_series(1, 70) \gset
+RESET ROLE;
+SELECT is((SELECT count(*)::integer FROM df.instances d JOIN df_engine.instances e ON e.id = d.id
+            WHERE d.label = 'many in one transaction' AND e.xmin = (SELECT l.xmin FROM t015_level l)),
+          70, '70 starts in one transaction write their engine instances in it, none in a subtransaction of its own');
+
 SELECT is((SELECT count(*)::integer FROM df.nodes n
             WHERE NOT EXISTS (SELECT 1 FROM df.instances i
                                WHERE i.id = n.instance_id AND i.submitted_by::oid = n.submitted_by::oid)),
