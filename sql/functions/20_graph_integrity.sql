@@ -56,3 +56,54 @@ DROP TRIGGER IF EXISTS instances_delete_rows ON df.instances;
 CREATE TRIGGER instances_delete_rows AFTER DELETE ON df.instances
     REFERENCING OLD TABLE AS deleted_instances
     FOR EACH STATEMENT EXECUTE FUNCTION df._delete_rows_of_deleted_instances();
+
+-- The shape of a node row, checked when it is inserted or one of the columns that make its shape
+-- is updated (status updates, the worker's writes, touch none of them): the checks the columns
+-- had as CHECK constraints until step 016, in the constraints' (name) order, raising the error
+-- PostgreSQL raised for them. A NULL in a NOT NULL column is left to that constraint, as before.
+CREATE OR REPLACE FUNCTION df._check_node_shape() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_failed text;
+BEGIN
+    IF NEW.id !~ '^[0-9a-f]{8}$' THEN
+        v_failed := 'nodes_id_format_chk';
+    ELSIF NEW.left_node !~ '^[0-9a-f]{8}$' THEN
+        v_failed := 'nodes_left_node_format_chk';
+    ELSIF NEW.node_type NOT IN ('SQL', 'THEN', 'IF', 'JOIN', 'LOOP', 'BREAK', 'RACE', 'SLEEP', 'WAIT_SCHEDULE',
+                                'HTTP', 'HTTP_MULTIPART', 'SIGNAL') THEN
+        v_failed := 'nodes_node_type_chk';
+    ELSIF NEW.result_name !~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN
+        v_failed := 'nodes_result_name_chk';
+    ELSIF NEW.right_node !~ '^[0-9a-f]{8}$' THEN
+        v_failed := 'nodes_right_node_format_chk';
+    ELSIF NOT (CASE
+                  WHEN NEW.node_type IN ('SQL', 'SLEEP', 'WAIT_SCHEDULE', 'BREAK', 'HTTP', 'HTTP_MULTIPART', 'SIGNAL')
+                      THEN NEW.left_node IS NULL AND NEW.right_node IS NULL AND NEW.query IS NOT NULL
+                  WHEN NEW.node_type = 'THEN'
+                      THEN NEW.left_node IS NOT NULL AND NEW.right_node IS NOT NULL AND NEW.query IS NULL
+                  WHEN NEW.node_type = 'IF'
+                      THEN NEW.left_node IS NOT NULL AND NEW.right_node IS NOT NULL AND NEW.query IS NOT NULL
+                  WHEN NEW.node_type = 'LOOP'
+                      THEN NEW.left_node IS NOT NULL AND NEW.right_node IS NULL
+                  WHEN NEW.node_type = 'JOIN'
+                      THEN NEW.left_node IS NOT NULL AND NEW.right_node IS NOT NULL
+                  WHEN NEW.node_type = 'RACE'
+                      THEN NEW.left_node IS NOT NULL AND NEW.right_node IS NOT NULL AND NEW.query IS NULL
+                  ELSE NEW.node_type IS NULL
+              END) THEN
+        v_failed := 'nodes_structure_chk';
+    END IF;
+    IF v_failed IS NOT NULL THEN
+        RAISE EXCEPTION 'new row for relation "%" violates check constraint "%"', TG_TABLE_NAME, v_failed
+            USING ERRCODE = '23514', CONSTRAINT = v_failed, TABLE = TG_TABLE_NAME, SCHEMA = TG_TABLE_SCHEMA,
+                  DETAIL = format('Failing row contains %s.', NEW);
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+REVOKE ALL ON FUNCTION df._check_node_shape() FROM PUBLIC;
+DROP TRIGGER IF EXISTS nodes_check_shape ON df.nodes;
+CREATE TRIGGER nodes_check_shape BEFORE INSERT OR UPDATE OF id, node_type, query, result_name, left_node, right_node
+    ON df.nodes FOR EACH ROW EXECUTE FUNCTION df._check_node_shape();

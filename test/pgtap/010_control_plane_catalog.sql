@@ -2,7 +2,7 @@
 -- signatures of the public functions, which functions are SECURITY DEFINER, and who may execute
 -- what.
 BEGIN;
-SELECT plan(73);
+SELECT plan(79);
 
 SELECT is((SELECT kind FROM df_engine.schema_files WHERE file = 'functions/07_start.sql'), 'functions',
           'the function file of df.start is recorded');
@@ -43,13 +43,13 @@ SELECT is((SELECT array_agg(tgname::text || ':' || tgfoid::regproc::text ORDER B
             WHERE tgrelid IN ('df.nodes'::regclass, 'df.instances'::regclass) AND NOT tgisinternal),
           ARRAY['instances_delete_rows:df._delete_rows_of_deleted_instances',
                 'instances_keep_identity:df._refuse_identity_change',
+                'nodes_check_shape:df._check_node_shape',
                 'nodes_keep_instance:df._refuse_identity_change'],
-          'df.nodes and df.instances have the triggers that keep a node with its instance');
+          'df.nodes and df.instances have the triggers that keep a node with its instance, and the shape trigger');
 SELECT is((SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint
             WHERE conrelid = 'df.nodes'::regclass AND contype = 'c'),
-          ARRAY['nodes_id_format_chk', 'nodes_left_node_format_chk', 'nodes_node_type_chk', 'nodes_result_name_chk',
-                'nodes_result_status_chk', 'nodes_right_node_format_chk', 'nodes_status_chk', 'nodes_structure_chk'],
-          'df.nodes has the format, type, result name, status and structure checks');
+          ARRAY['nodes_result_status_chk', 'nodes_status_chk'],
+          'df.nodes has the status checks as constraints (the shape checks are its trigger''s, migration 016)');
 
 -- df.vars
 SELECT columns_are('df', 'vars', ARRAY['name', 'value', 'owner'], 'df.vars has name, value, owner');
@@ -253,6 +253,29 @@ SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE',
                 'dangling children are no table constraint since migration 007: df.start''s launch refuses them');
 ROLLBACK TO SAVEPOINT fk;
 INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('0b0b0b0b', '0a0a0a0a', 'SQL', 'SELECT 1');
+-- The shape checks are the trigger's since migration 016: the same errors, on insert and on an
+-- update of the columns they check; an update of other columns does not fire it.
+SELECT throws_ok($$INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('0b0b0b0', '0a0a0a0a', 'SQL', 'x')$$,
+                 '23514', 'new row for relation "nodes" violates check constraint "nodes_id_format_chk"',
+                 'a node id must be 8 lowercase hex digits');
+SELECT throws_ok($$INSERT INTO df.nodes (id, instance_id, node_type, left_node, right_node) VALUES ('0c0c0c0c', '0a0a0a0a', 'THEN', 'x', '0d0d0d0d')$$,
+                 '23514', 'new row for relation "nodes" violates check constraint "nodes_left_node_format_chk"',
+                 'a left child id must be 8 lowercase hex digits');
+SELECT throws_ok($$INSERT INTO df.nodes (id, instance_id, node_type, left_node, right_node) VALUES ('0c0c0c0c', '0a0a0a0a', 'THEN', '0d0d0d0d', 'X')$$,
+                 '23514', 'new row for relation "nodes" violates check constraint "nodes_right_node_format_chk"',
+                 'a right child id must be 8 lowercase hex digits');
+SELECT throws_ok($$UPDATE df.nodes SET node_type = 'FOO' WHERE instance_id = '0a0a0a0a' AND id = '0b0b0b0b'$$,
+                 '23514', 'new row for relation "nodes" violates check constraint "nodes_node_type_chk"',
+                 'an update to an unknown node type is refused');
+SELECT throws_ok($$UPDATE df.nodes SET left_node = '0c0c0c0c' WHERE instance_id = '0a0a0a0a' AND id = '0b0b0b0b'$$,
+                 '23514', 'new row for relation "nodes" violates check constraint "nodes_structure_chk"',
+                 'an update that gives a SQL node a child is refused');
+SELECT is((SELECT array_agg(a.attname::text ORDER BY a.attname)
+             FROM pg_trigger t CROSS JOIN LATERAL unnest(t.tgattr::int2[]) AS k(num)
+             JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.num
+            WHERE t.tgrelid = 'df.nodes'::regclass AND t.tgname = 'nodes_check_shape'),
+          ARRAY['id', 'left_node', 'node_type', 'query', 'result_name', 'right_node'],
+          'the shape trigger fires on an update only of the columns it checks, not of a node''s status');
 SAVEPOINT orphan;
 SELECT lives_ok($$INSERT INTO df.nodes (id, instance_id, node_type, query) VALUES ('0c0c0c0c', '0e0e0e0e', 'SQL', 'x')$$,
                 'a node''s instance is no table constraint since migration 013: df._insert_graph writes it first');
