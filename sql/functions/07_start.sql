@@ -157,15 +157,17 @@ $fn$;
 
 -- Starts the engine orchestration of a checked instance: its input is the graph as the worker
 -- reads it (io.pgdurable.graph.model.GraphModel), built from the instance's rows. Called by
--- df._launch and df._start_graph, as their owner.
+-- df._launch and df._start_graph, as their owner. Built as json, not jsonb: the text is all
+-- that is kept, and jsonb's binary form, built and printed again, took twice as long (about 0.1 ms
+-- of a ten-step df.start; docs/benchmarks.md, 2026-12-05, third).
 CREATE OR REPLACE FUNCTION df._launch_engine(p_instance_id text, p_label text, p_root text, p_role oid,
                                               p_database text, p_vars jsonb) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_input jsonb;
+    v_input json;
 BEGIN
-    SELECT jsonb_build_object(
+    SELECT json_build_object(
                'instance_id', p_instance_id,
                'label', p_label,
                'database', p_database,
@@ -173,7 +175,7 @@ BEGIN
                'role_oid', r.oid::bigint,
                'root', p_root,
                'vars', p_vars,
-               'nodes', (SELECT jsonb_object_agg(n.id, jsonb_build_object(
+               'nodes', (SELECT json_object_agg(n.id, json_build_object(
                                     'type', n.node_type, 'query', n.query, 'result_name', n.result_name,
                                     'left', n.left_node, 'right', n.right_node))
                            FROM df.nodes n WHERE n.instance_id = p_instance_id))
