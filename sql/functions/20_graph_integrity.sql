@@ -98,7 +98,7 @@ BEGIN
     IF v_failed IS NOT NULL THEN
         RAISE EXCEPTION 'new row for relation "%" violates check constraint "%"', TG_TABLE_NAME, v_failed
             USING ERRCODE = '23514', CONSTRAINT = v_failed, TABLE = TG_TABLE_NAME, SCHEMA = TG_TABLE_SCHEMA,
-                  DETAIL = format('Failing row contains %s.', NEW);
+                  DETAIL = format('The failing row is node %s of instance %s.', NEW.id, NEW.instance_id);
     END IF;
     RETURN NEW;
 END
