@@ -82,9 +82,7 @@ final class OrchestrationDispatcher implements Runnable {
                 // claimed alone uses it if it fails (see failClaimedInstance).
                 turns = store.claimTurns(c, limit, true);
                 if (turns.isEmpty()) {
-                    Instant due = store.nextMessageDue(c);
-                    c.commit();
-                    return idleMillis(due);
+                    return idleMillis(store.nextMessageDueAndCommit(c));
                 }
                 boolean queued = processBatch(c, turns);
                 if (isolateTurns > 0) {
@@ -96,8 +94,7 @@ final class OrchestrationDispatcher implements Runnable {
                 }
                 // Whatever arrives from now on signals this loop; only what was due while the
                 // batch ran needs a look, and the cheap one does.
-                Instant due = store.nextMessageDue(c);
-                c.commit();
+                Instant due = store.nextMessageDueAndCommit(c);
                 return due != null && !due.isAfter(runtime.config().clock().instant()) ? 0 : idleMillis(due);
             } catch (SQLException | RuntimeException e) {
                 if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || turns.isEmpty()) {

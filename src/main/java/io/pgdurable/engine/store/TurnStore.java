@@ -53,6 +53,9 @@ public final class TurnStore {
              WHERE keys.k IS NOT NULL
             """;
 
+    /** {@link #NEXT_DUE} and the {@code COMMIT} after it, sent together. */
+    private static final String NEXT_DUE_THEN_COMMIT = NEXT_DUE + "; COMMIT";
+
     /** The taken messages in turn order: the start first, then events of the current generation. */
     private static final String TAKEN_IN_TURN_ORDER = """
             SELECT * FROM taken
@@ -307,9 +310,27 @@ public final class TurnStore {
     public Instant nextMessageDue(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(NEXT_DUE);
              ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            Timestamp t = rs.getTimestamp(1);
-            return t == null ? null : t.toInstant();
+            return due(rs);
         }
+    }
+
+    /**
+     * {@link #nextMessageDue}, then commits {@code c}'s transaction, in one round trip: a dispatch
+     * loop ends its transaction with this look (its claim found nothing, or its batch has
+     * committed), and the look and a separate {@code COMMIT} took two.
+     */
+    public Instant nextMessageDueAndCommit(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(NEXT_DUE_THEN_COMMIT)) {
+            ps.execute();
+            try (ResultSet rs = ps.getResultSet()) {
+                return due(rs);
+            }
+        }
+    }
+
+    private static Instant due(ResultSet rs) throws SQLException {
+        rs.next();
+        Timestamp t = rs.getTimestamp(1);
+        return t == null ? null : t.toInstant();
     }
 }

@@ -36,12 +36,15 @@ class TurnStoreTest {
     private static String writesDb;
     /** A database of its own for the short path's turn, whose history the first turns' test must not see. */
     private static String advanceDb;
+    /** A database of its own for the next message due, whose queue no other test writes. */
+    private static String dueDb;
 
     @BeforeAll
     static void database() {
         db = CLUSTER.createDatabase("turn_store");
         writesDb = CLUSTER.createDatabase("turn_store_writes");
         advanceDb = CLUSTER.createDatabase("turn_store_advance");
+        dueDb = CLUSTER.createDatabase("turn_store_due");
     }
 
     @Test
@@ -479,6 +482,37 @@ class TurnStoreTest {
             }
         }
         assertThat(perCall).hasSize(14).containsOnly(1);
+    }
+
+    /**
+     * A dispatch loop ends its transaction with a look at the next message due: the look and the
+     * {@code COMMIT} go in one round trip, and what the transaction wrote stays.
+     */
+    @Test
+    void the_next_message_due_and_the_commit_go_in_one_round_trip() throws SQLException {
+        AtomicInteger flushes = new AtomicInteger();
+        List<Integer> perCall = new ArrayList<>();
+        List<Instant> dues = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(CLUSTER.jdbcUrl(dueDb),
+                FlushCountingSocketFactory.counted(TestCluster.SUPERUSER, flushes))) {
+            c.setAutoCommit(false);
+            for (int i = 0; i < 7; i++) { // past pgjdbc's prepareThreshold, as in a running worker
+                try (Statement s = c.createStatement()) {
+                    s.execute("SELECT df_engine.start_orchestration('due-" + i + "', 'due.commit', '1')");
+                    s.execute("UPDATE df_engine.orchestrator_queue SET visible_at = '2030-01-0" + (i + 1)
+                            + "T00:00:00Z' WHERE instance_id = 'due-" + i + "'");
+                }
+                int before = flushes.get();
+                dues.add(new TurnStore().nextMessageDueAndCommit(c));
+                perCall.add(flushes.get() - before);
+                c.rollback(); // nothing left to roll back: the look committed
+            }
+        }
+        assertThat(perCall).hasSize(7).containsOnly(1);
+        assertThat(dues).containsOnly(Instant.parse("2030-01-01T00:00:00Z"));
+        try (Connection c = CLUSTER.connect(dueDb)) {
+            assertThat(count(c, "SELECT count(*) FROM df_engine.instances WHERE name = 'due.commit'")).isEqualTo(7);
+        }
     }
 
     private static final String RESET = "SELECT df_engine.reset_step_session()";
