@@ -3,15 +3,12 @@ package io.pgdurable.db;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import javax.net.SocketFactory;
 import org.postgresql.PGProperty;
 
 /**
@@ -25,7 +22,7 @@ import org.postgresql.PGProperty;
  * <p>pgjdbc instantiates the class by name, with the connection's properties: {@link #register}
  * returns the key to set as {@link #ARG_PROPERTY}, {@link #unregister} forgets it.
  */
-public final class ArrivalSocketFactory extends SocketFactory {
+public final class ArrivalSocketFactory extends UnconnectedSocketFactory {
     /** The pgjdbc connection property naming the factory class. */
     public static final String FACTORY_PROPERTY = PGProperty.SOCKET_FACTORY.getName();
     /** The connection property that carries the callback's key to the factory's constructor. */
@@ -59,40 +56,6 @@ public final class ArrivalSocketFactory extends SocketFactory {
     @Override
     public Socket createSocket() {
         return new ArrivalSocket(onArrival);
-    }
-
-    @Override
-    public Socket createSocket(String host, int port) throws IOException {
-        return connected(new InetSocketAddress(host, port));
-    }
-
-    @Override
-    public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-        return connected(new InetSocketAddress(host, port), new InetSocketAddress(localHost, localPort));
-    }
-
-    @Override
-    public Socket createSocket(InetAddress host, int port) throws IOException {
-        return connected(new InetSocketAddress(host, port));
-    }
-
-    @Override
-    public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
-            throws IOException {
-        return connected(new InetSocketAddress(address, port), new InetSocketAddress(localAddress, localPort));
-    }
-
-    private Socket connected(InetSocketAddress remote) throws IOException {
-        Socket socket = createSocket();
-        socket.connect(remote);
-        return socket;
-    }
-
-    private Socket connected(InetSocketAddress remote, InetSocketAddress local) throws IOException {
-        Socket socket = createSocket();
-        socket.bind(local);
-        socket.connect(remote);
-        return socket;
     }
 
     /** A plain socket whose input stream runs the callback after every read that returned bytes. */

@@ -1,17 +1,16 @@
 package io.pgdurable.testing;
 
+import io.pgdurable.db.UnconnectedSocketFactory;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import javax.net.SocketFactory;
+import org.postgresql.PGProperty;
 
 /**
  * A pgjdbc socket factory whose sockets count the driver's flushes. pgjdbc buffers what it sends
@@ -21,7 +20,7 @@ import javax.net.SocketFactory;
  * <p>pgjdbc instantiates the class by name, with the connection's properties: {@link #counted}
  * returns properties that name the class and the counter.
  */
-public final class FlushCountingSocketFactory extends SocketFactory {
+public final class FlushCountingSocketFactory extends UnconnectedSocketFactory {
     private static final String KEY_PROPERTY = "pgDurableFlushCounterKey";
     private static final Map<String, AtomicInteger> COUNTERS = new ConcurrentHashMap<>();
 
@@ -40,7 +39,7 @@ public final class FlushCountingSocketFactory extends SocketFactory {
         COUNTERS.put(key, flushes);
         Properties props = new Properties();
         props.setProperty("user", user);
-        props.setProperty("socketFactory", FlushCountingSocketFactory.class.getName());
+        props.setProperty(PGProperty.SOCKET_FACTORY.getName(), FlushCountingSocketFactory.class.getName());
         props.setProperty(KEY_PROPERTY, key);
         return props;
     }
@@ -48,39 +47,6 @@ public final class FlushCountingSocketFactory extends SocketFactory {
     @Override
     public Socket createSocket() {
         return new CountingSocket(flushes);
-    }
-
-    @Override
-    public Socket createSocket(String host, int port) throws IOException {
-        return connected(new InetSocketAddress(host, port));
-    }
-
-    @Override
-    public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-        Socket socket = createSocket();
-        socket.bind(new InetSocketAddress(localHost, localPort));
-        socket.connect(new InetSocketAddress(host, port));
-        return socket;
-    }
-
-    @Override
-    public Socket createSocket(InetAddress host, int port) throws IOException {
-        return connected(new InetSocketAddress(host, port));
-    }
-
-    @Override
-    public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
-            throws IOException {
-        Socket socket = createSocket();
-        socket.bind(new InetSocketAddress(localAddress, localPort));
-        socket.connect(new InetSocketAddress(address, port));
-        return socket;
-    }
-
-    private Socket connected(InetSocketAddress remote) throws IOException {
-        Socket socket = createSocket();
-        socket.connect(remote);
-        return socket;
     }
 
     /** A plain socket whose output stream counts its flushes. */
