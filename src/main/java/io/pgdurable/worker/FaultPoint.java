@@ -18,6 +18,8 @@ public enum FaultPoint {
      * in one round trip).
      */
     BEFORE_TURN_COMMIT,
+    /** A batch of orchestration turns has committed; the dispatch loop has not yet looked for what is due next. */
+    AFTER_TURN_COMMIT,
     /**
      * A turn failed for good and its instance is about to be failed; the turn's claim on the
      * instance is still held.

@@ -77,6 +77,7 @@ final class OrchestrationDispatcher implements Runnable {
         try (Connection c = ds.getConnection()) {
             c.setAutoCommit(false);
             List<ClaimedTurn> turns = List.of();
+            boolean batchCommitted = false;
             try {
                 // The claim sets a savepoint right after its locks, in its round trip; a turn
                 // claimed alone uses it if it fails (see failClaimedInstance).
@@ -85,6 +86,8 @@ final class OrchestrationDispatcher implements Runnable {
                     return idleMillis(store.nextMessageDueAndCommit(c));
                 }
                 boolean queued = processBatch(c, turns);
+                batchCommitted = true;
+                runtime.config().faultInjector().at(FaultPoint.AFTER_TURN_COMMIT, turns.get(0).row().id());
                 if (isolateTurns > 0) {
                     isolateTurns--;
                     return 0;
@@ -97,7 +100,10 @@ final class OrchestrationDispatcher implements Runnable {
                 Instant due = store.nextMessageDueAndCommit(c);
                 return due != null && !due.isAfter(runtime.config().clock().instant()) ? 0 : idleMillis(due);
             } catch (SQLException | RuntimeException e) {
-                if (e instanceof SimulatedCrashException || TransientErrors.isTransient(e) || turns.isEmpty()) {
+                // Once the batch has committed, what fails after it (the look at what is due next)
+                // is no turn's failure: the instances stay as their turns left them.
+                if (batchCommitted || e instanceof SimulatedCrashException || TransientErrors.isTransient(e)
+                        || turns.isEmpty()) {
                     rollbackQuietly(c);
                     throw e;
                 }
