@@ -42,6 +42,11 @@ final class OrchestrationDispatcher implements Runnable {
     private final TurnStore store = new TurnStore();
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private int isolateTurns;
+    /**
+     * Whether the current poll's batch of turns has committed: from then on a failure (of the
+     * bookkeeping after the commit, or of the look at what is due next) is no turn's failure.
+     */
+    private boolean batchCommitted;
 
     OrchestrationDispatcher(WorkerRuntime runtime) {
         this.runtime = runtime;
@@ -77,7 +82,7 @@ final class OrchestrationDispatcher implements Runnable {
         try (Connection c = ds.getConnection()) {
             c.setAutoCommit(false);
             List<ClaimedTurn> turns = List.of();
-            boolean batchCommitted = false;
+            batchCommitted = false;
             try {
                 // The claim sets a savepoint right after its locks, in its round trip; a turn
                 // claimed alone uses it if it fails (see failClaimedInstance).
@@ -86,7 +91,6 @@ final class OrchestrationDispatcher implements Runnable {
                     return idleMillis(store.nextMessageDueAndCommit(c));
                 }
                 boolean queued = processBatch(c, turns);
-                batchCommitted = true;
                 runtime.config().faultInjector().at(FaultPoint.AFTER_TURN_COMMIT, turns.get(0).row().id());
                 if (isolateTurns > 0) {
                     isolateTurns--;
@@ -100,8 +104,8 @@ final class OrchestrationDispatcher implements Runnable {
                 Instant due = store.nextMessageDueAndCommit(c);
                 return due != null && !due.isAfter(runtime.config().clock().instant()) ? 0 : idleMillis(due);
             } catch (SQLException | RuntimeException e) {
-                // Once the batch has committed, what fails after it (the look at what is due next)
-                // is no turn's failure: the instances stay as their turns left them.
+                // Once the batch has committed, what fails after it is no turn's failure: the
+                // instances stay as their turns left them.
                 if (batchCommitted || e instanceof SimulatedCrashException || TransientErrors.isTransient(e)
                         || turns.isEmpty()) {
                     rollbackQuietly(c);
@@ -182,6 +186,7 @@ final class OrchestrationDispatcher implements Runnable {
             runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, turns.get(0).row().id());
             writer.flushAndCommit(c);
             committed = true;
+            batchCommitted = true;
         } finally {
             long scheduled = 0;
             for (int i = 0; i < sessions.size(); i++) {
