@@ -57,6 +57,9 @@ class EngineBenchmarkTest {
         assertThat(report.ok()).isTrue();
         assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK", "df: rows OK",
                 "df-latency: rows OK");
+        // The df scenario says how much of its wall time the start statement took.
+        assertThat(printed.toString()).containsPattern(
+                "(?m)^df: of that wall time, the statement starting the 5 workflows and its commit took \\d+\\.\\d\\d s$");
         StringWriter summary = new StringWriter();
         report.printSummary(new PrintWriter(summary, true));
         assertThat(summary.toString())
