@@ -71,8 +71,7 @@ BEGIN
         v_failed := 'nodes_id_format_chk';
     ELSIF NEW.left_node !~ '^[0-9a-f]{8}$' THEN
         v_failed := 'nodes_left_node_format_chk';
-    ELSIF NEW.node_type NOT IN ('SQL', 'THEN', 'IF', 'JOIN', 'LOOP', 'BREAK', 'RACE', 'SLEEP', 'WAIT_SCHEDULE',
-                                'HTTP', 'HTTP_MULTIPART', 'SIGNAL') THEN
+    ELSIF NOT NEW.node_type = ANY (df._node_types()) THEN
         v_failed := 'nodes_node_type_chk';
     ELSIF NEW.result_name !~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN
         v_failed := 'nodes_result_name_chk';
