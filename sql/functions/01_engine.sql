@@ -46,6 +46,37 @@ $$;
 
 REVOKE ALL ON FUNCTION df_engine.start_orchestration(text, text, text) FROM PUBLIC;
 
+-- A start whose first turn the starting worker writes in the same transaction (Worker.start in
+-- the engine guide): the instance is created running, with no start message for a dispatch loop
+-- to claim and no wake-up for one. The same checks and errors as df_engine.start_orchestration.
+CREATE OR REPLACE FUNCTION df_engine.start_running(
+    p_instance_id text,
+    p_name        text,
+    p_input       text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_instance_id IS NULL OR p_instance_id = '' THEN
+        RAISE EXCEPTION 'orchestration instance id must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF p_name IS NULL OR p_name = '' THEN
+        RAISE EXCEPTION 'orchestration name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO df_engine.instances (id, name, input, status) VALUES (p_instance_id, p_name, p_input, 'Running')
+    ON CONFLICT (id) DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'orchestration instance "%" already exists', p_instance_id
+            USING ERRCODE = '23505';
+    END IF;
+    INSERT INTO df_engine.executions (instance_id, execution_id, input)
+    VALUES (p_instance_id, 1, p_input);
+    RETURN p_instance_id;
+END
+$$;
+
+REVOKE ALL ON FUNCTION df_engine.start_running(text, text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION df_engine.raise_event(p_instance_id text, p_event_name text, p_data text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -100,6 +100,7 @@ public final class BenchmarkReport {
     private final Ceiling ceiling;
     private final Throughput throughput;
     private final Latency latency;
+    private final Latency latencyInJvm;
     private final LongWorkflow longWorkflow;
     private final Throughput df;
     private final Latency dfLatency;
@@ -108,12 +109,13 @@ public final class BenchmarkReport {
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
-    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, LongWorkflow longWorkflow, Throughput df,
-                    Latency dfLatency, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
+    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, Latency latencyInJvm,
+                    LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
                     Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.throughput = throughput;
         this.latency = latency;
+        this.latencyInJvm = latencyInJvm;
         this.longWorkflow = longWorkflow;
         this.df = df;
         this.dfLatency = dfLatency;
@@ -160,6 +162,11 @@ public final class BenchmarkReport {
         return Optional.ofNullable(latency);
     }
 
+    /** The latency scenario's single-step orchestrations started with {@code Worker.startOrchestration}. */
+    public Optional<Latency> latencyInJvm() {
+        return Optional.ofNullable(latencyInJvm);
+    }
+
     public Optional<LongWorkflow> longWorkflow() {
         return Optional.ofNullable(longWorkflow);
     }
@@ -169,6 +176,7 @@ public final class BenchmarkReport {
         List<Verification> all = new ArrayList<>();
         throughput().ifPresent(t -> all.add(t.verification()));
         latency().ifPresent(l -> all.add(l.verification()));
+        latencyInJvm().ifPresent(l -> all.add(l.verification()));
         longWorkflow().ifPresent(l -> all.add(l.verification()));
         df().ifPresent(d -> all.add(d.verification()));
         dfLatency().ifPresent(l -> all.add(l.verification()));
@@ -196,6 +204,7 @@ public final class BenchmarkReport {
                 LatencyStats.millis(t.instanceLatency().p50Nanos()),
                 LatencyStats.millis(t.instanceLatency().p99Nanos()), verdict(t.verification())));
         latency().ifPresent(l -> printLatency(out, "latency 1 step", l));
+        latencyInJvm().ifPresent(l -> printLatency(out, "latency in-JVM", l));
         longWorkflow().ifPresent(l -> out.printf(Locale.ROOT,
                 "long workflow      %d steps  per-step %s  vs %d-step %s  ratio %.2f  (total %.2f s)  rows %s%n",
                 l.steps(), LatencyStats.millis(l.perStepNanos()), l.referenceSteps(),

@@ -128,6 +128,7 @@ public final class EngineBenchmark {
         BenchmarkReport.Ceiling ceiling = null;
         BenchmarkReport.Throughput throughput = null;
         BenchmarkReport.Latency latency = null;
+        BenchmarkReport.Latency latencyInJvm = null;
         BenchmarkReport.LongWorkflow longWorkflow = null;
         BenchmarkReport.Throughput df = null;
         BenchmarkReport.Latency dfLatency = null;
@@ -149,16 +150,19 @@ public final class EngineBenchmark {
                 try (HikariDataSource rowPool = rowPool();
                      Worker worker = Worker.start(workerConfig(), registry(rowPool));
                      Connection client = settings.connect("pg-durable bench client")) {
-                    Runner runner = new Runner(admin, client, new EngineClient(worker.dataSource()), meter, costs);
+                    Runner runner = new Runner(admin, client, new EngineClient(worker.dataSource()), worker, meter, costs);
                     runner.warmUp();
                     if (settings.runs(Scenario.THROUGHPUT)) {
                         clear(admin);
                         throughput = runner.throughput();
                     }
                     if (settings.runs(Scenario.LATENCY)) {
-                        runner.warmUpSingles();
+                        runner.warmUpSingles(false);
                         clear(admin);
-                        latency = runner.latency();
+                        latency = runner.latency(false);
+                        runner.warmUpSingles(true);
+                        clear(admin);
+                        latencyInJvm = runner.latency(true);
                     }
                     if (settings.runs(Scenario.LONG)) {
                         clear(admin);
@@ -182,7 +186,7 @@ public final class EngineBenchmark {
                 scale = new ScaleBenchmark(settings, out).run(admin, meter, costs);
             }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, longWorkflow, df, dfLatency, inDatabase, fairness, scale,
+        return new BenchmarkReport(ceiling, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, inDatabase, fairness, scale,
                 costs);
     }
 
@@ -376,16 +380,18 @@ public final class EngineBenchmark {
         private final Connection admin;
         private final Connection client;
         private final EngineClient engine;
+        private final Worker worker;
         private final PreparedStatement status;
         private final AtomicInteger serial = new AtomicInteger();
         private final CostMeter meter;
         private final Map<String, CostMeter.Cost> costs;
 
-        Runner(Connection admin, Connection client, EngineClient engine, CostMeter meter,
+        Runner(Connection admin, Connection client, EngineClient engine, Worker worker, CostMeter meter,
                Map<String, CostMeter.Cost> costs) throws SQLException {
             this.admin = admin;
             this.client = client;
             this.engine = engine;
+            this.worker = worker;
             this.meter = meter;
             this.costs = costs;
             this.status = client.prepareStatement(STATUS);
@@ -410,13 +416,16 @@ public final class EngineBenchmark {
             out.flush();
         }
 
-        /** Single-step runs until the JIT settles on them, before the latency scenario (see {@link WarmupRounds#singles}). */
-        void warmUpSingles() throws SQLException {
+        /**
+         * Single-step runs until the JIT settles on them, before the latency scenario (see {@link
+         * WarmupRounds#singles}); with {@code inJvm}, started with {@link Worker#startOrchestration}.
+         */
+        void warmUpSingles(boolean inJvm) throws SQLException {
             if (settings.warmupInstances() == 0) {
                 return;
             }
-            WarmupRounds.singles(out, "latency", "single-step runs", settings.warmupRounds(),
-                    WarmupRounds::compilerMillis, () -> runOne(WARMUP, 1));
+            WarmupRounds.singles(out, inJvm ? "latency in-JVM" : "latency", "single-step runs", settings.warmupRounds(),
+                    WarmupRounds::compilerMillis, () -> runOne(WARMUP, 1, inJvm));
         }
 
         BenchmarkReport.Throughput throughput() throws SQLException {
@@ -442,22 +451,30 @@ public final class EngineBenchmark {
             return result;
         }
 
-        BenchmarkReport.Latency latency() throws SQLException {
+        /**
+         * Single-step orchestrations one at a time, each from its start to the worker's end of it:
+         * started by the client (a plain start: the notification wakes a dispatch loop, whose claim
+         * and turn come before the step), or, with {@code inJvm}, by {@link
+         * Worker#startOrchestration} in the worker's JVM, whose first turn commits with the start.
+         */
+        BenchmarkReport.Latency latency(boolean inJvm) throws SQLException {
             int samples = settings.latencySamples();
-            out.printf(Locale.ROOT, "latency: %d single-step orchestrations one at a time, each awaited until the"
-                    + " worker has committed its end ...%n", samples);
+            String scenario = inJvm ? "latency in-JVM" : "latency";
+            out.printf(Locale.ROOT, "%s: %d single-step orchestrations one at a time, started %s, each awaited until"
+                    + " the worker has committed its end ...%n", scenario, samples,
+                    inJvm ? "with Worker.startOrchestration" : "by a client");
             out.flush();
             long[] nanos = new long[samples];
             CostMeter.Mark mark = meter.start(admin);
             for (int i = 0; i < samples; i++) {
-                nanos[i] = runOne(LATENCY, 1);
+                nanos[i] = runOne(LATENCY, 1, inJvm);
             }
-            costs.put("latency", meter.stop(admin, mark, samples));
+            costs.put(inJvm ? "latency-jvm" : "latency", meter.stop(admin, mark, samples));
             LatencyStats stats = LatencyStats.ofNanos(nanos);
-            BenchmarkReport.Verification check = verify("latency", samples, samples, List.of(LATENCY));
-            out.printf(Locale.ROOT, "latency: start->completed %s  mean %s%n",
-                    stats, LatencyStats.millis(stats.meanNanos()));
-            out.printf(Locale.ROOT, "latency: rows %s%n", check.describe());
+            BenchmarkReport.Verification check = verify(scenario, samples, samples, List.of(LATENCY));
+            out.printf(Locale.ROOT, "%s: start->completed %s  mean %s%n",
+                    scenario, stats, LatencyStats.millis(stats.meanNanos()));
+            out.printf(Locale.ROOT, "%s: rows %s%n", scenario, check.describe());
             out.flush();
             return new BenchmarkReport.Latency(stats, check);
         }
@@ -541,10 +558,18 @@ public final class EngineBenchmark {
          * waiting thread saw them.
          */
         private long runOne(String name, int steps) throws SQLException {
+            return runOne(name, steps, false);
+        }
+
+        private long runOne(String name, int steps, boolean inJvm) throws SQLException {
             String id = nextId(name);
             CountDownLatch ended = finishes.single(id);
             long started = System.nanoTime();
-            engine.start(client, name, id, steps);
+            if (inJvm) {
+                worker.startOrchestration(name, id, steps);
+            } else {
+                engine.start(client, name, id, steps);
+            }
             status.setString(1, id);
             return finishes.awaitEnd(id, ended, SINGLE_CHECK_MILLIS, started + settings.timeout().toNanos(), () -> {
                 try (ResultSet rs = status.executeQuery()) {

@@ -54,6 +54,7 @@ public final class Worker implements AutoCloseable {
     private final NotificationListener listener;
     private final CompletionBatcher completions;
     private final LocalActivities localActivities;
+    private final LocalStart localStart = new LocalStart(runtime);
     private final AtomicBoolean leaseCheckQueued = new AtomicBoolean();
     private Thread completionThread;
     private final long startedNanos = System.nanoTime();
@@ -129,6 +130,22 @@ public final class Worker implements AutoCloseable {
     /** The worker's engine connection pool. */
     public DataSource dataSource() {
         return dataSource;
+    }
+
+    /**
+     * Starts an orchestration and, when this worker can, runs its first turn right here: the
+     * instance, that turn and the activities it schedules commit together in one round trip, and
+     * the activities start on this worker at once, with no notification, claim or second commit
+     * in between (the engine guide, "Starting from the worker's JVM"). Otherwise (the
+     * orchestration is not registered here, the short path is off, the worker is stopping, or the
+     * first turn ends the instance, starts children, sets a timer, sends messages or fails) it
+     * is a plain start, as {@link io.pgdurable.engine.store.EngineClient#start(String, String,
+     * Object)} makes, and the dispatch loops take the first turn. Either way the start is
+     * committed, and durable, when this returns; the errors are a plain start's (an empty name or
+     * id, SQLSTATE 22023; an id that exists, 23505). A null id gets a random one. Returns the id.
+     */
+    public String startOrchestration(String name, String instanceId, Object input) throws SQLException {
+        return localStart.start(name, instanceId, input);
     }
 
     public WorkerStats stats() {

@@ -43,6 +43,11 @@ class EngineBenchmarkTest {
             assertThat(t.instanceLatency().count()).isEqualTo(5);
         });
         assertThat(report.latency()).hasValueSatisfying(l -> assertThat(l.stats().count()).isEqualTo(5));
+        // The same single-step runs started with Worker.startOrchestration, checked the same way.
+        assertThat(report.latencyInJvm()).hasValueSatisfying(l -> {
+            assertThat(l.stats().count()).isEqualTo(5);
+            assertThat(l.verification().expectedRows()).isEqualTo(5);
+        });
         assertThat(report.longWorkflow()).hasValueSatisfying(l -> assertThat(l.steps()).isEqualTo(20));
         assertThat(report.df()).hasValueSatisfying(d -> {
             assertThat(d.verification().expectedRows()).isEqualTo(15);
@@ -52,11 +57,11 @@ class EngineBenchmarkTest {
             assertThat(l.stats().count()).isEqualTo(5);
             assertThat(l.verification().expectedRows()).isEqualTo(5);
         });
-        assertThat(report.verifications()).hasSize(5)
+        assertThat(report.verifications()).hasSize(6)
                 .allSatisfy(v -> assertThat(v.ok()).as(v.scenario() + ": " + v.describe()).isTrue());
         assertThat(report.ok()).isTrue();
-        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "long: rows OK", "df: rows OK",
-                "df-latency: rows OK");
+        assertThat(printed.toString()).contains("throughput: rows OK", "latency: rows OK", "latency in-JVM: rows OK",
+                "long: rows OK", "df: rows OK", "df-latency: rows OK");
         // The df scenario says how much of its wall time the start statement took.
         assertThat(printed.toString()).containsPattern(
                 "(?m)^df: of that wall time, the statement starting the 5 workflows and its commit took \\d+\\.\\d\\d s$");
@@ -64,6 +69,8 @@ class EngineBenchmarkTest {
         report.printSummary(new PrintWriter(summary, true));
         assertThat(summary.toString())
                 .containsPattern("(?m)^latency 1 step     p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(5 samples\\)  rows OK$")
+                .containsPattern("(?m)^latency in-JVM     p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(5 samples\\)  rows OK$")
+                .containsPattern("(?m)^cost latency-jvm   statements/step ")
                 .containsPattern("(?m)^df latency 1 step  p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(5 samples\\)  rows OK$");
         // Warm-up rounds repeat until the JIT settles, at most --warmup-rounds of them.
         assertThat(printed.toString()).containsPattern("warm-up: warm-up round 1 took \\d+\\.\\d\\d s, JIT compiler ")
@@ -73,6 +80,9 @@ class EngineBenchmarkTest {
         assertThat(printed.toString())
                 .containsPattern("(?s)latency: warm-up, rounds of 100 single-step runs \\.\\.\\.\\R"
                         + "latency: warm-up round 1 took .*latency: 5 single-step orchestrations")
+                .containsPattern("(?s)latency in-JVM: warm-up, rounds of 100 single-step runs \\.\\.\\.\\R"
+                        + "latency in-JVM: warm-up round 1 took .*latency in-JVM: 5 single-step orchestrations one at a time, started"
+                        + " with Worker.startOrchestration")
                 .containsPattern("(?s)df-latency: warm-up, rounds of 100 single workflows \\.\\.\\.\\R"
                         + "df-latency: warm-up round 1 took .*df-latency: 5 single-step workflows");
     }

@@ -46,6 +46,52 @@ class ExactlyOnceTest {
     @Test
     void crash_before_commit_rolls_back_the_insert_with_the_completion_and_the_retry_inserts_once()
             throws SQLException {
+        crashBeforeCommit("before", false);
+    }
+
+    /** The same for instances started in the worker's JVM, whose first step the start leased. */
+    @Test
+    void started_in_the_worker_a_crash_before_commit_rolls_back_the_insert_and_the_retry_inserts_once()
+            throws SQLException {
+        crashBeforeCommit("jvm-before", true);
+    }
+
+    @Test
+    void crash_after_commit_does_not_run_the_activity_again() throws SQLException {
+        crashAfterCommit("after", false);
+    }
+
+    @Test
+    void started_in_the_worker_a_crash_after_commit_does_not_run_the_activity_again() throws SQLException {
+        crashAfterCommit("jvm-after", true);
+    }
+
+    /**
+     * A worker that dies before the first step its start leased to it has begun: the lease runs
+     * out, another claim takes the step, and it runs once.
+     */
+    @Test
+    void started_in_the_worker_a_crash_before_the_first_step_starts_leaves_it_to_a_claim_and_it_runs_once()
+            throws SQLException {
+        Set<String> crashed = ConcurrentHashMap.newKeySet();
+        FaultInjector crashBeforeFirstStep = (point, instanceId) -> {
+            if (point == FaultPoint.BEFORE_ACTIVITY_START && crashed.add(instanceId)) {
+                throw new SimulatedCrashException(point);
+            }
+        };
+        List<String> ids = run("jvm-start", crashBeforeFirstStep, true);
+
+        assertThat(crashed).hasSize(INSTANCES);
+        for (String id : ids) {
+            assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id = '" + id + "'")).isEqualTo(STEPS);
+        }
+        assertThat(runsOf("jvm-start")).hasSize(INSTANCES * STEPS).allSatisfy(n -> assertThat(n).isEqualTo(1));
+        // The abandoned lease counted as the step's first attempt: the claim that ran it made the second.
+        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE 'jvm-start-%' AND step = 0"
+                + " AND attempt = 2")).isEqualTo(INSTANCES);
+    }
+
+    private void crashBeforeCommit(String prefix, boolean inJvm) throws SQLException {
         Set<String> crashed = ConcurrentHashMap.newKeySet();
         AtomicInteger injected = new AtomicInteger();
         FaultInjector crashFirstTryOfEachInstance = (point, instanceId) -> {
@@ -54,29 +100,27 @@ class ExactlyOnceTest {
                 throw new SimulatedCrashException(point);
             }
         };
-        List<String> ids = run("before", crashFirstTryOfEachInstance);
+        List<String> ids = run(prefix, crashFirstTryOfEachInstance, inJvm);
 
         assertThat(injected.get()).isEqualTo(INSTANCES);
         for (String id : ids) {
             assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id = '" + id + "'")).isEqualTo(STEPS);
         }
         // The row of each crashed try is gone: only the second attempt's insert of step 0 exists.
-        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE 'before-%' AND step = 0 AND attempt = 1"))
-                .isZero();
-        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE 'before-%' AND step = 0 AND attempt = 2"))
-                .isEqualTo(INSTANCES);
+        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE '" + prefix + "-%' AND step = 0"
+                + " AND attempt = 1")).isZero();
+        assertThat(count("SELECT count(*) FROM eo_rows WHERE instance_id LIKE '" + prefix + "-%' AND step = 0"
+                + " AND attempt = 2")).isEqualTo(INSTANCES);
     }
 
-    @Test
-    void crash_after_commit_does_not_run_the_activity_again() throws SQLException {
-        RUNS.clear();
+    private void crashAfterCommit(String prefix, boolean inJvm) throws SQLException {
         Set<String> crashed = ConcurrentHashMap.newKeySet();
         FaultInjector crashAfterFirstCommit = (point, instanceId) -> {
             if (point == FaultPoint.AFTER_ACTIVITY_COMMIT && crashed.add(instanceId)) {
                 throw new SimulatedCrashException(point);
             }
         };
-        List<String> ids = run("after", crashAfterFirstCommit);
+        List<String> ids = run(prefix, crashAfterFirstCommit, inJvm);
 
         assertThat(crashed).hasSize(INSTANCES);
         for (String id : ids) {
@@ -84,11 +128,17 @@ class ExactlyOnceTest {
         }
         // Every activity body ran exactly once. (Its attempt number may still be 2: the worker that
         // "died" had been leased the next step by the short path, and a lease counts as a try.)
-        assertThat(RUNS).hasSize(INSTANCES * STEPS);
-        assertThat(RUNS.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+        assertThat(runsOf(prefix)).hasSize(INSTANCES * STEPS).allSatisfy(n -> assertThat(n).isEqualTo(1));
     }
 
-    private List<String> run(String prefix, FaultInjector faults) {
+    /** How often each activity body of the instances named {@code prefix-*} started. */
+    private static List<Integer> runsOf(String prefix) {
+        return RUNS.entrySet().stream().filter(e -> e.getKey().startsWith(prefix + "-"))
+                .map(e -> e.getValue().get()).toList();
+    }
+
+    /** Runs the instances, started by a client or, with {@code inJvm}, with {@link Worker#startOrchestration}. */
+    private List<String> run(String prefix, FaultInjector faults, boolean inJvm) throws SQLException {
         String url = CLUSTER.jdbcUrl(db, "postgres");
         Properties props = new Properties();
         Registry registry = new Registry()
@@ -123,7 +173,8 @@ class ExactlyOnceTest {
         try (Worker worker = Worker.start(config, registry)) {
             EngineClient client = new EngineClient(worker.dataSource());
             for (int i = 0; i < INSTANCES; i++) {
-                ids.add(client.start("eo.steps", prefix + "-" + i, null));
+                String id = prefix + "-" + i;
+                ids.add(inJvm ? worker.startOrchestration("eo.steps", id, null) : client.start("eo.steps", id, null));
             }
             for (String id : ids) {
                 InstanceInfo info = client.awaitTerminal(id, Duration.ofSeconds(30));

@@ -45,8 +45,21 @@ final class StatementChain {
      * chain ends with {@link #COMMIT}. Its first result is the setting's; {@code head}'s is second.
      */
     static String text(String head, List<Link> links) {
-        StringBuilder sb = new StringBuilder(GENERIC_PLANS).append("\n;\n").append(head);
+        return text(List.of(), head, links);
+    }
+
+    /**
+     * {@link #text(String, List)} with {@code before} ahead of {@code head}, right after the plan
+     * setting and with generic plans like {@code head}: the setting's result comes first, then
+     * one per statement of {@code before}, then {@code head}'s.
+     */
+    static String text(List<Link> before, String head, List<Link> links) {
+        StringBuilder sb = new StringBuilder(GENERIC_PLANS);
+        for (Link link : before) {
+            sb.append("\n;\n").append(link.text());
+        }
         boolean generic = true;
+        sb.append("\n;\n").append(head);
         for (Link link : links) {
             if (link != COMMIT && link.generic() != generic) {
                 generic = link.generic();

@@ -163,7 +163,7 @@ public final class TurnWriter {
     public void flush(Connection c) throws SQLException {
         List<StatementChain.Link> chained = chain(c);
         if (chained != null) {
-            writeTurnsCore(c, chained);
+            writeTurnsCore(c, List.of(), chained);
             return;
         }
         flushInOrder(c);
@@ -184,8 +184,38 @@ public final class TurnWriter {
         }
         List<StatementChain.Link> links = new ArrayList<>(chained);
         links.add(StatementChain.COMMIT);
-        writeTurnsCore(c, links);
+        writeTurnsCore(c, List.of(), links);
         c.commit(); // sends nothing: the server reported the transaction ended
+    }
+
+    /**
+     * Creates instance {@code instanceId} and writes its first turn, the only one added, in one
+     * round trip: {@code df_engine.start_running} creates the instance running (with the checks
+     * and errors of a plain start, and no start message to claim), the turn's writes follow, and
+     * the transaction commits, waiting for its WAL flush whatever the connection's setting: a
+     * start is durable once the call returns. Returns false, sending nothing, when the turn is
+     * not one this round trip takes (it ends the instance, starts children, sets timers or sends
+     * messages); the caller then starts the instance plainly.
+     */
+    public boolean startFlushAndCommit(Connection c, String instanceId, String name, String input)
+            throws SQLException {
+        List<StatementChain.Link> chained = chain(c);
+        if (chained == null) {
+            return false;
+        }
+        List<StatementChain.Link> before = List.of(
+                new StatementChain.Link("SET LOCAL synchronous_commit = on", (ps, first) -> first, true),
+                new StatementChain.Link("SELECT df_engine.start_running(?, ?, ?)", (ps, first) -> {
+                    ps.setString(first, instanceId);
+                    ps.setString(first + 1, name);
+                    ps.setString(first + 2, input);
+                    return first + 3;
+                }, true));
+        List<StatementChain.Link> links = new ArrayList<>(chained);
+        links.add(StatementChain.COMMIT);
+        writeTurnsCore(c, before, links);
+        c.commit(); // sends nothing: the server reported the transaction ended
+        return true;
     }
 
     /**
@@ -202,7 +232,7 @@ public final class TurnWriter {
     }
 
     private void flushInOrder(Connection c) throws SQLException {
-        writeTurnsCore(c, List.of());
+        writeTurnsCore(c, List.of(), List.of());
         createChildren(c);
         finishExecutions(c);
         continueExecutions(c);
@@ -238,7 +268,8 @@ public final class TurnWriter {
      * picks (status, created_at, id), which reads every 'Pending' entry, dead ones included, to
      * find the id; the primary key finds it at once.
      */
-    private void writeTurnsCore(Connection c, List<StatementChain.Link> after) throws SQLException {
+    private void writeTurnsCore(Connection c, List<StatementChain.Link> before, List<StatementChain.Link> after)
+            throws SQLException {
         if (history.isEmpty() && started.isEmpty() && activities.isEmpty()) {
             return;
         }
@@ -275,8 +306,8 @@ public final class TurnWriter {
                 byToken.put((UUID) row[6], row);
             }
         }
-        try (PreparedStatement ps = c.prepareStatement(StatementChain.text(sql, after))) {
-            int p = 1;
+        try (PreparedStatement ps = c.prepareStatement(StatementChain.text(before, sql, after))) {
+            int p = StatementChain.bind(ps, 1, before);
             // Timestamps travel as ISO-8601 text with their offset: an array of java.sql.Timestamp
             // would go as local times, read in the session's time zone.
             p = bindColumns(c, ps, p, history, new String[] {"text", "integer", "integer", "text", "integer", "text",
@@ -288,7 +319,9 @@ public final class TurnWriter {
                     "uuid"}, -1);
             StatementChain.bind(ps, p, after);
             ps.execute();
-            ps.getMoreResults(); // past the plan setting's result
+            for (int i = 0; i <= before.size(); i++) {
+                ps.getMoreResults(); // past the plan setting's result and those of the statements before
+            }
             try (ResultSet rs = ps.getResultSet()) {
                 while (rs.next()) {
                     UUID token = (UUID) rs.getObject(2);

@@ -38,6 +38,8 @@ class TurnStoreTest {
     private static String advanceDb;
     /** A database of its own for the next message due, whose queue no other test writes. */
     private static String dueDb;
+    /** A database of its own for starts with their first turn. */
+    private static String startDb;
 
     @BeforeAll
     static void database() {
@@ -45,6 +47,7 @@ class TurnStoreTest {
         writesDb = CLUSTER.createDatabase("turn_store_writes");
         advanceDb = CLUSTER.createDatabase("turn_store_advance");
         dueDb = CLUSTER.createDatabase("turn_store_due");
+        startDb = CLUSTER.createDatabase("turn_store_start");
     }
 
     @Test
@@ -512,6 +515,97 @@ class TurnStoreTest {
         assertThat(dues).containsOnly(Instant.parse("2030-01-01T00:00:00Z"));
         try (Connection c = CLUSTER.connect(dueDb)) {
             assertThat(count(c, "SELECT count(*) FROM df_engine.instances WHERE name = 'due.commit'")).isEqualTo(7);
+        }
+    }
+
+    /**
+     * A worker that starts an instance itself writes the instance and its first turn together:
+     * one round trip, every time (past pgjdbc's prepareThreshold too), and one commit; the
+     * instance is running, its history is the turn's, its first activity is leased to the
+     * worker, and no start message waits for a dispatch loop.
+     */
+    @Test
+    void a_start_and_its_first_turn_go_in_one_round_trip_and_commit_together() throws SQLException {
+        Instant at = Instant.parse("2026-03-04T05:06:07Z");
+        AtomicInteger flushes = new AtomicInteger();
+        List<Integer> perCall = new ArrayList<>();
+        List<ActivityItem> leased = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(CLUSTER.jdbcUrl(startDb),
+                FlushCountingSocketFactory.counted(TestCluster.SUPERUSER, flushes))) {
+            for (int i = 0; i < 7; i++) {
+                c.setAutoCommit(false);
+                TurnWriter writer = new TurnWriter(leaser(partitionKey -> true));
+                writer.add(new InstanceRow("start-" + i, "w.turn", "Running", 1, 0, null, null, null, "k"),
+                        firstTurn(at, List.of()), at);
+                int before = flushes.get();
+                assertThat(writer.startFlushAndCommit(c, "start-" + i, "w.turn", "1")).isTrue();
+                perCall.add(flushes.get() - before);
+                leased.addAll(writer.leased());
+                c.setAutoCommit(true);
+            }
+        }
+        assertThat(perCall).hasSize(7).containsOnly(1);
+        assertThat(leased).hasSize(7).allSatisfy(item -> {
+            assertThat(item.taskId()).isZero();
+            assertThat(item.attempt()).isEqualTo(1);
+        });
+        try (Connection c = CLUSTER.connect(startDb); Statement s = c.createStatement()) {
+            assertThat(rows(s, "SELECT status || ' ' || execution_id || ' ' || input FROM df_engine.instances"
+                    + " WHERE id = 'start-6'")).containsExactly("Running 1 1");
+            assertThat(rows(s, "SELECT seq || ' ' || event_type FROM df_engine.history WHERE instance_id = 'start-6'"
+                    + " ORDER BY seq")).containsExactly("1 OrchestratorStarted", "2 ExecutionStarted", "3 TaskScheduled");
+            assertThat(rows(s, "SELECT lease_owner || ' ' || attempts || ' ' || partition_key"
+                    + " FROM df_engine.activity_queue WHERE instance_id = 'start-6'")).containsExactly("worker-w 1 k");
+            assertThat(count(c, "SELECT count(*) FROM df_engine.executions WHERE instance_id ~ '^start-[0-9]$'"))
+                    .isEqualTo(7);
+            assertThat(count(c, "SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id ~ '^start-[0-9]$'"))
+                    .isZero();
+        }
+    }
+
+    /**
+     * An id that exists fails the start with a plain start's error, and nothing of the turn is
+     * written; a turn the round trip does not take (here one that ends the instance) sends
+     * nothing at all.
+     */
+    @Test
+    void a_start_of_an_existing_id_fails_as_a_plain_start_does_and_an_ending_first_turn_is_not_taken()
+            throws SQLException {
+        Instant at = Instant.parse("2026-03-04T05:06:07Z");
+        AtomicInteger flushes = new AtomicInteger();
+        try (Connection c = DriverManager.getConnection(CLUSTER.jdbcUrl(startDb),
+                FlushCountingSocketFactory.counted(TestCluster.SUPERUSER, flushes))) {
+            try (Statement s = c.createStatement()) {
+                s.execute("SELECT df_engine.start_orchestration('start-taken', 'w.other', '0')");
+            }
+            c.setAutoCommit(false);
+            TurnWriter writer = new TurnWriter(leaser(partitionKey -> true));
+            writer.add(new InstanceRow("start-taken", "w.turn", "Running", 1, 0, null, null, null, "k"),
+                    firstTurn(at, List.of()), at);
+            assertThatThrownBy(() -> writer.startFlushAndCommit(c, "start-taken", "w.turn", "1"))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageContaining("orchestration instance \"start-taken\" already exists")
+                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("23505"));
+            c.rollback();
+
+            TurnWriter ending = new TurnWriter(leaser(partitionKey -> true));
+            ending.add(new InstanceRow("start-ends", "w.turn", "Running", 1, 0, null, null, null, "k"),
+                    new TurnResult(List.of(HistoryEvent.orchestratorStarted(at),
+                            HistoryEvent.executionStarted("w.turn", "1", at),
+                            new HistoryEvent(EventType.ExecutionCompleted, null, null, "1", at)),
+                            List.of(), List.of(), new TurnResult.Completed("1")), at);
+            int before = flushes.get();
+            assertThat(ending.startFlushAndCommit(c, "start-ends", "w.turn", "1")).isFalse();
+            assertThat(flushes.get()).isEqualTo(before);
+            c.rollback();
+        }
+        try (Connection c = CLUSTER.connect(startDb); Statement s = c.createStatement()) {
+            assertThat(rows(s, "SELECT name || ' ' || status FROM df_engine.instances WHERE id IN ('start-taken',"
+                    + " 'start-ends')")).containsExactly("w.other Pending");
+            assertThat(count(c, "SELECT count(*) FROM df_engine.history WHERE instance_id IN ('start-taken',"
+                    + " 'start-ends')")).isZero();
+            assertThat(count(c, "SELECT count(*) FROM df_engine.activity_queue WHERE instance_id IN ('start-taken',"
+                    + " 'start-ends')")).isZero();
         }
     }
 

@@ -1,0 +1,149 @@
+package io.pgdurable.worker;
+
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.Orchestration;
+import io.pgdurable.engine.replay.Action;
+import io.pgdurable.engine.replay.EventType;
+import io.pgdurable.engine.replay.HistoryEvent;
+import io.pgdurable.engine.replay.ReplaySession;
+import io.pgdurable.engine.replay.TurnResult;
+import io.pgdurable.engine.store.InstanceRow;
+import io.pgdurable.engine.store.TurnWriter;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * A start that runs the new instance's first turn in the starting thread ({@link
+ * Worker#start(String, String, Object)}): the turn is decided before anything is written, from
+ * the input alone (a new instance has no history and no other message), and the instance, its
+ * first turn and the activities it schedules, leased to this worker, are written and committed
+ * in one round trip. The activities then start at once, without the start message, the
+ * notification, a dispatch loop's claim and its separate commit that a plain start goes through.
+ *
+ * <p>Anything the round trip does not take (an orchestration not registered here, a first turn
+ * that ends the instance, starts children, sets a timer or sends messages, one that fails, a
+ * worker stopping or without the short path) falls back to a plain start: the dispatch loops
+ * then run the same first turn, deterministically, as for any start.
+ */
+final class LocalStart {
+    private static final Logger LOG = Logger.getLogger(LocalStart.class.getName());
+
+    private static final String PLAIN_START = """
+            SET LOCAL synchronous_commit = on
+            ;
+            SELECT df_engine.start_orchestration(?, ?, ?)
+            ;
+            COMMIT
+            """;
+
+    private final WorkerRuntime runtime;
+    /** The pool's login role, the partition key a start on it gives its instance (read once). */
+    private volatile String sessionUser;
+
+    LocalStart(WorkerRuntime runtime) {
+        this.runtime = runtime;
+    }
+
+    String start(String name, String instanceId, Object input) throws SQLException {
+        String id = instanceId != null ? instanceId : UUID.randomUUID().toString();
+        String json = JsonCodec.toJson(input);
+        Optional<Orchestration> orchestration = name == null ? Optional.empty()
+                : runtime.registry().findOrchestration(name);
+        LocalActivities local = runtime.localActivities();
+        try (Connection c = runtime.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                if (orchestration.isPresent() && local != null && !runtime.stopping() && !id.isEmpty()
+                        && startRunning(c, orchestration.get(), name, id, json, local)) {
+                    return id;
+                }
+                plainStart(c, name, id, json);
+                return id;
+            } catch (SQLException | RuntimeException e) {
+                OrchestrationDispatcher.rollbackQuietly(c);
+                throw e;
+            }
+        }
+    }
+
+    /** Runs the first turn and writes it with the instance; false (nothing written) to start plainly. */
+    private boolean startRunning(Connection c, Orchestration orchestration, String name, String id, String json,
+                                 LocalActivities local) throws SQLException {
+        Instant now = runtime.config().clock().instant();
+        ReplaySession session = new ReplaySession(id, 1, name, orchestration, ReplaySession.DEFAULT_YIELD_TIMEOUT,
+                runtime.config().limits());
+        TurnResult result;
+        try {
+            result = session.replayAndRun(List.of(), List.of(HistoryEvent.orchestratorStarted(now),
+                    new HistoryEvent(EventType.ExecutionStarted, null, name, json, now)));
+            OrchestrationDispatcher.checkLimits(runtime.config().limits(), id, result);
+        } catch (RuntimeException e) {
+            // The dispatch loop's turn fails the instance the usual way, naming the cause.
+            LOG.log(Level.FINE, "first turn of " + id + " not run at its start", e);
+            session.close();
+            return false;
+        }
+        if (result.isTerminal()) {
+            session.close();
+            return false;
+        }
+        TurnWriter writer = new TurnWriter(local.leaser());
+        writer.add(new InstanceRow(id, name, "Running", 1, 0, null, null, null, sessionUser(c)), result, now);
+        boolean committed = false;
+        try {
+            committed = writer.startFlushAndCommit(c, id, name, json);
+        } finally {
+            if (committed) {
+                session.committed(result);
+                runtime.sessions().put(session);
+            } else {
+                session.close();
+            }
+            local.settle(writer, committed);
+        }
+        if (!committed) {
+            return false;
+        }
+        runtime.countTurns(1);
+        long scheduled = result.actions().stream().filter(Action.ScheduleActivity.class::isInstance).count();
+        if (scheduled > writer.leased().size()) {
+            runtime.activityWakeup().signal();
+        }
+        return true;
+    }
+
+    /** The start a client makes, with a commit that waits for its WAL flush (the pool's does not). */
+    private static void plainStart(Connection c, String name, String id, String json) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(PLAIN_START)) {
+            ps.setString(1, id);
+            ps.setString(2, name);
+            ps.setString(3, json);
+            ps.execute();
+            while (ps.getMoreResults() || ps.getUpdateCount() != -1) {
+                // past the start's result and the commit's
+            }
+        }
+        c.commit(); // sends nothing: the server reported the transaction ended
+    }
+
+    private String sessionUser(Connection c) throws SQLException {
+        String user = sessionUser;
+        if (user == null) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT session_user");
+                 ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                user = rs.getString(1);
+            }
+            sessionUser = user;
+        }
+        return user;
+    }
+}
