@@ -11,6 +11,46 @@ LANGUAGE sql
 AS $$ SELECT pg_notify('df_engine', '') $$;
 REVOKE ALL ON FUNCTION df_engine.wake() FROM PUBLIC;
 
+-- Creates an instance and its first execution, and queues nothing: df_engine.start_orchestration
+-- creates it Pending and queues its start message for a dispatch loop; a worker that starts an
+-- instance in its own JVM (Worker.startOrchestration in the engine guide) creates it Running and
+-- writes its first turn in the same transaction.
+CREATE OR REPLACE FUNCTION df_engine.create_instance(
+    p_instance_id text,
+    p_name        text,
+    p_input       text,
+    p_status      text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_instance_id IS NULL OR p_instance_id = '' THEN
+        RAISE EXCEPTION 'orchestration instance id must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF p_name IS NULL OR p_name = '' THEN
+        RAISE EXCEPTION 'orchestration name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF p_status IS NULL OR p_status NOT IN ('Pending', 'Running') THEN
+        RAISE EXCEPTION 'a new orchestration instance is Pending or Running, not %', coalesce(p_status, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    -- ON CONFLICT, not an exception block: a block that catches an error is a subtransaction, and
+    -- one that writes takes a subtransaction id. A transaction that started more than 64 instances
+    -- (df.start in a loop, or over a query's rows) overflowed its backend's cache of those ids, and
+    -- while it ran every other session's visibility checks went through pg_subtrans.
+    INSERT INTO df_engine.instances (id, name, input, status) VALUES (p_instance_id, p_name, p_input, p_status)
+    ON CONFLICT (id) DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'orchestration instance "%" already exists', p_instance_id
+            USING ERRCODE = '23505';
+    END IF;
+    INSERT INTO df_engine.executions (instance_id, execution_id, input)
+    VALUES (p_instance_id, 1, p_input);
+END
+$$;
+
+REVOKE ALL ON FUNCTION df_engine.create_instance(text, text, text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION df_engine.start_orchestration(
     p_instance_id text,
     p_name        text,
@@ -19,24 +59,7 @@ RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_instance_id IS NULL OR p_instance_id = '' THEN
-        RAISE EXCEPTION 'orchestration instance id must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF p_name IS NULL OR p_name = '' THEN
-        RAISE EXCEPTION 'orchestration name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    -- ON CONFLICT, not an exception block: a block that catches an error is a subtransaction, and
-    -- one that writes takes a subtransaction id. A transaction that started more than 64 instances
-    -- (df.start in a loop, or over a query's rows) overflowed its backend's cache of those ids, and
-    -- while it ran every other session's visibility checks went through pg_subtrans.
-    INSERT INTO df_engine.instances (id, name, input) VALUES (p_instance_id, p_name, p_input)
-    ON CONFLICT (id) DO NOTHING;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'orchestration instance "%" already exists', p_instance_id
-            USING ERRCODE = '23505';
-    END IF;
-    INSERT INTO df_engine.executions (instance_id, execution_id, input)
-    VALUES (p_instance_id, 1, p_input);
+    PERFORM df_engine.create_instance(p_instance_id, p_name, p_input, 'Pending');
     INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload)
     VALUES (p_instance_id, 1, 'ExecutionStarted', p_name, p_input);
     PERFORM df_engine.wake();
@@ -45,37 +68,6 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION df_engine.start_orchestration(text, text, text) FROM PUBLIC;
-
--- A start whose first turn the starting worker writes in the same transaction (Worker.start in
--- the engine guide): the instance is created running, with no start message for a dispatch loop
--- to claim and no wake-up for one. The same checks and errors as df_engine.start_orchestration.
-CREATE OR REPLACE FUNCTION df_engine.start_running(
-    p_instance_id text,
-    p_name        text,
-    p_input       text DEFAULT NULL)
-RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF p_instance_id IS NULL OR p_instance_id = '' THEN
-        RAISE EXCEPTION 'orchestration instance id must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF p_name IS NULL OR p_name = '' THEN
-        RAISE EXCEPTION 'orchestration name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    INSERT INTO df_engine.instances (id, name, input, status) VALUES (p_instance_id, p_name, p_input, 'Running')
-    ON CONFLICT (id) DO NOTHING;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'orchestration instance "%" already exists', p_instance_id
-            USING ERRCODE = '23505';
-    END IF;
-    INSERT INTO df_engine.executions (instance_id, execution_id, input)
-    VALUES (p_instance_id, 1, p_input);
-    RETURN p_instance_id;
-END
-$$;
-
-REVOKE ALL ON FUNCTION df_engine.start_running(text, text, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION df_engine.raise_event(p_instance_id text, p_event_name text, p_data text DEFAULT NULL)
 RETURNS void

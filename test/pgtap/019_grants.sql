@@ -54,7 +54,7 @@ SELECT ok(NOT has_table_privilege('t019_app', 'df_engine.instances', 'SELECT')
           AND NOT has_table_privilege('t019_app', 'df_engine.orchestrator_queue', 'INSERT')
           AND NOT EXISTS (SELECT 1 FROM pg_proc p
                            WHERE p.pronamespace = 'df_engine'::regnamespace
-                             AND p.proname IN ('start_orchestration', 'start_running', 'raise_event', 'cancel', 'delete_instances')
+                             AND p.proname IN ('start_orchestration', 'create_instance', 'raise_event', 'cancel', 'delete_instances')
                              AND has_function_privilege('t019_app', p.oid, 'EXECUTE')),
           'nothing on the engine');
 

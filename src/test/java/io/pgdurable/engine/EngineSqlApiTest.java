@@ -105,6 +105,32 @@ class EngineSqlApiTest {
         assertThat(client.get("api-nameless")).isEmpty();
     }
 
+    /**
+     * create_instance, which start_orchestration calls and a worker's own start calls with
+     * Running, creates no other status, and no role but the owner may call it.
+     */
+    @Test
+    void create_instance_makes_a_pending_or_running_instance_only_and_is_the_owners_alone() throws SQLException {
+        call("SELECT df_engine.create_instance('api-running', 'greet', '1', 'Running')");
+        SQLException done = sqlFailure(() -> call("SELECT df_engine.create_instance('api-done', 'greet', '1', 'Completed')"));
+        SQLException none = sqlFailure(() -> call("SELECT df_engine.create_instance('api-none', 'greet', '1', NULL)"));
+        TestCluster.get().createLoginRole(OUTSIDER);
+        SQLException outsider = sqlFailure(() -> call(OUTSIDER,
+                "SELECT df_engine.create_instance('api-outsider', 'greet', '1', 'Running')"));
+
+        assertThat(client.get("api-running")).hasValueSatisfying(i -> assertThat(i.status()).isEqualTo("Running"));
+        assertThat(done.getSQLState()).isEqualTo("22023");
+        assertThat(done.getMessage()).contains("a new orchestration instance is Pending or Running, not Completed");
+        assertThat(none.getSQLState()).isEqualTo("22023");
+        assertThat(none.getMessage()).contains("Pending or Running, not NULL");
+        assertThat(outsider.getSQLState()).isEqualTo("42501");
+        assertThat(client.get("api-done")).isEmpty();
+        assertThat(client.get("api-none")).isEmpty();
+        assertThat(client.get("api-outsider")).isEmpty();
+        assertThat(call("SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id = 'api-running'"))
+                .containsExactly(0L);
+    }
+
     @Test
     void the_java_client_reports_the_sqlstate_of_a_refused_call() {
         client.start("greet", "api-client-dup", null);

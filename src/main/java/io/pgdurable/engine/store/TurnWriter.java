@@ -190,7 +190,7 @@ public final class TurnWriter {
 
     /**
      * Creates instance {@code instanceId} and writes its first turn, the only one added, in one
-     * round trip: {@code df_engine.start_running} creates the instance running (with the checks
+     * round trip: {@code df_engine.create_instance} creates the instance running (with the checks
      * and errors of a plain start, and no start message to claim), the turn's writes follow, and
      * the transaction commits, waiting for its WAL flush whatever the connection's setting: a
      * start is durable once the call returns. Returns false, sending nothing, when the turn is
@@ -205,7 +205,7 @@ public final class TurnWriter {
         }
         List<StatementChain.Link> before = List.of(
                 new StatementChain.Link("SET LOCAL synchronous_commit = on", (ps, first) -> first, true),
-                new StatementChain.Link("SELECT df_engine.start_running(?, ?, ?)", (ps, first) -> {
+                new StatementChain.Link("SELECT df_engine.create_instance(?, ?, ?, 'Running')", (ps, first) -> {
                     ps.setString(first, instanceId);
                     ps.setString(first + 1, name);
                     ps.setString(first + 2, input);
