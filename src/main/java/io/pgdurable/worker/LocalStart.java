@@ -24,9 +24,8 @@ import java.util.logging.Logger;
  * A start that runs the new instance's first turn in the starting thread ({@link
  * Worker#startOrchestration(String, String, Object)}): the turn is decided before anything is
  * written, from the input alone (a new instance has no history and no other message), and the
- * instance, its
- * first turn and the activities it schedules, leased to this worker, are written and committed
- * in one round trip. The activities then start at once, without the start message, the
+ * instance, its first turn and the activities it schedules, leased to this worker, are written
+ * and committed in one round trip. The activities then start at once, without the start message, the
  * notification, a dispatch loop's claim and its separate commit that a plain start goes through.
  *
  * <p>Anything the round trip does not take (an orchestration not registered here, a first turn
