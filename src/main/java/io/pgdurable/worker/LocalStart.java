@@ -37,7 +37,7 @@ final class LocalStart {
     private static final Logger LOG = Logger.getLogger(LocalStart.class.getName());
 
     private static final String PLAIN_START = """
-            SET LOCAL synchronous_commit = on
+            SET LOCAL synchronous_commit TO DEFAULT
             ;
             SELECT df_engine.start_orchestration(?, ?, ?)
             ;
@@ -120,7 +120,10 @@ final class LocalStart {
         return true;
     }
 
-    /** The start a client makes, with a commit that waits for its WAL flush (the pool's does not). */
+    /**
+     * The start a client makes, committed with the database's own {@code synchronous_commit}, as
+     * a client's is (the pool's connections commit asynchronously).
+     */
     private static void plainStart(Connection c, String name, String id, String json) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(PLAIN_START)) {
             ps.setString(1, id);

@@ -164,6 +164,38 @@ class LocalStartTest {
         }
     }
 
+    /**
+     * The worker's pool commits its bookkeeping asynchronously; a start, local or plain, commits
+     * with the database's own synchronous_commit, as a client's start does. A trigger records the
+     * setting in force in each start's transaction.
+     */
+    @Test
+    void a_start_commits_with_the_databases_synchronous_commit_not_the_pools() throws SQLException {
+        String sdb = CLUSTER.createDatabase("local_start_sync");
+        try (Connection c = CLUSTER.connect(sdb); Statement s = c.createStatement()) {
+            s.execute("ALTER DATABASE " + sdb + " SET synchronous_commit = 'remote_write'");
+            s.execute("CREATE TABLE public.seen (id text, level text)");
+            s.execute("CREATE FUNCTION public.record_level() RETURNS trigger LANGUAGE plpgsql AS $$"
+                    + " BEGIN INSERT INTO public.seen VALUES (NEW.id, current_setting('synchronous_commit'));"
+                    + " RETURN NULL; END $$");
+            s.execute("CREATE TRIGGER record_level AFTER INSERT ON df_engine.instances"
+                    + " FOR EACH ROW EXECUTE FUNCTION public.record_level()");
+        }
+        WorkerConfig config = WorkerConfig.builder(CLUSTER.jdbcUrl(sdb, TestCluster.SUPERUSER))
+                .listen(false)
+                .pollInterval(NO_POLL)
+                .build();
+        try (Worker worker = Worker.start(config, registry());
+             Connection pooled = worker.dataSource().getConnection();
+             Statement s = pooled.createStatement()) {
+            assertThat(text(s, "SHOW synchronous_commit")).isEqualTo("off");
+            worker.startOrchestration("ls.steps", "sync-local", 1);
+            worker.startOrchestration("ls.unknown", "sync-plain", 1);
+            assertThat(text(s, "SELECT string_agg(id || ' ' || level, ',' ORDER BY id) FROM public.seen"))
+                    .isEqualTo("sync-local remote_write,sync-plain remote_write");
+        }
+    }
+
     private static String text(Statement s, String sql) throws SQLException {
         try (ResultSet rs = s.executeQuery(sql)) {
             rs.next();

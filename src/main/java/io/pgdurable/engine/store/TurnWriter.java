@@ -192,8 +192,9 @@ public final class TurnWriter {
      * Creates instance {@code instanceId} and writes its first turn, the only one added, in one
      * round trip: {@code df_engine.create_instance} creates the instance running (with the checks
      * and errors of a plain start, and no start message to claim), the turn's writes follow, and
-     * the transaction commits, waiting for its WAL flush whatever the connection's setting: a
-     * start is durable once the call returns. Returns false, sending nothing, when the turn is
+     * the transaction commits with the database's own {@code synchronous_commit} (the level a
+     * client's start commits with, not the worker pool's asynchronous one), so a start is as
+     * durable once the call returns as a client's. Returns false, sending nothing, when the turn is
      * not one this round trip takes (it ends the instance, starts children, sets timers or sends
      * messages); the caller then starts the instance plainly.
      */
@@ -204,7 +205,7 @@ public final class TurnWriter {
             return false;
         }
         List<StatementChain.Link> before = List.of(
-                new StatementChain.Link("SET LOCAL synchronous_commit = on", (ps, first) -> first, true),
+                new StatementChain.Link("SET LOCAL synchronous_commit TO DEFAULT", (ps, first) -> first, true),
                 new StatementChain.Link("SELECT df_engine.create_instance(?, ?, ?, 'Running')", (ps, first) -> {
                     ps.setString(first, instanceId);
                     ps.setString(first + 1, name);
