@@ -28,7 +28,11 @@ public final class EngineClient {
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     }
 
-    /** Starts an orchestration; a null id gets a random one. Returns the instance id. */
+    /**
+     * Starts an orchestration; a null id gets a random one. Returns the instance id. A dispatch
+     * loop of some worker takes the first turn; code in a worker's own JVM can start with
+     * {@code Worker.startOrchestration} instead, which commits the first turn with the start.
+     */
     public String start(String orchestration, String instanceId, Object input) {
         return run(c -> start(c, orchestration, instanceId, input));
     }
