@@ -2,17 +2,17 @@ package io.pgdurable.worker;
 
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.engine.Orchestration;
-import io.pgdurable.engine.replay.Action;
-import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.replay.HistoryEvent;
 import io.pgdurable.engine.replay.ReplaySession;
 import io.pgdurable.engine.replay.TurnResult;
+import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.engine.store.InstanceRow;
 import io.pgdurable.engine.store.TurnWriter;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -36,20 +36,14 @@ import java.util.logging.Logger;
 final class LocalStart {
     private static final Logger LOG = Logger.getLogger(LocalStart.class.getName());
 
-    private static final String PLAIN_START = """
-            SET LOCAL synchronous_commit TO DEFAULT
-            ;
-            SELECT df_engine.start_orchestration(?, ?, ?)
-            ;
-            COMMIT
-            """;
-
     private final WorkerRuntime runtime;
+    private final EngineClient client;
     /** The pool's login role, the partition key a start on it gives its instance (read once). */
     private volatile String sessionUser;
 
-    LocalStart(WorkerRuntime runtime) {
+    LocalStart(WorkerRuntime runtime, EngineClient client) {
         this.runtime = runtime;
+        this.client = client;
     }
 
     String start(String name, String instanceId, Object input) throws SQLException {
@@ -65,7 +59,7 @@ final class LocalStart {
                         && startRunning(c, orchestration.get(), name, id, json, local)) {
                     return id;
                 }
-                plainStart(c, name, id, json);
+                plainStart(c, name, id, input);
                 return id;
             } catch (SQLException | RuntimeException e) {
                 OrchestrationDispatcher.rollbackQuietly(c);
@@ -83,7 +77,7 @@ final class LocalStart {
         TurnResult result;
         try {
             result = session.replayAndRun(List.of(), List.of(HistoryEvent.orchestratorStarted(now),
-                    new HistoryEvent(EventType.ExecutionStarted, null, name, json, now)));
+                    HistoryEvent.executionStarted(name, json, now)));
             OrchestrationDispatcher.checkLimits(runtime.config().limits(), id, result);
         } catch (RuntimeException e) {
             // The dispatch loop's turn fails the instance the usual way, naming the cause.
@@ -101,40 +95,21 @@ final class LocalStart {
         try {
             committed = writer.startFlushAndCommit(c, id, name, json);
         } finally {
-            if (committed) {
-                session.committed(result);
-                runtime.sessions().put(session);
-            } else {
-                session.close();
-            }
-            local.settle(writer, committed);
+            OrchestrationDispatcher.settle(runtime, writer, List.of(session), List.of(result), committed, 1);
         }
-        if (!committed) {
-            return false;
-        }
-        runtime.countTurns(1);
-        long scheduled = result.actions().stream().filter(Action.ScheduleActivity.class::isInstance).count();
-        if (scheduled > writer.leased().size()) {
-            runtime.activityWakeup().signal();
-        }
-        return true;
+        return committed;
     }
 
     /**
      * The start a client makes, committed with the database's own {@code synchronous_commit}, as
      * a client's is (the pool's connections commit asynchronously).
      */
-    private static void plainStart(Connection c, String name, String id, String json) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(PLAIN_START)) {
-            ps.setString(1, id);
-            ps.setString(2, name);
-            ps.setString(3, json);
-            ps.execute();
-            while (ps.getMoreResults() || ps.getUpdateCount() != -1) {
-                // past the start's result and the commit's
-            }
+    private void plainStart(Connection c, String name, String id, Object input) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("SET LOCAL synchronous_commit TO DEFAULT");
         }
-        c.commit(); // sends nothing: the server reported the transaction ended
+        client.start(c, name, id, input);
+        c.commit();
     }
 
     private String sessionUser(Connection c) throws SQLException {

@@ -188,36 +188,51 @@ final class OrchestrationDispatcher implements Runnable {
             committed = true;
             batchCommitted = true;
         } finally {
-            long scheduled = 0;
-            for (int i = 0; i < sessions.size(); i++) {
-                ReplaySession session = sessions.get(i);
-                if (committed && i < results.size()) {
-                    session.committed(results.get(i));
-                    if (results.get(i).isTerminal()) {
-                        runtime.config().onInstanceFinished().accept(session.instanceId());
-                    }
-                    scheduled += results.get(i).actions().stream().filter(Action.ScheduleActivity.class::isInstance)
-                            .count();
-                    runtime.sessions().put(session);
-                } else {
-                    session.close();
-                }
-            }
-            // After the sessions are back: an activity run at once may complete on the short path.
-            if (local != null) {
-                local.settle(writer, committed);
-            }
-            if (committed) {
-                runtime.countTurns(turns.size());
-                if (scheduled > writer.leased().size()) {
-                    runtime.activityWakeup().signal();
-                }
-                if (writer.queuedMessages()) {
-                    runtime.orchestrationWakeup().signal(); // children or continue-as-new may be ready
-                }
-            }
+            settle(runtime, writer, sessions, results, committed, turns.size());
         }
         return writer.queuedMessages();
+    }
+
+    /**
+     * After the turns {@code writer} wrote committed, or did not ({@code committed} false): each
+     * session whose turn committed takes in its result and goes back to the cache (its instance
+     * reported if the turn ended it), the others are closed; the activities leased to this worker
+     * run and the other reservations come back; and the loops are woken for what the turns left
+     * queued. {@code results} may be shorter than {@code sessions} (a turn failed midway); {@code
+     * turns} is how many turns the batch counts for. Used by the dispatch loops and by a start in
+     * the worker's JVM ({@link LocalStart}).
+     */
+    static void settle(WorkerRuntime runtime, TurnWriter writer, List<ReplaySession> sessions,
+                       List<TurnResult> results, boolean committed, int turns) {
+        long scheduled = 0;
+        for (int i = 0; i < sessions.size(); i++) {
+            ReplaySession session = sessions.get(i);
+            if (committed && i < results.size()) {
+                session.committed(results.get(i));
+                if (results.get(i).isTerminal()) {
+                    runtime.config().onInstanceFinished().accept(session.instanceId());
+                }
+                scheduled += results.get(i).actions().stream().filter(Action.ScheduleActivity.class::isInstance)
+                        .count();
+                runtime.sessions().put(session);
+            } else {
+                session.close();
+            }
+        }
+        // After the sessions are back: an activity run at once may complete on the short path.
+        LocalActivities local = runtime.localActivities();
+        if (local != null) {
+            local.settle(writer, committed);
+        }
+        if (committed) {
+            runtime.countTurns(turns);
+            if (scheduled > writer.leased().size()) {
+                runtime.activityWakeup().signal();
+            }
+            if (writer.queuedMessages()) {
+                runtime.orchestrationWakeup().signal(); // children or continue-as-new may be ready
+            }
+        }
     }
 
     /**

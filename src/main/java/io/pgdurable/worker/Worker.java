@@ -3,6 +3,7 @@ package io.pgdurable.worker;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.pgdurable.engine.Registry;
+import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.engine.store.WorkerRegistry;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -54,7 +55,7 @@ public final class Worker implements AutoCloseable {
     private final NotificationListener listener;
     private final CompletionBatcher completions;
     private final LocalActivities localActivities;
-    private final LocalStart localStart = new LocalStart(runtime);
+    private final LocalStart localStart;
     private final AtomicBoolean leaseCheckQueued = new AtomicBoolean();
     private Thread completionThread;
     private final long startedNanos = System.nanoTime();
@@ -75,6 +76,7 @@ public final class Worker implements AutoCloseable {
         this.activityDispatcher = new ActivityDispatcher(runtime, activityPool, completions);
         this.localActivities = config.shortPath() ? new LocalActivities(activityDispatcher, config) : null;
         this.listener = config.listen() ? new NotificationListener(runtime) : null;
+        this.localStart = new LocalStart(runtime, new EngineClient(dataSource));
     }
 
     /** Starts a worker; it runs until {@link #close()}. */

@@ -176,16 +176,10 @@ public final class TurnWriter {
      * leaves no transaction, as {@link Connection#commit} does.
      */
     public void flushAndCommit(Connection c) throws SQLException {
-        List<StatementChain.Link> chained = chain(c);
-        if (chained == null) {
+        if (!chainAndCommit(c, List.of())) {
             flushInOrder(c);
             c.commit();
-            return;
         }
-        List<StatementChain.Link> links = new ArrayList<>(chained);
-        links.add(StatementChain.COMMIT);
-        writeTurnsCore(c, List.of(), links);
-        c.commit(); // sends nothing: the server reported the transaction ended
     }
 
     /**
@@ -200,18 +194,25 @@ public final class TurnWriter {
      */
     public boolean startFlushAndCommit(Connection c, String instanceId, String name, String input)
             throws SQLException {
-        List<StatementChain.Link> chained = chain(c);
-        if (chained == null) {
-            return false;
-        }
-        List<StatementChain.Link> before = List.of(
+        return chainAndCommit(c, List.of(
                 new StatementChain.Link("SET LOCAL synchronous_commit TO DEFAULT", (ps, first) -> first, true),
                 new StatementChain.Link("SELECT df_engine.create_instance(?, ?, ?, 'Running')", (ps, first) -> {
                     ps.setString(first, instanceId);
                     ps.setString(first + 1, name);
                     ps.setString(first + 2, input);
                     return first + 3;
-                }, true));
+                }, true)));
+    }
+
+    /**
+     * The common batch ({@link #chain}) with {@code before} ahead of it and the {@code COMMIT}
+     * behind it, in one round trip; false, sending nothing, for any other batch.
+     */
+    private boolean chainAndCommit(Connection c, List<StatementChain.Link> before) throws SQLException {
+        List<StatementChain.Link> chained = chain(c);
+        if (chained == null) {
+            return false;
+        }
         List<StatementChain.Link> links = new ArrayList<>(chained);
         links.add(StatementChain.COMMIT);
         writeTurnsCore(c, before, links);
