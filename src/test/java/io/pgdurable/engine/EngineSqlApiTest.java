@@ -1,5 +1,6 @@
 package io.pgdurable.engine;
 
+import static io.pgdurable.testing.Jdbc.sqlFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -16,7 +17,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -31,12 +31,6 @@ class EngineSqlApiTest {
     static void createDatabase() {
         env = new EngineTestSupport("engine_sql_api");
         client = env.client();
-    }
-
-    private static SQLException sqlFailure(ThrowingCallable call) {
-        SQLException e = catchThrowableOfType(SQLException.class, call);
-        assertThat((Throwable) e).as("expected the call to fail with an SQLException").isNotNull();
-        return e;
     }
 
     private static List<Object> call(String sql, Object... params) throws SQLException {

@@ -1,11 +1,11 @@
 package io.pgdurable.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgdurable.engine.Registry;
 import io.pgdurable.engine.store.EngineClient;
 import io.pgdurable.engine.store.InstanceInfo;
+import io.pgdurable.testing.Jdbc;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -85,11 +85,11 @@ class LocalStartTest {
             assertThat(client.awaitTerminal(generated, Duration.ofSeconds(30)).output()).isEqualTo("0");
             assertThat(worker.stats().shortPathTurns()).isEqualTo(5 * 3 + 1);
         }
-        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
-            assertThat(text(s, "SELECT string_agg(event_type, ',' ORDER BY seq) FROM df_engine.history"
+        try (Connection c = CLUSTER.connect(db)) {
+            assertThat(Jdbc.single(c, "SELECT string_agg(event_type, ',' ORDER BY seq) FROM df_engine.history"
                     + " WHERE instance_id = 'ls-run-0' AND seq <= 3"))
                     .isEqualTo("OrchestratorStarted,ExecutionStarted,TaskScheduled");
-            assertThat(text(s, "SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id LIKE 'ls-run-%'"))
+            assertThat(Jdbc.single(c, "SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id LIKE 'ls-run-%'"))
                     .isEqualTo("0");
         }
     }
@@ -135,31 +135,24 @@ class LocalStartTest {
         try (Worker worker = Worker.start(config, registry())) {
             EngineClient client = new EngineClient(worker.dataSource());
             worker.startOrchestration("ls.steps", "ls-dup", 0); // ends at once: a plain start
-            assertThatThrownBy(() -> worker.startOrchestration("ls.steps", "ls-dup", 2))
-                    .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("orchestration instance \"ls-dup\" already exists")
-                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("23505"));
-            assertThatThrownBy(() -> worker.startOrchestration("ls.steps", "", 1))
-                    .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("orchestration instance id must not be empty")
-                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("22023"));
-            assertThatThrownBy(() -> worker.startOrchestration("", "ls-no-name", 1))
-                    .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("orchestration name must not be empty")
-                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("22023"));
-            assertThatThrownBy(() -> worker.startOrchestration(null, "ls-null-name", 1))
-                    .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("orchestration name must not be empty");
+            Jdbc.sqlFailure(() -> worker.startOrchestration("ls.steps", "ls-dup", 2), "23505",
+                    "orchestration instance \"ls-dup\" already exists");
+            Jdbc.sqlFailure(() -> worker.startOrchestration("ls.steps", "", 1), "22023",
+                    "orchestration instance id must not be empty");
+            Jdbc.sqlFailure(() -> worker.startOrchestration("", "ls-no-name", 1), "22023",
+                    "orchestration name must not be empty");
+            Jdbc.sqlFailure(() -> worker.startOrchestration(null, "ls-null-name", 1), "22023",
+                    "orchestration name must not be empty");
             worker.startOrchestration("ls.steps", "ls-after", 2);
             assertThat(client.awaitTerminal("ls-after", Duration.ofSeconds(30)).output()).isEqualTo("2");
         }
-        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
-            assertThat(text(s, "SELECT input FROM df_engine.instances WHERE id = 'ls-dup'")).isEqualTo("0");
-            assertThat(text(s, "SELECT count(*) FROM df_engine.history WHERE instance_id = 'ls-dup'"
+        try (Connection c = CLUSTER.connect(db)) {
+            assertThat(Jdbc.single(c, "SELECT input FROM df_engine.instances WHERE id = 'ls-dup'")).isEqualTo("0");
+            assertThat(Jdbc.single(c, "SELECT count(*) FROM df_engine.history WHERE instance_id = 'ls-dup'"
                     + " AND event_type = 'TaskScheduled'")).isEqualTo("0");
-            assertThat(text(s, "SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = 'ls-dup'"))
+            assertThat(Jdbc.single(c, "SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = 'ls-dup'"))
                     .isEqualTo("0");
-            assertThat(text(s, "SELECT count(*) FROM df_engine.instances WHERE id IN ('', 'ls-no-name', 'ls-null-name')"))
+            assertThat(Jdbc.single(c, "SELECT count(*) FROM df_engine.instances WHERE id IN ('', 'ls-no-name', 'ls-null-name')"))
                     .isEqualTo("0");
         }
     }
@@ -186,20 +179,12 @@ class LocalStartTest {
                 .pollInterval(NO_POLL)
                 .build();
         try (Worker worker = Worker.start(config, registry());
-             Connection pooled = worker.dataSource().getConnection();
-             Statement s = pooled.createStatement()) {
-            assertThat(text(s, "SHOW synchronous_commit")).isEqualTo("off");
+             Connection pooled = worker.dataSource().getConnection()) {
+            assertThat(Jdbc.single(pooled, "SHOW synchronous_commit")).isEqualTo("off");
             worker.startOrchestration("ls.steps", "sync-local", 1);
             worker.startOrchestration("ls.unknown", "sync-plain", 1);
-            assertThat(text(s, "SELECT string_agg(id || ' ' || level, ',' ORDER BY id) FROM public.seen"))
+            assertThat(Jdbc.single(pooled, "SELECT string_agg(id || ' ' || level, ',' ORDER BY id) FROM public.seen"))
                     .isEqualTo("sync-local remote_write,sync-plain remote_write");
-        }
-    }
-
-    private static String text(Statement s, String sql) throws SQLException {
-        try (ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
         }
     }
 }

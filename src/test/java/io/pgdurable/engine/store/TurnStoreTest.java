@@ -9,6 +9,7 @@ import io.pgdurable.engine.replay.EventType;
 import io.pgdurable.engine.replay.HistoryEvent;
 import io.pgdurable.engine.replay.TurnResult;
 import io.pgdurable.testing.FlushCountingSocketFactory;
+import io.pgdurable.testing.Jdbc;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -582,10 +583,8 @@ class TurnStoreTest {
             TurnWriter writer = new TurnWriter(leaser(partitionKey -> true));
             writer.add(new InstanceRow("start-taken", "w.turn", "Running", 1, 0, null, null, null, "k"),
                     firstTurn(at, List.of()), at);
-            assertThatThrownBy(() -> writer.startFlushAndCommit(c, "start-taken", "w.turn", "1"))
-                    .isInstanceOf(SQLException.class)
-                    .hasMessageContaining("orchestration instance \"start-taken\" already exists")
-                    .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("23505"));
+            Jdbc.sqlFailure(() -> writer.startFlushAndCommit(c, "start-taken", "w.turn", "1"), "23505",
+                    "orchestration instance \"start-taken\" already exists");
             c.rollback();
 
             TurnWriter ending = new TurnWriter(leaser(partitionKey -> true));
