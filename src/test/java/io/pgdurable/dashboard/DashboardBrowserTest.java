@@ -253,8 +253,11 @@ class DashboardBrowserTest {
 
         signInAndWait(admin, password);
         browser.get(fx.baseUrl() + "/overview");
-        waiting().until(d -> Long.parseLong(d.findElement(
-                By.cssSelector("#counts .count[data-status='failed'] .count-value")).getText()) >= 1);
+        waiting().until(d -> {
+            // The count shows "—" until the page has loaded the counts: not yet a number.
+            String failed = d.findElement(By.cssSelector("#counts .count[data-status='failed'] .count-value")).getText();
+            return failed.matches("[0-9]+") && Long.parseLong(failed) >= 1;
+        });
         waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#chart-steps canvas")));
         waiting().until(ExpectedConditions.textToBePresentInElementLocated(By.id("recent-failures"), failing));
         assertThat(browser.findElement(By.id("queue-note")).isDisplayed()).isFalse();
