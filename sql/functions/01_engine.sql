@@ -333,13 +333,18 @@ GRANT EXECUTE ON FUNCTION df_engine.complete_activity_or_fail(bigint, uuid, text
 -- short and the next turn's history rows collide with that turn's. A query inside a VOLATILE
 -- PL/pgSQL function takes a snapshot of its own when it runs, after the row lock is granted, and
 -- no other turn can append while the lock is held. (PL/pgSQL, so the planner cannot inline it.)
-
+--
+-- The last event is read by a backward scan of the primary key, whatever the statistics say.
+-- Written as max(seq), the planner took an aggregate over every event of the execution whenever
+-- it expected few rows (a fresh table, or a long instance among short ones in the statistics),
+-- and a turn of a 3,000-event execution read all 3,000 (docs/benchmarks.md, 2026-12-05, fifth).
 CREATE OR REPLACE FUNCTION df_engine.history_length(p_instance_id text, p_execution_id integer) RETURNS integer
     LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    RETURN (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
-             WHERE h.instance_id = p_instance_id AND h.execution_id = p_execution_id);
+    RETURN coalesce((SELECT h.seq FROM df_engine.history h
+                      WHERE h.instance_id = p_instance_id AND h.execution_id = p_execution_id
+                      ORDER BY h.seq DESC LIMIT 1), 0);
 END
 $fn$;
 REVOKE ALL ON FUNCTION df_engine.history_length(text, integer) FROM PUBLIC;

@@ -107,8 +107,10 @@ BEGIN
                 v_inst.bad, v_df, v_item.instance_id USING ERRCODE = '22023';
         END IF;
         IF v_locked AND v_inst.status = 'Running' AND v_inst.execution_id = v_item.execution_id THEN
-            SELECT (SELECT coalesce(max(h.seq), 0) FROM df_engine.history h
-                     WHERE h.instance_id = v_item.instance_id AND h.execution_id = v_item.execution_id) = p_expected
+            -- The last event by a backward scan, as in df_engine.history_length.
+            SELECT coalesce((SELECT h.seq FROM df_engine.history h
+                              WHERE h.instance_id = v_item.instance_id AND h.execution_id = v_item.execution_id
+                              ORDER BY h.seq DESC LIMIT 1), 0) = p_expected
                    AND NOT EXISTS (SELECT 1 FROM df_engine.orchestrator_queue q
                                     WHERE q.instance_id = v_item.instance_id AND q.visible_at <= clock_timestamp())
               INTO advanced;
