@@ -19,6 +19,30 @@ public final class BenchmarkReport {
         }
     }
 
+    /**
+     * The floor scenario: {@code steps} short-path steps' writes committed without the engine in
+     * {@code elapsed}, and what the check after it found for all {@code written} steps (the
+     * unmeasured ones included): the steps' rows, their distinct steps and their history events.
+     */
+    public record Floor(int threads, long steps, Duration elapsed, long written, long rows, long distinctRows,
+                        long events) {
+        public double stepsPerSecond() {
+            return steps / seconds(elapsed);
+        }
+
+        /** Every step committed whole: one row of its own and three history events. */
+        public boolean ok() {
+            return rows == written && distinctRows == written && events == 3 * written;
+        }
+
+        /** {@code OK}, or {@code MISMATCH} and what differs. */
+        public String describe() {
+            return ok() ? "OK (" + written + " steps, each one row and three history events)"
+                    : "MISMATCH: " + rows + " rows (" + distinctRows + " distinct steps) and " + events
+                            + " history events for " + written + " steps, expected one row and three events each";
+        }
+    }
+
     /** {@code instances} orchestrations of {@code steps} activities each, started at once. */
     public record Throughput(int instances, int steps, Duration wall, LatencyStats instanceLatency,
                              Verification verification) {
@@ -98,6 +122,7 @@ public final class BenchmarkReport {
     }
 
     private final Ceiling ceiling;
+    private final Floor floor;
     private final Throughput throughput;
     private final Latency latency;
     private final Latency latencyInJvm;
@@ -109,10 +134,11 @@ public final class BenchmarkReport {
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
-    BenchmarkReport(Ceiling ceiling, Throughput throughput, Latency latency, Latency latencyInJvm,
+    BenchmarkReport(Ceiling ceiling, Floor floor, Throughput throughput, Latency latency, Latency latencyInJvm,
                     LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
                     Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
+        this.floor = floor;
         this.throughput = throughput;
         this.latency = latency;
         this.latencyInJvm = latencyInJvm;
@@ -154,6 +180,11 @@ public final class BenchmarkReport {
         return Optional.ofNullable(ceiling);
     }
 
+    /** A short-path step's writes without the engine; empty unless named. */
+    public Optional<Floor> floor() {
+        return Optional.ofNullable(floor);
+    }
+
     public Optional<Throughput> throughput() {
         return Optional.ofNullable(throughput);
     }
@@ -188,7 +219,15 @@ public final class BenchmarkReport {
 
     /** True when every check passed. */
     public boolean ok() {
-        return verifications().stream().allMatch(Verification::ok);
+        return problems().isEmpty();
+    }
+
+    /** Each check that failed, as {@code <scenario>: <what differs>}. */
+    public List<String> problems() {
+        List<String> problems = new ArrayList<>();
+        floor().filter(f -> !f.ok()).ifPresent(f -> problems.add("floor: " + f.describe()));
+        verifications().stream().filter(v -> !v.ok()).forEach(v -> problems.add(v.scenario() + ": " + v.describe()));
+        return problems;
     }
 
     /** The summary block: one line per scenario that ran. */
@@ -198,6 +237,9 @@ public final class BenchmarkReport {
         ceiling().ifPresent(c -> out.printf(Locale.ROOT,
                 "ceiling            insert commits/s   %-8.0f (%d threads, %.1f s)%n",
                 c.insertsPerSecond(), c.threads(), seconds(c.elapsed())));
+        floor().ifPresent(f -> out.printf(Locale.ROOT,
+                "floor              step writes/s      %-8.0f (%d threads, %.1f s)  rows %s%n",
+                f.stepsPerSecond(), f.threads(), seconds(f.elapsed()), f.ok() ? "OK" : "MISMATCH"));
         throughput().ifPresent(t -> out.printf(Locale.ROOT,
                 "throughput         steps/s            %-8.0f (%d x %d, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
                 t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),

@@ -42,7 +42,9 @@ import javax.sql.DataSource;
  * {@link ActivityContext#completeAndCommit}, so the row and the step's completion commit
  * together; each engine scenario then checks that the table holds exactly one row per step.
  * The {@linkplain Scenario#CEILING ceiling} scenario measures the same single-row commit without
- * the engine, which bounds what any engine on this database can reach.
+ * the engine, which bounds what any engine on this database can reach; the {@linkplain
+ * Scenario#FLOOR floor} scenario commits the writes of a short-path step without the engine, which
+ * bounds what this engine's data model can reach.
  *
  * <p>Each scenario begins by emptying {@code bench_rows} and deleting every engine instance whose
  * orchestration name starts with {@value #NAME_PREFIX}; the last scenario's data stays for
@@ -66,7 +68,8 @@ public final class EngineBenchmark {
 
     private static final int REFERENCE_RUNS = 3;
     private static final int WARMUP_SINGLE_RUNS = 20;
-    private static final int CEILING_WARMUP_INSERTS = 20;
+    /** Unmeasured steps each client of the ceiling and floor scenarios takes first. */
+    private static final int WARMUP_INSERTS = 20;
     /** How often a wait reads the instances' status, besides being told of each end by the worker. */
     private static final long GROUP_CHECK_MILLIS = 100;
     private static final long SINGLE_CHECK_MILLIS = 20;
@@ -82,6 +85,30 @@ public final class EngineBenchmark {
             )""";
     private static final String INSERT_ROW = "INSERT INTO public.bench_rows (instance_id, step, payload) VALUES (?, ?, ?)";
     private static final String CLEAR_ROWS = "TRUNCATE public.bench_rows";
+    /**
+     * One step of the floor scenario, sent as one round trip and committed as one transaction
+     * (the statements before one Sync): the step's row, three history events, the next step's
+     * item leased an hour ahead, and the completed step's item deleted.
+     */
+    private static final String FLOOR_STEP = """
+            INSERT INTO public.bench_rows (instance_id, step, payload) VALUES (?, ?, ?);
+            INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)
+            VALUES (?, 1, ?, 'OrchestratorStarted', now()), (?, 1, ?, 'TaskCompleted', now()),
+                   (?, 1, ?, 'TaskScheduled', now());
+            INSERT INTO df_engine.activity_queue
+                (instance_id, execution_id, task_id, name, input, lease_owner, lease_token, visible_at, attempts)
+            VALUES (?, 1, ?, 'bench.floor', ?, 'bench-floor', gen_random_uuid(), now() + interval '1 hour', 1);
+            DELETE FROM df_engine.activity_queue WHERE instance_id = ? AND execution_id = 1 AND task_id = ?""";
+    private static final String COUNT_FLOOR = CostMeter.OWN_MARK + """
+            WITH ids AS MATERIALIZED (SELECT ?::text[] AS ids)
+            SELECT (SELECT count(*) FROM public.bench_rows, ids WHERE instance_id = ANY (ids)),
+                   (SELECT count(DISTINCT (instance_id, step)) FROM public.bench_rows, ids WHERE instance_id = ANY (ids)),
+                   (SELECT count(*) FROM df_engine.history, ids WHERE instance_id = ANY (ids))""";
+    private static final String CLEAR_FLOOR = """
+            WITH ids AS MATERIALIZED (SELECT ?::text[] AS ids),
+                 rows AS (DELETE FROM public.bench_rows USING ids WHERE instance_id = ANY (ids)),
+                 history AS (DELETE FROM df_engine.history USING ids WHERE instance_id = ANY (ids))
+            DELETE FROM df_engine.activity_queue USING ids WHERE instance_id = ANY (ids)""";
     private static final String CLEAR_INSTANCES = """
             WITH doomed AS (SELECT id FROM df_engine.instances WHERE name LIKE 'bench.%'),
                  history AS (DELETE FROM df_engine.history WHERE instance_id IN (SELECT id FROM doomed)),
@@ -126,6 +153,7 @@ public final class EngineBenchmark {
      */
     public BenchmarkReport run() throws SQLException {
         BenchmarkReport.Ceiling ceiling = null;
+        BenchmarkReport.Floor floor = null;
         BenchmarkReport.Throughput throughput = null;
         BenchmarkReport.Latency latency = null;
         BenchmarkReport.Latency latencyInJvm = null;
@@ -144,6 +172,9 @@ public final class EngineBenchmark {
             if (settings.runs(Scenario.CEILING)) {
                 clear(admin);
                 ceiling = runCeiling();
+            }
+            if (settings.runs(Scenario.FLOOR)) {
+                floor = runFloor(admin);
             }
             if (settings.runs(Scenario.THROUGHPUT) || settings.runs(Scenario.LATENCY) || settings.runs(Scenario.LONG)) {
                 warnAboutOtherWorkers(admin);
@@ -186,7 +217,7 @@ public final class EngineBenchmark {
                 scale = new ScaleBenchmark(settings, out).run(admin, meter, costs);
             }
         }
-        return new BenchmarkReport(ceiling, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, inDatabase, fairness, scale,
+        return new BenchmarkReport(ceiling, floor, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, inDatabase, fairness, scale,
                 costs);
     }
 
@@ -254,68 +285,193 @@ public final class EngineBenchmark {
         out.printf(Locale.ROOT, "ceiling: %d clients doing autocommit single-row INSERTs for %.1f s ...%n",
                 threads, BenchmarkReport.seconds(settings.ceilingDuration()));
         out.flush();
-        ExecutorService pool = Executors.newFixedThreadPool(threads, named("pg_durable-bench-ceiling"));
+        Timed timed = runClients("ceiling", threads, i -> prepared("pg-durable bench ceiling", INSERT_ROW, (ps, step) -> {
+            ps.setString(1, "ceiling-" + runTag + "-" + i);
+            ps.setInt(2, step);
+            ps.setString(3, PAYLOAD);
+        }));
+        BenchmarkReport.Ceiling result = new BenchmarkReport.Ceiling(threads, timed.count(), timed.elapsed());
+        out.printf(Locale.ROOT, "ceiling: %d inserts in %.2f s = %.0f commits/s%n",
+                timed.count(), BenchmarkReport.seconds(timed.elapsed()), result.insertsPerSecond());
+        out.flush();
+        return result;
+    }
+
+    /**
+     * The floor: what a step on the short path writes, without the engine. Each transaction
+     * inserts the step's own row, appends three history events (the turn's start, the step's
+     * completion, the next step scheduled), inserts the next step's queue item leased (an hour
+     * ahead, so no worker claims it) and deletes the completed one, in one round trip and one
+     * commit, by as many clients as the ceiling. No worker, no lock, no check, no JSON: what the
+     * present data model costs on this database, which no worker built on it can beat. Its rows
+     * are deleted afterwards.
+     */
+    private BenchmarkReport.Floor runFloor(Connection admin) throws SQLException {
+        int threads = settings.activityThreads();
+        out.printf(Locale.ROOT, "floor: %d clients each committing a short-path step's writes without the engine"
+                + " (its row, three history events, the next queue item in and the last one out) for %.1f s ...%n",
+                threads, BenchmarkReport.seconds(settings.ceilingDuration()));
+        out.flush();
+        String[] ids = new String[threads];
+        for (int i = 0; i < threads; i++) {
+            ids[i] = "floor-" + runTag + "-" + i;
+        }
+        Timed timed;
+        try {
+            timed = runClients("floor", threads, i -> prepared("pg-durable bench floor", FLOOR_STEP,
+                    (ps, step) -> bindFloorStep(ps, ids[i], step)));
+            BenchmarkReport.Floor result = checkFloor(admin, ids, threads, timed);
+            out.printf(Locale.ROOT, "floor: %d steps in %.2f s = %.0f steps/s%n",
+                    timed.count(), BenchmarkReport.seconds(timed.elapsed()), result.stepsPerSecond());
+            out.printf(Locale.ROOT, "floor: rows %s%n", result.describe());
+            out.flush();
+            return result;
+        } finally {
+            try (PreparedStatement ps = admin.prepareStatement(CLEAR_FLOOR)) {
+                ps.setArray(1, admin.createArrayOf("text", ids));
+                ps.execute();
+            }
+        }
+    }
+
+    /** Binds step {@code step}'s parameters. */
+    private interface StepBinder {
+        void bind(PreparedStatement ps, int step) throws SQLException;
+    }
+
+    /** A client loop executing {@code sql}, bound by {@code binder}, once per step on a connection of its own. */
+    private ClientLoop prepared(String applicationName, String sql, StepBinder binder) throws SQLException {
+        Connection c = settings.connect(applicationName);
+        try {
+            PreparedStatement ps = c.prepareStatement(sql);
+            return new ClientLoop() {
+                @Override
+                public void step(int step) throws SQLException {
+                    binder.bind(ps, step);
+                    ps.execute();
+                }
+
+                @Override
+                public void close() throws SQLException {
+                    try (c) {
+                        ps.close();
+                    }
+                }
+            };
+        } catch (SQLException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /** Binds one floor step: step {@code step} of instance {@code id} (see {@link #FLOOR_STEP}). */
+    private static void bindFloorStep(PreparedStatement ps, String id, int step) throws SQLException {
+        int p = 1;
+        ps.setString(p++, id);
+        ps.setInt(p++, step);
+        ps.setString(p++, PAYLOAD);
+        for (int e = 0; e < 3; e++) {
+            ps.setString(p++, id);
+            ps.setInt(p++, 3 * step + e + 1);
+        }
+        ps.setString(p++, id);
+        ps.setInt(p++, step + 1);
+        ps.setString(p++, PAYLOAD);
+        ps.setString(p++, id);
+        ps.setInt(p, step);
+    }
+
+    /** The floor's figures, with what its steps left: their rows and history events. */
+    private BenchmarkReport.Floor checkFloor(Connection admin, String[] ids, int threads, Timed timed)
+            throws SQLException {
+        try (PreparedStatement ps = admin.prepareStatement(COUNT_FLOOR)) {
+            ps.setArray(1, admin.createArrayOf("text", ids));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return new BenchmarkReport.Floor(threads, timed.count(), timed.elapsed(),
+                        timed.count() + (long) threads * WARMUP_INSERTS, rs.getLong(1), rs.getLong(2), rs.getLong(3));
+            }
+        }
+    }
+
+    /** What one client of a fixed-duration scenario repeats: step {@code step} of its work. */
+    private interface ClientLoop extends AutoCloseable {
+        void step(int step) throws SQLException;
+
+        @Override
+        default void close() throws SQLException {
+        }
+    }
+
+    /** Opens one client's {@link ClientLoop}; client {@code i} of the scenario. */
+    private interface ClientSetup {
+        ClientLoop open(int i) throws SQLException;
+    }
+
+    private record Timed(long count, Duration elapsed) {
+    }
+
+    /**
+     * Runs {@code threads} clients for {@code --ceiling-seconds}: each opens its loop, runs
+     * {@value #WARMUP_INSERTS} unmeasured steps, and once all are ready, steps until the deadline.
+     * Returns the measured steps of all clients and the time they took.
+     */
+    private Timed runClients(String name, int threads, ClientSetup setup) throws SQLException {
+        ExecutorService pool = Executors.newFixedThreadPool(threads, named("pg_durable-bench-" + name));
         CountDownLatch ready = new CountDownLatch(threads);
         CountDownLatch go = new CountDownLatch(1);
         AtomicLong deadline = new AtomicLong();
         List<Future<Long>> counts = new ArrayList<>();
         try {
             for (int i = 0; i < threads; i++) {
-                String instanceId = "ceiling-" + runTag + "-" + i;
-                counts.add(pool.submit(() -> insertUntilDeadline(instanceId, ready, go, deadline)));
+                int client = i;
+                counts.add(pool.submit(() -> stepUntilDeadline(setup, client, ready, go, deadline)));
             }
             ready.await();
             long started = System.nanoTime();
             deadline.set(started + settings.ceilingDuration().toNanos());
             go.countDown();
-            long inserts = 0;
+            long steps = 0;
             for (Future<Long> f : counts) {
-                inserts += f.get();
+                steps += f.get();
             }
-            Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
-            BenchmarkReport.Ceiling result = new BenchmarkReport.Ceiling(threads, inserts, elapsed);
-            out.printf(Locale.ROOT, "ceiling: %d inserts in %.2f s = %.0f commits/s%n",
-                    inserts, BenchmarkReport.seconds(elapsed), result.insertsPerSecond());
-            out.flush();
-            return result;
+            return new Timed(steps, Duration.ofNanos(System.nanoTime() - started));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new DurableException("interrupted while measuring the ceiling", e);
+            throw new DurableException("interrupted while measuring the " + name, e);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof SQLException sql) {
                 throw sql;
             }
-            throw new DurableException("a ceiling client failed: " + e.getCause(), e.getCause());
+            throw new DurableException("a " + name + " client failed: " + e.getCause(), e.getCause());
         } finally {
             go.countDown();
             pool.shutdownNow();
         }
     }
 
-    private long insertUntilDeadline(String instanceId, CountDownLatch ready, CountDownLatch go, AtomicLong deadline)
-            throws SQLException, InterruptedException {
-        try (Connection c = settings.connect("pg-durable bench ceiling");
-             PreparedStatement ps = c.prepareStatement(INSERT_ROW)) {
-            ps.setString(1, instanceId);
-            ps.setString(3, PAYLOAD);
+    private static long stepUntilDeadline(ClientSetup setup, int client, CountDownLatch ready, CountDownLatch go,
+                                          AtomicLong deadline) throws SQLException, InterruptedException {
+        boolean counted = false;
+        try (ClientLoop loop = setup.open(client)) {
             int step = 0;
-            try {
-                for (; step < CEILING_WARMUP_INSERTS; step++) {
-                    ps.setInt(2, step);
-                    ps.executeUpdate();
-                }
-            } finally {
-                ready.countDown();
+            for (; step < WARMUP_INSERTS; step++) {
+                loop.step(step);
             }
+            ready.countDown();
+            counted = true;
             go.await();
             long end = deadline.get();
             long count = 0;
             while (System.nanoTime() < end) {
-                ps.setInt(2, ++step);
-                ps.executeUpdate();
+                loop.step(step++);
                 count++;
             }
             return count;
+        } finally {
+            if (!counted) {
+                ready.countDown();
+            }
         }
     }
 

@@ -8,6 +8,12 @@ import java.util.Set;
 public enum Scenario {
     /** The database's own single-row INSERT commit rate, without the engine. */
     CEILING,
+    /**
+     * A short-path step's writes (its row, three history events, the next queue item in and the
+     * last one out) committed by the ceiling's clients without the engine: what the data model
+     * itself costs on this database. Not among the defaults.
+     */
+    FLOOR,
     /** Many multi-step orchestrations at once. */
     THROUGHPUT,
     /** Single-step orchestrations, one at a time. */
@@ -58,7 +64,7 @@ public enum Scenario {
         }
         if (chosen.isEmpty()) {
             throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
-                    + "ceiling, throughput, latency, long, df, in-database, fairness, scale");
+                    + "ceiling, floor, throughput, latency, long, df, df-latency, in-database, fairness, scale");
         }
         return chosen;
     }
@@ -70,6 +76,6 @@ public enum Scenario {
             }
         }
         throw new IllegalArgumentException("unknown scenario '" + name
-                + "': expected ceiling, throughput, latency, long, df, in-database, fairness or scale");
+                + "': expected ceiling, floor, throughput, latency, long, df, df-latency, in-database, fairness or scale");
     }
 }

@@ -11,6 +11,8 @@ import java.io.StringWriter;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -100,6 +102,58 @@ class EngineBenchmarkTest {
         assertThat(run.out).containsPattern("cost throughput +statements/step (\\d|and server ms/step skipped)")
                 .containsPattern("worker JVM cpu ms/step \\d+\\.\\d{3}")
                 .containsPattern("database cpu ms/step (\\d+\\.\\d{3}|skipped)");
+    }
+
+    @Test
+    void the_floor_commits_a_short_path_steps_writes_checks_them_and_leaves_nothing_behind() throws SQLException {
+        assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().runs(Scenario.FLOOR))
+                .as("not a default").isFalse();
+        String db = cluster.createDatabase("bench_floor");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .activityThreads(2)
+                .ceilingDuration(Duration.ofMillis(300))
+                .scenarios(EnumSet.of(Scenario.FLOOR))
+                .build();
+        StringWriter printed = new StringWriter();
+
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+
+        assertThat(report.ceiling()).isEmpty();
+        assertThat(report.floor()).hasValueSatisfying(f -> {
+            assertThat(f.threads()).isEqualTo(2);
+            assertThat(f.steps()).isPositive();
+            // Every step, the 20 unmeasured ones of each client included, left one row and three events.
+            assertThat(f.written()).isEqualTo(f.steps() + 2 * 20);
+            assertThat(f.rows()).isEqualTo(f.written());
+            assertThat(f.distinctRows()).isEqualTo(f.written());
+            assertThat(f.events()).isEqualTo(3 * f.written());
+            assertThat(f.ok()).isTrue();
+        });
+        assertThat(report.ok()).isTrue();
+        assertThat(report.problems()).isEmpty();
+        // A floor whose steps lost an event is a failed check, named in the report's problems.
+        BenchmarkReport.Floor broken = new BenchmarkReport.Floor(2, 10, Duration.ofSeconds(1), 50, 50, 50, 149);
+        assertThat(broken.ok()).isFalse();
+        assertThat(new BenchmarkReport(null, broken, null, null, null, null, null, null, null, null, List.of(),
+                Map.of()).problems())
+                .containsExactly("floor: MISMATCH: 50 rows (50 distinct steps) and 149 history events for 50 steps,"
+                        + " expected one row and three events each");
+        assertThat(printed.toString()).containsPattern("(?m)^floor: \\d+ steps in \\d+\\.\\d\\d s = \\d+ steps/s$")
+                .containsPattern("(?m)^floor: rows OK \\(\\d+ steps, each one row and three history events\\)$");
+        StringWriter summary = new StringWriter();
+        report.printSummary(new PrintWriter(summary, true));
+        assertThat(summary.toString())
+                .containsPattern("(?m)^floor              step writes/s      \\d+ +\\(2 threads, 0\\.3 s\\)  rows OK$")
+                .doesNotContain("ceiling ");
+        // Its rows are gone: the history, the queue items (one per client was left leased) and the step rows.
+        try (var c = cluster.connect(db); var s = c.createStatement();
+             var rs = s.executeQuery("SELECT (SELECT count(*) FROM df_engine.history)"
+                     + " + (SELECT count(*) FROM df_engine.activity_queue)"
+                     + " + (SELECT count(*) FROM public.bench_rows WHERE instance_id LIKE 'floor-%')")) {
+            rs.next();
+            assertThat(rs.getLong(1)).isZero();
+        }
     }
 
     @Test
