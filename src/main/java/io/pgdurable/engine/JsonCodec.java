@@ -24,6 +24,12 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
  * engine's checks let through can be read back: {@value Limits#READ_MAX_DEPTH} levels of nesting,
  * strings and keys as long as a {@code jsonb} value can be, numbers of up to
  * {@value Limits#READ_MAX_NUMBER_LENGTH} characters, documents of any length.
+ *
+ * <p>Field names are neither interned nor kept in the factory's shared symbol table. A df graph's
+ * input is keyed by random node ids, new with every instance: interning them filled Jackson's
+ * intern cache, which empties itself when full, and grew and rehashed the symbol table, so a
+ * 19-node graph took about 37 µs to read instead of 10; payloads with the same few names every
+ * time read as fast either way (docs/benchmarks.md, 2026-12-05, fifth).
  */
 public final class JsonCodec {
     private static final JsonFactory FACTORY = JsonFactory.builder()
@@ -37,6 +43,8 @@ public final class JsonCodec {
             .streamWriteConstraints(StreamWriteConstraints.builder()
                     .maxNestingDepth(Limits.READ_MAX_DEPTH)
                     .build())
+            .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+            .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
             .build();
     private static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
     private static final ObjectMapper MAPPER = new ObjectMapper(FACTORY)

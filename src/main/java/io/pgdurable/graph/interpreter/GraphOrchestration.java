@@ -138,7 +138,7 @@ public final class GraphOrchestration implements Orchestration {
         Walk(OrchestrationContext ctx, ObjectNode input) {
             this.ctx = ctx;
             this.input = input;
-            this.graph = GraphModel.parse(input);
+            this.graph = GraphModel.parseUnchanging(input); // read for this walk alone, and never changed
             this.isRoot = !"child".equals(input.path("mode").asText());
             input.path("scope").fields().forEachRemaining(e -> scope.put(e.getKey(), e.getValue()));
             this.stamp = ctx.instanceId() + "::" + ctx.executionId();

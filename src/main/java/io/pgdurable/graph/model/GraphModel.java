@@ -96,7 +96,7 @@ public final class GraphModel {
     public static GraphModel parse(String json) {
         Objects.requireNonNull(json, "json");
         try {
-            return parse(JSON.readTree(json));
+            return parseUnchanging(JSON.readTree(json));
         } catch (JsonProcessingException e) {
             throw new GraphException("Invalid graph input: not JSON: " + e.getOriginalMessage(), e);
         }
@@ -104,10 +104,19 @@ public final class GraphModel {
 
     /** Parses the orchestration input; the node is copied, later changes to it do not show. */
     public static GraphModel parse(JsonNode json) {
+        return parseUnchanging(json == null ? null : json.deepCopy());
+    }
+
+    /**
+     * Parses the orchestration input without copying it: for a tree the caller has just read and
+     * never changes while the model lives (a whole graph's input is copied once per instance
+     * otherwise, which was a visible part of a first turn's cost).
+     */
+    public static GraphModel parseUnchanging(JsonNode json) {
         if (json == null || !json.isObject()) {
             throw new GraphException("Invalid graph input: expected a JSON object");
         }
-        return new GraphModel(((ObjectNode) json).deepCopy());
+        return new GraphModel((ObjectNode) json);
     }
 
     /** The df instance id, or null if the input has none. */
