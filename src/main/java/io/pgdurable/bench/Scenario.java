@@ -1,6 +1,8 @@
 package io.pgdurable.bench;
 
+import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -64,7 +66,7 @@ public enum Scenario {
         }
         if (chosen.isEmpty()) {
             throw new IllegalArgumentException("no scenario chosen: expected a comma-separated list of "
-                    + "ceiling, floor, throughput, latency, long, df, df-latency, in-database, fairness, scale");
+                    + String.join(", ", labels()));
         }
         return chosen;
     }
@@ -75,7 +77,13 @@ public enum Scenario {
                 return s;
             }
         }
-        throw new IllegalArgumentException("unknown scenario '" + name
-                + "': expected ceiling, floor, throughput, latency, long, df, df-latency, in-database, fairness or scale");
+        List<String> labels = labels();
+        throw new IllegalArgumentException("unknown scenario '" + name + "': expected "
+                + String.join(", ", labels.subList(0, labels.size() - 1)) + " or " + labels.get(labels.size() - 1));
+    }
+
+    /** Every scenario's name, in order. */
+    private static List<String> labels() {
+        return Arrays.stream(values()).map(Scenario::label).toList();
     }
 }

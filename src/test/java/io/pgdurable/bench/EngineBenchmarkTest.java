@@ -207,7 +207,8 @@ class EngineBenchmarkTest {
                 "--scenarios", "ceiling,fast");
 
         assertThat(run.exitCode).isEqualTo(2);
-        assertThat(run.err).contains("unknown scenario 'fast'");
+        assertThat(run.err).contains("unknown scenario 'fast': expected ceiling, floor, throughput, latency, long, df,"
+                + " df-latency, in-database, fairness or scale");
     }
 
     private static Run run(String... args) {
