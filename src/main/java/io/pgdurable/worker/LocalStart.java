@@ -68,10 +68,17 @@ final class LocalStart {
         }
     }
 
-    /** Runs the first turn and writes it with the instance; false (nothing written) to start plainly. */
-    private boolean startRunning(Connection c, Orchestration orchestration, String name, String id, String json,
-                                 LocalActivities local) throws SQLException {
-        Instant now = runtime.config().clock().instant();
+    /** A new instance's first turn, run from its input alone, and the replay state that ran it. */
+    record FirstTurn(ReplaySession session, TurnResult result) {
+    }
+
+    /**
+     * Runs new instance {@code id}'s first turn from its input alone, at {@code now}; {@code null}
+     * (the session closed) when the turn fails or ends the instance, which the dispatch loops then
+     * run and record the usual way.
+     */
+    static FirstTurn firstTurn(WorkerRuntime runtime, Orchestration orchestration, String name, String id, String json,
+                               Instant now) {
         ReplaySession session = new ReplaySession(id, 1, name, orchestration, ReplaySession.DEFAULT_YIELD_TIMEOUT,
                 runtime.config().limits());
         TurnResult result;
@@ -83,12 +90,25 @@ final class LocalStart {
             // The dispatch loop's turn fails the instance the usual way, naming the cause.
             LOG.log(Level.FINE, "first turn of " + id + " not run at its start", e);
             session.close();
-            return false;
+            return null;
         }
         if (result.isTerminal()) {
             session.close();
+            return null;
+        }
+        return new FirstTurn(session, result);
+    }
+
+    /** Runs the first turn and writes it with the instance; false (nothing written) to start plainly. */
+    private boolean startRunning(Connection c, Orchestration orchestration, String name, String id, String json,
+                                 LocalActivities local) throws SQLException {
+        Instant now = runtime.config().clock().instant();
+        FirstTurn first = firstTurn(runtime, orchestration, name, id, json, now);
+        if (first == null) {
             return false;
         }
+        ReplaySession session = first.session();
+        TurnResult result = first.result();
         TurnWriter writer = new TurnWriter(local.leaser());
         writer.add(new InstanceRow(id, name, "Running", 1, 0, null, null, null, sessionUser(c)), result, now);
         boolean committed = false;

@@ -156,6 +156,7 @@ final class OrchestrationDispatcher implements Runnable {
         TurnWriter writer = new TurnWriter(local == null ? null : local.leaser());
         List<ReplaySession> sessions = new ArrayList<>();
         List<TurnResult> results = new ArrayList<>();
+        List<LocalStart.FirstTurn> children = new ArrayList<>();
         boolean committed = false;
         try {
             for (ClaimedTurn turn : turns) {
@@ -182,15 +183,65 @@ final class OrchestrationDispatcher implements Runnable {
                 checkLimits(runtime.config().limits(), row.id(), result);
                 results.add(result);
                 writer.add(row, result, now);
+                if (local != null && !runtime.stopping()) {
+                    startChildren(writer, result, now, children);
+                }
             }
             runtime.config().faultInjector().at(FaultPoint.BEFORE_TURN_COMMIT, turns.get(0).row().id());
             writer.flushAndCommit(c);
             committed = true;
             batchCommitted = true;
         } finally {
+            settleChildren(writer, children, committed);
             settle(runtime, writer, sessions, results, committed, turns.size());
         }
         return writer.queuedMessages();
+    }
+
+    /**
+     * The children {@code result} creates whose orchestrations this worker runs: each one's first
+     * turn is run now, from its input alone, and written with the parent's turn (the child starts
+     * running, its first activities leased to this worker), so the child needs no start message,
+     * claim and turn of its own. A child whose first turn fails, ends it or does more than
+     * schedule activities is started the usual way, and a dispatch loop runs that turn.
+     */
+    private void startChildren(TurnWriter writer, TurnResult result, Instant now, List<LocalStart.FirstTurn> children) {
+        for (Action action : result.actions()) {
+            if (!(action instanceof Action.CreateSubOrchestration child)) {
+                continue;
+            }
+            Optional<Orchestration> orchestration = runtime.registry().findOrchestration(child.name());
+            LocalStart.FirstTurn first = orchestration.isEmpty() || child.instanceId().isEmpty() ? null
+                    : LocalStart.firstTurn(runtime, orchestration.get(), child.name(), child.instanceId(), child.input(),
+                            now);
+            if (first == null) {
+                continue;
+            }
+            if (first.result().actions().stream().allMatch(Action.ScheduleActivity.class::isInstance)
+                    && writer.addFirstTurnOfChild(child.instanceId(), first.result(), now)) {
+                children.add(first);
+            } else {
+                first.session().close();
+            }
+        }
+    }
+
+    /** The replay state of each child started with its first turn goes to the cache if it was created and committed. */
+    private void settleChildren(TurnWriter writer, List<LocalStart.FirstTurn> children, boolean committed) {
+        int started = 0;
+        for (LocalStart.FirstTurn child : children) {
+            ReplaySession session = child.session();
+            if (committed && writer.startedWithFirstTurn().contains(session.instanceId())) {
+                session.committed(child.result());
+                runtime.sessions().put(session);
+                started++;
+            } else {
+                session.close();
+            }
+        }
+        if (started > 0) {
+            runtime.countTurns(started);
+        }
     }
 
     /**
@@ -204,7 +255,6 @@ final class OrchestrationDispatcher implements Runnable {
      */
     static void settle(WorkerRuntime runtime, TurnWriter writer, List<ReplaySession> sessions,
                        List<TurnResult> results, boolean committed, int turns) {
-        long scheduled = 0;
         for (int i = 0; i < sessions.size(); i++) {
             ReplaySession session = sessions.get(i);
             if (committed && i < results.size()) {
@@ -212,8 +262,6 @@ final class OrchestrationDispatcher implements Runnable {
                 if (results.get(i).isTerminal()) {
                     runtime.config().onInstanceFinished().accept(session.instanceId());
                 }
-                scheduled += results.get(i).actions().stream().filter(Action.ScheduleActivity.class::isInstance)
-                        .count();
                 runtime.sessions().put(session);
             } else {
                 session.close();
@@ -226,7 +274,7 @@ final class OrchestrationDispatcher implements Runnable {
         }
         if (committed) {
             runtime.countTurns(turns);
-            if (scheduled > writer.leased().size()) {
+            if (writer.scheduled() > writer.leased().size()) {
                 runtime.activityWakeup().signal();
             }
             if (writer.queuedMessages()) {

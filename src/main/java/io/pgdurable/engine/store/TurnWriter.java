@@ -64,6 +64,12 @@ public final class TurnWriter {
     private final List<Object[]> finished = new ArrayList<>();
     private final List<Object[]> continued = new ArrayList<>();
     private final List<TurnWrite> writes = new ArrayList<>();
+    /** Children created with their first turn ({@link #addFirstTurnOfChild}), by id: {TurnResult, Instant}. */
+    private final Map<String, Object[]> firstTurns = new HashMap<>();
+    /** The children of {@link #firstTurns} that the flush created, with those turns. */
+    private final List<String> startedWithFirstTurn = new ArrayList<>();
+    /** Writes the first turns of {@link #startedWithFirstTurn}; {@code null} until there are any. */
+    private TurnWriter childTurns;
 
     /** A writer that leaves every activity in the queue for a claim. */
     public TurnWriter() {
@@ -145,6 +151,43 @@ public final class TurnWriter {
         }
     }
 
+    /**
+     * Writes child {@code childId}'s first turn with the turn that creates it (added before this
+     * call): the child is created running, with {@code firstTurn} as its history and its
+     * activities (leased to the caller where the {@link Leaser} takes them), and without the start
+     * message a dispatch loop would otherwise claim to run that same turn. A child whose id
+     * already exists is not created, and its first turn is not written: the parent's task fails,
+     * as for any child. The turn may only schedule activities and write statuses: one that ends
+     * the child, starts children of its own, sets timers or sends messages is refused. Returns
+     * false, taking nothing, when a turn of this batch creates a child of that id a second time:
+     * one of the two is created and the other fails its parent's task, as without first turns.
+     */
+    public boolean addFirstTurnOfChild(String childId, TurnResult firstTurn, Instant now) {
+        long created = children.stream().filter(child -> child[0].equals(childId)).count();
+        if (created == 0) {
+            throw new IllegalArgumentException("child " + childId + " is not created by a turn added to this writer");
+        }
+        if (created > 1 || firstTurns.containsKey(childId)) {
+            return false;
+        }
+        if (firstTurn.isFinished() || !firstTurn.actions().stream().allMatch(Action.ScheduleActivity.class::isInstance)) {
+            throw new IllegalArgumentException("the first turn of child " + childId
+                    + " ends it or does more than schedule activities");
+        }
+        firstTurns.put(childId, new Object[] {firstTurn, now});
+        return true;
+    }
+
+    /** The children created with their first turns by the flush; valid once it commits. */
+    public List<String> startedWithFirstTurn() {
+        return startedWithFirstTurn;
+    }
+
+    /** How many activities the turns schedule, leased or not. */
+    public int scheduled() {
+        return activities.size() + (childTurns == null ? 0 : childTurns.activities.size());
+    }
+
     /** Fails an instance outright, e.g. when no orchestration of its name is registered. */
     public void fail(InstanceRow row, FailureDetails failure, Instant now) {
         HistoryEvent event = new HistoryEvent(EventType.ExecutionFailed, null, null, failure.toJson(), now);
@@ -153,7 +196,7 @@ public final class TurnWriter {
 
     /** Whether the turns queued messages or children (for any instance) or cancelled instances. */
     public boolean queuedMessages() {
-        return !messages.isEmpty() || !children.isEmpty() || !cancels.isEmpty();
+        return !messages.isEmpty() || children.size() > firstTurns.size() || !cancels.isEmpty();
     }
 
     public boolean isEmpty() {
@@ -257,6 +300,10 @@ public final class TurnWriter {
             }
         }
         TurnWrites.apply(c, writes);
+        if (childTurns != null) {
+            // After the parents' own status writes, as when the children's turns came later.
+            TurnWrites.apply(c, childTurns.writes);
+        }
     }
 
     /**
@@ -360,10 +407,14 @@ public final class TurnWriter {
         if (children.isEmpty()) {
             return;
         }
-        // A child id that already exists fails the parent's task rather than the whole turn.
+        List<Object[]> queued = new ArrayList<>();
+        List<Object[]> running = new ArrayList<>();
+        for (Object[] child : children) {
+            (firstTurns.containsKey((String) child[0]) ? running : queued).add(child);
+        }
         // A child shares its parent's fairness key; its start message carries it explicitly,
         // since the message trigger cannot see a row inserted by the same statement.
-        String sql = """
+        createChildren(c, queued, """
                 WITH ins AS (
                     INSERT INTO df_engine.instances
                         (id, name, input, parent_id, parent_execution_id, parent_task_id, partition_key)
@@ -375,17 +426,63 @@ public final class TurnWriter {
                     SELECT id, 1, input FROM ins)
                 INSERT INTO df_engine.orchestrator_queue (instance_id, execution_id, kind, name, payload, partition_key)
                 SELECT id, 1, 'ExecutionStarted', ?, input, partition_key FROM ins
-                """;
+                """, true);
+        // A child whose first turn is written here starts running, with no message to claim.
+        boolean[] created = createChildren(c, running, """
+                WITH ins AS (
+                    INSERT INTO df_engine.instances
+                        (id, name, input, status, parent_id, parent_execution_id, parent_task_id, partition_key)
+                    VALUES (?, ?, ?, 'Running', ?, ?, ?, ?)
+                    ON CONFLICT (id) DO NOTHING
+                    RETURNING id, input)
+                INSERT INTO df_engine.executions (instance_id, execution_id, input)
+                SELECT id, 1, input FROM ins
+                """, false);
+        for (int i = 0; i < running.size(); i++) {
+            if (!created[i]) {
+                continue;
+            }
+            Object[] child = running.get(i);
+            Object[] turn = firstTurns.get((String) child[0]);
+            if (childTurns == null) {
+                childTurns = new TurnWriter(leaser);
+            }
+            int reservedBefore = childTurns.reserved.size();
+            childTurns.add(new InstanceRow((String) child[0], (String) child[1], "Running", 1, 0, (String) child[3],
+                    (Integer) child[4], (Integer) child[5], (String) child[6]), (TurnResult) turn[0], (Instant) turn[1]);
+            reserved.addAll(childTurns.reserved.subList(reservedBefore, childTurns.reserved.size()));
+            startedWithFirstTurn.add((String) child[0]);
+        }
+        if (childTurns != null) {
+            childTurns.writeTurnsCore(c, List.of(), List.of());
+            leased.addAll(childTurns.leased);
+        }
+    }
+
+    /**
+     * Creates {@code batch}'s children with {@code sql}, the name of each a second time for its
+     * start message when {@code named}; returns which were created. A child id that already
+     * exists fails the parent's task rather than the whole turn.
+     */
+    private boolean[] createChildren(Connection c, List<Object[]> batch, String sql, boolean named)
+            throws SQLException {
+        boolean[] created = new boolean[batch.size()];
+        if (batch.isEmpty()) {
+            return created;
+        }
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (Object[] child : children) {
+            for (Object[] child : batch) {
                 bind(ps, child);
-                ps.setString(8, (String) child[1]);
+                if (named) {
+                    ps.setString(8, (String) child[1]);
+                }
                 ps.addBatch();
             }
-            int[] created = ps.executeBatch();
-            for (int i = 0; i < created.length; i++) {
-                Object[] child = children.get(i);
-                if (created[i] == 0) {
+            int[] counts = ps.executeBatch();
+            for (int i = 0; i < counts.length; i++) {
+                Object[] child = batch.get(i);
+                created[i] = counts[i] != 0;
+                if (!created[i]) {
                     FailureDetails dup = new FailureDetails("DuplicateInstance",
                             "sub-orchestration instance '" + child[0] + "' already exists");
                     messages.add(new Object[] {child[3], child[4], EventType.SubOrchestrationFailed.name(),
@@ -393,6 +490,7 @@ public final class TurnWriter {
                 }
             }
         }
+        return created;
     }
 
     private void finishExecutions(Connection c) throws SQLException {
