@@ -82,6 +82,14 @@ class ChildFirstTurnTest {
                 });
     }
 
+    /** Starts ct.parent as {@code id}, its children running orchestration {@code child}, and awaits their sum. */
+    private static void runParent(EngineClient client, String id, String child) {
+        client.start("ct.parent", id, child);
+        InstanceInfo done = client.awaitTerminal(id, Duration.ofSeconds(30));
+        assertThat(done.status()).as("%s: %s", id, done.output()).isEqualTo("Completed");
+        assertThat(done.output()).isEqualTo("6");
+    }
+
     private static Worker worker() {
         return Worker.start(WorkerConfig.builder(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER))
                 .pollInterval(Duration.ofMillis(50))
@@ -91,11 +99,7 @@ class ChildFirstTurnTest {
     @Test
     void children_start_with_their_first_turn_written_by_the_parents_turn_and_no_start_message() throws SQLException {
         try (Worker worker = worker()) {
-            EngineClient client = new EngineClient(worker.dataSource());
-            client.start("ct.parent", "ct-join", "ct.child");
-            InstanceInfo done = client.awaitTerminal("ct-join", Duration.ofSeconds(30));
-            assertThat(done.status()).isEqualTo("Completed");
-            assertThat(done.output()).isEqualTo("6");
+            runParent(new EngineClient(worker.dataSource()), "ct-join", "ct.child");
         }
         try (Connection c = CLUSTER.connect(db)) {
             // The parent's start went through the queue (a client started it); its children did not.
@@ -140,10 +144,7 @@ class ChildFirstTurnTest {
             EngineClient client = new EngineClient(worker.dataSource());
             // One at a time, so each parent's first turn is the first (the crash point's) of its batch.
             for (int i = 0; i < 3; i++) {
-                client.start("ct.parent", "ct-crash-" + i, "ct.child");
-                InstanceInfo done = client.awaitTerminal("ct-crash-" + i, Duration.ofSeconds(30));
-                assertThat(done.status()).as("ct-crash-%d: %s", i, done.output()).isEqualTo("Completed");
-                assertThat(done.output()).isEqualTo("6");
+                runParent(client, "ct-crash-" + i, "ct.child");
             }
         }
         // Each parent's turn crashed once before its commit, each child's first step once before it started.
@@ -163,11 +164,7 @@ class ChildFirstTurnTest {
     @Test
     void a_child_whose_first_turn_does_more_than_schedule_activities_starts_the_usual_way() throws SQLException {
         try (Worker worker = worker()) {
-            EngineClient client = new EngineClient(worker.dataSource());
-            client.start("ct.parent", "ct-timers", "ct.child.after.timer");
-            InstanceInfo done = client.awaitTerminal("ct-timers", Duration.ofSeconds(30));
-            assertThat(done.status()).isEqualTo("Completed");
-            assertThat(done.output()).isEqualTo("6");
+            runParent(new EngineClient(worker.dataSource()), "ct-timers", "ct.child.after.timer");
         }
         try (Connection c = CLUSTER.connect(db)) {
             assertThat(Jdbc.single(c, "SELECT string_agg(instance_id, ',' ORDER BY instance_id) FROM public.queued"
