@@ -129,13 +129,14 @@ public final class BenchmarkReport {
     private final LongWorkflow longWorkflow;
     private final Throughput df;
     private final Latency dfLatency;
+    private final Latency dfJoin;
     private final Throughput inDatabase;
     private final Fairness fairness;
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
     BenchmarkReport(Ceiling ceiling, Floor floor, Throughput throughput, Latency latency, Latency latencyInJvm,
-                    LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
+                    LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Latency dfJoin, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
                     Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.floor = floor;
@@ -145,6 +146,7 @@ public final class BenchmarkReport {
         this.longWorkflow = longWorkflow;
         this.df = df;
         this.dfLatency = dfLatency;
+        this.dfJoin = dfJoin;
         this.inDatabase = inDatabase;
         this.fairness = fairness;
         this.scale = List.copyOf(scale);
@@ -169,6 +171,11 @@ public final class BenchmarkReport {
     /** Single-step df workflows, one at a time, from the df.start call to their end. */
     public Optional<Latency> dfLatency() {
         return Optional.ofNullable(dfLatency);
+    }
+
+    /** Workflows of a JOIN of two one-step branches and a step, one at a time; empty unless named. */
+    public Optional<Latency> dfJoin() {
+        return Optional.ofNullable(dfJoin);
     }
 
     /** The df workload run by df.run_worker inside a backend (PL/Java). */
@@ -211,6 +218,7 @@ public final class BenchmarkReport {
         longWorkflow().ifPresent(l -> all.add(l.verification()));
         df().ifPresent(d -> all.add(d.verification()));
         dfLatency().ifPresent(l -> all.add(l.verification()));
+        dfJoin().ifPresent(l -> all.add(l.verification()));
         inDatabase().ifPresent(d -> all.add(d.verification()));
         fairness().ifPresent(f -> all.add(f.verification()));
         scale.forEach(l -> all.add(l.df().verification()));
@@ -254,6 +262,7 @@ public final class BenchmarkReport {
                 verdict(l.verification())));
         df().ifPresent(t -> printWorkflows(out, "df workflows", t));
         dfLatency().ifPresent(l -> printLatency(out, "df latency 1 step", l));
+        dfJoin().ifPresent(l -> printLatency(out, "df latency join", l));
         inDatabase().ifPresent(t -> printWorkflows(out, "df in-database", t));
         fairness().ifPresent(f -> out.printf(Locale.ROOT,
                 "fairness           flood steps before other role's step %d  (%d x 1 step of %d ms, %d threads,"

@@ -31,7 +31,8 @@ import java.util.function.LongPredicate;
  * with the graph runtime ({@code df}), or {@code df.run_worker} inside a backend of the database
  * ({@code in-database}, which needs the PL/Java jar), so the two can be compared on one cluster.
  * The {@code df-latency} scenario runs single-step workflows one at a time on the in-process
- * worker and times each from the {@code df.start} call to the worker's end of it.
+ * worker and times each from the {@code df.start} call to the worker's end of it; {@code df-join}
+ * does the same with a JOIN of two one-step branches followed by a step.
  */
 final class DfBenchmark {
     /** The login role the workflows run as; created if missing. */
@@ -50,7 +51,8 @@ final class DfBenchmark {
     private final Finishes finishes = new Finishes();
 
     DfBenchmark(BenchmarkSettings settings, PrintWriter out, Scenario scenario) {
-        if (scenario != Scenario.DF && scenario != Scenario.DF_LATENCY && scenario != Scenario.IN_DATABASE) {
+        if (scenario != Scenario.DF && scenario != Scenario.DF_LATENCY && scenario != Scenario.DF_JOIN
+                && scenario != Scenario.IN_DATABASE) {
             throw new IllegalArgumentException("not a df scenario: " + scenario.label());
         }
         this.settings = settings;
@@ -118,8 +120,9 @@ final class DfBenchmark {
                             () -> runOne(app, start, status, warm, host));
                     execute(admin, "TRUNCATE public.bench_df_rows");
                 }
-                out.printf(Locale.ROOT, "%s: %d single-step workflows one at a time, each from the df.start call until"
-                        + " the worker has committed its end ...%n", name, samples);
+                out.printf(Locale.ROOT, "%s: %d %s one at a time, each from the df.start call until"
+                        + " the worker has committed its end ...%n", name, samples, scenario == Scenario.DF_JOIN
+                        ? "workflows of a JOIN of two one-step branches and a step" : "single-step workflows");
                 out.flush();
                 long[] nanos = new long[samples];
                 CostMeter.Mark mark = meter.start(admin);
@@ -128,7 +131,7 @@ final class DfBenchmark {
                 }
                 costs.put(name, meter.stop(admin, mark, samples));
                 LatencyStats stats = LatencyStats.ofNanos(nanos);
-                BenchmarkReport.Verification check = verify(admin, label, samples, samples);
+                BenchmarkReport.Verification check = verify(admin, label, (long) samples * stepsOfOne(), samples);
                 out.printf(Locale.ROOT, "%s: df.start->completed %s  mean %s%n", name, stats,
                         LatencyStats.millis(stats.meanNanos()));
                 out.printf(Locale.ROOT, "%s: rows %s%n", name, check.describe());
@@ -138,8 +141,17 @@ final class DfBenchmark {
         }
     }
 
-    private static String singleStart() {
+    /** The start of one workflow of the latency scenarios: one step, or a JOIN of two and a step after it. */
+    private String singleStart() {
+        if (scenario == Scenario.DF_JOIN) {
+            return "SELECT df.start(df.join(" + step(1) + ", " + step(2) + ") ~> " + step(3) + ", ?)";
+        }
         return "SELECT df.start(" + workflow(1) + ", ?)";
+    }
+
+    /** The steps (rows) of one workflow of {@link #singleStart}. */
+    private int stepsOfOne() {
+        return scenario == Scenario.DF_JOIN ? 3 : 1;
     }
 
     /**
@@ -376,9 +388,14 @@ final class DfBenchmark {
     static String workflow(int steps) {
         List<String> parts = new ArrayList<>();
         for (int i = 1; i <= steps; i++) {
-            parts.add("'INSERT INTO bench_df_rows (instance_id, step) VALUES (''{sys_instance_id}'', " + i + ")'");
+            parts.add(step(i));
         }
         return String.join(" ~> ", parts);
+    }
+
+    /** Step {@code i} of a workflow: the row of its instance and step number. */
+    private static String step(int i) {
+        return "'INSERT INTO bench_df_rows (instance_id, step) VALUES (''{sys_instance_id}'', " + i + ")'";
     }
 
     /**

@@ -160,6 +160,7 @@ public final class EngineBenchmark {
         BenchmarkReport.LongWorkflow longWorkflow = null;
         BenchmarkReport.Throughput df = null;
         BenchmarkReport.Latency dfLatency = null;
+        BenchmarkReport.Latency dfJoin = null;
         BenchmarkReport.Throughput inDatabase = null;
         BenchmarkReport.Fairness fairness = null;
         Map<String, CostMeter.Cost> costs = new LinkedHashMap<>();
@@ -207,6 +208,9 @@ public final class EngineBenchmark {
             if (settings.runs(Scenario.DF_LATENCY)) {
                 dfLatency = new DfBenchmark(settings, out, Scenario.DF_LATENCY).latency(admin, meter, costs);
             }
+            if (settings.runs(Scenario.DF_JOIN)) {
+                dfJoin = new DfBenchmark(settings, out, Scenario.DF_JOIN).latency(admin, meter, costs);
+            }
             if (settings.runs(Scenario.IN_DATABASE)) {
                 inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin, meter, costs);
             }
@@ -217,7 +221,8 @@ public final class EngineBenchmark {
                 scale = new ScaleBenchmark(settings, out).run(admin, meter, costs);
             }
         }
-        return new BenchmarkReport(ceiling, floor, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, inDatabase, fairness, scale,
+        return new BenchmarkReport(ceiling, floor, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, dfJoin,
+                inDatabase, fairness, scale,
                 costs);
     }
 

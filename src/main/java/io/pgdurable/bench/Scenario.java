@@ -27,6 +27,11 @@ public enum Scenario {
     /** Single-step df workflows, one at a time: from the df.start call to the worker's end of it. */
     DF_LATENCY,
     /**
+     * As {@link #DF_LATENCY}, with workflows of a JOIN of two one-step branches followed by a
+     * step: what starting and joining branches costs. Not among the defaults.
+     */
+    DF_JOIN,
+    /**
      * The df workload again, run by {@code df.run_worker} inside a backend instead of an in-process
      * worker. Needs the PL/Java jar installed; not among the defaults.
      */

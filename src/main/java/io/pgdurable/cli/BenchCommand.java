@@ -37,6 +37,8 @@ import picocli.CommandLine.Spec;
                 "workflows waiting on a signal; run it on a throwaway database. The floor scenario (not a default)",
                 "commits the writes of a short-path step (its row, three history events, the next queue item in",
                 "and the last one out) with the ceiling's clients and no engine: what the data model itself costs.",
+                "The df-join scenario (not a default) times, like df-latency, workflows of a df.join of two",
+                "one-step branches followed by a step.",
                 "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop",
                 "other workers of the database first. Exits with 1 if a row or instance check fails."
         })

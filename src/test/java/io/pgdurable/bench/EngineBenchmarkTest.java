@@ -135,7 +135,7 @@ class EngineBenchmarkTest {
         // A floor whose steps lost an event is a failed check, named in the report's problems.
         BenchmarkReport.Floor broken = new BenchmarkReport.Floor(2, 10, Duration.ofSeconds(1), 50, 50, 50, 149);
         assertThat(broken.ok()).isFalse();
-        assertThat(new BenchmarkReport(null, broken, null, null, null, null, null, null, null, null, List.of(),
+        assertThat(new BenchmarkReport(null, broken, null, null, null, null, null, null, null, null, null, List.of(),
                 Map.of()).problems())
                 .containsExactly("floor: MISMATCH: 50 rows (50 distinct steps) and 149 history events for 50 steps,"
                         + " expected one row and three events each");
@@ -154,6 +154,42 @@ class EngineBenchmarkTest {
             rs.next();
             assertThat(rs.getLong(1)).isZero();
         }
+    }
+
+    @Test
+    void the_df_join_scenario_times_join_workflows_one_at_a_time_and_checks_their_rows() throws SQLException {
+        assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().runs(Scenario.DF_JOIN))
+                .as("not a default").isFalse();
+        String db = cluster.createDatabase("bench_df_join");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .activityThreads(2)
+                .instances(3)
+                .steps(2)
+                .latencySamples(4)
+                .warmupInstances(2)
+                .warmupRounds(1)
+                .timeout(Duration.ofMinutes(2))
+                .scenarios(EnumSet.of(Scenario.DF_JOIN))
+                .build();
+        StringWriter printed = new StringWriter();
+
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+
+        // Four workflows, each a JOIN of two one-step branches and a step: three rows apiece.
+        assertThat(report.dfJoin()).hasValueSatisfying(l -> {
+            assertThat(l.stats().count()).isEqualTo(4);
+            assertThat(l.verification().expectedRows()).isEqualTo(12);
+            assertThat(l.verification().ok()).as(l.verification().describe()).isTrue();
+        });
+        assertThat(report.dfLatency()).isEmpty();
+        assertThat(printed.toString()).contains("df-join: 4 workflows of a JOIN of two one-step branches and a step one"
+                + " at a time", "df-join: rows OK (12 rows, 4 instances completed)");
+        StringWriter summary = new StringWriter();
+        report.printSummary(new PrintWriter(summary, true));
+        assertThat(summary.toString())
+                .containsPattern("(?m)^df latency join    p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(4 samples\\)  rows OK$")
+                .containsPattern("(?m)^cost df-join       statements/step ");
     }
 
     @Test
@@ -208,7 +244,7 @@ class EngineBenchmarkTest {
 
         assertThat(run.exitCode).isEqualTo(2);
         assertThat(run.err).contains("unknown scenario 'fast': expected ceiling, floor, throughput, latency, long, df,"
-                + " df-latency, in-database, fairness or scale");
+                + " df-latency, df-join, in-database, fairness or scale");
     }
 
     private static Run run(String... args) {
