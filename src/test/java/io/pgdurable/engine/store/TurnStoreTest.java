@@ -317,6 +317,42 @@ class TurnStoreTest {
         }
         return out;
     }
+    /**
+     * A child's first turn rides with its parent's turn only for a child a turn of the batch
+     * creates, once, and only when it does no more than schedule activities; such a child queues
+     * no start message.
+     */
+    @Test
+    void a_childs_first_turn_is_taken_only_for_a_child_created_once_and_only_when_it_schedules_activities_alone() {
+        Instant now = Instant.parse("2026-12-05T10:00:00Z");
+        TurnWriter writer = new TurnWriter();
+        writer.add(new InstanceRow("parent", "orch", "Running", 1, 2, null, null, null, "k"), new TurnResult(List.of(),
+                List.of(new Action.CreateSubOrchestration(0, "orch.child", "parent-c", "1")), List.of(), null), now);
+        TurnResult schedules = new TurnResult(List.of(), List.of(new Action.ScheduleActivity(0, "step", "1")), List.of(),
+                null);
+        TurnResult setsATimer = new TurnResult(List.of(), List.of(new Action.CreateTimer(0, now)), List.of(), null);
+        TurnResult ends = new TurnResult(List.of(), List.of(), List.of(), new TurnResult.Completed("1"));
+
+        assertThatThrownBy(() -> writer.addFirstTurnOfChild("someone-else", schedules, now))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("someone-else is not created");
+        assertThatThrownBy(() -> writer.addFirstTurnOfChild("parent-c", setsATimer, now))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("does more than schedule activities");
+        assertThatThrownBy(() -> writer.addFirstTurnOfChild("parent-c", ends, now))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ends it");
+        assertThat(writer.queuedMessages()).as("the child queues its start message").isTrue();
+        assertThat(writer.addFirstTurnOfChild("parent-c", schedules, now)).isTrue();
+        assertThat(writer.queuedMessages()).as("the child starts with its first turn").isFalse();
+        assertThat(writer.addFirstTurnOfChild("parent-c", schedules, now)).as("a second first turn").isFalse();
+
+        // Another parent in the batch creating the same id: neither gets a first turn any more.
+        TurnWriter twice = new TurnWriter();
+        for (String parent : new String[] {"p1", "p2"}) {
+            twice.add(new InstanceRow(parent, "orch", "Running", 1, 2, null, null, null, "k"), new TurnResult(List.of(),
+                    List.of(new Action.CreateSubOrchestration(0, "orch.child", "same-c", "1")), List.of(), null), now);
+        }
+        assertThat(twice.addFirstTurnOfChild("same-c", schedules, now)).isFalse();
+    }
+
     @Test
     void a_single_claim_sets_a_savepoint_that_keeps_the_lock_and_gives_the_messages_back() throws SQLException {
         try (Connection c = CLUSTER.connect(db); Connection other = CLUSTER.connect(db)) {
