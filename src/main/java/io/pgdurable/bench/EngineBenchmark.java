@@ -497,16 +497,14 @@ public final class EngineBenchmark {
         return steps;
     }
 
-    /** Inserts one row and records the step's completion in the same transaction. */
+    /**
+     * Inserts one row and records the step's completion in the same transaction, both in one
+     * round trip ({@link ActivityContext#writeCompleteAndCommit}).
+     */
     private static Object insertRow(DataSource rows, ActivityContext ctx) throws SQLException {
         int step = ctx.input(Integer.class);
-        try (Connection c = rows.getConnection();
-             PreparedStatement ps = c.prepareStatement(INSERT_ROW)) {
-            ps.setString(1, ctx.instanceId());
-            ps.setInt(2, step);
-            ps.setString(3, PAYLOAD);
-            ps.executeUpdate();
-            ctx.completeAndCommit(c, step);
+        try (Connection c = rows.getConnection()) {
+            ctx.writeCompleteAndCommit(c, INSERT_ROW, List.of(ctx.instanceId(), step, PAYLOAD), step);
         }
         return step;
     }

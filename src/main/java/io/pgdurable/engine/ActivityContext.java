@@ -2,6 +2,7 @@ package io.pgdurable.engine;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 
 /** What an activity knows about itself, and the exactly-once completion hook. */
 public interface ActivityContext {
@@ -42,6 +43,23 @@ public interface ActivityContext {
      * instead of in a round trip of its own. If anything fails, nothing of it commits.
      */
     void completeAndCommit(Connection connection, Object result, String beforeCommit) throws SQLException;
+
+    /**
+     * Runs {@code sql}, one statement of the activity's own with its {@code ?} parameters bound
+     * from {@code parameters} in order, and records this activity's result in the same
+     * transaction of {@code connection}, then commits: the statement, the completion and the
+     * {@code COMMIT} go to the database in one round trip, where running the statement and then
+     * calling {@link #completeAndCommit(Connection, Object)} takes two. For the activity's last
+     * write when it needs no answer from it (an INSERT or UPDATE; rows it returns are discarded).
+     * The connection, the lease and the result follow {@code completeAndCommit}'s rules, and any
+     * work already done in the open transaction commits with it. If the statement fails, nothing
+     * commits and its {@link SQLException} is thrown as it came, as if the activity had run the
+     * statement itself. A {@code null} parameter has no type the driver can declare, so it makes
+     * the driver describe the statement first, in a round trip of its own: bind typed values, or
+     * write {@code NULL} in the text.
+     */
+    void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
+            throws SQLException;
 
     /**
      * The worker's limits on results. {@link #completeAndCommit} checks the result against them

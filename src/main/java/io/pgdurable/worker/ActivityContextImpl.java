@@ -6,8 +6,11 @@ import io.pgdurable.engine.LeaseLostException;
 import io.pgdurable.engine.Limits;
 import io.pgdurable.engine.store.ActivityItem;
 import io.pgdurable.engine.store.ActivityQueue;
+import io.pgdurable.engine.store.ActivityWrite;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
@@ -99,6 +102,17 @@ final class ActivityContextImpl implements ActivityContext {
 
     @Override
     public void completeAndCommit(Connection connection, Object result, String beforeCommit) throws SQLException {
+        complete(connection, result, beforeCommit, null);
+    }
+
+    @Override
+    public void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
+            throws SQLException {
+        complete(connection, result, null, new ActivityWrite(sql, new ArrayList<>(parameters)));
+    }
+
+    private void complete(Connection connection, Object result, String beforeCommit, ActivityWrite write)
+            throws SQLException {
         if (connection.getAutoCommit()) {
             throw new IllegalStateException("completeAndCommit needs a connection with autocommit off,"
                     + " holding the activity's uncommitted work");
@@ -106,10 +120,10 @@ final class ActivityContextImpl implements ActivityContext {
         try {
             String json = limits.checkedJson(result, describeResult());
             faults.at(FaultPoint.BEFORE_ACTIVITY_COMMIT, item.instanceId());
-            next = local.completeAndCommit(connection, item, json, beforeCommit);
+            next = local.completeAndCommit(connection, item, json, beforeCommit, write);
         } catch (SQLException e) {
             OrchestrationDispatcher.rollbackQuietly(connection);
-            if ("55000".equals(e.getSQLState())) {
+            if ("55000".equals(e.getSQLState()) && (write == null || ActivityWrite.raisedByCompletion(e))) {
                 throw new LeaseLostException("activity '" + item.name() + "' (task " + item.taskId() + " of instance "
                         + item.instanceId() + ") no longer holds its lease: it was completed already, taken over"
                         + " after the lease expired, or its instance was cancelled; its work was rolled back");

@@ -8,6 +8,7 @@ import io.pgdurable.engine.replay.ReplaySession;
 import io.pgdurable.engine.replay.TurnResult;
 import io.pgdurable.engine.store.ActivityItem;
 import io.pgdurable.engine.store.ActivityQueue;
+import io.pgdurable.engine.store.ActivityWrite;
 import io.pgdurable.engine.store.TurnAdvance;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -62,14 +63,25 @@ final class LocalDispatch {
      */
     ActivityItem completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit)
             throws SQLException {
+        return completeAndCommit(c, item, result, beforeCommit, null);
+    }
+
+    /**
+     * {@link #completeAndCommit(Connection, ActivityItem, String, String)} with the activity's own
+     * {@code write} (or {@code null}) ahead of the completion, in the same round trip. A failure of
+     * that statement is the activity's own: it is thrown as it came, and says nothing about the
+     * short path.
+     */
+    ActivityItem completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit,
+                                   ActivityWrite write) throws SQLException {
         ReplaySession session = runtime.config().shortPath() && !wasRefused(item.instanceId())
                 ? runtime.sessions().take(item.instanceId()) : null;
         if (session == null) {
-            return queued(c, item, result, beforeCommit);
+            return queued(c, item, result, beforeCommit, write);
         }
         if (session.executionId() != item.executionId() || !session.isReusable()) {
             session.close();
-            return queued(c, item, result, beforeCommit);
+            return queued(c, item, result, beforeCommit, write);
         }
         Instant now = runtime.config().clock().instant();
         int expected = session.eventsApplied();
@@ -82,13 +94,13 @@ final class LocalDispatch {
             // The queue path takes the turn again and fails the instance the usual way.
             LOG.log(Level.FINE, "short path of " + item.instanceId() + " not taken: the turn failed", e);
             session.close();
-            return queued(c, item, result, beforeCommit);
+            return queued(c, item, result, beforeCommit, write);
         }
         String why = TurnAdvance.whyNot(item, turn);
         if (why != null) {
             LOG.finer(() -> "short path of " + item.instanceId() + " not taken: " + why);
             session.close();
-            return queued(c, item, result, beforeCommit);
+            return queued(c, item, result, beforeCommit, write);
         }
         long scheduled = turn.actions().stream().filter(Action.ScheduleActivity.class::isInstance).count();
         boolean lease = scheduled > 0 && !runtime.stopping();
@@ -96,10 +108,11 @@ final class LocalDispatch {
         try {
             runtime.config().faultInjector().at(FaultPoint.SHORT_PATH_DECIDED, item.instanceId());
             outcome = TurnAdvance.completeAdvanceAndCommit(c, item, result, expected, now, turn,
-                    lease ? runtime.config().workerId() : null, runtime.config().leaseDuration(), beforeCommit);
+                    lease ? runtime.config().workerId() : null, runtime.config().leaseDuration(), beforeCommit, write);
         } catch (SQLException e) {
             session.close();
-            if ("55000".equals(e.getSQLState()) || TransientErrors.isTransient(e)) {
+            if ("55000".equals(e.getSQLState()) || TransientErrors.isTransient(e)
+                    || (write != null && !ActivityWrite.raisedByCompletion(e))) {
                 throw e;
             }
             synchronized (refused) {
@@ -141,9 +154,9 @@ final class LocalDispatch {
     }
 
     /** The queue path: the completion is queued for an orchestration turn, which is woken. */
-    private ActivityItem queued(Connection c, ActivityItem item, String result, String beforeCommit)
-            throws SQLException {
-        queue.completeAndCommit(c, item, result, beforeCommit);
+    private ActivityItem queued(Connection c, ActivityItem item, String result, String beforeCommit,
+                                ActivityWrite write) throws SQLException {
+        queue.completeAndCommit(c, item, result, beforeCommit, write);
         runtime.orchestrationWakeup().signal();
         return null;
     }

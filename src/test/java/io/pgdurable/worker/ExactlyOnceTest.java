@@ -31,6 +31,8 @@ class ExactlyOnceTest {
     private static final int INSTANCES = 10;
     private static final int STEPS = 3;
     private static final TestCluster CLUSTER = TestCluster.get();
+    /** Prefix of the instances whose activity sends its insert with its completion. */
+    private static final String TOGETHER = "together-";
     /** How often each activity body (instance/step) started, committed or not. */
     private static final ConcurrentHashMap<String, AtomicInteger> RUNS = new ConcurrentHashMap<>();
     private static String db;
@@ -59,6 +61,18 @@ class ExactlyOnceTest {
     @Test
     void crash_after_commit_does_not_run_the_activity_again() throws SQLException {
         crashAfterCommit("after", false);
+    }
+
+    /** The same with the activity's insert sent with its completion ({@code writeCompleteAndCommit}). */
+    @Test
+    void written_with_the_completion_a_crash_before_commit_rolls_back_the_insert_and_the_retry_inserts_once()
+            throws SQLException {
+        crashBeforeCommit(TOGETHER + "before", false);
+    }
+
+    @Test
+    void written_with_the_completion_a_crash_after_commit_does_not_run_the_activity_again() throws SQLException {
+        crashAfterCommit(TOGETHER + "after", false);
     }
 
     @Test
@@ -153,8 +167,13 @@ class ExactlyOnceTest {
                             .incrementAndGet();
                     try (Connection c = DriverManager.getConnection(url, props)) {
                         c.setAutoCommit(false);
-                        try (PreparedStatement ps = c.prepareStatement(
-                                "INSERT INTO eo_rows (instance_id, step, attempt) VALUES (?, ?, ?)")) {
+                        String insert = "INSERT INTO eo_rows (instance_id, step, attempt) VALUES (?, ?, ?)";
+                        if (prefix.startsWith(TOGETHER)) {
+                            ctx.writeCompleteAndCommit(c, insert,
+                                    List.of(ctx.instanceId(), ctx.input(Integer.class), ctx.attempt()), "ok");
+                            return "ok";
+                        }
+                        try (PreparedStatement ps = c.prepareStatement(insert)) {
                             ps.setString(1, ctx.instanceId());
                             ps.setInt(2, ctx.input(Integer.class));
                             ps.setInt(3, ctx.attempt());

@@ -130,11 +130,21 @@ public final class ActivityQueue {
      */
     public void completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit)
             throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                COMPLETE_OR_FAIL.text(beforeCommit))) {
-            ps.setLong(1, item.id());
-            ps.setObject(2, item.leaseToken());
-            ps.setString(3, result);
+        completeAndCommit(c, item, result, beforeCommit, null);
+    }
+
+    /**
+     * {@link #completeAndCommit(Connection, ActivityItem, String, String)} with the activity's own
+     * {@code write} (or {@code null}) ahead of the completion, in the same round trip.
+     */
+    public void completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit,
+                                  ActivityWrite write) throws SQLException {
+        String text = COMPLETE_OR_FAIL.text(beforeCommit);
+        try (PreparedStatement ps = c.prepareStatement(write == null ? text : write.ahead(text))) {
+            int p = write == null ? 1 : write.bind(ps);
+            ps.setLong(p, item.id());
+            ps.setObject(p + 1, item.leaseToken());
+            ps.setString(p + 2, result);
             ps.execute();
         }
     }

@@ -93,16 +93,34 @@ public final class TurnAdvance {
                                                    int expectedEvents, Instant turnTime, TurnResult result,
                                                    String leaseOwner, Duration lease, String beforeCommit)
             throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(COMPLETE_AND_ADVANCE.text(beforeCommit))) {
-            ps.setLong(1, item.id());
-            ps.setObject(2, item.leaseToken());
-            ps.setString(3, itemResult);
-            ps.setInt(4, expectedEvents);
-            ps.setObject(5, timestamptz(turnTime));
-            ps.setString(6, encode(result));
-            ps.setString(7, leaseOwner);
-            ps.setDouble(8, lease.toMillis() / 1000.0);
+        return completeAdvanceAndCommit(c, item, itemResult, expectedEvents, turnTime, result, leaseOwner, lease,
+                beforeCommit, null);
+    }
+
+    /**
+     * {@link #completeAdvanceAndCommit(Connection, ActivityItem, String, int, Instant, TurnResult, String,
+     * Duration, String)} with the activity's own {@code write} (or {@code null}) ahead of the
+     * completion, in the same round trip.
+     */
+    public static Outcome completeAdvanceAndCommit(Connection c, ActivityItem item, String itemResult,
+                                                   int expectedEvents, Instant turnTime, TurnResult result,
+                                                   String leaseOwner, Duration lease, String beforeCommit,
+                                                   ActivityWrite write) throws SQLException {
+        String text = COMPLETE_AND_ADVANCE.text(beforeCommit);
+        try (PreparedStatement ps = c.prepareStatement(write == null ? text : write.ahead(text))) {
+            int p = write == null ? 1 : write.bind(ps);
+            ps.setLong(p, item.id());
+            ps.setObject(p + 1, item.leaseToken());
+            ps.setString(p + 2, itemResult);
+            ps.setInt(p + 3, expectedEvents);
+            ps.setObject(p + 4, timestamptz(turnTime));
+            ps.setString(p + 5, encode(result));
+            ps.setString(p + 6, leaseOwner);
+            ps.setDouble(p + 7, lease.toMillis() / 1000.0);
             ps.execute();
+            if (write != null) {
+                ps.getMoreResults(); // past the activity's statement to the completion's row
+            }
             try (ResultSet rs = ps.getResultSet()) {
                 rs.next();
                 boolean advanced = rs.getBoolean(1);

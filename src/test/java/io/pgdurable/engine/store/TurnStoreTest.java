@@ -525,6 +525,75 @@ class TurnStoreTest {
     }
 
     /**
+     * An activity's own statement sent with its completion ({@code writeCompleteAndCommit}): the
+     * statement, the short path's turn and the {@code COMMIT} go in one round trip every time, and
+     * the row commits with the turn; on the queue path the statement, the completion and the
+     * {@code COMMIT} do too. A failing statement commits nothing, and its error is told from the
+     * completion's.
+     */
+    @Test
+    void an_activitys_statement_goes_with_its_completion_and_the_commit_in_one_round_trip() throws SQLException {
+        Instant at = Instant.parse("2026-03-04T05:06:07Z");
+        AtomicInteger flushes = new AtomicInteger();
+        List<Integer> perCall = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(CLUSTER.jdbcUrl(advanceDb),
+                FlushCountingSocketFactory.counted(TestCluster.SUPERUSER, flushes))) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE public.written (id text PRIMARY KEY, n int)");
+            }
+            ActivityQueue queue = new ActivityQueue();
+            for (int i = 0; i < 14; i++) { // past pgjdbc's prepareThreshold, as in a running worker
+                String id = "write-trips-" + i;
+                ActivityItem item = leasedFirstItem(c, id);
+                c.setAutoCommit(false);
+                ActivityWrite write = new ActivityWrite("INSERT INTO public.written (id, n) VALUES (?, ?)", List.of(id, i));
+                int before = flushes.get();
+                if (i % 2 == 0) {
+                    TurnResult next = new TurnResult(
+                            List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.taskCompleted(0, "2", at),
+                                    new HistoryEvent(EventType.TaskScheduled, 1, "a", "3", at)),
+                            List.of(new Action.ScheduleActivity(1, "a", "3", null)), List.of(), null);
+                    TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at, next, "w",
+                            Duration.ofSeconds(30), null, write);
+                    assertThat(outcome.advanced()).isTrue();
+                    assertThat(outcome.next()).isNotNull();
+                } else {
+                    queue.completeAndCommit(c, item, "2", null, write);
+                }
+                perCall.add(flushes.get() - before);
+                c.setAutoCommit(true);
+            }
+            assertThat(perCall).hasSize(14).containsOnly(1);
+            assertThat(count(c, "SELECT count(*) FROM public.written")).isEqualTo(14);
+            assertThat(count(c, "SELECT count(*) FROM df_engine.history WHERE instance_id LIKE 'write-trips-%'"
+                    + " AND event_type = 'TaskCompleted'")).as("the short path's turns").isEqualTo(7);
+            assertThat(count(c, "SELECT count(*) FROM df_engine.orchestrator_queue WHERE instance_id LIKE 'write-trips-%'"
+                    + " AND kind = 'TaskCompleted'")).as("the queued completions").isEqualTo(7);
+
+            // The statement fails (the row exists): nothing commits, the item keeps its lease, and
+            // the error is the statement's, not the completion's.
+            ActivityItem item = leasedFirstItem(c, "write-fails");
+            c.setAutoCommit(false);
+            SQLException failed = Jdbc.sqlFailure(() -> queue.completeAndCommit(c, item, "2", null,
+                    new ActivityWrite("INSERT INTO public.written (id, n) VALUES (?, ?)", List.of("write-trips-0", 0))),
+                    "23505", "written_pkey");
+            assertThat(ActivityWrite.raisedByCompletion(failed)).isFalse();
+            c.rollback();
+            // A completion whose lease is gone fails in the function: that error is the completion's.
+            SQLException lost = Jdbc.sqlFailure(() -> queue.completeAndCommit(c,
+                    new ActivityItem(item.id(), item.instanceId(), 1, 0, "a", "1", UUID.randomUUID(), 1, ""), "2", null,
+                    new ActivityWrite("INSERT INTO public.written (id, n) VALUES (?, ?)", List.of("write-lost", 0))),
+                    "55000", "no longer leased");
+            assertThat(ActivityWrite.raisedByCompletion(lost)).isTrue();
+            c.rollback();
+            c.setAutoCommit(true);
+            assertThat(count(c, "SELECT count(*) FROM public.written WHERE id = 'write-lost'")).isZero();
+            assertThat(count(c, "SELECT count(*) FROM df_engine.activity_queue WHERE id = " + item.id()
+                    + " AND lease_token = '" + item.leaseToken() + "'")).isEqualTo(1);
+        }
+    }
+
+    /**
      * A dispatch loop ends its transaction with a look at the next message due: the look and the
      * {@code COMMIT} go in one round trip, and what the transaction wrote stays.
      */
