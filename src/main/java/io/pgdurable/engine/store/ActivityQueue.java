@@ -139,12 +139,7 @@ public final class ActivityQueue {
      */
     public void completeAndCommit(Connection c, ActivityItem item, String result, String beforeCommit,
                                   ActivityWrite write) throws SQLException {
-        String text = COMPLETE_OR_FAIL.text(beforeCommit);
-        try (PreparedStatement ps = c.prepareStatement(write == null ? text : write.ahead(text))) {
-            int p = write == null ? 1 : write.bind(ps);
-            ps.setLong(p, item.id());
-            ps.setObject(p + 1, item.leaseToken());
-            ps.setString(p + 2, result);
+        try (PreparedStatement ps = COMPLETE_OR_FAIL.prepare(c, beforeCommit, write, item, result)) {
             ps.execute();
         }
     }

@@ -68,6 +68,33 @@ final class StoreSql {
             this.alone = statement + "; COMMIT";
         }
 
+        /**
+         * Prepares this completion with {@code beforeCommit} behind it and the activity's own
+         * {@code write} (or {@code null}) ahead of it, and binds the write's parameters and the
+         * completion's first three: {@code item}'s id and lease token, and {@code result}. The
+         * completion's next parameter is {@link #next(ActivityWrite)}.
+         */
+        PreparedStatement prepare(Connection c, String beforeCommit, ActivityWrite write, ActivityItem item,
+                                  String result) throws SQLException {
+            String text = text(beforeCommit);
+            PreparedStatement ps = c.prepareStatement(write == null ? text : write.ahead(text));
+            try {
+                int p = write == null ? 1 : write.bind(ps);
+                ps.setLong(p, item.id());
+                ps.setObject(p + 1, item.leaseToken());
+                ps.setString(p + 2, result);
+                return ps;
+            } catch (SQLException | RuntimeException e) {
+                ps.close();
+                throw e;
+            }
+        }
+
+        /** The index of the completion's parameter after the three {@link #prepare} binds. */
+        static int next(ActivityWrite write) {
+            return (write == null ? 0 : write.parameters().size()) + 4;
+        }
+
         String text(String beforeCommit) {
             if (beforeCommit == null) {
                 return alone;

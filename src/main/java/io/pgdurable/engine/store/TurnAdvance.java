@@ -106,17 +106,13 @@ public final class TurnAdvance {
                                                    int expectedEvents, Instant turnTime, TurnResult result,
                                                    String leaseOwner, Duration lease, String beforeCommit,
                                                    ActivityWrite write) throws SQLException {
-        String text = COMPLETE_AND_ADVANCE.text(beforeCommit);
-        try (PreparedStatement ps = c.prepareStatement(write == null ? text : write.ahead(text))) {
-            int p = write == null ? 1 : write.bind(ps);
-            ps.setLong(p, item.id());
-            ps.setObject(p + 1, item.leaseToken());
-            ps.setString(p + 2, itemResult);
-            ps.setInt(p + 3, expectedEvents);
-            ps.setObject(p + 4, timestamptz(turnTime));
-            ps.setString(p + 5, encode(result));
-            ps.setString(p + 6, leaseOwner);
-            ps.setDouble(p + 7, lease.toMillis() / 1000.0);
+        try (PreparedStatement ps = COMPLETE_AND_ADVANCE.prepare(c, beforeCommit, write, item, itemResult)) {
+            int p = StoreSql.Completion.next(write);
+            ps.setInt(p, expectedEvents);
+            ps.setObject(p + 1, timestamptz(turnTime));
+            ps.setString(p + 2, encode(result));
+            ps.setString(p + 3, leaseOwner);
+            ps.setDouble(p + 4, lease.toMillis() / 1000.0);
             ps.execute();
             if (write != null) {
                 ps.getMoreResults(); // past the activity's statement to the completion's row
