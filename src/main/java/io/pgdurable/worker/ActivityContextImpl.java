@@ -108,7 +108,7 @@ final class ActivityContextImpl implements ActivityContext {
     @Override
     public void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
             throws SQLException {
-        complete(connection, result, null, new ActivityWrite(sql, new ArrayList<>(parameters)));
+        complete(connection, result, null, new ActivityWrite(sql, parameters == null ? null : new ArrayList<>(parameters)));
     }
 
     private void complete(Connection connection, Object result, String beforeCommit, ActivityWrite write)
