@@ -20,8 +20,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -64,10 +66,12 @@ public final class TurnWriter {
     private final List<Object[]> finished = new ArrayList<>();
     private final List<Object[]> continued = new ArrayList<>();
     private final List<TurnWrite> writes = new ArrayList<>();
-    /** Children created with their first turn ({@link #addFirstTurnOfChild}), by id: {TurnResult, Instant}. */
-    private final Map<String, Object[]> firstTurns = new HashMap<>();
+    /** How many times the added turns create each child id. */
+    private final Map<String, Integer> childIds = new HashMap<>();
+    /** Children created with their first turn ({@link #addFirstTurnOfChild}), by id. */
+    private final Map<String, ChildTurn> firstTurns = new HashMap<>();
     /** The children of {@link #firstTurns} that the flush created, with those turns. */
-    private final List<String> startedWithFirstTurn = new ArrayList<>();
+    private final Set<String> startedWithFirstTurn = new HashSet<>();
     /** Writes the first turns of {@link #startedWithFirstTurn}; {@code null} until there are any. */
     private TurnWriter childTurns;
 
@@ -118,6 +122,7 @@ public final class TurnWriter {
             } else if (action instanceof Action.CreateSubOrchestration s) {
                 children.add(new Object[] {s.instanceId(), s.name(), s.input(), row.id(), row.executionId(),
                         s.taskId(), row.partitionKey()});
+                childIds.merge(s.instanceId(), 1, Integer::sum);
             } else if (action instanceof Action.CancelSubOrchestration k) {
                 cancels.add(new Object[] {k.instanceId(), k.reason()});
             }
@@ -163,7 +168,7 @@ public final class TurnWriter {
      * one of the two is created and the other fails its parent's task, as without first turns.
      */
     public boolean addFirstTurnOfChild(String childId, TurnResult firstTurn, Instant now) {
-        long created = children.stream().filter(child -> child[0].equals(childId)).count();
+        int created = childIds.getOrDefault(childId, 0);
         if (created == 0) {
             throw new IllegalArgumentException("child " + childId + " is not created by a turn added to this writer");
         }
@@ -174,12 +179,16 @@ public final class TurnWriter {
             throw new IllegalArgumentException("the first turn of child " + childId
                     + " ends it or does more than schedule activities");
         }
-        firstTurns.put(childId, new Object[] {firstTurn, now});
+        firstTurns.put(childId, new ChildTurn(firstTurn, now));
         return true;
     }
 
+    /** A child's first turn, decided at {@code now}. */
+    private record ChildTurn(TurnResult result, Instant now) {
+    }
+
     /** The children created with their first turns by the flush; valid once it commits. */
-    public List<String> startedWithFirstTurn() {
+    public Set<String> startedWithFirstTurn() {
         return startedWithFirstTurn;
     }
 
@@ -443,13 +452,13 @@ public final class TurnWriter {
                 continue;
             }
             Object[] child = running.get(i);
-            Object[] turn = firstTurns.get((String) child[0]);
+            ChildTurn turn = firstTurns.get((String) child[0]);
             if (childTurns == null) {
                 childTurns = new TurnWriter(leaser);
             }
             int reservedBefore = childTurns.reserved.size();
             childTurns.add(new InstanceRow((String) child[0], (String) child[1], "Running", 1, 0, (String) child[3],
-                    (Integer) child[4], (Integer) child[5], (String) child[6]), (TurnResult) turn[0], (Instant) turn[1]);
+                    (Integer) child[4], (Integer) child[5], (String) child[6]), turn.result(), turn.now());
             reserved.addAll(childTurns.reserved.subList(reservedBefore, childTurns.reserved.size()));
             startedWithFirstTurn.add((String) child[0]);
         }
