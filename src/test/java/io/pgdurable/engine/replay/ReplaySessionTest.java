@@ -29,6 +29,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -323,6 +325,62 @@ class ReplaySessionTest {
         release.countDown();
         assertThat(orchestrationThreadsAfterUnwinding(instanceId)).isZero();
         session.close();
+    }
+
+    @Test
+    void driver_interrupted_while_the_orchestration_runs_gets_an_error_and_keeps_its_interrupt()
+            throws InterruptedException {
+        String instanceId = "driver-interrupted";
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Orchestration slow = ctx -> {
+            running.countDown();
+            release.await();
+            return ctx.callActivity("a", null, String.class).await();
+        };
+        ReplaySession session = new ReplaySession(instanceId, EXECUTION, NAME, slow, YIELD_TIMEOUT);
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        AtomicReference<Boolean> stillInterrupted = new AtomicReference<>();
+        Thread driver = new Thread(() -> {
+            try {
+                session.run(List.of(started(T0), executionStarted(null, T0)));
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+            stillInterrupted.set(Thread.currentThread().isInterrupted());
+        });
+        driver.start();
+        running.await();
+
+        driver.interrupt();
+        driver.join(TimeUnit.SECONDS.toMillis(10));
+
+        assertThat(driver.isAlive()).as("the driver returned").isFalse();
+        assertThat(thrown.get()).isInstanceOf(DurableException.class)
+                .hasMessageContaining("interrupted while running orchestration " + instanceId);
+        assertThat(stillInterrupted.get()).as("interrupt left set for the driver's caller").isTrue();
+        assertThat(session.isReusable()).isFalse();
+        release.countDown();
+        assertThat(orchestrationThreadsAfterUnwinding(instanceId)).isZero();
+    }
+
+    @Test
+    void session_driven_from_another_thread_at_each_turn_decides_like_one_driven_by_one_thread() {
+        AtomicInteger runs = new AtomicInteger();
+        ExecutorService threads = Executors.newFixedThreadPool(3);
+        List<TurnResult> byOne;
+        List<TurnResult> byMany;
+        try (Turns.Driver one = Turns.cached(everyKindOfTask(new AtomicInteger()));
+             Turns.Driver many = Turns.cachedOn(everyKindOfTask(runs), threads)) {
+            byOne = drive(one);
+            byMany = drive(many);
+        } finally {
+            threads.shutdownNow();
+        }
+
+        assertThat(byMany).isEqualTo(byOne);
+        assertThat(byMany.get(6).completion()).isEqualTo(new TurnResult.Completed(json("auto [1, 2]")));
+        assertThat(runs).as("the orchestration ran from its start once").hasValue(1);
     }
 
     @Test

@@ -7,6 +7,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 
 /**
  * In-memory histories for replay tests: factories for the events a store would record, and a
@@ -88,24 +90,37 @@ final class Turns {
 
     /** Drives every turn through a fresh, stateless executor that replays the whole history. */
     static Driver stateless(Orchestration orchestration) {
-        return new Driver(orchestration, null);
+        return new Driver(orchestration, null, null);
     }
 
     /** Drives every turn through one session kept alive between turns, as a worker's cache does. */
     static Driver cached(Orchestration orchestration) {
         return new Driver(orchestration,
-                new ReplaySession(INSTANCE, EXECUTION, NAME, orchestration, YIELD_TIMEOUT));
+                new ReplaySession(INSTANCE, EXECUTION, NAME, orchestration, YIELD_TIMEOUT), null);
+    }
+
+    /**
+     * As {@link #cached}, each turn driven by a new task of {@code threads}: whichever of its
+     * threads takes the task drives the session, as worker threads take turns in turn. The yield
+     * timeout is far longer than any test's, so a hand-off that woke the wrong thread hangs the
+     * test instead of ending the turn when the wait runs out.
+     */
+    static Driver cachedOn(Orchestration orchestration, ExecutorService threads) {
+        return new Driver(orchestration,
+                new ReplaySession(INSTANCE, EXECUTION, NAME, orchestration, Duration.ofHours(1)), threads);
     }
 
     /** Plays the store: appends each turn's history and feeds it back as the next turn's past. */
     static final class Driver implements AutoCloseable {
         private final Orchestration orchestration;
         private final ReplaySession session;
+        private final ExecutorService threads;
         private final List<HistoryEvent> history = new ArrayList<>();
 
-        private Driver(Orchestration orchestration, ReplaySession session) {
+        private Driver(Orchestration orchestration, ReplaySession session, ExecutorService threads) {
             this.orchestration = orchestration;
             this.session = session;
+            this.threads = threads;
         }
 
         TurnResult turn(HistoryEvent... fresh) {
@@ -113,11 +128,24 @@ final class Turns {
             if (session == null) {
                 result = executor().execute(INSTANCE, EXECUTION, NAME, orchestration, List.copyOf(history),
                         List.of(fresh));
+            } else if (threads == null) {
+                result = runAndCommit(fresh);
             } else {
-                result = session.run(List.of(fresh));
-                session.committed(result);
+                try {
+                    result = threads.submit(() -> runAndCommit(fresh)).get();
+                } catch (ExecutionException e) {
+                    throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException("turn did not come back", e);
+                }
             }
             history.addAll(result.history());
+            return result;
+        }
+
+        private TurnResult runAndCommit(HistoryEvent... fresh) {
+            TurnResult result = session.run(List.of(fresh));
+            session.committed(result);
             return result;
         }
 
