@@ -132,7 +132,7 @@ public final class BenchmarkSettings {
         private int longSteps = 500;
         private Duration ceilingDuration = Duration.ofSeconds(5);
         private int warmupInstances = 200;
-        private int warmupRounds = 10;
+        private int warmupRounds = 30;
         private int fairnessFlood = 2000;
         private Duration fairnessStep = Duration.ofMillis(10);
         private Duration timeout = Duration.ofMinutes(10);

@@ -119,7 +119,7 @@ final class BenchCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE}).")
     int warmupInstances;
 
-    @Option(names = "--warmup-rounds", paramLabel = "<n>", defaultValue = "10",
+    @Option(names = "--warmup-rounds", paramLabel = "<n>", defaultValue = "30",
             description = "At most this many warm-up rounds per scenario: rounds repeat until the JIT compiler"
                     + " takes under a tenth of a round's time (default: ${DEFAULT-VALUE}).")
     int warmupRounds;

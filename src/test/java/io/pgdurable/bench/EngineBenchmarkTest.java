@@ -238,6 +238,15 @@ class EngineBenchmarkTest {
     }
 
     @Test
+    void warm_up_rounds_default_to_thirty_in_the_command_and_in_the_settings() {
+        Run help = run("bench", "--help");
+
+        assertThat(help.out).containsPattern("--warmup-rounds=<n>\\s+At most this many warm-up rounds per"
+                + " scenario:[^(]*\\(default: 30\\)");
+        assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().warmupRounds()).isEqualTo(30);
+    }
+
+    @Test
     void unknown_scenario_is_a_usage_error() {
         Run run = run("bench", "--url", cluster.jdbcUrl("postgres", TestCluster.SUPERUSER),
                 "--scenarios", "ceiling,fast");
