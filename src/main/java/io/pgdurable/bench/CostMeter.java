@@ -1,5 +1,6 @@
 package io.pgdurable.bench;
 
+import io.pgdurable.graph.step.StepConnections;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
@@ -9,7 +10,9 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -21,6 +24,11 @@ import java.util.Optional;
  * <p>Statements are counted at the top level only (a function's own statements belong to its
  * call), and the benchmark's own polling, which carries {@value #OWN_MARK} in its text, is left
  * out.
+ *
+ * <p>The database's CPU is also split by the connection whose backend used it, told by its
+ * {@code application_name} (see {@link Where}): the connections the activities work on (SQL
+ * steps', and the engine scenarios' activity pool), the worker's own connections, and the rest (the benchmark's clients, whose {@code df.start} calls count there,
+ * PostgreSQL's own processes, and backends that exited during the measurement).
  */
 final class CostMeter {
     /** Marks the benchmark's own statements (polling, checks), which are not counted as the scenario's cost. */
@@ -91,7 +99,8 @@ final class CostMeter {
                 st.execute(OWN_MARK + " SELECT " + schema + ".pg_stat_statements_reset()");
             }
         }
-        return new Mark(jvmCpuNanos(), compilerCpuMillis(), databaseCpuTicks());
+        DatabaseTicks database = databaseTicks();
+        return new Mark(jvmCpuNanos(), compilerCpuMillis(), database.total(), database.byBackend());
     }
 
     /** The cost per step since {@code mark}, over {@code steps} steps. */
@@ -100,7 +109,8 @@ final class CostMeter {
         double compilerNow = compilerCpuMillis();
         double jitMs = compilerNow >= 0 && mark.compilerCpuMillis() >= 0 ? compilerNow - mark.compilerCpuMillis()
                 : Double.NaN;
-        long dbTicks = databaseCpuTicks();
+        DatabaseTicks database = databaseTicks();
+        long dbTicks = database.total();
         double statements = Double.NaN;
         double serverMs = Double.NaN;
         if (statementsSkipped == null) {
@@ -119,12 +129,83 @@ final class CostMeter {
         }
         double dbMs = databaseCpuSkipped == null ? (dbTicks - mark.databaseCpuTicks()) * MILLIS_PER_TICK / steps
                 : Double.NaN;
+        Split split = null;
+        if (databaseCpuSkipped == null) {
+            long[] byWhere = split(mark.backendTicks(), database.byBackend(), applicationNames(admin));
+            long rest = Math.max(0, dbTicks - mark.databaseCpuTicks() - byWhere[Where.ACTIVITIES.ordinal()]
+                    - byWhere[Where.WORKER.ordinal()]);
+            split = new Split(byWhere[Where.ACTIVITIES.ordinal()] * MILLIS_PER_TICK / steps,
+                    byWhere[Where.WORKER.ordinal()] * MILLIS_PER_TICK / steps, rest * MILLIS_PER_TICK / steps);
+        }
         return new Cost(statements, serverMs, jvmMs / steps, dbMs, statementsSkipped, databaseCpuSkipped,
-                jitMs / steps);
+                jitMs / steps, split);
     }
 
     /** CPU counters at the start of a measurement ({@code compilerCpuMillis} -1 where unknown). */
-    record Mark(long jvmCpuNanos, double compilerCpuMillis, long databaseCpuTicks) {
+    record Mark(long jvmCpuNanos, double compilerCpuMillis, long databaseCpuTicks, Map<Long, Long> backendTicks) {
+    }
+
+    /** The database's CPU ticks in all, and each live child process's own, by pid. */
+    private record DatabaseTicks(long total, Map<Long, Long> byBackend) {
+    }
+
+    /** Whose work a backend's CPU is counted as, by the backend's {@code application_name}. */
+    enum Where {
+        /**
+         * Where the activities do their work: the worker's SQL-step connections
+         * ({@link StepConnections#APPLICATION_NAME}) and the engine scenarios' activity pool
+         * ({@link EngineBenchmark#ACTIVITY_CONNECTIONS}), whose completions ride there too.
+         */
+        ACTIVITIES,
+        /**
+         * The worker's own connections ({@code pg_durable worker}, {@code pg_durable listener}),
+         * and the backend that hosts the in-database worker in that scenario.
+         */
+        WORKER,
+        /** Everything else: the benchmark's clients, PostgreSQL's own processes. */
+        REST;
+
+        static Where of(String applicationName) {
+            if (applicationName == null) {
+                return REST;
+            }
+            if (applicationName.equals(StepConnections.APPLICATION_NAME)
+                    || applicationName.equals(EngineBenchmark.ACTIVITY_CONNECTIONS)) {
+                return ACTIVITIES;
+            }
+            if (applicationName.startsWith("pg_durable ") || applicationName.equals(DfBenchmark.IN_DATABASE_HOST)) {
+                return WORKER;
+            }
+            return REST;
+        }
+    }
+
+    /**
+     * Ticks each live backend used since {@code before} (all of them for one that started since),
+     * summed by {@link Where} its application name puts it, indexed by the ordinal. A backend
+     * missing from {@code names} (it ended before they were read) counts as {@link Where#REST}.
+     */
+    static long[] split(Map<Long, Long> before, Map<Long, Long> now, Map<Long, String> names) {
+        long[] byWhere = new long[Where.values().length];
+        now.forEach((pid, ticks) -> byWhere[Where.of(names.get(pid)).ordinal()]
+                += Math.max(0, ticks - before.getOrDefault(pid, 0L)));
+        return byWhere;
+    }
+
+    /** Each backend's {@code application_name}, by pid. */
+    private static Map<Long, String> applicationNames(Connection admin) throws SQLException {
+        Map<Long, String> names = new HashMap<>();
+        try (Statement st = admin.createStatement();
+             ResultSet rs = st.executeQuery(OWN_MARK + " SELECT pid, application_name FROM pg_stat_activity")) {
+            while (rs.next()) {
+                names.put(rs.getLong(1), rs.getString(2));
+            }
+        }
+        return names;
+    }
+
+    /** The database's CPU per step by {@link Where}: activities' connections, the worker's own, the rest. */
+    record Split(double activitiesMillis, double workerMillis, double restMillis) {
     }
 
     /**
@@ -135,7 +216,7 @@ final class CostMeter {
      * and a long-running worker pays that once, not per step.
      */
     record Cost(double statements, double serverMillis, double jvmCpuMillis, double databaseCpuMillis,
-                String statementsSkipped, String databaseCpuSkipped, double jitCpuMillis) {
+                String statementsSkipped, String databaseCpuSkipped, double jitCpuMillis, Split split) {
 
         /** The figures as one line's tail, e.g. {@code statements/step 8.8  server ms/step 0.85 ...}. */
         String describe() {
@@ -155,6 +236,11 @@ final class CostMeter {
             // Added after the others, so that what reads the line keeps finding them where they were.
             if (!Double.isNaN(jitCpuMillis)) {
                 s.append(String.format(Locale.ROOT, "  worker JIT compiler cpu ms/step %.3f", jitCpuMillis));
+            }
+            if (split != null) {
+                s.append(String.format(Locale.ROOT, "  database cpu ms/step on activity connections %.3f"
+                        + "  on worker connections %.3f  elsewhere %.3f", split.activitiesMillis(), split.workerMillis(),
+                        split.restMillis()));
             }
             return s.toString();
         }
@@ -183,26 +269,30 @@ final class CostMeter {
 
     /**
      * CPU ticks of the postmaster and all its children: the live ones' own time, and, through the
-     * postmaster's "children" counters, that of every child that has exited since it started.
+     * postmaster's "children" counters, that of every child that has exited since it started; and
+     * each live child's own ticks by pid.
      */
-    private long databaseCpuTicks() {
+    private DatabaseTicks databaseTicks() {
+        Map<Long, Long> byBackend = new HashMap<>();
         if (databaseCpuSkipped != null) {
-            return 0;
+            return new DatabaseTicks(0, byBackend);
         }
         long total = readStat(postmasterPid).map(s -> s[1] + s[2]).orElse(0L);
         // Children that exit between the two reads are missed once; the benchmark's connections
         // stay open while it measures, so that is rare and small.
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path p : procs) {
-                Optional<long[]> stat = readStat(Long.parseLong(p.getFileName().toString()));
+                long pid = Long.parseLong(p.getFileName().toString());
+                Optional<long[]> stat = readStat(pid);
                 if (stat.isPresent() && stat.get()[0] == postmasterPid) {
                     total += stat.get()[1];
+                    byBackend.put(pid, stat.get()[1]);
                 }
             }
         } catch (IOException e) {
-            return total;
+            return new DatabaseTicks(total, byBackend);
         }
-        return total;
+        return new DatabaseTicks(total, byBackend);
     }
 
     /**

@@ -37,6 +37,8 @@ import java.util.function.LongPredicate;
 final class DfBenchmark {
     /** The login role the workflows run as; created if missing. */
     static final String ROLE = "durable_bench";
+    /** The application name of the connection whose backend hosts the in-database worker. */
+    static final String IN_DATABASE_HOST = "pg-durable bench in-database host";
     private static final Duration POLL = Duration.ofMillis(20);
     /** How long waiting for reported ends goes without reading the database. */
     private static final Duration REPORT_CHECK = Duration.ofSeconds(1);
@@ -302,7 +304,7 @@ final class DfBenchmark {
                 }
             }
             long seconds = Math.min(3600, settings.timeout().toSeconds() * 2 + 60);
-            connection = settings.connect("pg-durable bench in-database host");
+            connection = settings.connect(IN_DATABASE_HOST);
             statement = connection.createStatement();
             try (ResultSet rs = statement.executeQuery("SELECT pg_backend_pid()")) {
                 rs.next();
@@ -315,7 +317,7 @@ final class DfBenchmark {
                 } catch (SQLException e) {
                     failure = e;
                 }
-            }, "pg-durable bench in-database host");
+            }, IN_DATABASE_HOST);
             thread.setDaemon(true);
             thread.start();
             out.printf(Locale.ROOT, "%s: started SELECT df.run_worker(%d) in its own session%n", name, seconds);

@@ -61,6 +61,8 @@ public final class EngineBenchmark {
 
     static final String INSERT_ACTIVITY = NAME_PREFIX + "insert";
     static final String WARMUP = NAME_PREFIX + "warmup";
+    /** The application name of the pool the engine scenarios' activities write their rows on. */
+    static final String ACTIVITY_CONNECTIONS = "pg-durable bench activity";
     static final String THROUGHPUT = NAME_PREFIX + "throughput";
     static final String LATENCY = NAME_PREFIX + "latency";
     static final String REFERENCE = NAME_PREFIX + "reference";
@@ -525,7 +527,7 @@ public final class EngineBenchmark {
     /** The activities' own pool, one connection per activity thread, autocommit off for completeAndCommit. */
     private HikariDataSource rowPool() {
         HikariConfig hc = new HikariConfig();
-        hc.setDataSource(settings.connectionSpec().withApplicationName("pg-durable bench activity").dataSource());
+        hc.setDataSource(settings.connectionSpec().withApplicationName(ACTIVITY_CONNECTIONS).dataSource());
         hc.setPoolName("pg_durable-bench-rows");
         hc.setMaximumPoolSize(settings.activityThreads());
         hc.setMinimumIdle(settings.activityThreads());

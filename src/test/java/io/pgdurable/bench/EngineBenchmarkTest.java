@@ -102,6 +102,9 @@ class EngineBenchmarkTest {
         assertThat(run.out).containsPattern("cost throughput +statements/step (\\d|and server ms/step skipped)")
                 .containsPattern("worker JVM cpu ms/step \\d+\\.\\d{3}")
                 .containsPattern("database cpu ms/step (\\d+\\.\\d{3}|skipped)");
+        // The test's cluster runs on this machine, so its CPU is also split by connection.
+        assertThat(run.out).containsPattern("(?m)^cost throughput .*  database cpu ms/step on activity connections"
+                + " \\d+\\.\\d{3}  on worker connections \\d+\\.\\d{3}  elsewhere \\d+\\.\\d{3}$");
     }
 
     @Test

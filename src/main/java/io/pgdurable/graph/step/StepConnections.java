@@ -51,7 +51,8 @@ import org.postgresql.PGConnection;
  */
 public final class StepConnections implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(StepConnections.class.getName());
-    static final String APPLICATION_NAME = "pg_durable:worker:workflow-sql";
+    /** The {@code application_name} of every SQL-step connection. */
+    public static final String APPLICATION_NAME = "pg_durable:worker:workflow-sql";
 
     /** The session user and its OID; schema-qualified throughout (see the class comment). */
     static final String SESSION_USER_QUERY = """
