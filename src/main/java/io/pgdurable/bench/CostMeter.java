@@ -27,8 +27,9 @@ import java.util.Optional;
  *
  * <p>The database's CPU is also split by the connection whose backend used it, told by its
  * {@code application_name} (see {@link Where}): the connections the activities work on (SQL
- * steps', and the engine scenarios' activity pool), the worker's own connections, and the rest (the benchmark's clients, whose {@code df.start} calls count there,
- * PostgreSQL's own processes, and backends that exited during the measurement).
+ * steps', and the engine scenarios' activity pool), the worker's own connections, and the rest
+ * (the benchmark's clients, whose {@code df.start} calls count there, PostgreSQL's own processes,
+ * and backends that exited during the measurement).
  */
 final class CostMeter {
     /** Marks the benchmark's own statements (polling, checks), which are not counted as the scenario's cost. */
@@ -239,8 +240,8 @@ final class CostMeter {
             }
             if (split != null) {
                 s.append(String.format(Locale.ROOT, "  database cpu ms/step on activity connections %.3f"
-                        + "  on worker connections %.3f  elsewhere %.3f", split.activitiesMillis(), split.workerMillis(),
-                        split.restMillis()));
+                        + "  on worker connections %.3f  elsewhere %.3f", split.activitiesMillis(),
+                        split.workerMillis(), split.restMillis()));
             }
             return s.toString();
         }

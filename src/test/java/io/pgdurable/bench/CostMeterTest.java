@@ -37,7 +37,8 @@ class CostMeterTest {
         assertThat(measured.describe()).isEqualTo("statements/step 8.8  server ms/step 0.851  "
                 + "worker JVM cpu ms/step 1.200  database cpu ms/step 0.988"
                 + "  worker JIT compiler cpu ms/step 0.457"
-                + "  database cpu ms/step on activity connections 0.710  on worker connections 0.137  elsewhere 0.140");
+                + "  database cpu ms/step on activity connections 0.710  on worker connections 0.137"
+                + "  elsewhere 0.140");
         assertThat(skipped.describe()).isEqualTo("statements/step and server ms/step skipped: pg_stat_statements is"
                 + " not in shared_preload_libraries  worker JVM cpu ms/step 1.200  database cpu ms/step skipped:"
                 + " the database does not run on this machine");
@@ -64,7 +65,8 @@ class CostMeterTest {
 
         long[] byWhere = CostMeter.split(before, now, names);
 
-        assertThat(byWhere[CostMeter.Where.ACTIVITIES.ordinal()]).as("60 since the start + 30 of a new one").isEqualTo(90);
+        assertThat(byWhere[CostMeter.Where.ACTIVITIES.ordinal()]).as("60 since the start + 30 of a new one")
+                .isEqualTo(90);
         assertThat(byWhere[CostMeter.Where.WORKER.ordinal()]).isEqualTo(8);
         assertThat(byWhere[CostMeter.Where.REST.ordinal()]).as("a named client and an unnamed backend").isEqualTo(6);
     }
