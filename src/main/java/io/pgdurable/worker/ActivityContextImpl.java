@@ -9,7 +9,6 @@ import io.pgdurable.engine.store.ActivityQueue;
 import io.pgdurable.engine.store.ActivityWrite;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -108,7 +107,7 @@ final class ActivityContextImpl implements ActivityContext {
     @Override
     public void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
             throws SQLException {
-        complete(connection, result, null, new ActivityWrite(sql, parameters == null ? null : new ArrayList<>(parameters)));
+        complete(connection, result, null, ActivityWrite.of(sql, parameters));
     }
 
     private void complete(Connection connection, Object result, String beforeCommit, ActivityWrite write)

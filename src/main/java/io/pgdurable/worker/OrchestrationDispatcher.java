@@ -217,7 +217,7 @@ final class OrchestrationDispatcher implements Runnable {
             if (first == null) {
                 continue;
             }
-            if (first.result().actions().stream().allMatch(Action.ScheduleActivity.class::isInstance)
+            if (TurnWriter.canStartWith(first.result())
                     && writer.addFirstTurnOfChild(child.instanceId(), first.result(), now)) {
                 children.add(first);
             } else {

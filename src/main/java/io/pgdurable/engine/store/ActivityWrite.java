@@ -25,6 +25,12 @@ public record ActivityWrite(String sql, List<Object> parameters) {
         parameters = parameters == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(parameters));
     }
 
+    /** The write of {@code sql} with {@code parameters} of any element type, copied once. */
+    @SuppressWarnings("unchecked") // read only, and copied into a list of its own
+    public static ActivityWrite of(String sql, List<?> parameters) {
+        return new ActivityWrite(sql, (List<Object>) parameters);
+    }
+
     /** {@code completion} (a completion's statements and its COMMIT) with this statement ahead of it. */
     String ahead(String completion) {
         return sql + ";\n" + completion;

@@ -175,12 +175,21 @@ public final class TurnWriter {
         if (created > 1 || firstTurns.containsKey(childId)) {
             return false;
         }
-        if (firstTurn.isFinished() || !firstTurn.actions().stream().allMatch(Action.ScheduleActivity.class::isInstance)) {
+        if (!canStartWith(firstTurn)) {
             throw new IllegalArgumentException("the first turn of child " + childId
                     + " ends it or does more than schedule activities");
         }
         firstTurns.put(childId, new ChildTurn(firstTurn, now));
         return true;
+    }
+
+    /**
+     * Whether a child can be created with {@code firstTurn} written along
+     * ({@link #addFirstTurnOfChild}): the turn does not end the child and does nothing but
+     * schedule activities.
+     */
+    public static boolean canStartWith(TurnResult firstTurn) {
+        return !firstTurn.isFinished() && firstTurn.actions().stream().allMatch(Action.ScheduleActivity.class::isInstance);
     }
 
     /** A child's first turn, decided at {@code now}. */
