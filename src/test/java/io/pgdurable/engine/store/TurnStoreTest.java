@@ -508,10 +508,7 @@ class TurnStoreTest {
                 try (Statement s = c.createStatement()) {
                     s.execute("SELECT 1"); // the step's own work, in its transaction
                 }
-                TurnResult next = new TurnResult(
-                        List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.taskCompleted(0, "2", at),
-                                new HistoryEvent(EventType.TaskScheduled, 1, "a", "3", at)),
-                        List.of(new Action.ScheduleActivity(1, "a", "3", null)), List.of(), null);
+                TurnResult next = firstItemDoneSecondScheduled(at);
                 int before = flushes.get();
                 TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at, next, "w",
                         Duration.ofSeconds(30), beforeCommit);
@@ -522,6 +519,14 @@ class TurnStoreTest {
             }
         }
         assertThat(perCall).hasSize(14).containsOnly(1);
+    }
+
+    /** The turn after {@link #leasedFirstItem}'s task 0 completed with "2": task 1 ("a", input "3") scheduled. */
+    private static TurnResult firstItemDoneSecondScheduled(Instant at) {
+        return new TurnResult(
+                List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.taskCompleted(0, "2", at),
+                        new HistoryEvent(EventType.TaskScheduled, 1, "a", "3", at)),
+                List.of(new Action.ScheduleActivity(1, "a", "3", null)), List.of(), null);
     }
 
     /**
@@ -549,10 +554,7 @@ class TurnStoreTest {
                 ActivityWrite write = new ActivityWrite("INSERT INTO public.written (id, n) VALUES (?, ?)", List.of(id, i));
                 int before = flushes.get();
                 if (i % 2 == 0) {
-                    TurnResult next = new TurnResult(
-                            List.of(HistoryEvent.orchestratorStarted(at), HistoryEvent.taskCompleted(0, "2", at),
-                                    new HistoryEvent(EventType.TaskScheduled, 1, "a", "3", at)),
-                            List.of(new Action.ScheduleActivity(1, "a", "3", null)), List.of(), null);
+                    TurnResult next = firstItemDoneSecondScheduled(at);
                     TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at, next, "w",
                             Duration.ofSeconds(30), null, write);
                     assertThat(outcome.advanced()).isTrue();
