@@ -45,14 +45,19 @@ final class ScaleBenchmark {
         long history = countFinished(admin);
         try (DfBenchmark.Host host = df.new InProcessHost(); Connection app = df.connectAsRole()) {
             if (settings.warmupInstances() > 0) {
-                // A full round, not just --warmup-instances: the levels are compared with each
-                // other, and a first level measured while the JIT still compiles would look slow.
+                // Full rounds, not just --warmup-instances, until the JIT settles (at most
+                // --warmup-rounds): the levels are compared with each other, and a first level
+                // measured while the JIT still compiles would look slow.
                 int warmup = Math.max(settings.warmupInstances(), settings.instances());
-                String warm = "bench-scale-" + tag + "-warmup";
-                out.printf(Locale.ROOT, "scale: warm-up, %d workflows x %d steps ...%n", warmup, settings.steps());
+                out.printf(Locale.ROOT, "scale: warm-up, rounds of %d workflows x %d steps ...%n", warmup,
+                        settings.steps());
                 out.flush();
-                Finishes.Group started = df.start(app, warm, warmup, settings.steps());
-                df.await(admin, warm, warmup, host, started);
+                int[] round = {0};
+                WarmupRounds.repeat(out, "scale", settings.warmupRounds(), host::compilerMillis, () -> {
+                    String warm = "bench-scale-" + tag + "-warmup-" + ++round[0];
+                    Finishes.Group started = df.start(app, warm, warmup, settings.steps());
+                    df.await(admin, warm, warmup, host, started);
+                });
             }
             for (int target : settings.scaleHistory()) {
                 if (target > history) {

@@ -69,6 +69,41 @@ class ScaleBenchmarkTest {
     }
 
     @Test
+    void the_warm_up_repeats_full_rounds_until_the_jit_settles_or_the_rounds_run_out() throws SQLException {
+        String db = cluster.createDatabase("bench_scale_warmup");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .scenarios(EnumSet.of(Scenario.SCALE))
+                .activityThreads(2)
+                .instances(3)
+                .steps(2)
+                .latencySamples(2)
+                .warmupInstances(2)
+                .warmupRounds(3)
+                .scaleHistory(List.of(0))
+                .scaleWaiting(0)
+                .timeout(Duration.ofMinutes(2))
+                .build();
+        StringWriter printed = new StringWriter();
+
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+
+        assertThat(report.ok()).isTrue();
+        String output = printed.toString();
+        // A round is the whole workload (--instances), not the smaller --warmup-instances.
+        assertThat(output).contains("scale: warm-up, rounds of 3 workflows x 2 steps ...")
+                .containsPattern("scale: warm-up round 1 took [0-9.]+ s, JIT compiler ");
+        long rounds = output.lines().filter(l -> l.startsWith("scale: warm-up round ")).count();
+        assertThat(rounds).isBetween(1L, 3L);
+        assertThat(rounds == 3 || output.contains("; settled"))
+                .as("the rounds stop when the JIT settles, or at --warmup-rounds").isTrue();
+        try (Connection c = cluster.connect(db); Statement s = c.createStatement()) {
+            assertThat(count(s, "SELECT count(*) FROM df.instances WHERE label LIKE 'bench-scale-%-warmup-%'"
+                    + " AND status = 'completed'")).as("three workflows per round printed").isEqualTo(3 * rounds);
+        }
+    }
+
+    @Test
     void scale_settings_out_of_order_or_out_of_range_are_refused_naming_the_value() {
         BenchmarkSettings.Builder b = BenchmarkSettings.builder("jdbc:postgresql://localhost/x");
 
