@@ -121,7 +121,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--warmup-rounds", paramLabel = "<n>", defaultValue = "30",
             description = "At most this many warm-up rounds per scenario: rounds repeat until the JIT compiler"
-                    + " takes under a tenth of a round's time (default: ${DEFAULT-VALUE}).")
+                    + " takes under a tenth of a round's time; scale runs them before each of its levels"
+                    + " (default: ${DEFAULT-VALUE}).")
     int warmupRounds;
 
     @Option(names = "--timeout-seconds", paramLabel = "<s>", defaultValue = "600",
