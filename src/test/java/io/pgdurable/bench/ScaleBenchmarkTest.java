@@ -24,17 +24,11 @@ class ScaleBenchmarkTest {
     void each_level_writes_its_history_measures_the_workload_and_leaves_the_waiting_workflows_cancelled()
             throws SQLException {
         String db = cluster.createDatabase("bench_scale");
-        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
-                .user(TestCluster.SUPERUSER)
-                .scenarios(EnumSet.of(Scenario.SCALE))
-                .activityThreads(2)
-                .instances(3)
-                .steps(2)
+        BenchmarkSettings settings = smallScale(db)
                 .latencySamples(4)
                 .warmupInstances(0)
                 .scaleHistory(List.of(0, 40, 100))
                 .scaleWaiting(6)
-                .timeout(Duration.ofMinutes(2))
                 .build();
         StringWriter printed = new StringWriter();
 
@@ -71,18 +65,12 @@ class ScaleBenchmarkTest {
     @Test
     void each_level_is_measured_after_full_warm_up_rounds_that_stop_when_the_jit_settles() throws SQLException {
         String db = cluster.createDatabase("bench_scale_warmup");
-        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
-                .user(TestCluster.SUPERUSER)
-                .scenarios(EnumSet.of(Scenario.SCALE))
-                .activityThreads(2)
-                .instances(3)
-                .steps(2)
+        BenchmarkSettings settings = smallScale(db)
                 .latencySamples(2)
                 .warmupInstances(2)
                 .warmupRounds(3)
                 .scaleHistory(List.of(0, 5))
                 .scaleWaiting(0)
-                .timeout(Duration.ofMinutes(2))
                 .build();
         StringWriter printed = new StringWriter();
 
@@ -126,6 +114,17 @@ class ScaleBenchmarkTest {
                 .hasMessageContaining("scale history level -1 is out of range");
         assertThatThrownBy(() -> b.scaleHistory(List.of(0)).scaleWaiting(-5).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got -5");
+    }
+
+    /** The scale scenario alone on database {@code db}: 3 workflows of 2 steps per level, 2 threads. */
+    private BenchmarkSettings.Builder smallScale(String db) {
+        return BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .scenarios(EnumSet.of(Scenario.SCALE))
+                .activityThreads(2)
+                .instances(3)
+                .steps(2)
+                .timeout(Duration.ofMinutes(2));
     }
 
     private static long count(Statement s, String sql) throws SQLException {
