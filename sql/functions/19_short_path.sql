@@ -185,8 +185,11 @@ BEGIN
     v_count := p_expected + 2 + jsonb_array_length(v_history);
 
     IF v_inst.changes_instance THEN
+        -- Still pending, written as the statuses it is not: a test of status = 'pending' matches
+        -- idx_instances_status, which the planner may prefer to the primary key and then reads
+        -- through every pending entry (see GraphOrchestration.INSTANCE_RUNNING).
         UPDATE df.instances SET status = 'running', updated_at = now()
-         WHERE id = v_df AND status = 'pending'
+         WHERE id = v_df AND status NOT IN ('running', 'completed', 'failed', 'cancelled')
            AND EXISTS (SELECT 1 FROM jsonb_array_elements(v_writes) AS w WHERE w ->> 'kind' = 'instance_running');
         UPDATE df.instances
            SET status = v.status, completed_at = CASE WHEN v.status = 'completed' THEN now() END,

@@ -87,9 +87,18 @@ public final class GraphOrchestration implements Orchestration {
                      ORDER BY u.instance_id, u.id, u.ord DESC) v
              WHERE n.instance_id = v.instance_id AND n.id = v.id
             """;
-    private static final String INSTANCE_RUNNING = """
+    /**
+     * Marks the df instance running, if it is still pending. The status test names the statuses it
+     * excludes rather than the one it wants: {@code status = 'pending'} matches the index
+     * {@code idx_instances_status (status, created_at DESC, id)}, which PostgreSQL preferred to the
+     * primary key whenever its statistics showed few pending rows, and which it then read through
+     * every pending entry (dead ones included) to find the id: 276–404 buffers per call in a df
+     * run, and a cost that grows with the backlog of pending workflows. No index serves this test,
+     * so the primary key finds the row.
+     */
+    static final String INSTANCE_RUNNING = """
             UPDATE df.instances SET status = 'running', updated_at = now()
-             WHERE id = ? AND status = 'pending'
+             WHERE id = ? AND status NOT IN ('running', 'completed', 'failed', 'cancelled')
             """;
     private static final String INSTANCE_DONE = """
             UPDATE df.instances
