@@ -2,6 +2,7 @@ package io.pgdurable.graph.interpreter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgdurable.testing.Jdbc;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -51,8 +52,8 @@ class InstanceRunningLookupTest {
             int updated = run(c, GraphOrchestration.INSTANCE_RUNNING, TARGET);
             int ended = run(c, GraphOrchestration.INSTANCE_RUNNING, ENDED);
             long[] after = statusIndexReads(c);
-            String status = text(c, "SELECT status FROM df.instances WHERE id = '" + TARGET + "'");
-            String endedStatus = text(c, "SELECT status FROM df.instances WHERE id = '" + ENDED + "'");
+            String status = Jdbc.single(c, "SELECT status FROM df.instances WHERE id = '" + TARGET + "'");
+            String endedStatus = Jdbc.single(c, "SELECT status FROM df.instances WHERE id = '" + ENDED + "'");
             c.rollback();
 
             assertThat(updated).isEqualTo(1);
@@ -98,7 +99,7 @@ class InstanceRunningLookupTest {
                 }
             }
             long[] after = statusIndexReads(c);
-            String status = text(c, "SELECT status FROM df.instances WHERE id = '" + TARGET + "'");
+            String status = Jdbc.single(c, "SELECT status FROM df.instances WHERE id = '" + TARGET + "'");
             c.rollback();
 
             assertThat(advanced).as("the turn is taken on the short path").isTrue();
@@ -125,16 +126,9 @@ class InstanceRunningLookupTest {
         }
     }
 
-    private static String text(Connection c, String sql) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
-
     private void exec(String sql) throws SQLException {
-        try (Connection c = cluster.connect(db); Statement s = c.createStatement()) {
-            s.execute(sql);
+        try (Connection c = cluster.connect(db)) {
+            Jdbc.execute(c, sql);
         }
     }
 }
