@@ -1,6 +1,7 @@
 package io.pgdurable.engine;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.List;
 
@@ -56,10 +57,30 @@ public interface ActivityContext {
      * commits and its {@link SQLException} is thrown as it came, as if the activity had run the
      * statement itself. A {@code null} parameter has no type the driver can declare, so it makes
      * the driver describe the statement first, in a round trip of its own: bind typed values, or
-     * write {@code NULL} in the text.
+     * write {@code NULL} in the text. A parameter that is a {@link Parameter} binds itself.
      */
-    void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
-            throws SQLException;
+    default void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
+            throws SQLException {
+        writeCompleteAndCommit(connection, sql, parameters, result, null);
+    }
+
+    /**
+     * Like {@link #writeCompleteAndCommit(Connection, String, List, Object)}, and runs
+     * {@code beforeCommit} as {@link #completeAndCommit(Connection, Object, String)} does: right
+     * after the completion, before the {@code COMMIT}, in the same round trip.
+     */
+    void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result,
+                                String beforeCommit) throws SQLException;
+
+    /**
+     * A parameter of {@link #writeCompleteAndCommit} that binds itself, for a value that
+     * {@link PreparedStatement#setObject(int, Object)} would bind with the wrong type (text the
+     * server should type from the statement, say).
+     */
+    @FunctionalInterface
+    interface Parameter {
+        void bindTo(PreparedStatement statement, int index) throws SQLException;
+    }
 
     /**
      * The worker's limits on results. {@link #completeAndCommit} checks the result against them

@@ -105,9 +105,9 @@ final class ActivityContextImpl implements ActivityContext {
     }
 
     @Override
-    public void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
-            throws SQLException {
-        complete(connection, result, null, ActivityWrite.of(sql, parameters));
+    public void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result,
+                                       String beforeCommit) throws SQLException {
+        complete(connection, result, beforeCommit, ActivityWrite.of(sql, parameters));
     }
 
     private void complete(Connection connection, Object result, String beforeCommit, ActivityWrite write)

@@ -1,5 +1,6 @@
 package io.pgdurable.engine.store;
 
+import io.pgdurable.engine.ActivityContext;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -31,15 +32,27 @@ public record ActivityWrite(String sql, List<Object> parameters) {
         return new ActivityWrite(sql, (List<Object>) parameters);
     }
 
-    /** {@code completion} (a completion's statements and its COMMIT) with this statement ahead of it. */
+    /**
+     * {@code completion} (a completion's statements and its COMMIT) with this statement ahead of
+     * it. The line break before the semicolon ends a line comment the statement may end with,
+     * which would otherwise swallow the semicolon and join the completion to the statement.
+     */
     String ahead(String completion) {
-        return sql + ";\n" + completion;
+        return sql + "\n;\n" + completion;
     }
 
-    /** Binds the parameters from the first; returns the index of the completion's first parameter. */
+    /**
+     * Binds the parameters from the first (an {@link ActivityContext.Parameter} binds itself);
+     * returns the index of the completion's first parameter.
+     */
     int bind(PreparedStatement ps) throws SQLException {
         for (int i = 0; i < parameters.size(); i++) {
-            ps.setObject(i + 1, parameters.get(i));
+            Object value = parameters.get(i);
+            if (value instanceof ActivityContext.Parameter self) {
+                self.bindTo(ps, i + 1);
+            } else {
+                ps.setObject(i + 1, value);
+            }
         }
         return parameters.size() + 1;
     }

@@ -34,7 +34,11 @@ public record PreparedSql(String sql, List<BindValue> params) {
         }
     }
 
-    private static void requireStandardConformingStrings(Connection c) throws SQLException {
+    /**
+     * Refuses a pgjdbc connection with {@code standard_conforming_strings} off (see above); for a
+     * caller that binds the parameters itself ({@link BindValue#bindTo}).
+     */
+    public static void requireStandardConformingStrings(Connection c) throws SQLException {
         if (c != null && c.isWrapperFor(PGConnection.class)) {
             String scs = c.unwrap(PGConnection.class).getParameterStatus("standard_conforming_strings");
             if (scs != null && !scs.equalsIgnoreCase("on")) {

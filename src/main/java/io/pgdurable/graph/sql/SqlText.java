@@ -170,6 +170,52 @@ public final class SqlText {
         return statements.isEmpty() ? null : keywordAt(statements.get(0)[0], statements.get(0)[1], 0);
     }
 
+    private static final Set<String> ROWLESS_WRITES = Set.of("INSERT", "UPDATE", "DELETE", "MERGE");
+
+    /**
+     * Whether this text is one {@code INSERT}, {@code UPDATE}, {@code DELETE} or {@code MERGE}
+     * statement with no {@code RETURNING} anywhere in its bare SQL, every string, identifier and
+     * comment closed. Run through pgjdbc's extended protocol such a statement never returns a
+     * result set (rows a rule's {@code SELECT} action makes are not sent), so its result as a
+     * step is known before it runs. Conservative: a statement starting with {@code WITH}, or one
+     * with the word {@code RETURNING} in a subquery, says false.
+     */
+    public boolean isWriteWithoutRows() {
+        String first = firstKeyword();
+        if (statements.size() != 1 || first == null || !ROWLESS_WRITES.contains(first)) {
+            return false;
+        }
+        for (Region r : regions) {
+            if (!r.terminated()) {
+                return false;
+            }
+            if (r.kind() == Kind.CODE && containsWord(r, "RETURNING")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether a CODE region holds {@code word} (upper case) as a whole name or keyword. */
+    private boolean containsWord(Region r, String word) {
+        int i = r.start();
+        while (i < r.end()) {
+            if (isIdentStart(sql.charAt(i))) {
+                int j = i + 1;
+                while (j < r.end() && isIdentCont(sql.charAt(j))) {
+                    j++;
+                }
+                if (j - i == word.length() && sql.regionMatches(true, i, word, 0, word.length())) {
+                    return true;
+                }
+                i = j;
+            } else {
+                i++;
+            }
+        }
+        return false;
+    }
+
     /**
      * True when a statement of {@code sql} manages the transaction itself: BEGIN, START
      * TRANSACTION, COMMIT (also COMMIT PREPARED), END, ROLLBACK (also ROLLBACK PREPARED, ROLLBACK

@@ -6,17 +6,22 @@ import io.pgdurable.engine.Activity;
 import io.pgdurable.engine.ActivityContext;
 import io.pgdurable.engine.JsonLimitException;
 import io.pgdurable.engine.Limits;
+import io.pgdurable.graph.sql.BindValue;
 import io.pgdurable.graph.sql.PreparedSql;
+import io.pgdurable.graph.sql.SqlText;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
+import org.postgresql.PGConnection;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
@@ -77,6 +82,9 @@ public final class SqlStepActivity implements Activity {
             if (control) {
                 ctx.checkLease(c);
             }
+            if (control && SqlText.of(prepared.sql()).isWriteWithoutRows()) {
+                return writeWithCompletion(c, prepared, ctx, lease);
+            }
             ObjectNode result;
             try {
                 result = execute(c, prepared, limits, what, ctx);
@@ -113,6 +121,67 @@ public final class SqlStepActivity implements Activity {
             ctx.completeAndCommit(c, result, StepConnections.RESET_BEFORE_COMMIT);
             lease.resetWithCommit();
             return result;
+        }
+    }
+
+    /**
+     * A statement that returns no rows ({@link SqlText#isWriteWithoutRows}) has its result,
+     * {@link ResultMapper#empty()}, before it runs: it goes to the database with its completion,
+     * the session's reset and the {@code COMMIT}, in one round trip instead of two. Should the
+     * statement fail, nothing commits and its error fails the step as in {@link #execute}; should
+     * the lease be lost while it runs, the statement is cancelled.
+     */
+    private static ObjectNode writeWithCompletion(Connection c, PreparedSql prepared, ActivityContext ctx,
+                                                  StepConnections.Lease lease) throws Exception {
+        PreparedSql.requireStandardConformingStrings(c);
+        List<ActivityContext.Parameter> parameters = new ArrayList<>(prepared.params().size());
+        for (BindValue value : prepared.params()) {
+            parameters.add(value::bindTo);
+        }
+        ObjectNode result = ResultMapper.empty();
+        Canceller canceller = new Canceller(c);
+        try (ActivityContext.Registration stop = ctx.onLeaseLost(canceller::cancel)) {
+            ctx.writeCompleteAndCommit(c, prepared.sql(), parameters, result, StepConnections.RESET_BEFORE_COMMIT);
+        } catch (SQLException e) {
+            throw failure(e);
+        } finally {
+            if (canceller.finish()) {
+                lease.evict();
+            }
+        }
+        lease.resetWithCommit();
+        return result;
+    }
+
+    /**
+     * Cancels what runs on a connection while a round trip is under way, and tells afterwards
+     * whether it did: a cancel request reaches the server on a connection of its own and may land
+     * after the round trip ended, so a connection it was sent for is not used again.
+     */
+    private static final class Canceller {
+        private final Connection connection;
+        private boolean finished;
+        private boolean sent;
+
+        Canceller(Connection connection) {
+            this.connection = connection;
+        }
+
+        synchronized void cancel() {
+            if (!finished) {
+                sent = true;
+                try {
+                    connection.unwrap(PGConnection.class).cancelQuery();
+                } catch (SQLException e) {
+                    // Closed already: nothing runs on it.
+                }
+            }
+        }
+
+        /** Ends the round trip: no cancel is sent from now on. Returns whether one was. */
+        synchronized boolean finish() {
+            finished = true;
+            return sent;
         }
     }
 

@@ -355,6 +355,7 @@ public final class StepConnections implements AutoCloseable {
         private final RolePool pool;
         private final Connection connection;
         private boolean resetWithCommit;
+        private boolean evict;
 
         private Lease(RolePool pool, Connection connection) {
             this.pool = pool;
@@ -373,10 +374,21 @@ public final class StepConnections implements AutoCloseable {
             resetWithCommit = true;
         }
 
+        /**
+         * Says that the connection must not be used again: closing the lease closes it instead of
+         * returning it (a cancel request sent for it may still arrive, and must not reach the
+         * next step's statement).
+         */
+        public void evict() {
+            evict = true;
+        }
+
         @Override
         public void close() {
             try {
-                if (!connection.isClosed()) {
+                if (evict) {
+                    pool.dataSource.evictConnection(connection);
+                } else if (!connection.isClosed()) {
                     if (!connection.getAutoCommit()) {
                         connection.rollback();
                         connection.setAutoCommit(true);

@@ -3,6 +3,7 @@ package io.pgdurable.engine.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgdurable.engine.ActivityContext;
 import io.pgdurable.engine.TurnWrite;
 import io.pgdurable.engine.replay.Action;
 import io.pgdurable.engine.replay.EventType;
@@ -17,6 +18,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -592,6 +594,49 @@ class TurnStoreTest {
             assertThat(count(c, "SELECT count(*) FROM public.written WHERE id = 'write-lost'")).isZero();
             assertThat(count(c, "SELECT count(*) FROM df_engine.activity_queue WHERE id = " + item.id()
                     + " AND lease_token = '" + item.leaseToken() + "'")).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The statement a df SQL step sends with its completion: it may end in a line comment, its
+     * parameters bind themselves ({@link ActivityContext.Parameter}, here text
+     * of no declared type), and a statement (the step's session reset) runs before the {@code COMMIT}. Still one
+     * round trip, and everything commits.
+     */
+    @Test
+    void a_statement_ending_in_a_line_comment_goes_with_its_completion_and_the_statement_before_the_commit()
+            throws SQLException {
+        Instant at = Instant.parse("2026-03-04T05:06:07Z");
+        AtomicInteger flushes = new AtomicInteger();
+        List<Integer> perCall = new ArrayList<>();
+        String beforeCommit = "SELECT pg_catalog.set_config('application_name', 'before-commit-' || "
+                + "(SELECT pg_catalog.count(*) FROM public.commented), false)";
+        try (Connection c = DriverManager.getConnection(CLUSTER.jdbcUrl(advanceDb),
+                FlushCountingSocketFactory.counted(TestCluster.SUPERUSER, flushes))) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE public.commented (id text PRIMARY KEY, at date)");
+            }
+            for (int i = 0; i < 8; i++) {
+                String id = "commented-" + i;
+                ActivityItem item = leasedFirstItem(c, id);
+                c.setAutoCommit(false);
+                ActivityWrite write = ActivityWrite.of("INSERT INTO public.commented (id, at) VALUES (?, ?) -- the end",
+                        List.of(id, (ActivityContext.Parameter)
+                                (ps, index) -> ps.setObject(index, "2026-03-04", Types.OTHER)));
+                int before = flushes.get();
+                TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at,
+                        firstItemDoneSecondScheduled(at), "w", Duration.ofSeconds(30), beforeCommit, write);
+                perCall.add(flushes.get() - before);
+                assertThat(outcome.advanced()).isTrue();
+                c.setAutoCommit(true);
+                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SHOW application_name")) {
+                    rs.next();
+                    assertThat(rs.getString(1)).as("the statement before the commit ran after the insert")
+                            .isEqualTo("before-commit-" + (i + 1));
+                }
+            }
+            assertThat(perCall).containsOnly(1);
+            assertThat(count(c, "SELECT count(*) FROM public.commented WHERE at = date '2026-03-04'")).isEqualTo(8);
         }
     }
 

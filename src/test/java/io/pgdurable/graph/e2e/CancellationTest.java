@@ -109,6 +109,30 @@ class CancellationTest {
     }
 
     @Test
+    void cancelling_while_a_long_write_runs_stops_its_statement() {
+        // A write that returns no rows goes to the database with its completion in one round trip;
+        // the cancel stops its statement there too, long before the statement would end by itself.
+        String id = env.start("'INSERT INTO cancel_marks (instance_id, what)"
+                + " SELECT ''{sys_instance_id}'', ''long write'' FROM pg_sleep(600)'"
+                + " ~> " + mark("after the long write"));
+        String running = "SELECT pid FROM pg_stat_activity"
+                + " WHERE query LIKE '%long write%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+                + " AND state = 'active'";
+        long stepBackend = Long.parseLong(Poll.until(DONE, "the first step to be running",
+                () -> adminColumn(env, running), pids -> pids.size() == 1).get(0));
+
+        env.queryAsApp("SELECT df.cancel(?)", id);
+
+        Poll.until(DONE, "the step's statement on backend " + stepBackend + " to be cancelled",
+                () -> adminLong(env, "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND state = 'active'",
+                        stepBackend) == 0);
+        assertThat(marks(id, "long write")).isZero();
+        assertThat(marks(id, "after the long write")).isZero();
+        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
+        assertEngineTreeCancelledAndIdle(id);
+    }
+
+    @Test
     void cancelling_a_terminal_instance_is_a_no_op_that_keeps_its_status() {
         String id = env.start("'SELECT 1 AS one'");
         assertThat(env.await(id, DONE)).isEqualTo("completed");

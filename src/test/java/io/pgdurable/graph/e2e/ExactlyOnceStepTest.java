@@ -58,10 +58,36 @@ class ExactlyOnceStepTest {
         assertThat(env.await(id, DONE)).isEqualTo("completed");
         assertThat(env.result(id)).isEqualTo("{\"rows\": [{\"step\": \"d\"}], \"row_count\": 1}");
         assertThat(adminColumn(env, "SELECT step FROM once_before ORDER BY step")).containsExactly("a", "b", "c", "d");
-        // Each step was attempted twice: the crashed attempt left no row, only a used sequence value.
         assertThat(CRASHES.crashes(id)).isEqualTo(4);
-        assertThat(adminLong(env, "SELECT last_value FROM once_before_attempts")).isEqualTo(8);
+        // Every step was attempted twice. d, which returns rows, ran before its completion was
+        // written: its crashed attempt left no row, only a used sequence value. a, b and c return
+        // none and go to the database with their completion in one round trip, so the crash came
+        // before their statement was sent (a round trip cut short after its statement ran is the
+        // next test).
+        assertThat(adminLong(env, "SELECT last_value FROM once_before_attempts")).isEqualTo(5);
         assertNoStepCompletedTwice(id);
+    }
+
+    @Test
+    void a_write_whose_round_trip_dies_after_its_statement_ran_is_rolled_back_and_runs_again() {
+        // The step's first attempt ends its own session in the middle of its statement, after
+        // the row was inserted and before the completion and the COMMIT sent with it could run.
+        execAsApp(env, "CREATE SEQUENCE cut_attempts");
+        execAsApp(env, "CREATE TABLE cut_rows (step text NOT NULL, attempt bigint NOT NULL)");
+        String id = env.start("""
+                'INSERT INTO cut_rows (step, attempt) VALUES (''a'', nextval(''cut_attempts''))'
+                ~> 'INSERT INTO cut_rows (step, attempt)
+                    SELECT ''b'', n FROM (SELECT nextval(''cut_attempts'') AS n) s
+                     WHERE n > 2 OR pg_terminate_backend(pg_backend_pid())'
+                ~> 'INSERT INTO cut_rows (step, attempt) VALUES (''c'', nextval(''cut_attempts''))'
+                """);
+
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        assertThat(adminColumn(env, "SELECT step || ' ' || attempt FROM cut_rows ORDER BY attempt"))
+                .as("b's first attempt (2) rolled back with its session").containsExactly("a 1", "b 3", "c 4");
+        assertThat(adminLong(env, """
+                SELECT count(*) FROM df_engine.history WHERE instance_id = ? AND event_type = 'TaskCompleted'
+                """, id)).isEqualTo(3);
     }
 
     @Test

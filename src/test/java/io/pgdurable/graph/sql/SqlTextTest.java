@@ -207,4 +207,36 @@ class SqlTextTest {
         }
         assertThat(SqlText.cachedTexts()).isLessThanOrEqualTo(SqlText.CACHE_MAX_ENTRIES);
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "INSERT INTO t VALUES (1)",
+        "  /* note */ insert into t select * from s",
+        "UPDATE t SET a = 'RETURNING b' WHERE c = ?",
+        "DELETE FROM t WHERE \"returning\" = 1;",
+        "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE",
+        "INSERT INTO t VALUES ($$ returning $$) -- returning nothing",
+        "insert into t values (1) -- a note at the end"})
+    void a_write_without_returning_returns_no_rows(String sql) {
+        assertThat(SqlText.of(sql).isWriteWithoutRows()).as(sql).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "INSERT INTO t VALUES (1) RETURNING a",
+        "delete from t returning *",
+        "UPDATE t SET a = 1 WHERE b IN (SELECT b FROM s) Returning a",
+        "WITH d AS (DELETE FROM s RETURNING a) INSERT INTO t SELECT a FROM d",
+        "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+        "SELECT 1",
+        "CALL p()",
+        "EXPLAIN ANALYZE INSERT INTO t VALUES (1)",
+        "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)",
+        "INSERT INTO t VALUES (1) /* never closed",
+        "INSERT INTO t VALUES ('never closed",
+        "\"INSERT\" INTO t VALUES (1)",
+        ""})
+    void anything_else_may_return_rows(String sql) {
+        assertThat(SqlText.of(sql).isWriteWithoutRows()).as(sql).isFalse();
+    }
 }

@@ -1,0 +1,217 @@
+package io.pgdurable.graph.step;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgdurable.engine.ActivityContext;
+import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.graph.sql.BindValue;
+import io.pgdurable.testing.TestCluster;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * How a SQL step hands its statement and result to the engine: a write that returns no rows
+ * goes with its completion ({@code writeCompleteAndCommit}, one round trip), anything else runs
+ * first and hands its result to {@code completeAndCommit}. The context here records the call and
+ * does what the worker's would, without the queue.
+ */
+class SqlStepActivityTest {
+    private static final TestCluster CLUSTER = TestCluster.get();
+    private static final String ROLE = "sql_step_activity_role";
+    private static String db;
+    private static long oid;
+    private static StepConnections connections;
+    private static SqlStepActivity activity;
+
+    @BeforeAll
+    static void setUp() throws SQLException {
+        db = CLUSTER.createDatabase("sql_step_activity");
+        CLUSTER.createLoginRole(ROLE);
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE public.marks (n integer PRIMARY KEY, note text)");
+            s.execute("GRANT SELECT, INSERT, UPDATE ON public.marks TO " + ROLE);
+            try (ResultSet rs = s.executeQuery("SELECT oid FROM pg_roles WHERE rolname = '" + ROLE + "'")) {
+                rs.next();
+                oid = rs.getLong(1);
+            }
+        }
+        connections = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 2, 2, Duration.ofSeconds(10));
+        PGSimpleDataSource control = new PGSimpleDataSource();
+        control.setUrl(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER));
+        activity = new SqlStepActivity(connections, () -> control);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        connections.close();
+    }
+
+    @Test
+    void a_write_without_rows_goes_with_its_completion_and_the_reset_and_its_result_is_the_empty_one()
+            throws Exception {
+        RecordingContext ctx = new RecordingContext(step("INSERT INTO public.marks VALUES (?, ?::text)",
+                List.of(new StepInput.Param(BindValue.Type.INTEGER, "1"),
+                        new StepInput.Param(BindValue.Type.UNTYPED_TEXT, "one"))));
+
+        Object result = activity.run(ctx);
+
+        assertThat(ctx.calls).containsExactly("writeCompleteAndCommit");
+        assertThat(ctx.sql).isEqualTo("INSERT INTO public.marks VALUES (?, ?::text)");
+        assertThat(ctx.beforeCommit).isEqualTo(StepConnections.RESET_BEFORE_COMMIT);
+        assertThat(JsonCodec.toJson(ctx.result)).isEqualTo("{\"rows\":[],\"row_count\":0}");
+        assertThat(result).isEqualTo(ctx.result);
+        assertThat(adminQuery("SELECT note FROM public.marks WHERE n = 1"))
+                .as("the parameters were bound with their own types, the text one untyped").isEqualTo("one");
+    }
+
+    @Test
+    void a_statement_that_may_return_rows_runs_first_and_hands_its_rows_to_the_completion() throws Exception {
+        RecordingContext ctx = new RecordingContext(step(
+                "INSERT INTO public.marks VALUES (2, 'two') RETURNING n", List.of()));
+
+        activity.run(ctx);
+
+        assertThat(ctx.calls).containsExactly("completeAndCommit");
+        assertThat(JsonCodec.toJson(ctx.result)).isEqualTo("{\"rows\":[{\"n\":2}],\"row_count\":1}");
+        assertThat(ctx.beforeCommit).isEqualTo(StepConnections.RESET_BEFORE_COMMIT);
+    }
+
+    @Test
+    void a_failing_write_fails_the_step_with_its_own_error_and_leaves_nothing() throws Exception {
+        activity.run(new RecordingContext(step("INSERT INTO public.marks VALUES (3, 'three')", List.of())));
+        RecordingContext ctx = new RecordingContext(step("INSERT INTO public.marks VALUES (3, 'again'); ", List.of()));
+
+        assertThatThrownBy(() -> activity.run(ctx))
+                .isInstanceOf(StepFailedException.class)
+                .hasMessageStartingWith("SQL execution failed: duplicate key value violates unique constraint");
+        assertThat(ctx.calls).containsExactly("writeCompleteAndCommit");
+        assertThat(adminQuery("SELECT count(*) || ' ' || min(note) FROM public.marks WHERE n = 3")).isEqualTo("1 three");
+    }
+
+    private static StepInput step(String sql, List<StepInput.Param> params) {
+        return new StepInput("sql-step-activity-test", "00000001", ROLE, oid, null, sql, params);
+    }
+
+    private static String adminQuery(String sql) throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+
+    /**
+     * An activity context that records which completion the step asked for, and runs what the
+     * worker's would around it (the statement, the before-commit statement, the commit), with a
+     * lease that is always held.
+     */
+    private static final class RecordingContext implements ActivityContext {
+        private final StepInput input;
+        final List<String> calls = new ArrayList<>();
+        String sql;
+        String beforeCommit;
+        Object result;
+
+        RecordingContext(StepInput input) {
+            this.input = input;
+        }
+
+        @Override
+        public void completeAndCommit(Connection connection, Object result, String beforeCommit) throws SQLException {
+            calls.add("completeAndCommit");
+            this.result = result;
+            this.beforeCommit = beforeCommit;
+            finish(connection, beforeCommit);
+        }
+
+        @Override
+        public void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result,
+                                           String beforeCommit) throws SQLException {
+            calls.add("writeCompleteAndCommit");
+            this.sql = sql;
+            this.result = result;
+            this.beforeCommit = beforeCommit;
+            try (PreparedStatement ps = connection.prepareStatement(sql)) {
+                for (int i = 0; i < parameters.size(); i++) {
+                    ((ActivityContext.Parameter) parameters.get(i)).bindTo(ps, i + 1);
+                }
+                ps.execute();
+            } catch (SQLException e) {
+                connection.rollback();
+                throw e;
+            }
+            finish(connection, beforeCommit);
+        }
+
+        private static void finish(Connection connection, String beforeCommit) throws SQLException {
+            if (beforeCommit != null) {
+                try (Statement s = connection.createStatement()) {
+                    s.execute(beforeCommit);
+                }
+            }
+            connection.commit();
+        }
+
+        @Override
+        public <T> T input(Class<T> type) {
+            return type.cast(input);
+        }
+
+        @Override
+        public String rawInput() {
+            return JsonCodec.toJson(input);
+        }
+
+        @Override
+        public String instanceId() {
+            return input.instanceId();
+        }
+
+        @Override
+        public int executionId() {
+            return 1;
+        }
+
+        @Override
+        public int taskId() {
+            return 1;
+        }
+
+        @Override
+        public String name() {
+            return SqlStepActivity.NAME;
+        }
+
+        @Override
+        public int attempt() {
+            return 1;
+        }
+
+        @Override
+        public void checkLease(Connection connection) {
+        }
+
+        @Override
+        public void checkLease() {
+        }
+
+        @Override
+        public boolean leaseLost() {
+            return false;
+        }
+
+        @Override
+        public Registration onLeaseLost(Runnable onLost) {
+            return () -> { };
+        }
+    }
+}
