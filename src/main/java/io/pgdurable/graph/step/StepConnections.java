@@ -385,10 +385,9 @@ public final class StepConnections implements AutoCloseable {
 
         @Override
         public void close() {
+            boolean evicted = evict;
             try {
-                if (evict) {
-                    pool.dataSource.evictConnection(connection);
-                } else if (!connection.isClosed()) {
+                if (!evicted && !connection.isClosed()) {
                     if (!connection.getAutoCommit()) {
                         connection.rollback();
                         connection.setAutoCommit(true);
@@ -400,11 +399,18 @@ public final class StepConnections implements AutoCloseable {
             } catch (SQLException e) {
                 // A connection we cannot reset must not be reused.
                 LOG.log(Level.FINE, "evicting a step connection that could not be reset", e);
-                pool.dataSource.evictConnection(connection);
+                evicted = true;
             } finally {
                 try {
-                    connection.close();
-                } catch (SQLException e) {
+                    if (evicted) {
+                        // Closes the physical connection and takes it out of the pool. The proxy
+                        // is not closed after that: closing it would reset a connection that is
+                        // gone (Hikari fails there) and hand its entry back to the pool.
+                        pool.dataSource.evictConnection(connection);
+                    } else {
+                        connection.close();
+                    }
+                } catch (SQLException | RuntimeException e) {
                     LOG.log(Level.FINE, "closing a step connection", e);
                 }
                 leave(pool);

@@ -99,6 +99,39 @@ class SqlStepActivityTest {
         assertThat(adminQuery("SELECT count(*) || ' ' || min(note) FROM public.marks WHERE n = 3")).isEqualTo("1 three");
     }
 
+    /**
+     * The worker may learn that a lease is gone just as the step's round trip commits (its lease
+     * renewal then finds the completed item deleted) and cancel the statement: the cancel request
+     * may reach the server after the round trip, so the connection must not serve another step.
+     */
+    @Test
+    void a_connection_a_cancel_was_sent_for_is_not_used_for_the_next_step() throws Exception {
+        try (StepConnections one = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 1, 1,
+                Duration.ofSeconds(10))) {
+            PGSimpleDataSource control = new PGSimpleDataSource();
+            control.setUrl(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER));
+            SqlStepActivity single = new SqlStepActivity(one, () -> control);
+
+            RecordingContext quiet = new RecordingContext(step("INSERT INTO public.marks VALUES (10, 'a')", List.of()));
+            single.run(quiet);
+            RecordingContext same = new RecordingContext(step("INSERT INTO public.marks VALUES (11, 'b')", List.of()));
+            single.run(same);
+            assertThat(same.backend).as("without a cancel the pooled connection serves the next step")
+                    .isEqualTo(quiet.backend);
+
+            RecordingContext lost = new RecordingContext(step("INSERT INTO public.marks VALUES (12, 'c')", List.of()));
+            lost.loseLeaseAfterCommit = true;
+            single.run(lost);
+            assertThat(lost.backend).isEqualTo(quiet.backend);
+            RecordingContext next = new RecordingContext(step("INSERT INTO public.marks VALUES (13, 'd')", List.of()));
+            single.run(next);
+
+            assertThat(next.backend).as("a fresh connection after the one a cancel was sent for").isNotEqualTo(lost.backend);
+            assertThat(adminQuery("SELECT string_agg(note, '' ORDER BY n) FROM public.marks WHERE n BETWEEN 10 AND 13"))
+                    .isEqualTo("abcd");
+        }
+    }
+
     private static StepInput step(String sql, List<StepInput.Param> params) {
         return new StepInput("sql-step-activity-test", "00000001", ROLE, oid, null, sql, params);
     }
@@ -120,6 +153,11 @@ class SqlStepActivityTest {
         String sql;
         String beforeCommit;
         Object result;
+        /** The backend the step's statement ran on. */
+        int backend;
+        /** Whether the lease is found lost right after the commit, before the step returns. */
+        boolean loseLeaseAfterCommit;
+        private Runnable onLost;
 
         RecordingContext(StepInput input) {
             this.input = input;
@@ -140,6 +178,7 @@ class SqlStepActivityTest {
             this.sql = sql;
             this.result = result;
             this.beforeCommit = beforeCommit;
+            backend = backendOf(connection);
             try (PreparedStatement ps = connection.prepareStatement(sql)) {
                 for (int i = 0; i < parameters.size(); i++) {
                     ((ActivityContext.Parameter) parameters.get(i)).bindTo(ps, i + 1);
@@ -150,6 +189,16 @@ class SqlStepActivityTest {
                 throw e;
             }
             finish(connection, beforeCommit);
+            if (loseLeaseAfterCommit && onLost != null) {
+                onLost.run(); // as the worker's lease renewal would, finding the item completed
+            }
+        }
+
+        private static int backendOf(Connection connection) throws SQLException {
+            try (Statement s = connection.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+                rs.next();
+                return rs.getInt(1);
+            }
         }
 
         private static void finish(Connection connection, String beforeCommit) throws SQLException {
@@ -211,7 +260,8 @@ class SqlStepActivityTest {
 
         @Override
         public Registration onLeaseLost(Runnable onLost) {
-            return () -> { };
+            this.onLost = onLost;
+            return () -> this.onLost = null;
         }
     }
 }
