@@ -337,8 +337,9 @@ final class ActivityDispatcher implements Runnable {
             finished(item);
             LOG.fine(() -> "dropped activity " + item.name() + " of " + item.instanceId()
                     + " before it started: its lease is gone (instance cancelled, or item taken over)");
-        } else {
-            // Running (or just finished, where this changes nothing).
+        } else if (!claimed.ctx.completed()) {
+            // Running. One whose completion has committed left the queue by completing: there
+            // is nothing to stop (a SQL step would cancel its connection and lose it for nothing).
             claimed.ctx.markLeaseLost();
         }
     }
