@@ -17,7 +17,9 @@ class ActivityWriteTest {
         parameters.clear(); // the write keeps its own copy
 
         assertThat(write.parameters()).containsExactly("a", null, 3);
-        assertThat(write.ahead("SELECT 1; COMMIT")).isEqualTo("INSERT INTO t VALUES (?, ?, ?);\nSELECT 1; COMMIT");
+        assertThat(write.ahead("SELECT 1; COMMIT")).isEqualTo("INSERT INTO t VALUES (?, ?, ?)\n;\nSELECT 1; COMMIT");
+        // A line comment at the end stops at the line break, before the semicolon.
+        assertThat(new ActivityWrite("DELETE FROM t -- all", null).ahead("COMMIT")).isEqualTo("DELETE FROM t -- all\n;\nCOMMIT");
         assertThat(StoreSql.Completion.next(write)).isEqualTo(7);
         assertThat(StoreSql.Completion.next(null)).isEqualTo(4);
         assertThat(new ActivityWrite("DELETE FROM t", null).parameters()).isEmpty();
