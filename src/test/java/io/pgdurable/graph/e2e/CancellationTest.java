@@ -86,14 +86,8 @@ class CancellationTest {
 
     @Test
     void cancelling_while_a_step_runs_rolls_back_that_steps_work() {
-        String id = env.start("'INSERT INTO cancel_marks (instance_id, what)"
-                + " SELECT ''{sys_instance_id}'', ''in flight'' FROM pg_sleep(1.5)'"
-                + " ~> " + mark("next"));
-        String running = "SELECT pid FROM pg_stat_activity"
-                + " WHERE query LIKE '%in flight%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
-                + " AND state = 'active'";
-        long stepBackend = Long.parseLong(Poll.until(DONE, "the first step to be running",
-                () -> adminColumn(env, running), pids -> pids.size() == 1).get(0));
+        String id = env.start(sleepingInsert("in flight", "1.5") + " ~> " + mark("next"));
+        long stepBackend = runningStep("in flight");
 
         env.queryAsApp("SELECT df.cancel(?)", id);
 
@@ -102,32 +96,43 @@ class CancellationTest {
                 () -> adminLong(env, "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND xact_start IS NOT NULL",
                         stepBackend) == 0);
         // The step could not record its completion, so its transaction, insert included, rolled back.
-        assertThat(marks(id, "in flight")).isZero();
-        assertThat(marks(id, "next")).isZero();
-        assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
-        assertEngineTreeCancelledAndIdle(id);
+        assertCancelledWithoutMarks(id, "in flight", "next");
     }
 
     @Test
     void cancelling_while_a_long_write_runs_stops_its_statement() {
         // A write that returns no rows goes to the database with its completion in one round trip;
         // the cancel stops its statement there too, long before the statement would end by itself.
-        String id = env.start("'INSERT INTO cancel_marks (instance_id, what)"
-                + " SELECT ''{sys_instance_id}'', ''long write'' FROM pg_sleep(600)'"
-                + " ~> " + mark("after the long write"));
-        String running = "SELECT pid FROM pg_stat_activity"
-                + " WHERE query LIKE '%long write%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
-                + " AND state = 'active'";
-        long stepBackend = Long.parseLong(Poll.until(DONE, "the first step to be running",
-                () -> adminColumn(env, running), pids -> pids.size() == 1).get(0));
+        String id = env.start(sleepingInsert("long write", "600") + " ~> " + mark("after the long write"));
+        long stepBackend = runningStep("long write");
 
         env.queryAsApp("SELECT df.cancel(?)", id);
 
         Poll.until(DONE, "the step's statement on backend " + stepBackend + " to be cancelled",
                 () -> adminLong(env, "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND state = 'active'",
                         stepBackend) == 0);
-        assertThat(marks(id, "long write")).isZero();
-        assertThat(marks(id, "after the long write")).isZero();
+        assertCancelledWithoutMarks(id, "long write", "after the long write");
+    }
+
+    /** A step that inserts the mark {@code what} for its instance after {@code seconds} of sleep. */
+    private static String sleepingInsert(String what, String seconds) {
+        return "'INSERT INTO cancel_marks (instance_id, what)"
+                + " SELECT ''{sys_instance_id}'', ''" + what + "'' FROM pg_sleep(" + seconds + ")'";
+    }
+
+    /** Waits for the step inserting {@code what} to run; returns its backend's pid. */
+    private static long runningStep(String what) {
+        String running = "SELECT pid FROM pg_stat_activity"
+                + " WHERE query LIKE '%" + what + "%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+                + " AND state = 'active'";
+        return Long.parseLong(Poll.until(DONE, "the step inserting '" + what + "' to be running",
+                () -> adminColumn(env, running), pids -> pids.size() == 1).get(0));
+    }
+
+    private static void assertCancelledWithoutMarks(String id, String... whats) {
+        for (String what : whats) {
+            assertThat(marks(id, what)).as(what).isZero();
+        }
         assertThat(env.queryAsApp("SELECT df.status(?)", id)).isEqualTo("cancelled");
         assertEngineTreeCancelledAndIdle(id);
     }
