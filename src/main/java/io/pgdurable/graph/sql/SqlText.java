@@ -71,6 +71,8 @@ public final class SqlText {
 
     private static final Set<String> TRANSACTION_CONTROL =
             Set.of("BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE");
+    /** Statements that send no rows unless they have a RETURNING clause. */
+    private static final Set<String> ROWLESS_WRITES = Set.of("INSERT", "UPDATE", "DELETE", "MERGE");
 
     /**
      * Lexed texts by their text. A workflow's steps keep the same SQL from instance to instance
@@ -169,8 +171,6 @@ public final class SqlText {
     public String firstKeyword() {
         return statements.isEmpty() ? null : keywordAt(statements.get(0)[0], statements.get(0)[1], 0);
     }
-
-    private static final Set<String> ROWLESS_WRITES = Set.of("INSERT", "UPDATE", "DELETE", "MERGE");
 
     /**
      * Whether this text is one {@code INSERT}, {@code UPDATE}, {@code DELETE} or {@code MERGE}
