@@ -1,7 +1,6 @@
 package io.pgdurable.engine;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.List;
 
@@ -57,7 +56,7 @@ public interface ActivityContext {
      * commits and its {@link SQLException} is thrown as it came, as if the activity had run the
      * statement itself. A {@code null} parameter has no type the driver can declare, so it makes
      * the driver describe the statement first, in a round trip of its own: bind typed values, or
-     * write {@code NULL} in the text. A parameter that is a {@link Parameter} binds itself.
+     * write {@code NULL} in the text. An {@link UntypedText} parameter is sent without a type.
      */
     default void writeCompleteAndCommit(Connection connection, String sql, List<?> parameters, Object result)
             throws SQLException {
@@ -73,13 +72,14 @@ public interface ActivityContext {
                                 String beforeCommit) throws SQLException;
 
     /**
-     * A parameter of {@link #writeCompleteAndCommit} that binds itself, for a value that
-     * {@link PreparedStatement#setObject(int, Object)} would bind with the wrong type (text the
-     * server should type from the statement, say).
+     * A text parameter of {@link #writeCompleteAndCommit} sent without a type, for the server to
+     * type from the statement as it types a quoted literal ({@code '2026-03-04'} compared with a
+     * date column is a date); a {@code String} is sent as {@code varchar}.
      */
-    @FunctionalInterface
-    interface Parameter {
-        void bindTo(PreparedStatement statement, int index) throws SQLException;
+    record UntypedText(String text) {
+        public UntypedText {
+            java.util.Objects.requireNonNull(text, "text");
+        }
     }
 
     /**

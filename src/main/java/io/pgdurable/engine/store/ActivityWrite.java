@@ -3,6 +3,7 @@ package io.pgdurable.engine.store;
 import io.pgdurable.engine.ActivityContext;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -42,14 +43,14 @@ public record ActivityWrite(String sql, List<Object> parameters) {
     }
 
     /**
-     * Binds the parameters from the first (an {@link ActivityContext.Parameter} binds itself);
+     * Binds the parameters from the first (an {@link ActivityContext.UntypedText} without a type);
      * returns the index of the completion's first parameter.
      */
     int bind(PreparedStatement ps) throws SQLException {
         for (int i = 0; i < parameters.size(); i++) {
             Object value = parameters.get(i);
-            if (value instanceof ActivityContext.Parameter self) {
-                self.bindTo(ps, i + 1);
+            if (value instanceof ActivityContext.UntypedText untyped) {
+                ps.setObject(i + 1, untyped.text(), Types.OTHER);
             } else {
                 ps.setObject(i + 1, value);
             }

@@ -134,9 +134,11 @@ public final class SqlStepActivity implements Activity {
     private static ObjectNode writeWithCompletion(Connection c, PreparedSql prepared, ActivityContext ctx,
                                                   StepConnections.Lease lease) throws Exception {
         PreparedSql.requireStandardConformingStrings(c);
-        List<ActivityContext.Parameter> parameters = new ArrayList<>(prepared.params().size());
+        List<Object> parameters = new ArrayList<>(prepared.params().size());
         for (BindValue value : prepared.params()) {
-            parameters.add(value::bindTo);
+            // As BindValue.bindTo binds them: text without a type, the rest by their Java type.
+            parameters.add(value.type() == BindValue.Type.UNTYPED_TEXT
+                    ? new ActivityContext.UntypedText((String) value.value()) : value.value());
         }
         ObjectNode result = ResultMapper.empty();
         Canceller canceller = new Canceller(c);

@@ -18,7 +18,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -599,8 +598,8 @@ class TurnStoreTest {
 
     /**
      * The statement a df SQL step sends with its completion: it may end in a line comment, its
-     * parameters bind themselves ({@link ActivityContext.Parameter}, here text
-     * of no declared type), and a statement (the step's session reset) runs before the {@code COMMIT}. Still one
+     * parameters may be text sent without a type ({@link ActivityContext.UntypedText}, here a
+     * date), and a statement (the step's session reset) runs before the {@code COMMIT}. Still one
      * round trip, and everything commits.
      */
     @Test
@@ -621,8 +620,7 @@ class TurnStoreTest {
                 ActivityItem item = leasedFirstItem(c, id);
                 c.setAutoCommit(false);
                 ActivityWrite write = ActivityWrite.of("INSERT INTO public.commented (id, at) VALUES (?, ?) -- the end",
-                        List.of(id, (ActivityContext.Parameter)
-                                (ps, index) -> ps.setObject(index, "2026-03-04", Types.OTHER)));
+                        List.of(id, new ActivityContext.UntypedText("2026-03-04")));
                 int before = flushes.get();
                 TurnAdvance.Outcome outcome = TurnAdvance.completeAdvanceAndCommit(c, item, "2", 1, at,
                         firstItemDoneSecondScheduled(at), "w", Duration.ofSeconds(30), beforeCommit, write);

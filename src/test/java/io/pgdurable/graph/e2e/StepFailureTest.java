@@ -87,6 +87,46 @@ class StepFailureTest {
     }
 
     @Test
+    void failing_write_that_returns_no_rows_fails_the_instance_the_same_way_and_leaves_nothing() {
+        // Such a write goes to the database with its completion in one round trip; its failure
+        // reads as any step's.
+        String id = env.start("'INSERT INTO fail_marks VALUES (40)' ~> 'INSERT INTO fail_marks VALUES (41), (''x'')'"
+                + " ~> 'INSERT INTO fail_marks VALUES (42)'");
+
+        assertThat(env.await(id, DONE)).isEqualTo("failed");
+        assertThat(json(nodeResult(env, id, "lr")).asText())
+                .isEqualTo("SQL execution failed: invalid input syntax for type integer: \"x\"");
+        assertThat(nodeStatus(env, id, "ll")).isEqualTo("completed");
+        assertThat(nodeStatus(env, id, "lr")).isEqualTo("failed");
+        assertThat(nodeStatus(env, id, "r")).isEqualTo("pending");
+        assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n = 40")).isEqualTo(1);
+        assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n IN (41, 42)")).isZero();
+    }
+
+    @Test
+    void write_cancelled_by_the_roles_statement_timeout_fails_instead_of_retrying_forever() {
+        String role = "step_fail_e2e_hasty_writer";
+        env.cluster().createLoginRole(role);
+        env.exec("SELECT df.grant_usage('" + role + "')");
+        env.exec("ALTER ROLE " + role + " SET statement_timeout = '300ms'");
+        env.exec("GRANT INSERT ON fail_marks TO " + role);
+        String id;
+        try (Connection c = env.cluster().connect(env.database(), role);
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT df.start('INSERT INTO fail_marks SELECT 50 FROM pg_sleep(2)')")) {
+            rs.next();
+            id = rs.getString(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+
+        assertThat(env.queryAsAdmin("SELECT df.await_instance(?, 15)", id)).isEqualTo("failed");
+        assertThat(json(nodeResult(env, id, "")).asText())
+                .isEqualTo("SQL execution failed: canceling statement due to statement timeout");
+        assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n = 50")).isZero();
+    }
+
+    @Test
     void step_with_transaction_control_fails_with_a_clear_message() {
         String id = env.start("'COMMIT'");
 

@@ -12,6 +12,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,6 +61,7 @@ class SqlStepActivityTest {
     @Test
     void a_write_without_rows_goes_with_its_completion_and_the_reset_and_its_result_is_the_empty_one()
             throws Exception {
+        // ?::text: a text cell is bound without a type, as the substitution binds one.
         RecordingContext ctx = new RecordingContext(step("INSERT INTO public.marks VALUES (?, ?::text)",
                 List.of(new StepInput.Param(BindValue.Type.INTEGER, "1"),
                         new StepInput.Param(BindValue.Type.UNTYPED_TEXT, "one"))));
@@ -71,6 +73,7 @@ class SqlStepActivityTest {
         assertThat(ctx.beforeCommit).isEqualTo(StepConnections.RESET_BEFORE_COMMIT);
         assertThat(JsonCodec.toJson(ctx.result)).isEqualTo("{\"rows\":[],\"row_count\":0}");
         assertThat(result).isEqualTo(ctx.result);
+        assertThat(ctx.parameters).containsExactly(1, new ActivityContext.UntypedText("one"));
         assertThat(adminQuery("SELECT note FROM public.marks WHERE n = 1"))
                 .as("the parameters were bound with their own types, the text one untyped").isEqualTo("one");
     }
@@ -151,6 +154,7 @@ class SqlStepActivityTest {
         private final StepInput input;
         final List<String> calls = new ArrayList<>();
         String sql;
+        List<Object> parameters;
         String beforeCommit;
         Object result;
         /** The backend the step's statement ran on. */
@@ -176,12 +180,18 @@ class SqlStepActivityTest {
                                            String beforeCommit) throws SQLException {
             calls.add("writeCompleteAndCommit");
             this.sql = sql;
+            this.parameters = new ArrayList<>(parameters);
             this.result = result;
             this.beforeCommit = beforeCommit;
             backend = backendOf(connection);
             try (PreparedStatement ps = connection.prepareStatement(sql)) {
                 for (int i = 0; i < parameters.size(); i++) {
-                    ((ActivityContext.Parameter) parameters.get(i)).bindTo(ps, i + 1);
+                    Object value = parameters.get(i);
+                    if (value instanceof ActivityContext.UntypedText text) {
+                        ps.setObject(i + 1, text.text(), Types.OTHER);
+                    } else {
+                        ps.setObject(i + 1, value);
+                    }
                 }
                 ps.execute();
             } catch (SQLException e) {
