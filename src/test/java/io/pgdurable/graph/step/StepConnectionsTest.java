@@ -112,4 +112,29 @@ class StepConnectionsTest {
             }
         }
     }
+
+    /**
+     * A connection whose session reset fails (here its backend was terminated while leased, with
+     * autocommit changed as a step changes it) is evicted when the lease closes: closing it
+     * raises nothing, and the next lease gets a working connection.
+     */
+    @Test
+    void a_connection_whose_reset_fails_is_evicted_quietly_and_replaced() throws SQLException {
+        try (StepConnections one = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 1, 1,
+                Duration.ofSeconds(10))) {
+            long dead;
+            StepConnections.Lease lease = one.acquire(null, oid, ROLE);
+            dead = Long.parseLong(query(lease.connection(), "SELECT pg_backend_pid()"));
+            lease.connection().setAutoCommit(false);
+            try (Connection admin = CLUSTER.connect(db); Statement s = admin.createStatement()) {
+                s.execute("SELECT pg_terminate_backend(" + dead + ", 10000)");
+            }
+            lease.close();
+
+            try (StepConnections.Lease next = one.acquire(null, oid, ROLE)) {
+                assertThat(Long.parseLong(query(next.connection(), "SELECT pg_backend_pid()"))).isNotEqualTo(dead);
+                assertThat(query(next.connection(), "SELECT session_user")).isEqualTo(ROLE);
+            }
+        }
+    }
 }
