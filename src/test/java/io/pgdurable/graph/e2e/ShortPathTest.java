@@ -177,6 +177,20 @@ class ShortPathTest {
     }
 
     @Test
+    void a_write_with_a_question_mark_operator_and_a_trailing_comment_goes_with_its_completion() {
+        // The step's statement travels ahead of the completion in one text for the driver: its
+        // own ? (jsonb's operator, not a parameter) and a comment at its end must stay its own.
+        Worker worker = env.startWorker(FaultInjector.NONE, true);
+        String id = env.start("'INSERT INTO steps (run, step) SELECT ''qmark'', ''s1'' WHERE jsonb_build_object(''a'', 1) ? ''a''"
+                + " -- only if the key is there' ~> " + write("qmark", "s2"));
+
+        assertThat(env.await(id, DONE)).isEqualTo("completed");
+        assertThat(stepsOf("qmark")).containsExactly("s1", "s2");
+        assertThat(env.result(id)).isEqualTo("{\"rows\": [], \"row_count\": 0}");
+        assertThat(worker.stats().shortPathTurns()).as("s1's completion with the next turn, and s2's").isEqualTo(2);
+    }
+
+    @Test
     void with_the_short_path_off_every_turn_takes_the_queue_and_the_outcome_is_the_same() {
         Worker worker = env.startWorker(FaultInjector.NONE, false);
 
