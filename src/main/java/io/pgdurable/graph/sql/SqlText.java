@@ -90,6 +90,7 @@ public final class SqlText {
     private final List<Region> regions;
     private final List<int[]> statements;
     private volatile Set<Integer> identifierPositions;
+    private volatile Boolean writeWithoutRows;
 
     private SqlText(String sql) {
         this.sql = sql;
@@ -181,6 +182,27 @@ public final class SqlText {
      * with the word {@code RETURNING} in a subquery, says false.
      */
     public boolean isWriteWithoutRows() {
+        Boolean known = writeWithoutRows;
+        if (known == null) {
+            known = computeWriteWithoutRows();
+            writeWithoutRows = known;
+        }
+        return known;
+    }
+
+    /**
+     * {@link #isWriteWithoutRows()} of {@code sql}, lexed through the cache when it is there and
+     * otherwise without entering it: a step's text after substitution often differs per
+     * workflow (values written into literals), and entering each would push out the texts that
+     * recur.
+     */
+    public static boolean isWriteWithoutRows(String sql) {
+        Objects.requireNonNull(sql, "sql");
+        SqlText cached = CACHE.get(sql);
+        return (cached != null ? cached : new SqlText(sql)).isWriteWithoutRows();
+    }
+
+    private boolean computeWriteWithoutRows() {
         String first = firstKeyword();
         if (statements.size() != 1 || first == null || !ROWLESS_WRITES.contains(first)) {
             return false;

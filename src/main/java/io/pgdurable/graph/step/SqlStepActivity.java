@@ -82,7 +82,7 @@ public final class SqlStepActivity implements Activity {
             if (control) {
                 ctx.checkLease(c);
             }
-            if (control && SqlText.of(prepared.sql()).isWriteWithoutRows()) {
+            if (control && SqlText.isWriteWithoutRows(prepared.sql())) {
                 return writeWithCompletion(c, prepared, ctx, lease);
             }
             ObjectNode result;

@@ -219,6 +219,7 @@ class SqlTextTest {
         "insert into t values (1) -- a note at the end"})
     void a_write_without_returning_returns_no_rows(String sql) {
         assertThat(SqlText.of(sql).isWriteWithoutRows()).as(sql).isTrue();
+        assertThat(SqlText.isWriteWithoutRows(sql + " ")).as("uncached: %s", sql).isTrue();
     }
 
     @ParameterizedTest
@@ -238,5 +239,16 @@ class SqlTextTest {
         ""})
     void anything_else_may_return_rows(String sql) {
         assertThat(SqlText.of(sql).isWriteWithoutRows()).as(sql).isFalse();
+        assertThat(SqlText.isWriteWithoutRows(sql + " ")).as("uncached: %s", sql).isFalse();
+    }
+
+    @Test
+    void telling_a_write_without_rows_by_its_text_leaves_the_cache_as_it_was() {
+        String sql = "INSERT INTO t VALUES ('" + java.util.UUID.randomUUID() + "')";
+        int before = SqlText.cachedTexts();
+
+        assertThat(SqlText.isWriteWithoutRows(sql)).isTrue();
+
+        assertThat(SqlText.cachedTexts()).isEqualTo(before);
     }
 }
