@@ -194,6 +194,22 @@ public final class TestCluster {
         return name;
     }
 
+    /** The OID of role {@code name}, which must exist. */
+    public long roleOid(String name) {
+        try (Connection c = connect("postgres");
+             PreparedStatement ps = c.prepareStatement("SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ?")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new IllegalStateException("no role " + name);
+                }
+                return rs.getLong(1);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Creates login role {@code name} without a password, or leaves it as it is if it exists. */
     public void createLoginRole(String name) {
         createLoginRole(name, null);

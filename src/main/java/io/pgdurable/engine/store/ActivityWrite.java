@@ -46,7 +46,7 @@ public record ActivityWrite(String sql, List<Object> parameters) {
      * Binds the parameters from the first (an {@link ActivityContext.UntypedText} without a type);
      * returns the index of the completion's first parameter.
      */
-    int bind(PreparedStatement ps) throws SQLException {
+    public int bind(PreparedStatement ps) throws SQLException {
         for (int i = 0; i < parameters.size(); i++) {
             Object value = parameters.get(i);
             if (value instanceof ActivityContext.UntypedText untyped) {

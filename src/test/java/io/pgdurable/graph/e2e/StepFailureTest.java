@@ -10,13 +10,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A SQL step that fails fails its instance with the error stored on the node; statements a step
@@ -65,18 +67,23 @@ class StepFailureTest {
         assertThat(env.queryAsAdmin("SELECT status FROM df_engine.instances WHERE id = ?", id)).isEqualTo("Failed");
     }
 
-    @Test
-    void step_cancelled_by_the_roles_statement_timeout_fails_instead_of_retrying_forever() {
+    /** A step that reads, and one that writes without returning rows (sent with its completion). */
+    @ParameterizedTest
+    @ValueSource(strings = {"SELECT pg_sleep(2)", "INSERT INTO fail_marks SELECT 50 FROM pg_sleep(2)"})
+    void step_cancelled_by_the_roles_statement_timeout_fails_instead_of_retrying_forever(String step) {
         String role = "step_fail_e2e_hasty";
         env.cluster().createLoginRole(role);
         env.exec("SELECT df.grant_usage('" + role + "')");
         env.exec("ALTER ROLE " + role + " SET statement_timeout = '300ms'");
+        env.exec("GRANT INSERT ON fail_marks TO " + role);
         String id;
         try (Connection c = env.cluster().connect(env.database(), role);
-             Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT df.start('SELECT pg_sleep(2)')")) {
-            rs.next();
-            id = rs.getString(1);
+             PreparedStatement ps = c.prepareStatement("SELECT df.start(?)")) {
+            ps.setString(1, step);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                id = rs.getString(1);
+            }
         } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
@@ -84,6 +91,7 @@ class StepFailureTest {
         assertThat(env.queryAsAdmin("SELECT df.await_instance(?, 15)", id)).isEqualTo("failed");
         assertThat(json(nodeResult(env, id, "")).asText())
                 .isEqualTo("SQL execution failed: canceling statement due to statement timeout");
+        assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n = 50")).isZero();
     }
 
     @Test
@@ -101,29 +109,6 @@ class StepFailureTest {
         assertThat(nodeStatus(env, id, "r")).isEqualTo("pending");
         assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n = 40")).isEqualTo(1);
         assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n IN (41, 42)")).isZero();
-    }
-
-    @Test
-    void write_cancelled_by_the_roles_statement_timeout_fails_instead_of_retrying_forever() {
-        String role = "step_fail_e2e_hasty_writer";
-        env.cluster().createLoginRole(role);
-        env.exec("SELECT df.grant_usage('" + role + "')");
-        env.exec("ALTER ROLE " + role + " SET statement_timeout = '300ms'");
-        env.exec("GRANT INSERT ON fail_marks TO " + role);
-        String id;
-        try (Connection c = env.cluster().connect(env.database(), role);
-             Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT df.start('INSERT INTO fail_marks SELECT 50 FROM pg_sleep(2)')")) {
-            rs.next();
-            id = rs.getString(1);
-        } catch (SQLException e) {
-            throw new IllegalStateException(e);
-        }
-
-        assertThat(env.queryAsAdmin("SELECT df.await_instance(?, 15)", id)).isEqualTo("failed");
-        assertThat(json(nodeResult(env, id, "")).asText())
-                .isEqualTo("SQL execution failed: canceling statement due to statement timeout");
-        assertThat(adminLong(env, "SELECT count(*) FROM fail_marks WHERE n = 50")).isZero();
     }
 
     @Test

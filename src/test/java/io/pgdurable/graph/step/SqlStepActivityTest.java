@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgdurable.engine.ActivityContext;
 import io.pgdurable.engine.JsonCodec;
+import io.pgdurable.engine.store.ActivityWrite;
 import io.pgdurable.graph.sql.BindValue;
 import io.pgdurable.testing.TestCluster;
 import java.sql.Connection;
@@ -12,7 +13,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,11 +42,8 @@ class SqlStepActivityTest {
         try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE public.marks (n integer PRIMARY KEY, note text)");
             s.execute("GRANT SELECT, INSERT, UPDATE ON public.marks TO " + ROLE);
-            try (ResultSet rs = s.executeQuery("SELECT oid FROM pg_roles WHERE rolname = '" + ROLE + "'")) {
-                rs.next();
-                oid = rs.getLong(1);
-            }
         }
+        oid = CLUSTER.roleOid(ROLE);
         connections = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 2, 2, Duration.ofSeconds(10));
         PGSimpleDataSource control = new PGSimpleDataSource();
         control.setUrl(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER));
@@ -185,14 +182,7 @@ class SqlStepActivityTest {
             this.beforeCommit = beforeCommit;
             backend = backendOf(connection);
             try (PreparedStatement ps = connection.prepareStatement(sql)) {
-                for (int i = 0; i < parameters.size(); i++) {
-                    Object value = parameters.get(i);
-                    if (value instanceof ActivityContext.UntypedText text) {
-                        ps.setObject(i + 1, text.text(), Types.OTHER);
-                    } else {
-                        ps.setObject(i + 1, value);
-                    }
-                }
+                ActivityWrite.of(sql, parameters).bind(ps); // as the worker's context binds them
                 ps.execute();
             } catch (SQLException e) {
                 connection.rollback();

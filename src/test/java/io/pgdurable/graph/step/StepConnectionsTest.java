@@ -28,11 +28,8 @@ class StepConnectionsTest {
         try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
             s.execute("CREATE SCHEMA step_connections_own");
             s.execute("ALTER ROLE " + ROLE + " IN DATABASE " + db + " SET search_path = step_connections_own, public");
-            try (ResultSet rs = s.executeQuery("SELECT oid FROM pg_roles WHERE rolname = '" + ROLE + "'")) {
-                rs.next();
-                oid = rs.getLong(1);
-            }
         }
+        oid = CLUSTER.roleOid(ROLE);
         connections = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 2, 2, Duration.ofSeconds(10));
     }
 
