@@ -329,7 +329,7 @@ public final class GraphOrchestration implements Orchestration {
             }
             PreparedSql prepared;
             try {
-                prepared = Substitution.prepare(query, substitutionContext());
+                prepared = Substitution.parameterized(query, substitutionContext());
             } catch (GraphException e) {
                 throw new StepFailedException(e.getMessage());
             }

@@ -4,6 +4,7 @@ import io.pgdurable.graph.model.GraphException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import org.postgresql.PGConnection;
@@ -24,6 +25,68 @@ public record PreparedSql(String sql, List<BindValue> params) {
     public PreparedSql {
         Objects.requireNonNull(sql, "sql");
         params = List.copyOf(params);
+    }
+
+    /** Whether a parameter stands where the statement could hold a literal ({@link BindValue.Type#LITERAL_TEXT}). */
+    public boolean hasLiteralParameters() {
+        for (BindValue v : params) {
+            if (v.type() == BindValue.Type.LITERAL_TEXT) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The same statement with each {@link BindValue.Type#LITERAL_TEXT} parameter written back as the
+     * literal it stands for, {@code 'text'} with {@code '} doubled (as {@link Substitution#prepare}
+     * writes it), the other parameters kept: for a server that would not take the parameter
+     * there. This statement itself when it has no such parameter.
+     */
+    public PreparedSql withLiterals() {
+        if (!hasLiteralParameters()) {
+            return this;
+        }
+        SqlText text = SqlText.peek(sql);
+        StringBuilder out = new StringBuilder(sql.length() + 32);
+        List<BindValue> kept = new ArrayList<>(params.size());
+        int next = 0;
+        for (SqlText.Region r : text.regions()) {
+            if (r.kind() != SqlText.Kind.CODE) {
+                out.append(sql, r.start(), r.end());
+                continue;
+            }
+            for (int i = r.start(); i < r.end(); i++) {
+                char c = sql.charAt(i);
+                if (c != '?') {
+                    out.append(c);
+                } else if (i + 1 < r.end() && sql.charAt(i + 1) == '?') {
+                    out.append("??");
+                    i++;
+                } else {
+                    BindValue v = params.get(next++);
+                    if (v.type() != BindValue.Type.LITERAL_TEXT) {
+                        out.append('?');
+                        kept.add(v);
+                        continue;
+                    }
+                    // Keep the literal from fusing with a neighbouring literal or a U& prefix.
+                    char last = out.isEmpty() ? '\0' : out.charAt(out.length() - 1);
+                    if (last == '\'' || last == '&') {
+                        out.append(' ');
+                    }
+                    out.append(Substitution.quoteLiteral((String) v.value()));
+                    if (i + 1 < sql.length() && sql.charAt(i + 1) == '\'') {
+                        out.append(' ');
+                    }
+                }
+            }
+        }
+        if (next != params.size()) {
+            throw new IllegalStateException("statement has " + next + " placeholders for " + params.size()
+                    + " parameters");
+        }
+        return new PreparedSql(out.toString(), kept);
     }
 
     /** Binds every parameter to {@code ps}, which must have been prepared from {@link #sql()}. */

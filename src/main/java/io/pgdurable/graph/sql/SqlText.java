@@ -115,6 +115,17 @@ public final class SqlText {
         return text;
     }
 
+    /**
+     * Lexes {@code sql} through the cache when it is there, without entering it otherwise: for a
+     * text that may be seen once (a step's text after substitution often differs per workflow),
+     * which entering would push out the texts that recur.
+     */
+    static SqlText peek(String sql) {
+        Objects.requireNonNull(sql, "sql");
+        SqlText cached = CACHE.get(sql);
+        return cached != null ? cached : new SqlText(sql);
+    }
+
     /** How many lexed texts the cache holds now. */
     static int cachedTexts() {
         return CACHE.size();
@@ -191,15 +202,10 @@ public final class SqlText {
     }
 
     /**
-     * {@link #isWriteWithoutRows()} of {@code sql}, lexed through the cache when it is there and
-     * otherwise without entering it: a step's text after substitution often differs per
-     * workflow (values written into literals), and entering each would push out the texts that
-     * recur.
+     * {@link #isWriteWithoutRows()} of {@code sql}, lexed as {@link #peek} does.
      */
     public static boolean isWriteWithoutRows(String sql) {
-        Objects.requireNonNull(sql, "sql");
-        SqlText cached = CACHE.get(sql);
-        return (cached != null ? cached : new SqlText(sql)).isWriteWithoutRows();
+        return peek(sql).isWriteWithoutRows();
     }
 
     private boolean computeWriteWithoutRows() {

@@ -65,6 +65,23 @@ import java.util.Set;
  * parameters would collide with them, so every value is then written as a literal. A
  * {@code $name.*} whose cells would take the statement past {@value #ROWSET_PARAM_BUDGET} bind
  * parameters is likewise written with literals.
+ *
+ * <p>{@link #parameterized} writes the same statement with every value that {@link #prepare}
+ * writes as a whole literal of unknown type (a string in bare SQL, or a {@code '…'} string
+ * holding one placeholder and nothing else, such as {@code '{sys_instance_id}'}) as a bind
+ * parameter without a type instead ({@link BindValue.Type#LITERAL_TEXT}), so that the statement's
+ * text is the same for every instance and the server can keep it prepared. An untyped parameter
+ * takes its type from its place as such a literal does, except where nothing gives it one (an
+ * argument of {@code format}, {@code concat} or {@code json_build_object}, {@code IS NULL},
+ * {@code pg_typeof}), after a type name ({@code DATE '…'}) and beside a string continued on the
+ * next line: there the server refuses it while
+ * parsing, which a worker checks once for each statement text before it uses the form, and writes
+ * the literals back ({@link PreparedSql#withLiterals()}) if it was refused. The one place where a
+ * literal of unknown type means something the parameter does not, and no parse tells them apart,
+ * is an item of {@code ORDER BY}, {@code GROUP BY} or {@code DISTINCT ON} (a string constant there
+ * is an error, a parameter an expression): a statement with one of those words takes parameters
+ * only right after an operator. Only a single {@code SELECT}, {@code INSERT}, {@code UPDATE},
+ * {@code DELETE}, {@code MERGE}, {@code VALUES} or {@code WITH} statement takes them at all.
  */
 public final class Substitution {
 
@@ -81,6 +98,13 @@ public final class Substitution {
     private static final int NUMERIC_MAX_INTEGER_DIGITS = 131_072;
     private static final int NUMERIC_MAX_SCALE = 16_383;
 
+    /** Statements whose bare SQL may take {@link BindValue.Type#LITERAL_TEXT} parameters. */
+    private static final Set<String> PARAMETER_STATEMENTS =
+            Set.of("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "WITH");
+
+    /** What may stand right before a literal that becomes a parameter in a statement with a sort list. */
+    private static final String OPERATOR_CHARS = "=<>!+-*/%|&~^#@";
+
     private Substitution() {
     }
 
@@ -95,11 +119,99 @@ public final class Substitution {
     public static PreparedSql prepare(String query, SubstitutionContext ctx) {
         Objects.requireNonNull(query, "query");
         Objects.requireNonNull(ctx, "ctx");
+        return render(query, ctx, false);
+    }
+
+    /**
+     * Like {@link #prepare}, with the values that it writes as whole literals of unknown type
+     * written as {@link BindValue.Type#LITERAL_TEXT} parameters where the statement can take them
+     * (see the class comment); {@link PreparedSql#withLiterals()} of the result is what
+     * {@link #prepare} writes, but for a space here and there.
+     *
+     * @throws GraphException as {@link #prepare}
+     */
+    public static PreparedSql parameterized(String query, SubstitutionContext ctx) {
+        return render(query, ctx, true);
+    }
+
+    private static PreparedSql render(String query, SubstitutionContext ctx, boolean parameterized) {
+        Objects.requireNonNull(query, "query");
+        Objects.requireNonNull(ctx, "ctx");
         SqlText text = SqlText.of(query);
-        Renderer renderer = new Renderer(ctx, usesPositionalParameters(text));
+        boolean positional = usesPositionalParameters(text);
+        Renderer renderer = new Renderer(ctx, positional);
+        if (parameterized && !positional && text.statementCount() == 1
+                && PARAMETER_STATEMENTS.contains(text.firstKeyword())) {
+            renderer.literalParameters(text, hasSortList(text));
+        }
         Sink sink = new Sink();
         renderer.render(text, sink, true);
         return new PreparedSql(sink.sb.toString(), renderer.params);
+    }
+
+    /**
+     * Whether the bare SQL holds {@code ORDER BY}, {@code GROUP BY} or {@code DISTINCT}, whose
+     * lists tell a string constant from any other expression.
+     */
+    private static boolean hasSortList(SqlText text) {
+        String s = text.sql();
+        String previous = "";
+        for (SqlText.Region r : text.regions()) {
+            if (r.kind() == SqlText.Kind.COMMENT) {
+                continue;
+            }
+            if (r.kind() != SqlText.Kind.CODE) {
+                previous = "";
+                continue;
+            }
+            int i = r.start();
+            while (i < r.end()) {
+                char c = s.charAt(i);
+                if (!SqlText.isIdentStart(c)) {
+                    if (!SqlText.isSpace(c)) {
+                        previous = "";
+                    }
+                    i++;
+                    continue;
+                }
+                int j = i + 1;
+                while (j < r.end() && SqlText.isIdentCont(s.charAt(j))) {
+                    j++;
+                }
+                String word = s.substring(i, j).toUpperCase(java.util.Locale.ROOT);
+                if (word.equals("DISTINCT") || (word.equals("BY") && (previous.equals("ORDER")
+                        || previous.equals("GROUP")))) {
+                    return true;
+                }
+                previous = word;
+                i = j;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The last character before {@code pos} that is not whitespace or inside a comment ({@code '\0'}
+     * if there is none): for a quoted region before it, its closing quote.
+     */
+    private static char significantBefore(SqlText text, int pos) {
+        String s = text.sql();
+        List<SqlText.Region> regions = text.regions();
+        for (int k = regions.size() - 1; k >= 0; k--) {
+            SqlText.Region r = regions.get(k);
+            if (r.start() >= pos || r.kind() == SqlText.Kind.COMMENT) {
+                continue;
+            }
+            if (r.kind() != SqlText.Kind.CODE) {
+                return s.charAt(r.end() - 1);
+            }
+            for (int i = Math.min(pos, r.end()) - 1; i >= r.start(); i--) {
+                if (!SqlText.isSpace(s.charAt(i))) {
+                    return s.charAt(i);
+                }
+            }
+        }
+        return '\0';
     }
 
     /** True if the bare SQL holds a positional parameter such as {@code $1}. */
@@ -294,6 +406,9 @@ public final class Substitution {
         private final boolean literalsOnly;
         private final List<String> names;
         final List<BindValue> params = new ArrayList<>();
+        /** The statement, when whole literals of unknown type become parameters; else null. */
+        private SqlText parameterText;
+        private boolean sortList;
 
         Renderer(SubstitutionContext ctx, boolean literalsOnly) {
             this.ctx = ctx;
@@ -301,6 +416,23 @@ public final class Substitution {
             this.names = new ArrayList<>(ctx.results().keySet());
             this.names.sort(Comparator.comparingInt(String::length).reversed()
                     .thenComparing(Comparator.naturalOrder()));
+        }
+
+        /**
+         * Writes whole literals of unknown type in {@code statement} as parameters; with
+         * {@code sortList}, only right after an operator.
+         */
+        void literalParameters(SqlText statement, boolean sortList) {
+            this.parameterText = statement;
+            this.sortList = sortList;
+        }
+
+        /** Whether a literal of unknown type starting at {@code pos} of the statement becomes a parameter. */
+        private boolean literalParameterAt(boolean top, int pos) {
+            if (!top || parameterText == null || params.size() >= ROWSET_PARAM_BUDGET) {
+                return false;
+            }
+            return !sortList || OPERATOR_CHARS.indexOf(significantBefore(parameterText, pos)) >= 0;
         }
 
         /** Renders lexed text; {@code top} is true for the statement itself, false for a dollar-quoted body. */
@@ -311,7 +443,11 @@ public final class Substitution {
                 switch (r.kind()) {
                     case CODE -> code(s, r.start(), r.end(), sink, top, identifiers);
                     case COMMENT -> sink.raw(s.substring(r.start(), r.end()));
-                    case STRING -> quoted(s, r, sink, TextContext.STRING);
+                    case STRING -> {
+                        if (!wholeLiteral(s, r, sink, top)) {
+                            quoted(s, r, sink, TextContext.STRING);
+                        }
+                    }
                     case ESCAPE_STRING -> quoted(s, r, sink, TextContext.ESCAPE_STRING);
                     case IDENTIFIER -> quoted(s, r, sink, TextContext.IDENTIFIER);
                     case UNICODE_STRING, UNICODE_IDENTIFIER, BIT_STRING -> forbidden(s, r, sink);
@@ -344,6 +480,8 @@ public final class Substitution {
                                 rowSet(res.rowSet(), ref.label(), sink, top);
                             } else if (ref.kind() == RefKind.VARIABLE && identifiers.contains(ref.start())) {
                                 identifier(ref, sink, next);
+                            } else if (res.value().kind() == ValueKind.STRING && literalParameterAt(top, ref.start())) {
+                                parameter(BindValue.literalText(res.value().plainText()), ref.label(), sink, next);
                             } else {
                                 scalar(res.value(), ref.label(), sink, top, next);
                             }
@@ -373,15 +511,7 @@ public final class Substitution {
 
         private void scalar(Value v, String label, Sink sink, boolean top, char next) {
             if (binds(top) && v.bindsInCode()) {
-                // "??" is pgjdbc's escaped question mark: keep a placeholder apart from any neighbour '?'.
-                if (sink.last() == '?') {
-                    sink.raw(' ');
-                }
-                sink.value("?", label);
-                params.add(v.bindValue());
-                if (next == '?') {
-                    sink.raw(' ');
-                }
+                parameter(v.bindValue(), label, sink, next);
                 return;
             }
             // Keep a literal from fusing with a neighbouring literal ('a''b') or a U& prefix.
@@ -393,6 +523,46 @@ public final class Substitution {
             if (next == '\'') {
                 sink.raw(' ');
             }
+        }
+
+        private void parameter(BindValue value, String label, Sink sink, char next) {
+            // "??" is pgjdbc's escaped question mark: keep a placeholder apart from any neighbour '?'.
+            if (sink.last() == '?') {
+                sink.raw(' ');
+            }
+            sink.value("?", label);
+            params.add(value);
+            if (next == '?') {
+                sink.raw(' ');
+            }
+        }
+
+        /**
+         * A plain {@code '…'} string (not {@code N'…'}) holding exactly one placeholder that stands
+         * for a value, written as a parameter where the statement takes one. Returns false, writing
+         * nothing, otherwise. (One part of a string continued over lines becomes a parameter too,
+         * which the server then refuses while parsing, as it does a parameter after a type name.)
+         */
+        private boolean wholeLiteral(String s, SqlText.Region r, Sink sink, boolean top) {
+            if (!r.terminated() || s.charAt(r.start()) != '\'' || r.contentStart() == r.contentEnd()
+                    || !literalParameterAt(top, r.start())) {
+                return false;
+            }
+            char first = s.charAt(r.contentStart());
+            if (first != '{' && first != '$') {
+                return false;
+            }
+            Ref ref = find(s, r.contentStart(), r.contentEnd());
+            if (ref == null || ref.end() != r.contentEnd()) {
+                return false;
+            }
+            Resolution res = resolve(ref);
+            if (res.value() == null) {
+                return false;
+            }
+            char next = r.end() < s.length() ? s.charAt(r.end()) : '\0';
+            parameter(BindValue.literalText(res.value().plainText()), ref.label(), sink, next);
+            return true;
         }
 
         /**

@@ -51,6 +51,7 @@ public final class SqlStepActivity implements Activity {
     private final StepConnections connections;
     private final Supplier<DataSource> control;
     private final Map<Long, RoleCheck> roleChecks = new ConcurrentHashMap<>();
+    private final StatementForms forms = new StatementForms();
 
     /** The submitter's OID and login name, as last looked up, and when. */
     private record RoleCheck(long oid, String name, long checkedAt) {
@@ -65,63 +66,86 @@ public final class SqlStepActivity implements Activity {
     public Object run(ActivityContext ctx) throws Exception {
         StepInput step = ctx.input(StepInput.class);
         RoleCheck role = currentRole(step);
-        PreparedSql prepared = step.prepared();
-        Limits limits = ctx.limits();
-        String what = "the result of SQL step " + step.nodeId();
         try (StepConnections.Lease lease = acquire(step, role)) {
             Connection c = lease.connection();
-            boolean control = connections.isControlDatabase(step.database());
-            if (!control) {
-                // The engine's tables live in the control database only, so a step elsewhere
-                // checks its lease on the worker's own connection, right before its statement.
-                ctx.checkLease();
+            PreparedSql prepared = forms.choose(c, step.database(), role.oid(), step.prepared());
+            try {
+                return run(ctx, step, lease, prepared);
+            } catch (LiteralParametersRefused e) {
+                // Described as taken, refused while parsed when it ran (what it calls changed
+                // since): its transaction rolled back, and the step runs again with its literals.
+                forms.refused(step.database(), role.oid(), prepared);
+                return run(ctx, step, lease, prepared.withLiterals());
             }
-            c.setAutoCommit(false);
-            // In the step's own transaction, right before its statement: an instance cancelled
-            // after the claim (while the item waited for a thread or a connection) never starts.
+        }
+    }
+
+    /** The server refused a statement's literal parameters when it ran; its transaction was rolled back. */
+    private static final class LiteralParametersRefused extends Exception {
+        LiteralParametersRefused(SQLException cause) {
+            super(cause);
+        }
+    }
+
+    private Object run(ActivityContext ctx, StepInput step, StepConnections.Lease lease, PreparedSql prepared)
+            throws Exception {
+        Limits limits = ctx.limits();
+        String what = "the result of SQL step " + step.nodeId();
+        Connection c = lease.connection();
+        boolean control = connections.isControlDatabase(step.database());
+        if (!control) {
+            // The engine's tables live in the control database only, so a step elsewhere
+            // checks its lease on the worker's own connection, right before its statement.
+            ctx.checkLease();
+        }
+        c.setAutoCommit(false);
+        // In the step's own transaction, right before its statement: an instance cancelled
+        // after the claim (while the item waited for a thread or a connection) never starts.
+        if (control) {
+            ctx.checkLease(c);
+        }
+        if (control && SqlText.isWriteWithoutRows(prepared.sql())) {
+            return writeWithCompletion(c, prepared, ctx, lease);
+        }
+        ObjectNode result;
+        try {
+            result = execute(c, prepared, limits, what, ctx);
+        } catch (SQLException e) {
+            rollbackQuietly(c);
+            if (StatementForms.isRefusal(prepared, e)) {
+                throw new LiteralParametersRefused(e);
+            }
+            if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
+                throw failure(e);
+            }
+            c.setAutoCommit(true);
             if (control) {
                 ctx.checkLease(c);
+            } else {
+                ctx.checkLease();
             }
-            if (control && SqlText.isWriteWithoutRows(prepared.sql())) {
-                return writeWithCompletion(c, prepared, ctx, lease);
-            }
-            ObjectNode result;
+            return autocommit(c, prepared, limits, what, ctx);
+        } catch (RuntimeException e) {
+            // A result over the limits (or unreadable): the step's transaction rolls back, so
+            // nothing of it stays.
+            rollbackQuietly(c);
+            throw limitFailure(e);
+        }
+        if (!control) {
+            // The engine's tables live in the control database only: a step in another
+            // database cannot record its completion in its own transaction, so it commits on
+            // its own and its result is recorded afterwards (at-least-once).
             try {
-                result = execute(c, prepared, limits, what, ctx);
+                c.commit();
             } catch (SQLException e) {
-                rollbackQuietly(c);
-                if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
-                    throw failure(e);
-                }
-                c.setAutoCommit(true);
-                if (control) {
-                    ctx.checkLease(c);
-                } else {
-                    ctx.checkLease();
-                }
-                return autocommit(c, prepared, limits, what, ctx);
-            } catch (RuntimeException e) {
-                // A result over the limits (or unreadable): the step's transaction rolls back, so
-                // nothing of it stays.
-                rollbackQuietly(c);
-                throw limitFailure(e);
+                throw failure(e);
             }
-            if (!control) {
-                // The engine's tables live in the control database only: a step in another
-                // database cannot record its completion in its own transaction, so it commits on
-                // its own and its result is recorded afterwards (at-least-once).
-                try {
-                    c.commit();
-                } catch (SQLException e) {
-                    throw failure(e);
-                }
-                return result;
-            }
-            // The session's reset travels with the completion, before the COMMIT.
-            ctx.completeAndCommit(c, result, StepConnections.RESET_BEFORE_COMMIT);
-            lease.resetWithCommit();
             return result;
         }
+        // The session's reset travels with the completion, before the COMMIT.
+        ctx.completeAndCommit(c, result, StepConnections.RESET_BEFORE_COMMIT);
+        lease.resetWithCommit();
+        return result;
     }
 
     /**
@@ -137,14 +161,17 @@ public final class SqlStepActivity implements Activity {
         List<Object> parameters = new ArrayList<>(prepared.params().size());
         for (BindValue value : prepared.params()) {
             // As BindValue.bindTo binds them: text without a type, the rest by their Java type.
-            parameters.add(value.type() == BindValue.Type.UNTYPED_TEXT
-                    ? new ActivityContext.UntypedText((String) value.value()) : value.value());
+            parameters.add(value.value() instanceof String text
+                    ? new ActivityContext.UntypedText(text) : value.value());
         }
         ObjectNode result = ResultMapper.empty();
         Canceller canceller = new Canceller(c);
         try (ActivityContext.Registration stop = ctx.onLeaseLost(canceller::cancel)) {
             ctx.writeCompleteAndCommit(c, prepared.sql(), parameters, result, StepConnections.RESET_BEFORE_COMMIT);
         } catch (SQLException e) {
+            if (StatementForms.isRefusal(prepared, e)) {
+                throw new LiteralParametersRefused(e);
+            }
             throw failure(e);
         } finally {
             if (canceller.finish()) {

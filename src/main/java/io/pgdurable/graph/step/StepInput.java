@@ -29,6 +29,7 @@ public record StepInput(@JsonProperty("instance_id") String instanceId,
         BindValue toBindValue() {
             return switch (type) {
                 case UNTYPED_TEXT -> BindValue.text(text);
+                case LITERAL_TEXT -> BindValue.literalText(text);
                 case INTEGER -> new BindValue(type, Integer.valueOf(text));
                 case BIGINT -> new BindValue(type, Long.valueOf(text));
                 case NUMERIC -> new BindValue(type, new BigDecimal(text));

@@ -507,4 +507,99 @@ public class SubstitutionTest {
         assertThat(ctx.results().get("n").isNull()).isTrue();
         assertThat(Substitution.prepare("SELECT $n, {b}", ctx).sql()).isEqualTo("SELECT 'null', {b}");
     }
+
+    // ---------------------------------------------------------------------------------------
+    // Literal parameters: the same text for every instance
+    // ---------------------------------------------------------------------------------------
+
+    private PreparedSql parameterized(String sql) {
+        return Substitution.parameterized(sql, new SubstitutionContext(vars, "ab12cd34", label, results));
+    }
+
+    @Test
+    void a_string_holding_only_a_placeholder_and_a_bare_string_become_literal_parameters() {
+        vars.put("who", "O'Brien");
+        results.put("r", row("c", "\"x\"", "n", "7"));
+        PreparedSql p = parameterized("INSERT INTO t (a, b, c, d, e) VALUES ('{sys_instance_id}', {who}, '$r.c', $r.n, '{who}-x')");
+        assertThat(p.sql()).isEqualTo("INSERT INTO t (a, b, c, d, e) VALUES (?, ?, ?, ?, 'O''Brien-x')");
+        assertThat(p.params()).containsExactly(BindValue.literalText("ab12cd34"), BindValue.literalText("O'Brien"),
+                BindValue.literalText("x"), new BindValue(Type.INTEGER, 7));
+        assertThat(p.withLiterals()).isEqualTo(prepare("INSERT INTO t (a, b, c, d, e) VALUES ('{sys_instance_id}',"
+                + " {who}, '$r.c', $r.n, '{who}-x')"));
+    }
+
+    @Test
+    void the_text_is_the_same_for_every_instance() {
+        String sql = "UPDATE t SET done = true WHERE id = '{sys_instance_id}' AND label = {sys_label}";
+        PreparedSql a = Substitution.parameterized(sql, new SubstitutionContext(Map.of(), "aaaa1111", "x", Map.of()));
+        PreparedSql b = Substitution.parameterized(sql, new SubstitutionContext(Map.of(), "bbbb2222", "y", Map.of()));
+        assertThat(a.sql()).isEqualTo(b.sql()).isEqualTo("UPDATE t SET done = true WHERE id = ? AND label = ?");
+        assertThat(values(a)).containsExactly("aaaa1111", "x");
+        assertThat(values(b)).containsExactly("bbbb2222", "y");
+    }
+
+    @Test
+    void other_literals_and_values_stay_as_prepare_writes_them() {
+        vars.put("v", "a");
+        results.put("z", noRows());
+        results.put("o", row("j", "{\"k\":1}"));
+        for (String sql : List.of(
+                "SELECT E'{v}', N'{v}', '{v}{v}', ' {v}', '{unknown}', '$z?', \"{v}\"",
+                "SELECT 1 -- '{v}'\n",
+                "DO $$ BEGIN PERFORM '{v}'; END $$",
+                "CREATE TABLE t (c text DEFAULT '{v}')",
+                "SELECT '{v}'; SELECT '{v}'",
+                "PREPARE p(int) AS SELECT $1 || '{v}'")) {
+            PreparedSql literal = prepare(sql);
+            PreparedSql p = parameterized(sql);
+            if (sql.startsWith("SELECT E")) {
+                // '$z?' has no rows: NULL's text inside quotes, a whole literal all the same.
+                assertThat(p.sql()).isEqualTo("SELECT E'a', N'a', 'aa', ' a', '{unknown}', ?, \"a\"");
+                assertThat(p.params()).containsExactly(BindValue.literalText("NULL"));
+                assertThat(p.withLiterals()).isEqualTo(literal);
+            } else {
+                assertThat(p).as(sql).isEqualTo(literal);
+            }
+        }
+        assertThat(parameterized("SELECT $o.j").params()).containsExactly(BindValue.literalText("{\"k\":1}"));
+    }
+
+    @Test
+    void with_a_sort_list_only_a_value_right_after_an_operator_becomes_a_parameter() {
+        vars.put("v", "a");
+        // A string constant in ORDER BY, GROUP BY or DISTINCT ON is an error, a parameter an expression.
+        PreparedSql p = parameterized("SELECT DISTINCT ON ('{v}') x FROM t WHERE x = '{v}' AND y IN ({v}, '{v}')"
+                + " GROUP BY {v}, x ORDER BY '{v}', x || {v}");
+        assertThat(p.sql()).isEqualTo("SELECT DISTINCT ON ('a') x FROM t WHERE x = ? AND y IN ('a', 'a')"
+                + " GROUP BY 'a', x ORDER BY 'a', x || ?");
+        assertThat(values(p)).containsExactly("a", "a");
+        assertThat(parameterized("SELECT x FROM t ORDER /* c */ BY x = /* c */ '{v}'").sql())
+                .isEqualTo("SELECT x FROM t ORDER /* c */ BY x = /* c */ ?");
+        assertThat(parameterized("SELECT x FROM t WHERE y IN ('{v}') ORDER BY 1").sql())
+                .isEqualTo("SELECT x FROM t WHERE y IN ('a') ORDER BY 1");
+        assertThat(parameterized("SELECT x FROM t WHERE y IN ('{v}') ORDER BY 1").params()).isEmpty();
+    }
+
+    @Test
+    void a_literal_parameter_keeps_apart_from_question_marks_and_quotes() {
+        vars.put("k", "a");
+        PreparedSql p = parameterized("SELECT j ?'{k}', j ?{k}?'x', '{k}'?'y'");
+        assertThat(p.sql()).isEqualTo("SELECT j ?? ?, j ?? ? ??'x', ? ??'y'");
+        assertThat(p.withLiterals().sql()).isEqualTo("SELECT j ?? 'a', j ?? 'a' ??'x', 'a' ??'y'");
+        assertThat(p.withLiterals().params()).isEmpty();
+    }
+
+    @Test
+    void with_literals_keeps_typed_and_row_set_parameters_in_their_order() {
+        vars.put("v", "it's");
+        results.put("n", row("i", "5"));
+        results.put("rs", json("{\"rows\":[{\"a\":\"x\",\"b\":2}],\"row_count\":1}"));
+        PreparedSql p = parameterized("SELECT $n.i, '{v}', r.a FROM $rs.* r WHERE r.b = $n.i AND r.a <> {v}");
+        assertThat(values(p)).containsExactly(5, "it's", "x", 2, 5, "it's");
+        PreparedSql literal = p.withLiterals();
+        assertThat(literal.sql()).isEqualTo("SELECT ?, 'it''s', r.a FROM (VALUES (?::text, ?)) AS \"rs\"(\"a\", \"b\") r"
+                + " WHERE r.b = ? AND r.a <> 'it''s'");
+        assertThat(values(literal)).containsExactly(5, "x", 2, 5);
+        assertThat(literal).isEqualTo(prepare("SELECT $n.i, '{v}', r.a FROM $rs.* r WHERE r.b = $n.i AND r.a <> {v}"));
+    }
 }

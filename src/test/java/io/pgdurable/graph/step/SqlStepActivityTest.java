@@ -132,6 +132,61 @@ class SqlStepActivityTest {
         }
     }
 
+    /**
+     * A statement's literal parameters are described once and then sent as parameters; should the
+     * server refuse them when the statement runs (what it calls was replaced since), the step runs
+     * again with its literals, on the write path and on the path that reads rows alike.
+     */
+    @Test
+    void literal_parameters_refused_when_the_statement_runs_are_written_back_and_the_step_runs_again()
+            throws Exception {
+        admin("CREATE FUNCTION public.bang(text, text) RETURNS text LANGUAGE sql AS 'SELECT format($1, $2)'");
+        String write = "INSERT INTO public.marks VALUES (?, public.bang('%s!', ?))";
+        String read = "SELECT public.bang('%s?', ?) AS note";
+
+        RecordingContext first = new RecordingContext(step(write, List.of(number(40), literal("x"))));
+        activity.run(first);
+        assertThat(first.sql).isEqualTo(write);
+        assertThat(first.parameters).containsExactly(40, new ActivityContext.UntypedText("x"));
+        RecordingContext firstRead = new RecordingContext(step(read, List.of(literal("r"))));
+        activity.run(firstRead);
+        assertThat(JsonCodec.toJson(firstRead.result)).isEqualTo("{\"rows\":[{\"note\":\"r?\"}],\"row_count\":1}");
+
+        // format itself under the same name: its "any" argument takes no type from a parameter.
+        admin("DROP FUNCTION public.bang(text, text)");
+        admin("CREATE FUNCTION public.bang(text, VARIADIC \"any\") RETURNS text LANGUAGE internal STABLE AS 'text_format'");
+
+        RecordingContext refused = new RecordingContext(step(write, List.of(number(41), literal("y"))));
+        activity.run(refused);
+        assertThat(refused.calls).containsExactly("writeCompleteAndCommit", "writeCompleteAndCommit");
+        assertThat(refused.sql).isEqualTo("INSERT INTO public.marks VALUES (?, public.bang('%s!', 'y'))");
+        assertThat(refused.parameters).containsExactly(41);
+        RecordingContext refusedRead = new RecordingContext(step(read, List.of(literal("s"))));
+        activity.run(refusedRead);
+        assertThat(JsonCodec.toJson(refusedRead.result)).isEqualTo("{\"rows\":[{\"note\":\"s?\"}],\"row_count\":1}");
+
+        RecordingContext after = new RecordingContext(step(write, List.of(number(42), literal("z"))));
+        activity.run(after);
+        assertThat(after.calls).as("the refusal was remembered").containsExactly("writeCompleteAndCommit");
+        assertThat(after.sql).isEqualTo("INSERT INTO public.marks VALUES (?, public.bang('%s!', 'z'))");
+        assertThat(adminQuery("SELECT string_agg(note, ' ' ORDER BY n) FROM public.marks WHERE n BETWEEN 40 AND 42"))
+                .isEqualTo("x! y! z!");
+    }
+
+    private static StepInput.Param number(int n) {
+        return new StepInput.Param(BindValue.Type.INTEGER, Integer.toString(n));
+    }
+
+    private static StepInput.Param literal(String text) {
+        return new StepInput.Param(BindValue.Type.LITERAL_TEXT, text);
+    }
+
+    private static void admin(String sql) throws SQLException {
+        try (Connection c = CLUSTER.connect(db); Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+
     private static StepInput step(String sql, List<StepInput.Param> params) {
         return new StepInput("sql-step-activity-test", "00000001", ROLE, oid, null, sql, params);
     }
