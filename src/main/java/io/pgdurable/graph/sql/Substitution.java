@@ -81,7 +81,9 @@ import java.util.Set;
  * is an item of {@code ORDER BY}, {@code GROUP BY} or {@code DISTINCT ON} (a string constant there
  * is an error, a parameter an expression): a statement with one of those words takes parameters
  * only right after an operator. Only a single {@code SELECT}, {@code INSERT}, {@code UPDATE},
- * {@code DELETE}, {@code MERGE}, {@code VALUES} or {@code WITH} statement takes them at all.
+ * {@code DELETE}, {@code MERGE}, {@code VALUES} or {@code WITH} statement takes them at all, and
+ * only when no other value is written into its text (inside a longer string, as a name, in a
+ * dollar-quoted body, a row set), which would make the text differ per instance all the same.
  */
 public final class Substitution {
 
@@ -125,7 +127,9 @@ public final class Substitution {
     /**
      * Like {@link #prepare}, with the values that it writes as whole literals of unknown type
      * written as {@link BindValue.Type#LITERAL_TEXT} parameters where the statement can take them
-     * (see the class comment); {@link PreparedSql#withLiterals()} of the result is what
+     * (see the class comment), if that leaves no value in the statement's text (written into a
+     * longer string, as a name, in a dollar-quoted body, a row set): otherwise, what
+     * {@link #prepare} writes. {@link PreparedSql#withLiterals()} of the result is what
      * {@link #prepare} writes, but for a space here and there.
      *
      * @throws GraphException as {@link #prepare}
@@ -146,7 +150,13 @@ public final class Substitution {
         }
         Sink sink = new Sink();
         renderer.render(text, sink, true);
-        return new PreparedSql(sink.sb.toString(), renderer.params);
+        PreparedSql out = new PreparedSql(sink.sb.toString(), renderer.params);
+        if (parameterized && renderer.textHoldsValues && out.hasLiteralParameters()) {
+            // The text may differ per instance all the same, and could not be kept prepared: it is
+            // not worth the server's parse of each new text before it is sent (StatementForms).
+            return render(query, ctx, false);
+        }
+        return out;
     }
 
     /**
@@ -409,6 +419,8 @@ public final class Substitution {
         /** The statement, when whole literals of unknown type become parameters; else null. */
         private SqlText parameterText;
         private boolean sortList;
+        /** Whether a value went into the text itself (not as a parameter), which may then differ per instance. */
+        boolean textHoldsValues;
 
         Renderer(SubstitutionContext ctx, boolean literalsOnly) {
             this.ctx = ctx;
@@ -520,6 +532,7 @@ public final class Substitution {
                 sink.raw(' ');
             }
             sink.value(v.sqlLiteral(), label);
+            textHoldsValues = true;
             if (next == '\'') {
                 sink.raw(' ');
             }
@@ -569,7 +582,7 @@ public final class Substitution {
          * A {@code {name}} in identifier position ({@link IdentifierPositions}): its value as one
          * double-quoted identifier, as PostgreSQL's quote_ident would write it but always quoted.
          */
-        private static void identifier(Ref ref, Sink sink, char next) {
+        private void identifier(Ref ref, Sink sink, char next) {
             String v = ref.value();
             String problem = null;
             if (v.isEmpty()) {
@@ -592,6 +605,7 @@ public final class Substitution {
                 sink.raw(' ');
             }
             sink.value(quoteIdentifier(v), ref.label());
+            textHoldsValues = true;
             if (next == '"') {
                 sink.raw(' ');
             }
@@ -604,6 +618,8 @@ public final class Substitution {
         }
 
         private void rowSet(RowSet rs, String label, Sink sink, boolean top) {
+            // Its shape follows the rows, so the text is not the same for every instance.
+            textHoldsValues = true;
             String alias = quoteIdentifier(rs.name());
             if (rs.rows().isEmpty()) {
                 sink.value("(SELECT NULL WHERE false) AS " + alias, label);
@@ -672,6 +688,7 @@ public final class Substitution {
                                     + "; a row set belongs in a FROM clause");
                         } else {
                             sink.value(escape(res.value().plainText(), context), ref.label());
+                            textHoldsValues = true;
                         }
                         i = ref.end();
                         continue;

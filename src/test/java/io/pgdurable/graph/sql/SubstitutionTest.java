@@ -520,12 +520,27 @@ public class SubstitutionTest {
     void a_string_holding_only_a_placeholder_and_a_bare_string_become_literal_parameters() {
         vars.put("who", "O'Brien");
         results.put("r", row("c", "\"x\"", "n", "7"));
-        PreparedSql p = parameterized("INSERT INTO t (a, b, c, d, e) VALUES ('{sys_instance_id}', {who}, '$r.c', $r.n, '{who}-x')");
-        assertThat(p.sql()).isEqualTo("INSERT INTO t (a, b, c, d, e) VALUES (?, ?, ?, ?, 'O''Brien-x')");
+        PreparedSql p = parameterized("INSERT INTO t (a, b, c, d, e) VALUES ('{sys_instance_id}', {who}, '$r.c', $r.n, 'x')");
+        assertThat(p.sql()).isEqualTo("INSERT INTO t (a, b, c, d, e) VALUES (?, ?, ?, ?, 'x')");
         assertThat(p.params()).containsExactly(BindValue.literalText("ab12cd34"), BindValue.literalText("O'Brien"),
                 BindValue.literalText("x"), new BindValue(Type.INTEGER, 7));
         assertThat(p.withLiterals()).isEqualTo(prepare("INSERT INTO t (a, b, c, d, e) VALUES ('{sys_instance_id}',"
-                + " {who}, '$r.c', $r.n, '{who}-x')"));
+                + " {who}, '$r.c', $r.n, 'x')"));
+    }
+
+    @Test
+    void a_statement_with_a_value_written_into_its_text_takes_no_literal_parameters() {
+        vars.put("who", "O'Brien");
+        vars.put("t", "people");
+        results.put("rs", json("{\"rows\":[{\"a\":\"x\"}],\"row_count\":1}"));
+        for (String sql : List.of(
+                "INSERT INTO t VALUES ('{sys_instance_id}', '{who}-x')",
+                "INSERT INTO {t} VALUES ('{sys_instance_id}')",
+                "SELECT '{sys_instance_id}', \"{who}\"",
+                "SELECT '{sys_instance_id}', a FROM $rs.*",
+                "SELECT '{sys_instance_id}', E'{who}'")) {
+            assertThat(parameterized(sql)).as(sql).isEqualTo(prepare(sql));
+        }
     }
 
     @Test
@@ -544,23 +559,19 @@ public class SubstitutionTest {
         results.put("z", noRows());
         results.put("o", row("j", "{\"k\":1}"));
         for (String sql : List.of(
-                "SELECT E'{v}', N'{v}', '{v}{v}', ' {v}', '{unknown}', '$z?', \"{v}\"",
+                "SELECT E'{v}'",
+                "SELECT N'{v}'",
+                "SELECT '{v}{v}', ' {v}'",
                 "SELECT 1 -- '{v}'\n",
                 "DO $$ BEGIN PERFORM '{v}'; END $$",
                 "CREATE TABLE t (c text DEFAULT '{v}')",
                 "SELECT '{v}'; SELECT '{v}'",
                 "PREPARE p(int) AS SELECT $1 || '{v}'")) {
-            PreparedSql literal = prepare(sql);
-            PreparedSql p = parameterized(sql);
-            if (sql.startsWith("SELECT E")) {
-                // '$z?' has no rows: NULL's text inside quotes, a whole literal all the same.
-                assertThat(p.sql()).isEqualTo("SELECT E'a', N'a', 'aa', ' a', '{unknown}', ?, \"a\"");
-                assertThat(p.params()).containsExactly(BindValue.literalText("NULL"));
-                assertThat(p.withLiterals()).isEqualTo(literal);
-            } else {
-                assertThat(p).as(sql).isEqualTo(literal);
-            }
+            assertThat(parameterized(sql)).as(sql).isEqualTo(prepare(sql));
         }
+        // '$z?' has no rows: NULL's text inside quotes, a whole literal all the same.
+        assertThat(parameterized("SELECT '$z?', '{unknown}'").sql()).isEqualTo("SELECT ?, '{unknown}'");
+        assertThat(parameterized("SELECT '$z?'").params()).containsExactly(BindValue.literalText("NULL"));
         assertThat(parameterized("SELECT $o.j").params()).containsExactly(BindValue.literalText("{\"k\":1}"));
     }
 
@@ -568,16 +579,18 @@ public class SubstitutionTest {
     void with_a_sort_list_only_a_value_right_after_an_operator_becomes_a_parameter() {
         vars.put("v", "a");
         // A string constant in ORDER BY, GROUP BY or DISTINCT ON is an error, a parameter an expression.
-        PreparedSql p = parameterized("SELECT DISTINCT ON ('{v}') x FROM t WHERE x = '{v}' AND y IN ({v}, '{v}')"
-                + " GROUP BY {v}, x ORDER BY '{v}', x || {v}");
-        assertThat(p.sql()).isEqualTo("SELECT DISTINCT ON ('a') x FROM t WHERE x = ? AND y IN ('a', 'a')"
-                + " GROUP BY 'a', x ORDER BY 'a', x || ?");
-        assertThat(values(p)).containsExactly("a", "a");
+        PreparedSql p = parameterized("SELECT DISTINCT x FROM t WHERE x = '{v}' AND y <> {v} GROUP BY x ORDER BY x || {v}");
+        assertThat(p.sql()).isEqualTo("SELECT DISTINCT x FROM t WHERE x = ? AND y <> ? GROUP BY x ORDER BY x || ?");
+        assertThat(values(p)).containsExactly("a", "a", "a");
         assertThat(parameterized("SELECT x FROM t ORDER /* c */ BY x = /* c */ '{v}'").sql())
                 .isEqualTo("SELECT x FROM t ORDER /* c */ BY x = /* c */ ?");
-        assertThat(parameterized("SELECT x FROM t WHERE y IN ('{v}') ORDER BY 1").sql())
-                .isEqualTo("SELECT x FROM t WHERE y IN ('a') ORDER BY 1");
-        assertThat(parameterized("SELECT x FROM t WHERE y IN ('{v}') ORDER BY 1").params()).isEmpty();
+        for (String sql : List.of(
+                "SELECT x FROM t WHERE y IN ('{v}') ORDER BY 1",
+                "SELECT x FROM t WHERE x = '{v}' ORDER BY '{v}'",
+                "SELECT x FROM t WHERE x = '{v}' GROUP BY x, {v}",
+                "SELECT DISTINCT ON ('{v}') x FROM t WHERE x = '{v}'")) {
+            assertThat(parameterized(sql)).as(sql).isEqualTo(prepare(sql));
+        }
     }
 
     @Test
@@ -590,16 +603,18 @@ public class SubstitutionTest {
     }
 
     @Test
-    void with_literals_keeps_typed_and_row_set_parameters_in_their_order() {
+    void with_literals_keeps_the_other_parameters_in_their_order() {
         vars.put("v", "it's");
-        results.put("n", row("i", "5"));
-        results.put("rs", json("{\"rows\":[{\"a\":\"x\",\"b\":2}],\"row_count\":1}"));
-        PreparedSql p = parameterized("SELECT $n.i, '{v}', r.a FROM $rs.* r WHERE r.b = $n.i AND r.a <> {v}");
-        assertThat(values(p)).containsExactly(5, "it's", "x", 2, 5, "it's");
+        results.put("n", row("i", "5", "b", "true"));
+        PreparedSql p = parameterized("SELECT $n.i, '{v}', $n.b FROM t WHERE t.s = '?' AND t.i = $n.i AND t.a <> {v}");
+        assertThat(values(p)).containsExactly(5, "it's", true, 5, "it's");
         PreparedSql literal = p.withLiterals();
-        assertThat(literal.sql()).isEqualTo("SELECT ?, 'it''s', r.a FROM (VALUES (?::text, ?)) AS \"rs\"(\"a\", \"b\") r"
-                + " WHERE r.b = ? AND r.a <> 'it''s'");
-        assertThat(values(literal)).containsExactly(5, "x", 2, 5);
-        assertThat(literal).isEqualTo(prepare("SELECT $n.i, '{v}', r.a FROM $rs.* r WHERE r.b = $n.i AND r.a <> {v}"));
+        assertThat(literal.sql()).isEqualTo("SELECT ?, 'it''s', ? FROM t WHERE t.s = '?' AND t.i = ? AND t.a <> 'it''s'");
+        assertThat(values(literal)).containsExactly(5, true, 5);
+        assertThat(literal).isEqualTo(prepare("SELECT $n.i, '{v}', $n.b FROM t WHERE t.s = '?' AND t.i = $n.i AND t.a <> {v}"));
+        PreparedSql rows = new PreparedSql("SELECT ?, a FROM (VALUES (?::text)) AS r(a)",
+                List.of(BindValue.literalText("x"), BindValue.text("y")));
+        assertThat(rows.withLiterals()).isEqualTo(new PreparedSql("SELECT 'x', a FROM (VALUES (?::text)) AS r(a)",
+                List.of(BindValue.text("y"))));
     }
 }
