@@ -22,12 +22,19 @@ import java.util.concurrent.ConcurrentHashMap;
  * database and as the step's own role (whose search path decides which functions the statement
  * calls); if it refuses, that text is sent with its literals written back
  * ({@link PreparedSql#withLiterals()}) from then on. The answers are kept per database, role and
- * text, at most {@value #MAX_ENTRIES} of them.
+ * text, at most {@value #MAX_ENTRIES} of them, for texts of at most {@value #MAX_TEXT_CHARS}
+ * characters; a longer text goes with its literals.
  */
 final class StatementForms {
 
     /** Most answers kept; half of them are forgotten when full. */
     static final int MAX_ENTRIES = 1_024;
+
+    /**
+     * The longest text asked about and kept (so the answers hold at most some 16 MB of text); a
+     * longer statement is sent with its literals.
+     */
+    static final int MAX_TEXT_CHARS = 8_192;
 
     /**
      * SQLSTATEs of a parse that refused a parameter where a literal was taken: no type could be
@@ -52,6 +59,9 @@ final class StatementForms {
     PreparedSql choose(Connection c, String database, long roleOid, PreparedSql prepared) throws SQLException {
         if (!prepared.hasLiteralParameters()) {
             return prepared;
+        }
+        if (prepared.sql().length() > MAX_TEXT_CHARS) {
+            return prepared.withLiterals();
         }
         Key key = key(database, roleOid, prepared);
         Boolean known = accepted.get(key);

@@ -135,6 +135,22 @@ class StatementFormsTest {
         }
     }
 
+    @Test
+    void a_text_longer_than_the_limit_goes_with_its_literals_without_asking() throws SQLException {
+        StatementForms forms = new StatementForms();
+        String padding = " ".repeat(StatementForms.MAX_TEXT_CHARS);
+        PreparedSql p = Substitution.parameterized("SELECT '{v}'" + padding, CTX);
+        assertThat(p.hasLiteralParameters()).isTrue();
+        Connection closed = CLUSTER.connect(db);
+        closed.close();
+        assertThat(forms.choose(closed, db, 1, p)).isEqualTo(p.withLiterals());
+        assertThat(forms.size()).isZero();
+        PreparedSql shorter = Substitution.parameterized("SELECT '{v}'" + padding.substring(12), CTX);
+        try (Connection c = CLUSTER.connect(db)) {
+            assertThat(forms.choose(c, db, 1, shorter)).isSameAs(shorter);
+        }
+    }
+
     private static Connection connection(String searchPath) throws SQLException {
         Connection c = CLUSTER.connect(db);
         try (Statement s = c.createStatement()) {
