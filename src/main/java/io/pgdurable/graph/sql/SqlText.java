@@ -91,6 +91,7 @@ public final class SqlText {
     private final List<int[]> statements;
     private volatile Set<Integer> identifierPositions;
     private volatile Boolean writeWithoutRows;
+    private volatile Boolean sortList;
 
     private SqlText(String sql) {
         this.sql = sql;
@@ -206,6 +207,55 @@ public final class SqlText {
      */
     public static boolean isWriteWithoutRows(String sql) {
         return peek(sql).isWriteWithoutRows();
+    }
+
+    /**
+     * Whether the bare SQL holds {@code ORDER BY}, {@code GROUP BY} or {@code DISTINCT}, whose
+     * lists tell a string constant from any other expression; computed once.
+     */
+    public boolean hasSortList() {
+        Boolean known = sortList;
+        if (known == null) {
+            known = computeSortList();
+            sortList = known;
+        }
+        return known;
+    }
+
+    private boolean computeSortList() {
+        String previous = "";
+        for (Region r : regions) {
+            if (r.kind() == Kind.COMMENT) {
+                continue;
+            }
+            if (r.kind() != Kind.CODE) {
+                previous = "";
+                continue;
+            }
+            int i = r.start();
+            while (i < r.end()) {
+                char c = sql.charAt(i);
+                if (!isIdentStart(c)) {
+                    if (!isSpace(c)) {
+                        previous = "";
+                    }
+                    i++;
+                    continue;
+                }
+                int j = i + 1;
+                while (j < r.end() && isIdentCont(sql.charAt(j))) {
+                    j++;
+                }
+                String word = sql.substring(i, j).toUpperCase(Locale.ROOT);
+                if (word.equals("DISTINCT") || (word.equals("BY") && (previous.equals("ORDER")
+                        || previous.equals("GROUP")))) {
+                    return true;
+                }
+                previous = word;
+                i = j;
+            }
+        }
+        return false;
     }
 
     private boolean computeWriteWithoutRows() {

@@ -146,7 +146,7 @@ public final class Substitution {
         Renderer renderer = new Renderer(ctx, positional);
         if (parameterized && !positional && text.statementCount() == 1
                 && PARAMETER_STATEMENTS.contains(text.firstKeyword())) {
-            renderer.literalParameters(text, hasSortList(text));
+            renderer.literalParameters(text, text.hasSortList());
         }
         Sink sink = new Sink();
         renderer.render(text, sink, true);
@@ -157,47 +157,6 @@ public final class Substitution {
             return render(query, ctx, false);
         }
         return out;
-    }
-
-    /**
-     * Whether the bare SQL holds {@code ORDER BY}, {@code GROUP BY} or {@code DISTINCT}, whose
-     * lists tell a string constant from any other expression.
-     */
-    private static boolean hasSortList(SqlText text) {
-        String s = text.sql();
-        String previous = "";
-        for (SqlText.Region r : text.regions()) {
-            if (r.kind() == SqlText.Kind.COMMENT) {
-                continue;
-            }
-            if (r.kind() != SqlText.Kind.CODE) {
-                previous = "";
-                continue;
-            }
-            int i = r.start();
-            while (i < r.end()) {
-                char c = s.charAt(i);
-                if (!SqlText.isIdentStart(c)) {
-                    if (!SqlText.isSpace(c)) {
-                        previous = "";
-                    }
-                    i++;
-                    continue;
-                }
-                int j = i + 1;
-                while (j < r.end() && SqlText.isIdentCont(s.charAt(j))) {
-                    j++;
-                }
-                String word = s.substring(i, j).toUpperCase(java.util.Locale.ROOT);
-                if (word.equals("DISTINCT") || (word.equals("BY") && (previous.equals("ORDER")
-                        || previous.equals("GROUP")))) {
-                    return true;
-                }
-                previous = word;
-                i = j;
-            }
-        }
-        return false;
     }
 
     /**

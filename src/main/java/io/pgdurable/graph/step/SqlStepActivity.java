@@ -104,7 +104,9 @@ public final class SqlStepActivity implements Activity {
         if (control) {
             ctx.checkLease(c);
         }
-        if (control && SqlText.isWriteWithoutRows(prepared.sql())) {
+        // A text with literal parameters recurs (the same for every instance): lexed once, kept.
+        if (control && (prepared.hasLiteralParameters() ? SqlText.of(prepared.sql()).isWriteWithoutRows()
+                : SqlText.isWriteWithoutRows(prepared.sql()))) {
             return writeWithCompletion(c, prepared, ctx, lease);
         }
         ObjectNode result;

@@ -251,4 +251,18 @@ class SqlTextTest {
 
         assertThat(SqlText.cachedTexts()).isEqualTo(before);
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SELECT a FROM t ORDER BY a", "select a from t group\n  by a", "SELECT DISTINCT a FROM t",
+        "SELECT DISTINCT ON (a) a FROM t", "SELECT a FROM t ORDER /* x */ BY a", "SELECT array_agg(a order by a) FROM t"})
+    void a_sort_list_is_found_in_bare_sql(String sql) {
+        assertThat(SqlText.of(sql).hasSortList()).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"SELECT 'ORDER BY' FROM t", "SELECT a FROM t -- ORDER BY a\n", "SELECT \"order\" by_x FROM t",
+        "SELECT a FROM t WHERE order_id = 1 AND by = 2", "SELECT $$ GROUP BY $$", "SELECT a FROM t ORDER x BY"})
+    void words_in_strings_comments_names_or_apart_are_no_sort_list(String sql) {
+        assertThat(SqlText.of(sql).hasSortList()).isFalse();
+    }
 }
