@@ -74,9 +74,9 @@ import java.util.Set;
  * takes its type from its place as such a literal does, except where nothing gives it one (an
  * argument of {@code format}, {@code concat} or {@code json_build_object}, {@code IS NULL},
  * {@code pg_typeof}), after a type name ({@code DATE '…'}) and beside a string continued on the
- * next line: there the server refuses it while
- * parsing, which a worker checks once for each statement text before it uses the form, and writes
- * the literals back ({@link PreparedSql#withLiterals()}) if it was refused. The one place where a
+ * next line: there the server refuses it while parsing, which a worker checks once for each
+ * statement text before it uses the form, and writes the literals back
+ * ({@link PreparedSql#withLiterals()}) if it was refused. The one place where a
  * literal of unknown type means something the parameter does not, and no parse tells them apart,
  * is an item of {@code ORDER BY}, {@code GROUP BY} or {@code DISTINCT ON} (a string constant there
  * is an error, a parameter an expression): a statement with one of those words takes parameters
@@ -119,8 +119,6 @@ public final class Substitution {
      *     value that would end its dollar quote
      */
     public static PreparedSql prepare(String query, SubstitutionContext ctx) {
-        Objects.requireNonNull(query, "query");
-        Objects.requireNonNull(ctx, "ctx");
         return render(query, ctx, false);
     }
 
