@@ -66,29 +66,62 @@ public final class SqlStepActivity implements Activity {
     public Object run(ActivityContext ctx) throws Exception {
         StepInput step = ctx.input(StepInput.class);
         RoleCheck role = currentRole(step);
-        try (StepConnections.Lease lease = acquire(step, role)) {
-            Connection c = lease.connection();
-            PreparedSql prepared = forms.choose(c, step.database(), role.oid(), step.prepared());
-            try {
-                return run(ctx, step, lease, prepared);
-            } catch (LiteralParametersRefused e) {
-                // Described as taken, refused while parsed when it ran (what it calls changed
-                // since): its transaction rolled back, and the step runs again with its literals.
-                forms.refused(step.database(), role.oid(), prepared);
-                return run(ctx, step, lease, prepared.withLiterals());
+        PreparedSql prepared = step.prepared();
+        for (int run = 1; ; run++) {
+            // A connection of its own for each run: the pool closes one that failed with some
+            // errors (a stale plan's 0A000 among them).
+            try (StepConnections.Lease lease = acquire(step, role)) {
+                PreparedSql form = forms.choose(lease.connection(), step.database(), role.oid(), prepared);
+                try {
+                    return run(ctx, step, lease, form, run < MAX_RUNS);
+                } catch (RunAgain e) {
+                    if (e.literalsRefused) {
+                        // Described as taken, refused while parsed when it ran (what it calls
+                        // changed since): from now on the statement goes with its literals.
+                        forms.refused(step.database(), role.oid(), form);
+                        prepared = form.withLiterals();
+                    }
+                }
             }
         }
     }
 
-    /** The server refused a statement's literal parameters when it ran; its transaction was rolled back. */
-    private static final class LiteralParametersRefused extends Exception {
-        LiteralParametersRefused(SQLException cause) {
+    /** How often a step's statement is sent before an error that {@link RunAgain} stands for fails it. */
+    private static final int MAX_RUNS = 3;
+
+    /**
+     * The server refused the statement before running it, for a reason a second run does not
+     * meet: its literal parameters ({@code literalsRefused}), or a plan the connection kept for it
+     * whose result no longer fits the tables ("cached plan must not change result type": the
+     * driver prepares it afresh). Its transaction was rolled back.
+     */
+    private static final class RunAgain extends Exception {
+        final boolean literalsRefused;
+
+        RunAgain(SQLException cause, boolean literalsRefused) {
             super(cause);
+            this.literalsRefused = literalsRefused;
         }
     }
 
-    private Object run(ActivityContext ctx, StepInput step, StepConnections.Lease lease, PreparedSql prepared)
-            throws Exception {
+    /** The {@link RunAgain} that {@code e} calls for, or null. */
+    private static RunAgain runAgain(PreparedSql prepared, SQLException e, boolean mayRunAgain) {
+        if (!mayRunAgain) {
+            return null;
+        }
+        if (StatementForms.isRefusal(prepared, e)) {
+            return new RunAgain(e, true);
+        }
+        // Told by the server's routine, not its message, which follows lc_messages.
+        if (e instanceof PSQLException p && p.getServerErrorMessage() != null
+                && "RevalidateCachedQuery".equals(p.getServerErrorMessage().getRoutine())) {
+            return new RunAgain(e, false);
+        }
+        return null;
+    }
+
+    private Object run(ActivityContext ctx, StepInput step, StepConnections.Lease lease, PreparedSql prepared,
+                       boolean mayRunAgain) throws Exception {
         Limits limits = ctx.limits();
         String what = "the result of SQL step " + step.nodeId();
         Connection c = lease.connection();
@@ -107,15 +140,16 @@ public final class SqlStepActivity implements Activity {
         // A text with literal parameters recurs (the same for every instance): lexed once, kept.
         if (control && (prepared.hasLiteralParameters() ? SqlText.of(prepared.sql()).isWriteWithoutRows()
                 : SqlText.isWriteWithoutRows(prepared.sql()))) {
-            return writeWithCompletion(c, prepared, ctx, lease);
+            return writeWithCompletion(c, prepared, ctx, lease, mayRunAgain);
         }
         ObjectNode result;
         try {
             result = execute(c, prepared, limits, what, ctx);
         } catch (SQLException e) {
             rollbackQuietly(c);
-            if (StatementForms.isRefusal(prepared, e)) {
-                throw new LiteralParametersRefused(e);
+            RunAgain again = runAgain(prepared, e, mayRunAgain);
+            if (again != null) {
+                throw again;
             }
             if (!NOT_IN_TRANSACTION.equals(e.getSQLState())) {
                 throw failure(e);
@@ -158,7 +192,7 @@ public final class SqlStepActivity implements Activity {
      * the lease be lost while it runs, the statement is cancelled.
      */
     private static ObjectNode writeWithCompletion(Connection c, PreparedSql prepared, ActivityContext ctx,
-                                                  StepConnections.Lease lease) throws Exception {
+                                                  StepConnections.Lease lease, boolean mayRunAgain) throws Exception {
         PreparedSql.requireStandardConformingStrings(c);
         List<Object> parameters = new ArrayList<>(prepared.params().size());
         for (BindValue value : prepared.params()) {
@@ -171,8 +205,9 @@ public final class SqlStepActivity implements Activity {
         try (ActivityContext.Registration stop = ctx.onLeaseLost(canceller::cancel)) {
             ctx.writeCompleteAndCommit(c, prepared.sql(), parameters, result, StepConnections.RESET_BEFORE_COMMIT);
         } catch (SQLException e) {
-            if (StatementForms.isRefusal(prepared, e)) {
-                throw new LiteralParametersRefused(e);
+            RunAgain again = runAgain(prepared, e, mayRunAgain);
+            if (again != null) {
+                throw again;
             }
             throw failure(e);
         } finally {

@@ -173,6 +173,37 @@ class SqlStepActivityTest {
                 .isEqualTo("x! y! z!");
     }
 
+    /**
+     * A statement the step's connection keeps prepared fails once its table changes shape ("cached
+     * plan must not change result type"): the step runs again at once, and the driver prepares
+     * it afresh.
+     */
+    @Test
+    void a_kept_statement_whose_table_changed_shape_runs_again() throws Exception {
+        admin("CREATE TABLE public.shape (k text PRIMARY KEY, a integer)");
+        admin("GRANT SELECT ON public.shape TO " + ROLE);
+        admin("INSERT INTO public.shape VALUES ('x', 1)");
+        try (StepConnections one = new StepConnections(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER), 1, 1,
+                Duration.ofSeconds(10))) {
+            PGSimpleDataSource control = new PGSimpleDataSource();
+            control.setUrl(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER));
+            SqlStepActivity single = new SqlStepActivity(one, () -> control);
+            String read = "SELECT * FROM public.shape WHERE k = ?";
+            for (int i = 0; i < 6; i++) {
+                RecordingContext ctx = new RecordingContext(step(read, List.of(literal("x"))));
+                single.run(ctx);
+                assertThat(JsonCodec.toJson(ctx.result)).isEqualTo("{\"rows\":[{\"k\":\"x\",\"a\":1}],\"row_count\":1}");
+            }
+            admin("ALTER TABLE public.shape ADD COLUMN b text DEFAULT 'new'");
+
+            RecordingContext changed = new RecordingContext(step(read, List.of(literal("x"))));
+            single.run(changed);
+
+            assertThat(JsonCodec.toJson(changed.result))
+                    .isEqualTo("{\"rows\":[{\"k\":\"x\",\"a\":1,\"b\":\"new\"}],\"row_count\":1}");
+        }
+    }
+
     private static StepInput.Param number(int n) {
         return new StepInput.Param(BindValue.Type.INTEGER, Integer.toString(n));
     }
