@@ -24,6 +24,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@link PreparedSql#withLiterals()}) from then on. The answers are kept per database, role and
  * text, at most {@value #MAX_ENTRIES} of them, for texts of at most {@value #MAX_TEXT_CHARS}
  * characters; a longer text goes with its literals.
+ *
+ * <p>A text is asked about only when it comes a second time: the first time it goes with its
+ * literals. A text that never recurs (a query built anew for each workflow) would gain nothing
+ * from the parameters, since the driver keeps a statement prepared only once it has run the same
+ * text five times, and asking would cost each of its steps a round trip. The texts seen once are
+ * remembered by their hash, at most {@value #MAX_SEEN} of them.
  */
 final class StatementForms {
 
@@ -47,12 +53,17 @@ final class StatementForms {
     private record Key(String database, long roleOid, String sql, List<BindValue.Type> types) {
     }
 
+    /** Most texts remembered as seen once; all are forgotten when full. */
+    static final int MAX_SEEN = 8_192;
+
     private final Map<Key, Boolean> accepted = new ConcurrentHashMap<>();
+    private final Set<Integer> seenOnce = ConcurrentHashMap.newKeySet();
 
     /**
      * The form of {@code prepared} to send on {@code c}, a connection to {@code database} as the
      * role {@code roleOid} with no transaction open: {@code prepared} itself if it has no literal
-     * parameters or the server accepts them there; else its literals written back.
+     * parameters or the server accepts them there; else (and the first time its text comes) its
+     * literals written back.
      *
      * @throws SQLException if the connection failed while the server was asked
      */
@@ -66,6 +77,12 @@ final class StatementForms {
         Key key = key(database, roleOid, prepared);
         Boolean known = accepted.get(key);
         if (known == null) {
+            if (seenOnce.add(key.hashCode())) {
+                if (seenOnce.size() > MAX_SEEN) {
+                    seenOnce.clear();
+                }
+                return prepared.withLiterals();
+            }
             known = describe(c, prepared);
             if (known != null) {
                 remember(key, known);

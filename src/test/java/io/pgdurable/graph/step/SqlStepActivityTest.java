@@ -144,10 +144,15 @@ class SqlStepActivityTest {
         String write = "INSERT INTO public.marks VALUES (?, public.bang('%s!', ?))";
         String read = "SELECT public.bang('%s?', ?) AS note";
 
+        RecordingContext once = new RecordingContext(step(write, List.of(number(39), literal("w"))));
+        activity.run(once);
+        assertThat(once.sql).as("a text's first time goes with literals").isEqualTo(
+                "INSERT INTO public.marks VALUES (?, public.bang('%s!', 'w'))");
         RecordingContext first = new RecordingContext(step(write, List.of(number(40), literal("x"))));
         activity.run(first);
         assertThat(first.sql).isEqualTo(write);
         assertThat(first.parameters).containsExactly(40, new ActivityContext.UntypedText("x"));
+        activity.run(new RecordingContext(step(read, List.of(literal("q")))));
         RecordingContext firstRead = new RecordingContext(step(read, List.of(literal("r"))));
         activity.run(firstRead);
         assertThat(JsonCodec.toJson(firstRead.result)).isEqualTo("{\"rows\":[{\"note\":\"r?\"}],\"row_count\":1}");
@@ -169,8 +174,8 @@ class SqlStepActivityTest {
         activity.run(after);
         assertThat(after.calls).as("the refusal was remembered").containsExactly("writeCompleteAndCommit");
         assertThat(after.sql).isEqualTo("INSERT INTO public.marks VALUES (?, public.bang('%s!', 'z'))");
-        assertThat(adminQuery("SELECT string_agg(note, ' ' ORDER BY n) FROM public.marks WHERE n BETWEEN 40 AND 42"))
-                .isEqualTo("x! y! z!");
+        assertThat(adminQuery("SELECT string_agg(note, ' ' ORDER BY n) FROM public.marks WHERE n BETWEEN 39 AND 42"))
+                .isEqualTo("w! x! y! z!");
     }
 
     /**
@@ -189,7 +194,7 @@ class SqlStepActivityTest {
             control.setUrl(CLUSTER.jdbcUrl(db, TestCluster.SUPERUSER));
             SqlStepActivity single = new SqlStepActivity(one, () -> control);
             String read = "SELECT * FROM public.shape WHERE k = ?";
-            for (int i = 0; i < 6; i++) {
+            for (int i = 0; i < 8; i++) {
                 RecordingContext ctx = new RecordingContext(step(read, List.of(literal("x"))));
                 single.run(ctx);
                 assertThat(JsonCodec.toJson(ctx.result)).isEqualTo("{\"rows\":[{\"k\":\"x\",\"a\":1}],\"row_count\":1}");

@@ -69,7 +69,7 @@ class StatementFormsTest {
         PreparedSql parameterized = Substitution.parameterized(sql, CTX);
         try (Connection c = CLUSTER.connect(db)) {
             c.setAutoCommit(false);
-            PreparedSql chosen = new StatementForms().choose(c, db, 1, parameterized);
+            PreparedSql chosen = secondTime(new StatementForms(), c, db, 1, parameterized);
             assertThat(c.unwrap(BaseConnection.class).getTransactionState())
                     .as("asking the server opened no transaction").isEqualTo(TransactionState.IDLE);
             assertThat(outcome(c, chosen)).isEqualTo(outcome(c, literal));
@@ -83,13 +83,13 @@ class StatementFormsTest {
         try (Connection c = CLUSTER.connect(db)) {
             PreparedSql insert = Substitution.parameterized(
                     "INSERT INTO public.t VALUES ('{sys_instance_id}', '{d}', '{n}')", CTX);
-            assertThat(forms.choose(c, db, 1, insert)).isSameAs(insert);
+            assertThat(secondTime(forms, c, db, 1, insert)).isSameAs(insert);
             PreparedSql format = Substitution.parameterized("SELECT format('%s', '{v}')", CTX);
-            PreparedSql chosen = forms.choose(c, db, 1, format);
+            PreparedSql chosen = secondTime(forms, c, db, 1, format);
             assertThat(chosen.sql()).isEqualTo("SELECT format('%s', 'it''s')");
             assertThat(chosen.params()).isEmpty();
             PreparedSql missing = Substitution.parameterized("SELECT * FROM public.nowhere WHERE x = '{v}'", CTX);
-            assertThat(forms.choose(c, db, 1, missing)).isEqualTo(missing.withLiterals());
+            assertThat(secondTime(forms, c, db, 1, missing)).isEqualTo(missing.withLiterals());
             assertThat(forms.size()).as("a missing table is no answer about the parameters").isEqualTo(2);
         }
     }
@@ -99,9 +99,9 @@ class StatementFormsTest {
         StatementForms forms = new StatementForms();
         PreparedSql p = Substitution.parameterized("SELECT fmt('%s', '{v}')", CTX);
         try (Connection plain = connection("plain"); Connection anyarg = connection("anyarg")) {
-            assertThat(forms.choose(plain, db, 10, p)).isSameAs(p);
-            assertThat(forms.choose(anyarg, db, 11, p)).isEqualTo(p.withLiterals());
-            assertThat(forms.choose(anyarg, "other", 10, p)).isEqualTo(p.withLiterals());
+            assertThat(secondTime(forms, plain, db, 10, p)).isSameAs(p);
+            assertThat(secondTime(forms, anyarg, db, 11, p)).isEqualTo(p.withLiterals());
+            assertThat(secondTime(forms, anyarg, "other", 10, p)).isEqualTo(p.withLiterals());
         }
         Connection closed = connection("anyarg");
         closed.close();
@@ -129,7 +129,7 @@ class StatementFormsTest {
         StatementForms forms = new StatementForms();
         try (Connection c = CLUSTER.connect(db)) {
             for (int i = 0; i < StatementForms.MAX_ENTRIES + 10; i++) {
-                forms.choose(c, db, 1, Substitution.parameterized("SELECT '{v}', " + i, CTX));
+                secondTime(forms, c, db, 1, Substitution.parameterized("SELECT '{v}', " + i, CTX));
                 assertThat(forms.size()).isLessThanOrEqualTo(StatementForms.MAX_ENTRIES);
             }
         }
@@ -147,8 +147,37 @@ class StatementFormsTest {
         assertThat(forms.size()).isZero();
         PreparedSql shorter = Substitution.parameterized("SELECT '{v}'" + padding.substring(12), CTX);
         try (Connection c = CLUSTER.connect(db)) {
-            assertThat(forms.choose(c, db, 1, shorter)).isSameAs(shorter);
+            assertThat(secondTime(forms, c, db, 1, shorter)).isSameAs(shorter);
         }
+    }
+
+    @Test
+    void a_text_is_asked_about_the_second_time_it_comes_and_goes_with_its_literals_the_first() throws SQLException {
+        StatementForms forms = new StatementForms();
+        PreparedSql p = Substitution.parameterized("SELECT '{sys_instance_id}', '{v}'", CTX);
+        Connection closed = CLUSTER.connect(db);
+        closed.close();
+        assertThat(forms.choose(closed, db, 1, p)).as("first time: not asked").isEqualTo(p.withLiterals());
+        assertThat(forms.size()).isZero();
+        PreparedSql other = Substitution.parameterized("SELECT '{sys_instance_id}', '{v}'",
+                new SubstitutionContext(Map.of("v", "w"), "ffff0000", null, Map.of()));
+        try (Connection c = CLUSTER.connect(db)) {
+            assertThat(forms.choose(c, db, 1, other)).as("the same text for another instance").isSameAs(other);
+        }
+        assertThat(forms.size()).isEqualTo(1);
+        assertThat(forms.choose(closed, db, 2, p)).as("another role: its first time").isEqualTo(p.withLiterals());
+        for (int i = 0; i < StatementForms.MAX_SEEN + 10; i++) {
+            assertThat(forms.choose(closed, db, 1, Substitution.parameterized("SELECT '{v}', " + i, CTX)).params())
+                    .as("texts that never recur are never asked about").isEmpty();
+        }
+        assertThat(forms.size()).isEqualTo(1);
+    }
+
+    /** Chooses for {@code p}'s text a first time, which goes with literals unasked, and returns the second choice. */
+    private static PreparedSql secondTime(StatementForms forms, Connection c, String database, long role, PreparedSql p)
+            throws SQLException {
+        assertThat(forms.choose(c, database, role, p)).isEqualTo(p.withLiterals());
+        return forms.choose(c, database, role, p);
     }
 
     private static Connection connection(String searchPath) throws SQLException {
