@@ -77,6 +77,12 @@ public final class GraphOrchestration implements Orchestration {
      * Node status changes, as rows of one statement per batch of turns (see
      * {@link TurnWrite#rows}): a node written twice in one batch (running, then completed) takes
      * its last row.
+     *
+     * <p>A loop that lost a RACE keeps that record ({@link #LOST_RACE}): its child orchestration
+     * may still take a turn after the parent's, its first one included (it marks the loop
+     * running), and all its stamps begin with the child's id, which the record's stamp ends
+     * with {@code ::1} after. A later child for the same node (the RACE run again by an
+     * enclosing loop) has another id and writes as usual.
      */
     private static final String NODE_UPDATE = """
             UPDATE df.nodes n
@@ -86,6 +92,23 @@ public final class GraphOrchestration implements Orchestration {
                            AS u(status, result, details, instance_id, id, ord)
                      ORDER BY u.instance_id, u.id, u.ord DESC) v
              WHERE n.instance_id = v.instance_id AND n.id = v.id
+               AND NOT (n.status = 'failed'
+                        AND n.result = '"Loop branch cancelled after losing RACE"'::jsonb
+                        AND starts_with(v.details::jsonb ->> 'execution_id',
+                                        rtrim(n.status_details ->> 'execution_id', '0123456789')))
+            """;
+    /**
+     * Records a losing loop branch failed. A statement of its own, not a row of
+     * {@link #NODE_UPDATE}: in a batch of turns where the loop's child comes after its parent,
+     * a shared statement would keep the child's row, the last. Apart, whichever runs second
+     * leaves the record (see there). The short path never writes after it: the parent's turn
+     * queues the child's cancellation in the same commit, and a queued message sends the
+     * child's turns the queue way.
+     */
+    private static final String LOST_RACE = """
+            UPDATE df.nodes
+               SET status = 'failed', result = to_jsonb(?::text), status_details = ?::jsonb, updated_at = now()
+             WHERE instance_id = ? AND id = ?
             """;
     /**
      * Marks the df instance running, if it is still pending. The status test names the statuses it
@@ -444,10 +467,7 @@ public final class GraphOrchestration implements Orchestration {
             if (!(branch instanceof LoopNode)) {
                 return;
             }
-            String childStamp = ctx.instanceId() + "::" + ctx.executionId() + "::" + branchId + "::1";
-            ObjectNode details = JSON.objectNode().put("execution_id", childStamp);
-            write(TurnWrite.rows(NODE_UPDATE, "failed", JsonCodec.toJson(TextNode.valueOf(LOST_RACE_LOOP)),
-                    details.toString(), graph.instanceId(), branchId).named("node_update"));
+            write(lostRace(graph.instanceId(), branchId, ctx.instanceId() + "::" + ctx.executionId() + "::" + branchId));
         }
 
         private JsonNode loopChild(LoopNode node) {
@@ -585,14 +605,30 @@ public final class GraphOrchestration implements Orchestration {
         }
 
         private void markJson(Node node, String status, String result) {
-            ObjectNode details = JSON.objectNode().put("execution_id", stamp);
-            write(TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), graph.instanceId(), node.id())
-                    .named("node_update"));
+            write(nodeStatus(graph.instanceId(), node.id(), status, result, stamp));
         }
 
         private void write(TurnWrite write) {
             ctx.addTurnWrite(write);
         }
+    }
+
+    /**
+     * The write of a node's status by the orchestration stamped {@code stamp} (its id and
+     * generation), with {@code result} as JSON text or {@code null}.
+     */
+    static TurnWrite nodeStatus(String dfInstance, String nodeId, String status, String result, String stamp) {
+        ObjectNode details = JSON.objectNode().put("execution_id", stamp);
+        return TurnWrite.rows(NODE_UPDATE, status, result, details.toString(), dfInstance, nodeId).named("node_update");
+    }
+
+    /**
+     * The record of loop node {@code nodeId} losing a RACE, whose child orchestration is
+     * {@code childId}: failed, stamped with the child's first generation, like the original.
+     */
+    static TurnWrite lostRace(String dfInstance, String nodeId, String childId) {
+        ObjectNode details = JSON.objectNode().put("execution_id", childId + "::1");
+        return TurnWrite.sql(LOST_RACE, LOST_RACE_LOOP, details.toString(), dfInstance, nodeId);
     }
 
     /** Leaves loops: carries the break value up to the innermost enclosing loop. */
