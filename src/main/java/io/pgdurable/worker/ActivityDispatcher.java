@@ -48,6 +48,8 @@ final class ActivityDispatcher implements Runnable {
     private final Map<Long, Claimed> inFlight = new ConcurrentHashMap<>();
     /** Items held per partition key: claimed and not yet finished. */
     private final Map<String, Integer> heldPerKey = new ConcurrentHashMap<>();
+    /** Whether the last claim was made with a key at its share (see {@link #wakeIfShareLimited}). */
+    private volatile boolean shareLimited;
     private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
     private final CompletionBatcher completions;
     private final LocalDispatch local;
@@ -91,7 +93,6 @@ final class ActivityDispatcher implements Runnable {
      * queues behind them, so one instance's chain of steps cannot keep a thread from the others.
      */
     private Claimed adopt(ActivityItem next) {
-        heldPerKey.merge(next.partitionKey(), 1, Integer::sum);
         Claimed claimed = track(next);
         if (pool.getQueue().isEmpty()) {
             claimed.ctx.leaseJustGranted();
@@ -124,12 +125,21 @@ final class ActivityDispatcher implements Runnable {
             try {
                 slots.acquire();
                 int wanted = 1 + slots.drainPermits();
+                Map<String, Integer> held = Map.copyOf(heldPerKey);
+                boolean atShare = held.values().stream().anyMatch(n -> n >= runtime.config().maxActivitiesPerRole());
+                if (atShare) {
+                    // Set before the claim: an item that ends while it runs wakes this loop.
+                    shareLimited = true;
+                }
                 List<ActivityItem> items;
                 try {
-                    items = claim(wanted);
+                    items = claim(wanted, held);
                 } catch (SQLException | RuntimeException e) {
                     slots.release(wanted);
                     throw e;
+                }
+                if (!atShare) {
+                    shareLimited = false;
                 }
                 // The claim never returns more than asked (see ActivityQueue.claimActivities).
                 slots.release(Math.max(0, wanted - items.size()));
@@ -158,13 +168,13 @@ final class ActivityDispatcher implements Runnable {
         }
     }
 
-    private List<ActivityItem> claim(int limit) throws SQLException {
+    private List<ActivityItem> claim(int limit, Map<String, Integer> held) throws SQLException {
         if (runtime.stopping()) {
             return List.of();
         }
         try (Connection c = runtime.dataSource().getConnection()) {
             return queue.claimActivities(c, runtime.config().workerId(), limit, runtime.config().leaseDuration(),
-                    runtime.config().maxActivitiesPerRole(), Map.copyOf(heldPerKey));
+                    runtime.config().maxActivitiesPerRole(), held);
         }
     }
 
@@ -193,8 +203,27 @@ final class ActivityDispatcher implements Runnable {
 
     /** Gives back a reservation whose activity was not written leased to this worker. */
     void unreserve(String partitionKey) {
-        heldPerKey.compute(partitionKey, (k, n) -> n == null || n <= 1 ? null : n - 1);
+        uncount(partitionKey);
         slots.release();
+        wakeIfShareLimited();
+    }
+
+    /** Takes one off {@code partitionKey}'s count. */
+    private void uncount(String partitionKey) {
+        heldPerKey.compute(partitionKey, (k, n) -> n == null || n <= 1 ? null : n - 1);
+    }
+
+    /**
+     * A slot freed: if the last claim was made with a key at its share, it may have left that
+     * key's items queued, so the claim loop claims again now. (Deciding by the key's count as the
+     * slot frees missed wake-ups: a count read while another slot passes from one step to the next
+     * is off by one either way, and the loop then slept a whole poll interval with threads free
+     * and items waiting.)
+     */
+    private void wakeIfShareLimited() {
+        if (shareLimited) {
+            runtime.activityWakeup().signal();
+        }
     }
 
     /**
@@ -260,6 +289,11 @@ final class ActivityDispatcher implements Runnable {
             }
         }
         ActivityItem next = crashed ? null : ctx.next();
+        if (next != null) {
+            // Counted for its key before the finished item is uncounted, so a claim never finds
+            // the key below what runs.
+            heldPerKey.merge(next.partitionKey(), 1, Integer::sum);
+        }
         // A completion in the activity's transaction woke the orchestration loops itself if the
         // next turn is theirs to take (see LocalDispatch).
         finished(item, next != null);
@@ -273,24 +307,18 @@ final class ActivityDispatcher implements Runnable {
 
     /**
      * The item is done with; its slot takes other work, or, with {@code slotPassedOn}, the next
-     * item the short path leased to this worker, which keeps the slot and the partition key's share.
+     * item the short path leased to this worker, which keeps the slot (and was counted for its
+     * partition key already, in {@link #execute}).
      */
     private void finished(ActivityItem item, boolean slotPassedOn) {
         inFlight.remove(item.id());
-        int[] before = new int[1];
-        heldPerKey.compute(item.partitionKey(), (k, n) -> {
-            before[0] = n == null ? 0 : n;
-            return n == null || n <= 1 ? null : n - 1;
-        });
+        uncount(item.partitionKey());
         runtime.countActivities(1);
         if (slotPassedOn) {
             return;
         }
         slots.release();
-        if (before[0] >= runtime.config().maxActivitiesPerRole()) {
-            // The key was at its share, so the last claim may have left its items queued: claim again now.
-            runtime.activityWakeup().signal();
-        }
+        wakeIfShareLimited();
     }
 
     private void complete(ActivityItem item, String result, boolean failed) {
