@@ -2,7 +2,9 @@ package io.pgdurable.engine.store;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
@@ -13,6 +15,33 @@ import java.util.concurrent.ConcurrentHashMap;
 /** JDBC helpers shared by the store's classes. */
 final class StoreSql {
     private StoreSql() {
+    }
+
+    /**
+     * Settings for the rest of the transaction, sent ahead of a queue claim or look in its round
+     * trip: the statement is planned without sequential or bitmap scans. A worker connection
+     * keeps the plan it made when it first ran the statement, and a queue's statistics are always
+     * stale: it swings from empty to thousands of rows within seconds. While a queue was a few
+     * pages long, a sequential or bitmap scan (and a sort) looked cheaper than an ordered index
+     * scan, and the plan kept then read the whole queue at every claim once it had filled, until
+     * vacuum's next statistics made the server plan again. The indexes serve every size. They are
+     * command statuses, not result sets: {@link #nextResultSet} steps over them.
+     */
+    static final String INDEX_PLANS = "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; ";
+
+    /**
+     * The result of {@code s} that is an open result set, past command statuses (a setting's,
+     * a savepoint's) and result sets already read.
+     */
+    static ResultSet nextResultSet(Statement s) throws SQLException {
+        ResultSet rs = s.getResultSet();
+        while (rs == null || rs.isClosed()) {
+            if (!s.getMoreResults() && s.getUpdateCount() == -1) {
+                throw new SQLException("a statement of the round trip returned no rows");
+            }
+            rs = s.getResultSet();
+        }
+        return rs;
     }
 
     static void batch(Connection c, String sql, List<Object[]> rows) throws SQLException {

@@ -54,7 +54,7 @@ public final class TurnStore {
             """;
 
     /** {@link #NEXT_DUE} and the {@code COMMIT} after it, sent together. */
-    private static final String NEXT_DUE_THEN_COMMIT = NEXT_DUE + "; COMMIT";
+    private static final String NEXT_DUE_THEN_COMMIT = StoreSql.INDEX_PLANS + NEXT_DUE + "; COMMIT";
 
     /** The taken messages in turn order: the start first, then events of the current generation. */
     private static final String TAKEN_IN_TURN_ORDER = """
@@ -118,8 +118,10 @@ public final class TurnStore {
             """.formatted(CLAIMED_SETTING, TAKEN_BY_INSTANCE) + TAKEN_IN_TURN_ORDER;
 
     /** A claim's round trip, without and with the savepoint between the claim and the taking (each text built once). */
-    private static final String CLAIM = "SET LOCAL " + CLAIMED_SETTING + " = ''; " + CLAIMING + "; " + TAKE_CLAIMED;
-    private static final String CLAIM_WITH_SAVEPOINT = "SET LOCAL " + CLAIMED_SETTING + " = ''; " + CLAIMING
+    private static final String CLAIM = "SET LOCAL " + CLAIMED_SETTING + " = ''; " + StoreSql.INDEX_PLANS + CLAIMING
+            + "; " + TAKE_CLAIMED;
+    private static final String CLAIM_WITH_SAVEPOINT = "SET LOCAL " + CLAIMED_SETTING + " = ''; " + StoreSql.INDEX_PLANS
+            + CLAIMING
             + "; SAVEPOINT " + CLAIMED_SAVEPOINT + "; " + TAKE_CLAIMED;
 
 
@@ -169,7 +171,7 @@ public final class TurnStore {
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
             ps.execute();
-            try (ResultSet rs = nextResultSet(ps)) {
+            try (ResultSet rs = StoreSql.nextResultSet(ps)) {
                 rows = readRows(rs);
             }
             messages = readMessages(ps);
@@ -249,25 +251,10 @@ public final class TurnStore {
         }
     }
 
-    /**
-     * The result of {@code ps} that is an open result set, past command statuses (a setting's,
-     * a savepoint's) and result sets already read.
-     */
-    private static ResultSet nextResultSet(PreparedStatement ps) throws SQLException {
-        ResultSet rs = ps.getResultSet();
-        while (rs == null || rs.isClosed()) {
-            if (!ps.getMoreResults() && ps.getUpdateCount() == -1) {
-                throw new SQLException("a statement of the claim returned no rows");
-            }
-            rs = ps.getResultSet();
-        }
-        return rs;
-    }
-
     /** Reads the messages of the next result set of {@code ps}, by instance. */
     private static Map<String, List<Message>> readMessages(PreparedStatement ps) throws SQLException {
         Map<String, List<Message>> byInstance = new HashMap<>();
-        try (ResultSet rs = nextResultSet(ps)) {
+        try (ResultSet rs = StoreSql.nextResultSet(ps)) {
             while (rs.next()) {
                 Message m = new Message(rs.getLong(1), rs.getString(2), (Integer) rs.getObject(3),
                         rs.getString(4), (Integer) rs.getObject(5), rs.getString(6), rs.getString(7));
@@ -322,7 +309,7 @@ public final class TurnStore {
     public Instant nextMessageDueAndCommit(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(NEXT_DUE_THEN_COMMIT)) {
             ps.execute();
-            try (ResultSet rs = ps.getResultSet()) {
+            try (ResultSet rs = StoreSql.nextResultSet(ps)) {
                 return due(rs);
             }
         }
