@@ -6,21 +6,25 @@ import io.pgdurable.engine.store.ActivityItem;
 import io.pgdurable.engine.store.ActivityQueue;
 import io.pgdurable.engine.store.ClaimedTurn;
 import io.pgdurable.engine.store.TurnStore;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLWarning;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.TestInstance;
 
 /**
  * Claims share work out across partition keys: a key with a backlog of {@value #BACKLOG} items
@@ -162,6 +166,25 @@ class FairClaimTest {
         assertThat(claimed).hasSize(16).extracting(ActivityItem::instanceId).allMatch(id -> id.startsWith("backlog-"));
         assertThat(reads.sequentialScans()).as(reads.toString()).isZero();
         assertThat(reads.rowsFetched()).as(reads.toString()).isLessThan(100);
+    }
+
+    /**
+     * The settings a claim is planned with last for its own round trip, and a worker claims in
+     * autocommit: written as {@code SET LOCAL}, they raised "SET LOCAL can only be used in
+     * transaction blocks" at every claim, into the server's log and to the driver.
+     */
+    @Test
+    void a_claim_in_autocommit_raises_no_warning() throws SQLException {
+        queueActivities("quiet", 3);
+        List<SQLWarning> warnings = new ArrayList<>();
+        List<ActivityItem> claimed;
+        try (Connection c = support.connect()) {
+            assertThat(c.getAutoCommit()).isTrue();
+            claimed = queue.claimActivities(keepingWarnings(c, warnings), "w", 16, LEASE, 16, Map.of());
+        }
+
+        assertThat(claimed).extracting(ActivityItem::instanceId).contains("quiet-1", "quiet-2", "quiet-3");
+        assertThat(warnings).isEmpty();
     }
 
     /**
@@ -356,6 +379,34 @@ class FairClaimTest {
         @Override
         public String toString() {
             return sequentialScans + " sequential scans, " + rowsFetched + " queue rows read";
+        }
+    }
+
+    /** {@code c}, whose statements add their warnings to {@code into} as they close. */
+    private static Connection keepingWarnings(Connection c, List<SQLWarning> into) {
+        return (Connection) Proxy.newProxyInstance(FairClaimTest.class.getClassLoader(), new Class<?>[] {Connection.class},
+                (proxy, method, args) -> {
+                    Object result = invoke(c, method, args);
+                    if (!(result instanceof PreparedStatement ps)) {
+                        return result;
+                    }
+                    return Proxy.newProxyInstance(FairClaimTest.class.getClassLoader(),
+                            new Class<?>[] {PreparedStatement.class}, (p, m, a) -> {
+                                if (m.getName().equals("close")) {
+                                    for (SQLWarning w = ps.getWarnings(); w != null; w = w.getNextWarning()) {
+                                        into.add(w);
+                                    }
+                                }
+                                return invoke(ps, m, a);
+                            });
+                });
+    }
+
+    private static Object invoke(Object target, java.lang.reflect.Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
         }
     }
 

@@ -24,10 +24,20 @@ final class StoreSql {
      * stale: it swings from empty to thousands of rows within seconds. While a queue was a few
      * pages long, a sequential or bitmap scan (and a sort) looked cheaper than an ordered index
      * scan, and the plan kept then read the whole queue at every claim once it had filled, until
-     * vacuum's next statistics made the server plan again. The indexes serve every size. They are
-     * command statuses, not result sets: {@link #nextResultSet} steps over them.
+     * vacuum's next statistics made the server plan again. The indexes serve every size.
+     *
+     * <p>{@code set_config(..., true)} rather than {@code SET LOCAL}: an activity claim runs in
+     * autocommit, where the round trip is one implicit transaction that the settings last for,
+     * but {@code SET LOCAL} outside a transaction block also raises a warning into the server's
+     * log at every claim. Its one row is skipped with {@link #pastIndexPlans}.
      */
-    static final String INDEX_PLANS = "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; ";
+    static final String INDEX_PLANS = "SELECT pg_catalog.set_config('enable_seqscan', 'off', true),"
+            + " pg_catalog.set_config('enable_bitmapscan', 'off', true); ";
+
+    /** Moves {@code s}, just executed, past the result of {@link #INDEX_PLANS} and any command status before it. */
+    static void pastIndexPlans(Statement s) throws SQLException {
+        nextResultSet(s).close();
+    }
 
     /**
      * The result of {@code s} that is an open result set, past command statuses (a setting's,

@@ -171,6 +171,7 @@ public final class TurnStore {
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
             ps.execute();
+            StoreSql.pastIndexPlans(ps);
             try (ResultSet rs = StoreSql.nextResultSet(ps)) {
                 rows = readRows(rs);
             }
@@ -309,6 +310,7 @@ public final class TurnStore {
     public Instant nextMessageDueAndCommit(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(NEXT_DUE_THEN_COMMIT)) {
             ps.execute();
+            StoreSql.pastIndexPlans(ps);
             try (ResultSet rs = StoreSql.nextResultSet(ps)) {
                 return due(rs);
             }
