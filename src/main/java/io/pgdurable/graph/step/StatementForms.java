@@ -1,5 +1,6 @@
 package io.pgdurable.graph.step;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.graph.sql.BindValue;
 import io.pgdurable.graph.sql.PreparedSql;
 import java.sql.Connection;
@@ -65,7 +66,8 @@ final class StatementForms {
      * parameters or the server accepts them there; else (and the first time its text comes) its
      * literals written back.
      *
-     * @throws SQLException if the connection failed while the server was asked
+     * @throws SQLException a transient error (see {@link TransientErrors}) that the server's
+     *                      answer met: the connection failed, or the server ended the session
      */
     PreparedSql choose(Connection c, String database, long roleOid, PreparedSql prepared) throws SQLException {
         if (!prepared.hasLiteralParameters()) {
@@ -121,11 +123,14 @@ final class StatementForms {
             ps.getParameterMetaData();
             return true;
         } catch (SQLException e) {
-            String state = e.getSQLState();
-            if (state != null && state.startsWith("08")) {
+            // Connection trouble, the server shutting the session down (57P01 from
+            // pg_terminate_backend or a restart), and the like: the step is retried. Taken for
+            // "refused for another reason", the step went on with a connection the pool had
+            // closed on that error, and failed for good with "Connection is closed".
+            if (TransientErrors.isTransient(e)) {
                 throw e;
             }
-            return REFUSALS.contains(state) ? Boolean.FALSE : null;
+            return REFUSALS.contains(e.getSQLState()) ? Boolean.FALSE : null;
         }
     }
 

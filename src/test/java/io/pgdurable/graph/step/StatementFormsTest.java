@@ -1,7 +1,9 @@
 package io.pgdurable.graph.step;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgdurable.db.TransientErrors;
 import io.pgdurable.engine.JsonCodec;
 import io.pgdurable.graph.sql.BindValue;
 import io.pgdurable.graph.sql.PreparedSql;
@@ -20,6 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.postgresql.PGConnection;
 import org.postgresql.core.BaseConnection;
 import org.postgresql.core.TransactionState;
 
@@ -171,6 +174,29 @@ class StatementFormsTest {
                     .as("texts that never recur are never asked about").isEmpty();
         }
         assertThat(forms.size()).isEqualTo(1);
+    }
+
+    /**
+     * A session ended by the server while the statement is described (pg_terminate_backend, a
+     * restart) is the connection's trouble, not the statement's: the error reaches the step,
+     * which is retried. Taken for a refusal, the step went on with a connection the pool had
+     * closed on that error and failed for good with "Connection is closed".
+     */
+    @Test
+    void a_session_the_server_ends_while_asked_is_an_error_to_retry_not_an_answer() throws SQLException {
+        StatementForms forms = new StatementForms();
+        PreparedSql p = Substitution.parameterized("SELECT '{sys_instance_id}', '{v}'", CTX);
+        try (Connection c = CLUSTER.connect(db); Connection admin = CLUSTER.connect(db)) {
+            assertThat(forms.choose(c, db, 1, p)).as("first time: not asked").isEqualTo(p.withLiterals());
+            int pid = c.unwrap(PGConnection.class).getBackendPID();
+            try (Statement s = admin.createStatement()) {
+                s.execute("SELECT pg_terminate_backend(" + pid + ", 10000)");
+            }
+
+            assertThatThrownBy(() -> forms.choose(c, db, 1, p)).isInstanceOf(SQLException.class)
+                    .satisfies(e -> assertThat(TransientErrors.isTransient(e)).as("retried: %s", e).isTrue());
+        }
+        assertThat(forms.size()).as("nothing learnt about the statement").isZero();
     }
 
     /** Chooses for {@code p}'s text a first time, which goes with literals unasked, and returns the second choice. */
