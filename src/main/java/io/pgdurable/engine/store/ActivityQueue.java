@@ -113,8 +113,7 @@ public final class ActivityQueue {
             ps.setDouble(7, lease.toMillis() / 1000.0);
             List<ActivityItem> items = new ArrayList<>();
             ps.execute();
-            StoreSql.pastIndexPlans(ps);
-            try (ResultSet rs = StoreSql.nextResultSet(ps)) {
+            try (ResultSet rs = StoreSql.resultAfterIndexPlans(ps)) {
                 while (rs.next()) {
                     items.add(new ActivityItem(rs.getLong(1), rs.getString(2), rs.getInt(3), rs.getInt(4),
                             rs.getString(5), rs.getString(6), (UUID) rs.getObject(7), rs.getInt(8),

@@ -29,14 +29,18 @@ final class StoreSql {
      * <p>{@code set_config(..., true)} rather than {@code SET LOCAL}: an activity claim runs in
      * autocommit, where the round trip is one implicit transaction that the settings last for,
      * but {@code SET LOCAL} outside a transaction block also raises a warning into the server's
-     * log at every claim. Its one row is skipped with {@link #pastIndexPlans}.
+     * log at every claim. Its one row is skipped by {@link #resultAfterIndexPlans}.
      */
     static final String INDEX_PLANS = "SELECT pg_catalog.set_config('enable_seqscan', 'off', true),"
             + " pg_catalog.set_config('enable_bitmapscan', 'off', true); ";
 
-    /** Moves {@code s}, just executed, past the result of {@link #INDEX_PLANS} and any command status before it. */
-    static void pastIndexPlans(Statement s) throws SQLException {
+    /**
+     * The first result set of {@code s}, just executed, after that of {@link #INDEX_PLANS} (and
+     * any command status before it).
+     */
+    static ResultSet resultAfterIndexPlans(Statement s) throws SQLException {
         nextResultSet(s).close();
+        return nextResultSet(s);
     }
 
     /**

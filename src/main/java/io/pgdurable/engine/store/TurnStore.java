@@ -171,8 +171,7 @@ public final class TurnStore {
             ps.setInt(2, limit * 8);
             ps.setInt(3, limit);
             ps.execute();
-            StoreSql.pastIndexPlans(ps);
-            try (ResultSet rs = StoreSql.nextResultSet(ps)) {
+            try (ResultSet rs = StoreSql.resultAfterIndexPlans(ps)) {
                 rows = readRows(rs);
             }
             messages = readMessages(ps);
@@ -310,8 +309,7 @@ public final class TurnStore {
     public Instant nextMessageDueAndCommit(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(NEXT_DUE_THEN_COMMIT)) {
             ps.execute();
-            StoreSql.pastIndexPlans(ps);
-            try (ResultSet rs = StoreSql.nextResultSet(ps)) {
+            try (ResultSet rs = StoreSql.resultAfterIndexPlans(ps)) {
                 return due(rs);
             }
         }

@@ -93,10 +93,10 @@ public final class GraphOrchestration implements Orchestration {
                      ORDER BY u.instance_id, u.id, u.ord DESC) v
              WHERE n.instance_id = v.instance_id AND n.id = v.id
                AND NOT (n.status = 'failed'
-                        AND n.result = '"Loop branch cancelled after losing RACE"'::jsonb
+                        AND n.result = to_jsonb('%s'::text)
                         AND starts_with(v.details::jsonb ->> 'execution_id',
                                         rtrim(n.status_details ->> 'execution_id', '0123456789')))
-            """;
+            """.formatted(LOST_RACE_LOOP.replace("'", "''"));
     /**
      * Records a losing loop branch failed. A statement of its own, not a row of
      * {@link #NODE_UPDATE}: in a batch of turns where the loop's child comes after its parent,
