@@ -43,6 +43,29 @@ public final class BenchmarkReport {
         }
     }
 
+    /**
+     * The completion scenario: {@code calls} calls of {@code df_engine.complete_and_advance} in one
+     * session in {@code elapsed}, and what the orchestration they drove holds afterwards: its
+     * history events and its queue items.
+     */
+    public record Completion(long calls, Duration elapsed, long events, long queued) {
+        public double microsPerCall() {
+            return elapsed.toNanos() / 1000.0 / calls;
+        }
+
+        /** Every call took the short path: three events each after the first, one item left leased. */
+        public boolean ok() {
+            return events == 1 + 3 * calls && queued == 1;
+        }
+
+        /** {@code OK}, or {@code MISMATCH} and what differs. */
+        public String describe() {
+            return ok() ? "OK (" + events + " history events, the last step leased)"
+                    : "MISMATCH: " + events + " history events and " + queued + " queue items after " + calls
+                            + " calls, expected " + (1 + 3 * calls) + " events and one item";
+        }
+    }
+
     /** {@code instances} orchestrations of {@code steps} activities each, started at once. */
     public record Throughput(int instances, int steps, Duration wall, LatencyStats instanceLatency,
                              Verification verification) {
@@ -123,6 +146,7 @@ public final class BenchmarkReport {
 
     private final Ceiling ceiling;
     private final Floor floor;
+    private final Completion completion;
     private final Throughput throughput;
     private final Latency latency;
     private final Latency latencyInJvm;
@@ -135,11 +159,12 @@ public final class BenchmarkReport {
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
-    BenchmarkReport(Ceiling ceiling, Floor floor, Throughput throughput, Latency latency, Latency latencyInJvm,
+    BenchmarkReport(Ceiling ceiling, Floor floor, Completion completion, Throughput throughput, Latency latency, Latency latencyInJvm,
                     LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Latency dfJoin, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
                     Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.floor = floor;
+        this.completion = completion;
         this.throughput = throughput;
         this.latency = latency;
         this.latencyInJvm = latencyInJvm;
@@ -192,6 +217,11 @@ public final class BenchmarkReport {
         return Optional.ofNullable(floor);
     }
 
+    /** The database's side of a short-path step alone; empty unless named. */
+    public Optional<Completion> completion() {
+        return Optional.ofNullable(completion);
+    }
+
     public Optional<Throughput> throughput() {
         return Optional.ofNullable(throughput);
     }
@@ -234,6 +264,7 @@ public final class BenchmarkReport {
     public List<String> problems() {
         List<String> problems = new ArrayList<>();
         floor().filter(f -> !f.ok()).ifPresent(f -> problems.add("floor: " + f.describe()));
+        completion().filter(c -> !c.ok()).ifPresent(c -> problems.add("completion: " + c.describe()));
         verifications().stream().filter(v -> !v.ok()).forEach(v -> problems.add(v.scenario() + ": " + v.describe()));
         return problems;
     }
@@ -248,6 +279,9 @@ public final class BenchmarkReport {
         floor().ifPresent(f -> out.printf(Locale.ROOT,
                 "floor              step writes/s      %-8.0f (%d threads, %.1f s)  rows %s%n",
                 f.stepsPerSecond(), f.threads(), seconds(f.elapsed()), f.ok() ? "OK" : "MISMATCH"));
+        completion().ifPresent(c -> out.printf(Locale.ROOT,
+                "completion         us/call            %-8.1f (%d calls of complete_and_advance, one session)  rows %s%n",
+                c.microsPerCall(), c.calls(), c.ok() ? "OK" : "MISMATCH"));
         throughput().ifPresent(t -> out.printf(Locale.ROOT,
                 "throughput         steps/s            %-8.0f (%d x %d, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
                 t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),

@@ -24,6 +24,7 @@ public final class BenchmarkSettings {
     private final int steps;
     private final int latencySamples;
     private final int longSteps;
+    private final int completionCalls;
     private final Duration ceilingDuration;
     private final int warmupInstances;
     private final int warmupRounds;
@@ -47,6 +48,7 @@ public final class BenchmarkSettings {
         this.steps = b.steps;
         this.latencySamples = b.latencySamples;
         this.longSteps = b.longSteps;
+        this.completionCalls = b.completionCalls;
         this.ceilingDuration = b.ceilingDuration;
         this.warmupInstances = b.warmupInstances;
         this.warmupRounds = b.warmupRounds;
@@ -83,6 +85,8 @@ public final class BenchmarkSettings {
     public int steps() { return steps; }
     public int latencySamples() { return latencySamples; }
     public int longSteps() { return longSteps; }
+    /** Completion: the measured calls of {@code df_engine.complete_and_advance}. */
+    public int completionCalls() { return completionCalls; }
     public Duration ceilingDuration() { return ceilingDuration; }
     /** Orchestrations run, unmeasured, before the engine scenarios; 0 skips the warm-up. */
     public int warmupInstances() { return warmupInstances; }
@@ -130,6 +134,7 @@ public final class BenchmarkSettings {
         private int steps = 10;
         private int latencySamples = 200;
         private int longSteps = 500;
+        private int completionCalls = 20_000;
         private Duration ceilingDuration = Duration.ofSeconds(5);
         private int warmupInstances = 200;
         private int warmupRounds = 30;
@@ -155,6 +160,7 @@ public final class BenchmarkSettings {
         public Builder steps(int v) { this.steps = v; return this; }
         public Builder latencySamples(int v) { this.latencySamples = v; return this; }
         public Builder longSteps(int v) { this.longSteps = v; return this; }
+        public Builder completionCalls(int v) { this.completionCalls = v; return this; }
         public Builder ceilingDuration(Duration v) { this.ceilingDuration = v; return this; }
         public Builder warmupInstances(int v) { this.warmupInstances = v; return this; }
         public Builder warmupRounds(int v) { this.warmupRounds = v; return this; }
@@ -179,6 +185,7 @@ public final class BenchmarkSettings {
             positive("steps", steps);
             positive("latency samples", latencySamples);
             positive("long steps", longSteps);
+            positive("completion calls", completionCalls);
             positive("fairness flood", fairnessFlood);
             positive("fairness step", fairnessStep);
             if (warmupInstances < 0) {

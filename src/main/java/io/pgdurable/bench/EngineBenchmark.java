@@ -156,6 +156,7 @@ public final class EngineBenchmark {
     public BenchmarkReport run() throws SQLException {
         BenchmarkReport.Ceiling ceiling = null;
         BenchmarkReport.Floor floor = null;
+        BenchmarkReport.Completion completion = null;
         BenchmarkReport.Throughput throughput = null;
         BenchmarkReport.Latency latency = null;
         BenchmarkReport.Latency latencyInJvm = null;
@@ -178,6 +179,9 @@ public final class EngineBenchmark {
             }
             if (settings.runs(Scenario.FLOOR)) {
                 floor = runFloor(admin);
+            }
+            if (settings.runs(Scenario.COMPLETION)) {
+                completion = new CompletionBenchmark(settings, out).run(admin);
             }
             if (settings.runs(Scenario.THROUGHPUT) || settings.runs(Scenario.LATENCY) || settings.runs(Scenario.LONG)) {
                 warnAboutOtherWorkers(admin);
@@ -223,7 +227,7 @@ public final class EngineBenchmark {
                 scale = new ScaleBenchmark(settings, out).run(admin, meter, costs);
             }
         }
-        return new BenchmarkReport(ceiling, floor, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, dfJoin,
+        return new BenchmarkReport(ceiling, floor, completion, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, dfJoin,
                 inDatabase, fairness, scale,
                 costs);
     }

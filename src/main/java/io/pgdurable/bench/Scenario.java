@@ -16,6 +16,12 @@ public enum Scenario {
      * itself costs on this database. Not among the defaults.
      */
     FLOOR,
+    /**
+     * The database's side of a step on the short path alone: one session drives one orchestration
+     * through {@code df_engine.complete_and_advance} in a loop, without a worker. Not among the
+     * defaults.
+     */
+    COMPLETION,
     /** Many multi-step orchestrations at once. */
     THROUGHPUT,
     /** Single-step orchestrations, one at a time. */

@@ -138,7 +138,7 @@ class EngineBenchmarkTest {
         // A floor whose steps lost an event is a failed check, named in the report's problems.
         BenchmarkReport.Floor broken = new BenchmarkReport.Floor(2, 10, Duration.ofSeconds(1), 50, 50, 50, 149);
         assertThat(broken.ok()).isFalse();
-        assertThat(new BenchmarkReport(null, broken, null, null, null, null, null, null, null, null, null, List.of(),
+        assertThat(new BenchmarkReport(null, broken, null, null, null, null, null, null, null, null, null, null, List.of(),
                 Map.of()).problems())
                 .containsExactly("floor: MISMATCH: 50 rows (50 distinct steps) and 149 history events for 50 steps,"
                         + " expected one row and three events each");
@@ -250,12 +250,59 @@ class EngineBenchmarkTest {
     }
 
     @Test
+    void the_completion_loop_takes_the_short_path_every_call_checks_the_history_and_leaves_nothing_behind()
+            throws SQLException {
+        assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().runs(Scenario.COMPLETION))
+                .as("not a default").isFalse();
+        String db = cluster.createDatabase("bench_completion");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .completionCalls(300)
+                .scenarios(EnumSet.of(Scenario.COMPLETION))
+                .build();
+        StringWriter printed = new StringWriter();
+
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+
+        assertThat(report.completion()).hasValueSatisfying(c -> {
+            assertThat(c.calls()).isEqualTo(300);
+            // Each call appended three events to the first, and leased the next step: one item left.
+            assertThat(c.events()).isEqualTo(901);
+            assertThat(c.queued()).isEqualTo(1);
+            assertThat(c.ok()).isTrue();
+            assertThat(c.microsPerCall()).isPositive();
+        });
+        assertThat(report.problems()).isEmpty();
+        assertThat(printed.toString())
+                .containsPattern("(?m)^completion: 300 calls in \\d+\\.\\d\\d s = \\d+\\.\\d us per call$")
+                .contains("completion: rows OK (901 history events, the last step leased)");
+        StringWriter summary = new StringWriter();
+        report.printSummary(new PrintWriter(summary, true));
+        assertThat(summary.toString()).containsPattern(
+                "(?m)^completion         us/call            \\d+\\.\\d +\\(300 calls of complete_and_advance, one session\\)  rows OK$");
+        // A loop whose calls left the wrong history is a failed check, named in the report's problems.
+        BenchmarkReport.Completion broken = new BenchmarkReport.Completion(10, Duration.ofMillis(5), 30, 1);
+        assertThat(new BenchmarkReport(null, null, broken, null, null, null, null, null, null, null, null, null,
+                List.of(), Map.of()).problems())
+                .containsExactly("completion: MISMATCH: 30 history events and 1 queue items after 10 calls,"
+                        + " expected 31 events and one item");
+        // Both orchestrations (the unmeasured one too) are gone with their history and queue items.
+        try (var c = cluster.connect(db); var s = c.createStatement();
+             var rs = s.executeQuery("SELECT (SELECT count(*) FROM df_engine.history)"
+                     + " + (SELECT count(*) FROM df_engine.activity_queue)"
+                     + " + (SELECT count(*) FROM df_engine.instances)")) {
+            rs.next();
+            assertThat(rs.getLong(1)).isZero();
+        }
+    }
+
+    @Test
     void unknown_scenario_is_a_usage_error() {
         Run run = run("bench", "--url", cluster.jdbcUrl("postgres", TestCluster.SUPERUSER),
                 "--scenarios", "ceiling,fast");
 
         assertThat(run.exitCode).isEqualTo(2);
-        assertThat(run.err).contains("unknown scenario 'fast': expected ceiling, floor, throughput, latency, long, df,"
+        assertThat(run.err).contains("unknown scenario 'fast': expected ceiling, floor, completion, throughput, latency, long, df,"
                 + " df-latency, df-join, in-database, fairness or scale");
     }
 
