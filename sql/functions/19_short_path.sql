@@ -81,26 +81,37 @@ BEGIN
     -- checks after the lock see every turn that committed before it. Other levels read from
     -- the transaction's first snapshot and cannot tell.
     --
-    -- The statement that takes the lock also reads the df graph's status writes (node status
-    -- changes, the instance starting to run, the instance ending): every write must name the df
-    -- instance the engine instance belongs to (its id up to the first '::'), or the whole turn is
-    -- refused; and whether any of them changes the df instance itself.
+    -- For a df turn the statement that takes the lock also reads the df graph's status writes
+    -- (node status changes, the instance starting to run, the instance ending): every write must
+    -- name the df instance the engine instance belongs to (its id up to the first '::'), or the
+    -- whole turn is refused; and whether any of them changes the df instance itself. An engine
+    -- turn has none and takes the lock alone: the reading of an empty list cost it about a tenth
+    -- of this function's time (docs/benchmarks.md, 2026-12-06, afternoon).
     IF current_setting('transaction_isolation') = 'read committed' THEN
-        SELECT i.status, i.execution_id, i.partition_key, i.parent_id, i.parent_execution_id, i.parent_task_id,
-               w.changes_instance, w.bad
-          INTO v_inst
-          FROM df_engine.instances i,
-               LATERAL (SELECT coalesce(bool_or(w ->> 'kind' IN ('instance_running', 'instance_done')), false)
-                                   AS changes_instance,
-                               (array_agg(w) FILTER (WHERE NOT coalesce(
-                                      (w ->> 'kind' = 'node_update' AND w -> 'args' ->> 3 = v_df
-                                       AND w -> 'args' ->> 0 IS NOT NULL)
-                                   OR (w ->> 'kind' = 'instance_running' AND w -> 'args' ->> 0 = v_df)
-                                   OR (w ->> 'kind' = 'instance_done' AND w -> 'args' ->> 1 = v_df
-                                       AND w -> 'args' ->> 0 IN ('completed', 'failed')), false)))[1] AS bad
-                          FROM jsonb_array_elements(coalesce(v_writes, '[]'::jsonb)) AS w) w
-         WHERE i.id = v_item.instance_id
-           FOR UPDATE OF i SKIP LOCKED;
+        IF v_writes IS NULL THEN
+            SELECT i.status, i.execution_id, i.partition_key, i.parent_id, i.parent_execution_id, i.parent_task_id,
+                   false AS changes_instance, NULL::jsonb AS bad
+              INTO v_inst
+              FROM df_engine.instances i
+             WHERE i.id = v_item.instance_id
+               FOR UPDATE OF i SKIP LOCKED;
+        ELSE
+            SELECT i.status, i.execution_id, i.partition_key, i.parent_id, i.parent_execution_id, i.parent_task_id,
+                   w.changes_instance, w.bad
+              INTO v_inst
+              FROM df_engine.instances i,
+                   LATERAL (SELECT coalesce(bool_or(w ->> 'kind' IN ('instance_running', 'instance_done')), false)
+                                       AS changes_instance,
+                                   (array_agg(w) FILTER (WHERE NOT coalesce(
+                                          (w ->> 'kind' = 'node_update' AND w -> 'args' ->> 3 = v_df
+                                           AND w -> 'args' ->> 0 IS NOT NULL)
+                                       OR (w ->> 'kind' = 'instance_running' AND w -> 'args' ->> 0 = v_df)
+                                       OR (w ->> 'kind' = 'instance_done' AND w -> 'args' ->> 1 = v_df
+                                           AND w -> 'args' ->> 0 IN ('completed', 'failed')), false)))[1] AS bad
+                              FROM jsonb_array_elements(v_writes) AS w) w
+             WHERE i.id = v_item.instance_id
+               FOR UPDATE OF i SKIP LOCKED;
+        END IF;
         v_locked := FOUND;
         IF v_locked AND v_inst.bad IS NOT NULL THEN
             RAISE EXCEPTION 'df_engine.complete_and_advance: write % is not a status write of instance % (engine instance %)',
