@@ -44,11 +44,11 @@ public final class BenchmarkReport {
     }
 
     /**
-     * The completion scenario: {@code calls} calls of {@code df_engine.complete_and_advance} in one
-     * session in {@code elapsed}, and what the orchestration they drove holds afterwards: its
-     * history events and its queue items.
+     * One loop of the completion scenario: {@code calls} calls of {@code df_engine.complete_and_advance}
+     * with {@code turn} turns ({@code engine} or {@code df}) in one session in {@code elapsed}, and
+     * what the orchestration they drove holds afterwards: its history events and its queue items.
      */
-    public record Completion(long calls, Duration elapsed, long events, long queued) {
+    public record Completion(String turn, long calls, Duration elapsed, long events, long queued) {
         public double microsPerCall() {
             return elapsed.toNanos() / 1000.0 / calls;
         }
@@ -146,7 +146,7 @@ public final class BenchmarkReport {
 
     private final Ceiling ceiling;
     private final Floor floor;
-    private final Completion completion;
+    private final List<Completion> completion;
     private final Throughput throughput;
     private final Latency latency;
     private final Latency latencyInJvm;
@@ -159,12 +159,12 @@ public final class BenchmarkReport {
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
-    BenchmarkReport(Ceiling ceiling, Floor floor, Completion completion, Throughput throughput, Latency latency, Latency latencyInJvm,
+    BenchmarkReport(Ceiling ceiling, Floor floor, List<Completion> completion, Throughput throughput, Latency latency, Latency latencyInJvm,
                     LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Latency dfJoin, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
                     Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.floor = floor;
-        this.completion = completion;
+        this.completion = List.copyOf(completion);
         this.throughput = throughput;
         this.latency = latency;
         this.latencyInJvm = latencyInJvm;
@@ -217,9 +217,9 @@ public final class BenchmarkReport {
         return Optional.ofNullable(floor);
     }
 
-    /** The database's side of a short-path step alone; empty unless named. */
-    public Optional<Completion> completion() {
-        return Optional.ofNullable(completion);
+    /** The database's side of a short-path step alone, engine turns then df turns; empty unless named. */
+    public List<Completion> completion() {
+        return completion;
     }
 
     public Optional<Throughput> throughput() {
@@ -264,7 +264,8 @@ public final class BenchmarkReport {
     public List<String> problems() {
         List<String> problems = new ArrayList<>();
         floor().filter(f -> !f.ok()).ifPresent(f -> problems.add("floor: " + f.describe()));
-        completion().filter(c -> !c.ok()).ifPresent(c -> problems.add("completion: " + c.describe()));
+        completion().stream().filter(c -> !c.ok())
+                .forEach(c -> problems.add("completion " + c.turn() + ": " + c.describe()));
         verifications().stream().filter(v -> !v.ok()).forEach(v -> problems.add(v.scenario() + ": " + v.describe()));
         return problems;
     }
@@ -279,9 +280,10 @@ public final class BenchmarkReport {
         floor().ifPresent(f -> out.printf(Locale.ROOT,
                 "floor              step writes/s      %-8.0f (%d threads, %.1f s)  rows %s%n",
                 f.stepsPerSecond(), f.threads(), seconds(f.elapsed()), f.ok() ? "OK" : "MISMATCH"));
-        completion().ifPresent(c -> out.printf(Locale.ROOT,
-                "completion         us/call            %-8.1f (%d calls of complete_and_advance, one session)  rows %s%n",
-                c.microsPerCall(), c.calls(), c.ok() ? "OK" : "MISMATCH"));
+        completion().forEach(c -> out.printf(Locale.ROOT,
+                "%-19sus/call            %-8.1f (%d %s turns through complete_and_advance, one session)  rows %s%n",
+                "engine".equals(c.turn()) ? "completion" : "completion " + c.turn(), c.microsPerCall(), c.calls(),
+                c.turn(), c.ok() ? "OK" : "MISMATCH"));
         throughput().ifPresent(t -> out.printf(Locale.ROOT,
                 "throughput         steps/s            %-8.0f (%d x %d, %.2f s)  instance p50 %s  p99 %s  rows %s%n",
                 t.stepsPerSecond(), t.instances(), t.steps(), seconds(t.wall()),

@@ -7,6 +7,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -14,9 +16,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * The completion scenario: what the database spends on a step on the short path, without a
  * worker, a network round trip or another session competing for the cores. One session drives one
  * orchestration through {@code df_engine.complete_and_advance} in a {@code DO} block: each call
- * completes the leased step with an engine turn (the step's completion, one event scheduling the
- * next step, the next step leased to the caller, as the throughput scenario's turns) and commits
- * asynchronously. The figure is the block's time per call, so changes to the function can be
+ * completes the leased step with a turn (the step's completion, one event scheduling the next
+ * step, the next step leased to the caller) and commits asynchronously; first with engine turns
+ * like the throughput scenario's, then with df turns like the df scenario's (a SQL step's input,
+ * three node statuses). The figure is the block's time per call, so changes to the function can be
  * measured where the full scenarios' noise hides them; the next call's lease comes from the last,
  * so every call must take the short path, and the history must have grown by three events per
  * call. Its rows are deleted afterwards.
@@ -26,10 +29,10 @@ final class CompletionBenchmark {
     static final int WARMUP_CALLS = 2_000;
 
     /**
-     * The loop; {@code %1$s} is the instance id (made here, a quoted literal), {@code %2$d} the
-     * number of calls. Runs in autocommit, so the block may commit.
+     * The engine turn's loop; {@code %1$s} is the instance id (made here: hexadecimal digits), {@code
+     * %2$d} the number of calls. Runs in autocommit, so the block may commit.
      */
-    private static final String LOOP = """
+    private static final String ENGINE_LOOP = """
             DO $bench$
             DECLARE
                 v_item     bigint;
@@ -38,12 +41,12 @@ final class CompletionBenchmark {
                 r          record;
             BEGIN
                 INSERT INTO df_engine.instances (id, name, status, partition_key)
-                VALUES (%1$s, 'bench.completion', 'Running', %1$s);
+                VALUES ('%1$s', 'bench.completion', 'Running', 'bench');
                 INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)
-                VALUES (%1$s, 1, 1, 'ExecutionStarted', now());
+                VALUES ('%1$s', 1, 1, 'ExecutionStarted', now());
                 INSERT INTO df_engine.activity_queue
                     (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, attempts)
-                VALUES (%1$s, 1, 1, 'bench.completion', '1', %1$s, 'bench-completion', gen_random_uuid(), 1)
+                VALUES ('%1$s', 1, 1, 'bench.completion', '1', 'bench', 'bench-completion', gen_random_uuid(), 1)
                 RETURNING id, lease_token INTO v_item, v_token;
                 COMMIT;
                 FOR i IN 1..%2$d LOOP
@@ -62,14 +65,77 @@ final class CompletionBenchmark {
                 END LOOP;
             END
             $bench$""";
+
+    /**
+     * The df turn's loop, as {@link #ENGINE_LOOP}: the engine instance belongs to a df instance of
+     * {@value #DF_NODES} SQL nodes, and each turn is the df scenario's middle step: its history
+     * event and next step carry a SQL step's input, and it writes three node statuses (two
+     * completed with the step's result, the next one running), nodes taken round the ring.
+     */
+    private static final String DF_LOOP = """
+            DO $bench$
+            DECLARE
+                v_item     bigint;
+                v_token    uuid;
+                v_expected integer := 1;
+                r          record;
+                v_input    text := pg_catalog.to_json('{"instance_id":"%1$s","node_id":"00000001","role":"bench",'
+                    || '"role_oid":10,"database":null,"sql":"INSERT INTO bench_df_rows (instance_id, step) VALUES (?, 1)",'
+                    || '"params":[{"type":"LITERAL_TEXT","text":"%1$s"}]}'::text)::text;
+                v_result   text := pg_catalog.to_json('{"rows":[],"row_count":0}'::text)::text;
+                v_details  text := pg_catalog.to_json('{"execution_id":"%1$s::1"}'::text)::text;
+            BEGIN
+                INSERT INTO df.instances (id, label, root_node, status) VALUES ('%1$s', 'bench-completion', '00000000', 'running');
+                INSERT INTO df.nodes (id, instance_id, node_type, query)
+                SELECT lpad(to_hex(k), 8, '0'), '%1$s', 'SQL', 'SELECT 1' FROM generate_series(0, %3$d - 1) k;
+                INSERT INTO df_engine.instances (id, name, status, partition_key)
+                VALUES ('%1$s', 'bench.completion', 'Running', 'bench');
+                INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)
+                VALUES ('%1$s', 1, 1, 'ExecutionStarted', now());
+                INSERT INTO df_engine.activity_queue
+                    (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, attempts)
+                VALUES ('%1$s', 1, 1, 'df.sql', v_input, 'bench', 'bench-completion', gen_random_uuid(), 1)
+                RETURNING id, lease_token INTO v_item, v_token;
+                COMMIT;
+                FOR i IN 1..%2$d LOOP
+                    SELECT * INTO r FROM df_engine.complete_and_advance(v_item, v_token, '{"rows":[],"row_count":0}',
+                        v_expected, now(),
+                        '{"history":[{"t":"TaskScheduled","task":' || (i + 1) || ',"name":"df.sql","payload":' || v_input
+                            || '}],"activities":[{"task":' || (i + 1) || ',"name":"df.sql","input":' || v_input
+                            || ',"key":"bench"}],"timers":[],"writes":['
+                            || '{"kind":"node_update","args":["completed",' || v_result || ',' || v_details
+                            || ',"%1$s","' || lpad(to_hex(mod(i, %3$d)), 8, '0') || '"]},'
+                            || '{"kind":"node_update","args":["completed",' || v_result || ',' || v_details
+                            || ',"%1$s","' || lpad(to_hex(mod(i + %3$d / 2, %3$d)), 8, '0') || '"]},'
+                            || '{"kind":"node_update","args":["running",null,' || v_details
+                            || ',"%1$s","' || lpad(to_hex(mod(i + 1, %3$d)), 8, '0') || '"]}]}',
+                        'bench-completion', 3600);
+                    IF NOT r.advanced THEN
+                        RAISE EXCEPTION 'call %% of %2$d took the queue path', i;
+                    END IF;
+                    v_item := r.next_item;
+                    v_token := r.next_token;
+                    v_expected := v_expected + 3;
+                    COMMIT;
+                END LOOP;
+                -- The turns' node writes took effect (each names nodes of this df instance).
+                IF (SELECT count(*) FROM df.nodes n
+                     WHERE n.instance_id = '%1$s' AND n.status IN ('completed', 'running')) <> LEAST(%2$d + 1, %3$d) THEN
+                    RAISE EXCEPTION 'the df turns left node statuses unwritten';
+                END IF;
+            END
+            $bench$""";
+    /** The df turn loop's nodes, whose statuses its turns write round the ring. */
+    static final int DF_NODES = 30;
     private static final String COUNT = CostMeter.OWN_MARK + """
             SELECT (SELECT count(*) FROM df_engine.history WHERE instance_id = ?),
                    (SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = ?)""";
     private static final String CLEAR = """
             WITH ids AS MATERIALIZED (SELECT ?::text[] AS ids),
                  history AS (DELETE FROM df_engine.history USING ids WHERE instance_id = ANY (ids)),
-                 queue AS (DELETE FROM df_engine.activity_queue USING ids WHERE instance_id = ANY (ids))
-            DELETE FROM df_engine.instances USING ids WHERE id = ANY (ids)""";
+                 queue AS (DELETE FROM df_engine.activity_queue USING ids WHERE instance_id = ANY (ids)),
+                 engine AS (DELETE FROM df_engine.instances USING ids WHERE id = ANY (ids))
+            DELETE FROM df.instances USING ids WHERE id = ANY (ids)""";
 
     private final BenchmarkSettings settings;
     private final PrintWriter out;
@@ -79,48 +145,59 @@ final class CompletionBenchmark {
         this.out = out;
     }
 
-    BenchmarkReport.Completion run(Connection admin) throws SQLException {
+    /** Both loops, the engine turn's first; their rows are deleted whatever happens. */
+    List<BenchmarkReport.Completion> run(Connection admin) throws SQLException {
         int calls = settings.completionCalls();
-        String tag = Long.toHexString(ThreadLocalRandom.current().nextLong());
-        String warm = "bench.completion-warmup-" + tag;
-        String measured = "bench.completion-" + tag;
         out.printf(Locale.ROOT, "completion: one session calling df_engine.complete_and_advance %d times (after %d"
-                + " unmeasured), each call an engine turn committed asynchronously ...%n", calls, WARMUP_CALLS);
+                + " unmeasured), each call a turn committed asynchronously: engine turns, then df turns ...%n",
+                calls, WARMUP_CALLS);
         out.flush();
+        List<String> ids = new ArrayList<>();
         try (Connection c = settings.connect("pg-durable bench completion");
              Statement s = c.createStatement()) {
             c.setAutoCommit(true);
             s.execute("SET synchronous_commit = off");
-            s.execute(loop(warm, WARMUP_CALLS));
-            long started = System.nanoTime();
-            s.execute(loop(measured, calls));
-            Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
-            BenchmarkReport.Completion result = check(admin, measured, calls, elapsed);
-            out.printf(Locale.ROOT, "completion: %d calls in %.2f s = %.1f us per call%n", calls,
-                    BenchmarkReport.seconds(elapsed), result.microsPerCall());
-            out.printf(Locale.ROOT, "completion: rows %s%n", result.describe());
-            out.flush();
-            return result;
+            List<BenchmarkReport.Completion> results = new ArrayList<>();
+            for (boolean df : new boolean[] {false, true}) {
+                String template = df ? DF_LOOP : ENGINE_LOOP;
+                String warm = newId(ids);
+                s.execute(String.format(Locale.ROOT, template, warm, WARMUP_CALLS, DF_NODES));
+                String measured = newId(ids);
+                long started = System.nanoTime();
+                s.execute(String.format(Locale.ROOT, template, measured, calls, DF_NODES));
+                Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+                BenchmarkReport.Completion result = check(admin, df ? "df" : "engine", measured, calls, elapsed);
+                out.printf(Locale.ROOT, "completion: %d %s turns in %.2f s = %.1f us per call%n", calls, result.turn(),
+                        BenchmarkReport.seconds(elapsed), result.microsPerCall());
+                out.printf(Locale.ROOT, "completion: %s rows %s%n", result.turn(), result.describe());
+                out.flush();
+                results.add(result);
+            }
+            return results;
         } finally {
             try (PreparedStatement ps = admin.prepareStatement(CLEAR)) {
-                ps.setArray(1, admin.createArrayOf("text", new String[] {warm, measured}));
+                ps.setArray(1, admin.createArrayOf("text", ids.toArray(String[]::new)));
                 ps.execute();
             }
         }
     }
 
-    private static String loop(String instanceId, int calls) {
-        return String.format(Locale.ROOT, LOOP, "'" + instanceId.replace("'", "''") + "'", calls);
+    /** A fresh id of 8 hexadecimal digits (the form of a df instance's id), added to {@code ids}. */
+    private static String newId(List<String> ids) {
+        String id = "b" + String.format(Locale.ROOT, "%07x", ThreadLocalRandom.current().nextInt(1 << 28));
+        ids.add(id);
+        return id;
     }
 
-    private static BenchmarkReport.Completion check(Connection admin, String id, int calls, Duration elapsed)
+    private static BenchmarkReport.Completion check(Connection admin, String turn, String id, int calls,
+                                                    Duration elapsed)
             throws SQLException {
         try (PreparedStatement ps = admin.prepareStatement(COUNT)) {
             ps.setString(1, id);
             ps.setString(2, id);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return new BenchmarkReport.Completion(calls, elapsed, rs.getLong(1), rs.getLong(2));
+                return new BenchmarkReport.Completion(turn, calls, elapsed, rs.getLong(1), rs.getLong(2));
             }
         }
     }

@@ -156,7 +156,7 @@ public final class EngineBenchmark {
     public BenchmarkReport run() throws SQLException {
         BenchmarkReport.Ceiling ceiling = null;
         BenchmarkReport.Floor floor = null;
-        BenchmarkReport.Completion completion = null;
+        List<BenchmarkReport.Completion> completion = List.of();
         BenchmarkReport.Throughput throughput = null;
         BenchmarkReport.Latency latency = null;
         BenchmarkReport.Latency latencyInJvm = null;

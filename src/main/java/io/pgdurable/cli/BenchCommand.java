@@ -39,8 +39,9 @@ import picocli.CommandLine.Spec;
                 "and the last one out) with the ceiling's clients and no engine: what the data model itself costs.",
                 "The df-join scenario (not a default) times, like df-latency, workflows of a df.join of two",
                 "one-step branches followed by a step. The completion scenario (not a default) calls",
-                "df_engine.complete_and_advance 20,000 times in one session's DO block, with no worker: the",
-                "database's side of a short-path step alone, in microseconds per call.",
+                "df_engine.complete_and_advance 20,000 times in one session's DO block, with engine turns,",
+                "then with df turns, and no worker: the database's side of a short-path step alone, in",
+                "microseconds per call.",
                 "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop",
                 "other workers of the database first. Exits with 1 if a row or instance check fails."
         })

@@ -138,7 +138,7 @@ class EngineBenchmarkTest {
         // A floor whose steps lost an event is a failed check, named in the report's problems.
         BenchmarkReport.Floor broken = new BenchmarkReport.Floor(2, 10, Duration.ofSeconds(1), 50, 50, 50, 149);
         assertThat(broken.ok()).isFalse();
-        assertThat(new BenchmarkReport(null, broken, null, null, null, null, null, null, null, null, null, null, List.of(),
+        assertThat(new BenchmarkReport(null, broken, List.of(), null, null, null, null, null, null, null, null, null, List.of(),
                 Map.of()).problems())
                 .containsExactly("floor: MISMATCH: 50 rows (50 distinct steps) and 149 history events for 50 steps,"
                         + " expected one row and three events each");
@@ -264,7 +264,8 @@ class EngineBenchmarkTest {
 
         BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
 
-        assertThat(report.completion()).hasValueSatisfying(c -> {
+        assertThat(report.completion()).extracting(BenchmarkReport.Completion::turn).containsExactly("engine", "df");
+        assertThat(report.completion()).allSatisfy(c -> {
             assertThat(c.calls()).isEqualTo(300);
             // Each call appended three events to the first, and leased the next step: one item left.
             assertThat(c.events()).isEqualTo(901);
@@ -274,23 +275,29 @@ class EngineBenchmarkTest {
         });
         assertThat(report.problems()).isEmpty();
         assertThat(printed.toString())
-                .containsPattern("(?m)^completion: 300 calls in \\d+\\.\\d\\d s = \\d+\\.\\d us per call$")
-                .contains("completion: rows OK (901 history events, the last step leased)");
+                .containsPattern("(?m)^completion: 300 engine turns in \\d+\\.\\d\\d s = \\d+\\.\\d us per call$")
+                .containsPattern("(?m)^completion: 300 df turns in \\d+\\.\\d\\d s = \\d+\\.\\d us per call$")
+                .contains("completion: engine rows OK (901 history events, the last step leased)")
+                .contains("completion: df rows OK (901 history events, the last step leased)");
         StringWriter summary = new StringWriter();
         report.printSummary(new PrintWriter(summary, true));
-        assertThat(summary.toString()).containsPattern(
-                "(?m)^completion         us/call            \\d+\\.\\d +\\(300 calls of complete_and_advance, one session\\)  rows OK$");
+        assertThat(summary.toString())
+                .containsPattern("(?m)^completion         us/call            \\d+\\.\\d +\\(300 engine turns"
+                        + " through complete_and_advance, one session\\)  rows OK$")
+                .containsPattern("(?m)^completion df      us/call            \\d+\\.\\d +\\(300 df turns"
+                        + " through complete_and_advance, one session\\)  rows OK$");
         // A loop whose calls left the wrong history is a failed check, named in the report's problems.
-        BenchmarkReport.Completion broken = new BenchmarkReport.Completion(10, Duration.ofMillis(5), 30, 1);
-        assertThat(new BenchmarkReport(null, null, broken, null, null, null, null, null, null, null, null, null,
-                List.of(), Map.of()).problems())
-                .containsExactly("completion: MISMATCH: 30 history events and 1 queue items after 10 calls,"
+        BenchmarkReport.Completion broken = new BenchmarkReport.Completion("df", 10, Duration.ofMillis(5), 30, 1);
+        assertThat(new BenchmarkReport(null, null, List.of(broken), null, null, null, null, null, null, null, null,
+                null, List.of(), Map.of()).problems())
+                .containsExactly("completion df: MISMATCH: 30 history events and 1 queue items after 10 calls,"
                         + " expected 31 events and one item");
         // Both orchestrations (the unmeasured one too) are gone with their history and queue items.
         try (var c = cluster.connect(db); var s = c.createStatement();
              var rs = s.executeQuery("SELECT (SELECT count(*) FROM df_engine.history)"
                      + " + (SELECT count(*) FROM df_engine.activity_queue)"
-                     + " + (SELECT count(*) FROM df_engine.instances)")) {
+                     + " + (SELECT count(*) FROM df_engine.instances)"
+                     + " + (SELECT count(*) FROM df.instances) + (SELECT count(*) FROM df.nodes)")) {
             rs.next();
             assertThat(rs.getLong(1)).isZero();
         }
