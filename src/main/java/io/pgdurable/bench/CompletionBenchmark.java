@@ -137,6 +137,15 @@ final class CompletionBenchmark {
                  engine AS (DELETE FROM df_engine.instances USING ids WHERE id = ANY (ids))
             DELETE FROM df.instances USING ids WHERE id = ANY (ids)""";
 
+    /** Rows an earlier run left when it was stopped mid-loop (a finished run deletes its own). */
+    private static final String CLEAR_LEFTOVERS = """
+            WITH ids AS MATERIALIZED (
+                     SELECT array_agg(i.id) AS ids FROM df_engine.instances i WHERE i.name = 'bench.completion'),
+                 history AS (DELETE FROM df_engine.history USING ids WHERE instance_id = ANY (ids)),
+                 queue AS (DELETE FROM df_engine.activity_queue USING ids WHERE instance_id = ANY (ids)),
+                 engine AS (DELETE FROM df_engine.instances USING ids WHERE id = ANY (ids))
+            DELETE FROM df.instances WHERE label = 'bench-completion'""";
+
     private final BenchmarkSettings settings;
     private final PrintWriter out;
 
@@ -152,6 +161,9 @@ final class CompletionBenchmark {
                 + " unmeasured), each call a turn committed asynchronously: engine turns, then df turns ...%n",
                 calls, WARMUP_CALLS);
         out.flush();
+        try (Statement clear = admin.createStatement()) {
+            clear.execute(CLEAR_LEFTOVERS);
+        }
         List<String> ids = new ArrayList<>();
         try (Connection c = settings.connect("pg-durable bench completion");
              Statement s = c.createStatement()) {

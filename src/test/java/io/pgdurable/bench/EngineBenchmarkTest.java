@@ -255,6 +255,15 @@ class EngineBenchmarkTest {
         assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().runs(Scenario.COMPLETION))
                 .as("not a default").isFalse();
         String db = cluster.createDatabase("bench_completion");
+        // What a run stopped mid-loop leaves: an engine instance and a df instance of its own.
+        try (var c = cluster.connect(db); var s = c.createStatement()) {
+            s.execute("INSERT INTO df_engine.instances (id, name, status) VALUES ('b0000001', 'bench.completion',"
+                    + " 'Running')");
+            s.execute("INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)"
+                    + " VALUES ('b0000001', 1, 1, 'ExecutionStarted', now())");
+            s.execute("INSERT INTO df.instances (id, label, root_node, status) VALUES ('b0000001', 'bench-completion',"
+                    + " '00000000', 'running')");
+        }
         BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
                 .user(TestCluster.SUPERUSER)
                 .completionCalls(300)
@@ -292,7 +301,8 @@ class EngineBenchmarkTest {
                 null, List.of(), Map.of()).problems())
                 .containsExactly("completion df: MISMATCH: 30 history events and 1 queue items after 10 calls,"
                         + " expected 31 events and one item");
-        // Both orchestrations (the unmeasured one too) are gone with their history and queue items.
+        // Both orchestrations of each loop (the unmeasured one too) are gone with their history, queue
+        // items and df rows, and so is what the stopped run had left.
         try (var c = cluster.connect(db); var s = c.createStatement();
              var rs = s.executeQuery("SELECT (SELECT count(*) FROM df_engine.history)"
                      + " + (SELECT count(*) FROM df_engine.activity_queue)"
