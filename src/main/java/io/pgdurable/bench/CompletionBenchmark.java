@@ -29,31 +29,32 @@ final class CompletionBenchmark {
     static final int WARMUP_CALLS = 2_000;
 
     /**
-     * The engine turn's loop; {@code %1$s} is the instance id (made here: hexadecimal digits), {@code
-     * %2$d} the number of calls. Runs in autocommit, so the block may commit.
+     * The loop, for either kind of turn ({@link Turn}): {@code %1$s} is the instance id (made here:
+     * hexadecimal digits), {@code %2$d} the number of calls, {@code %3$d} the df instance's nodes,
+     * and the rest the turn's own parts. Runs in autocommit, so the block may commit.
      */
-    private static final String ENGINE_LOOP = """
+    private static final String LOOP = """
             DO $bench$
             DECLARE
                 v_item     bigint;
                 v_token    uuid;
                 v_expected integer := 1;
                 r          record;
+            %4$s
             BEGIN
+            %5$s
                 INSERT INTO df_engine.instances (id, name, status, partition_key)
                 VALUES ('%1$s', 'bench.completion', 'Running', 'bench');
                 INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)
                 VALUES ('%1$s', 1, 1, 'ExecutionStarted', now());
                 INSERT INTO df_engine.activity_queue
                     (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, attempts)
-                VALUES ('%1$s', 1, 1, 'bench.completion', '1', 'bench', 'bench-completion', gen_random_uuid(), 1)
+                VALUES ('%1$s', 1, 1, '%6$s', '1', 'bench', 'bench-completion', gen_random_uuid(), 1)
                 RETURNING id, lease_token INTO v_item, v_token;
                 COMMIT;
                 FOR i IN 1..%2$d LOOP
-                    SELECT * INTO r FROM df_engine.complete_and_advance(v_item, v_token, '1', v_expected, now(),
-                        '{"history":[{"t":"TaskScheduled","task":' || (i + 1)
-                            || ',"name":"bench.completion","payload":"1"}],"activities":[{"task":' || (i + 1)
-                            || ',"name":"bench.completion","input":"1"}],"timers":[]}',
+                    SELECT * INTO r FROM df_engine.complete_and_advance(v_item, v_token, '%7$s', v_expected, now(),
+                        %8$s,
                         'bench-completion', 3600);
                     IF NOT r.advanced THEN
                         RAISE EXCEPTION 'call %% of %2$d took the queue path', i;
@@ -63,44 +64,36 @@ final class CompletionBenchmark {
                     v_expected := v_expected + 3;
                     COMMIT;
                 END LOOP;
+            %9$s
             END
             $bench$""";
 
-    /**
-     * The df turn's loop, as {@link #ENGINE_LOOP}: the engine instance belongs to a df instance of
-     * {@value #DF_NODES} SQL nodes, and each turn is the df scenario's middle step: its history
-     * event and next step carry a SQL step's input, and it writes three node statuses (two
-     * completed with the step's result, the next one running), nodes taken round the ring.
-     */
-    private static final String DF_LOOP = """
-            DO $bench$
-            DECLARE
-                v_item     bigint;
-                v_token    uuid;
-                v_expected integer := 1;
-                r          record;
-                v_input    text := pg_catalog.to_json('{"instance_id":"%1$s","node_id":"00000001","role":"bench",'
-                    || '"role_oid":10,"database":null,"sql":"INSERT INTO bench_df_rows (instance_id, step) VALUES (?, 1)",'
-                    || '"params":[{"type":"LITERAL_TEXT","text":"%1$s"}]}'::text)::text;
-                v_result   text := pg_catalog.to_json('{"rows":[],"row_count":0}'::text)::text;
-                v_details  text := pg_catalog.to_json('{"execution_id":"%1$s::1"}'::text)::text;
-            BEGIN
-                INSERT INTO df.instances (id, label, root_node, status) VALUES ('%1$s', 'bench-completion', '00000000', 'running');
-                INSERT INTO df.nodes (id, instance_id, node_type, query)
-                SELECT lpad(to_hex(k), 8, '0'), '%1$s', 'SQL', 'SELECT 1' FROM generate_series(0, %3$d - 1) k;
-                INSERT INTO df_engine.instances (id, name, status, partition_key)
-                VALUES ('%1$s', 'bench.completion', 'Running', 'bench');
-                INSERT INTO df_engine.history (instance_id, execution_id, seq, event_type, event_time)
-                VALUES ('%1$s', 1, 1, 'ExecutionStarted', now());
-                INSERT INTO df_engine.activity_queue
-                    (instance_id, execution_id, task_id, name, input, partition_key, lease_owner, lease_token, attempts)
-                VALUES ('%1$s', 1, 1, 'df.sql', v_input, 'bench', 'bench-completion', gen_random_uuid(), 1)
-                RETURNING id, lease_token INTO v_item, v_token;
-                COMMIT;
-                FOR i IN 1..%2$d LOOP
-                    SELECT * INTO r FROM df_engine.complete_and_advance(v_item, v_token, '{"rows":[],"row_count":0}',
-                        v_expected, now(),
-                        '{"history":[{"t":"TaskScheduled","task":' || (i + 1) || ',"name":"df.sql","payload":' || v_input
+    /** The two kinds of turn the loop drives, as the parts of {@link #LOOP} that differ. */
+    enum Turn {
+        /** The throughput scenario's: the completion, one event scheduling the next step, no df writes. */
+        ENGINE("engine", "", "", "bench.completion", "1", """
+                '{"history":[{"t":"TaskScheduled","task":' || (i + 1)
+                            || ',"name":"bench.completion","payload":"1"}],"activities":[{"task":' || (i + 1)
+                            || ',"name":"bench.completion","input":"1"}],"timers":[]}'""", ""),
+        /**
+         * The df scenario's middle step: the engine instance belongs to a df instance of {@value
+         * #DF_NODES} SQL nodes; the turn's history event and next step carry a SQL step's input, and
+         * it writes three node statuses (two completed with the step's result, the next one
+         * running), nodes taken round the ring. After the loop, the block checks that the writes
+         * took effect.
+         */
+        DF("df", """
+                    v_input    text := pg_catalog.to_json('{"instance_id":"%1$s","node_id":"00000001","role":"bench",'
+                        || '"role_oid":10,"database":null,"sql":"INSERT INTO bench_df_rows (instance_id, step) VALUES (?, 1)",'
+                        || '"params":[{"type":"LITERAL_TEXT","text":"%1$s"}]}'::text)::text;
+                    v_result   text := pg_catalog.to_json('{"rows":[],"row_count":0}'::text)::text;
+                    v_details  text := pg_catalog.to_json('{"execution_id":"%1$s::1"}'::text)::text;""", """
+                    INSERT INTO df.instances (id, label, root_node, status)
+                    VALUES ('%1$s', 'bench-completion', '00000000', 'running');
+                    INSERT INTO df.nodes (id, instance_id, node_type, query)
+                    SELECT lpad(to_hex(k), 8, '0'), '%1$s', 'SQL', 'SELECT 1' FROM generate_series(0, %3$d - 1) k;""",
+                "df.sql", "{\"rows\":[],\"row_count\":0}", """
+                '{"history":[{"t":"TaskScheduled","task":' || (i + 1) || ',"name":"df.sql","payload":' || v_input
                             || '}],"activities":[{"task":' || (i + 1) || ',"name":"df.sql","input":' || v_input
                             || ',"key":"bench"}],"timers":[],"writes":['
                             || '{"kind":"node_update","args":["completed",' || v_result || ',' || v_details
@@ -108,43 +101,66 @@ final class CompletionBenchmark {
                             || '{"kind":"node_update","args":["completed",' || v_result || ',' || v_details
                             || ',"%1$s","' || lpad(to_hex(mod(i + %3$d / 2, %3$d)), 8, '0') || '"]},'
                             || '{"kind":"node_update","args":["running",null,' || v_details
-                            || ',"%1$s","' || lpad(to_hex(mod(i + 1, %3$d)), 8, '0') || '"]}]}',
-                        'bench-completion', 3600);
-                    IF NOT r.advanced THEN
-                        RAISE EXCEPTION 'call %% of %2$d took the queue path', i;
-                    END IF;
-                    v_item := r.next_item;
-                    v_token := r.next_token;
-                    v_expected := v_expected + 3;
-                    COMMIT;
-                END LOOP;
-                -- The turns' node writes took effect (each names nodes of this df instance).
-                IF (SELECT count(*) FROM df.nodes n
-                     WHERE n.instance_id = '%1$s' AND n.status IN ('completed', 'running')) <> LEAST(%2$d + 1, %3$d) THEN
-                    RAISE EXCEPTION 'the df turns left node statuses unwritten';
-                END IF;
-            END
-            $bench$""";
+                            || ',"%1$s","' || lpad(to_hex(mod(i + 1, %3$d)), 8, '0') || '"]}]}'""", """
+                    IF (SELECT count(*) FROM df.nodes n
+                         WHERE n.instance_id = '%1$s' AND n.status IN ('completed', 'running'))
+                       <> LEAST(%2$d + 1, %3$d) THEN
+                        RAISE EXCEPTION 'the df turns left node statuses unwritten';
+                    END IF;""");
+
+        final String label;
+        private final String declarations;
+        private final String setup;
+        private final String stepName;
+        private final String result;
+        private final String turn;
+        private final String check;
+
+        Turn(String label, String declarations, String setup, String stepName, String result, String turn,
+             String check) {
+            this.label = label;
+            this.declarations = declarations;
+            this.setup = setup;
+            this.stepName = stepName;
+            this.result = result;
+            this.turn = turn;
+            this.check = check;
+        }
+
+        /** The loop of {@code calls} calls on the orchestration {@code id}. */
+        String loop(String id, int calls) {
+            // The turn's own parts go in first; they hold the loop's placeholders, filled in with it.
+            String filled = LOOP.replace("%4$s", indented(declarations)).replace("%5$s", indented(setup))
+                    .replace("%6$s", stepName).replace("%7$s", result).replace("%8$s", turn.strip())
+                    .replace("%9$s", indented(check));
+            return String.format(Locale.ROOT, filled, id, calls, DF_NODES);
+        }
+
+        /** A part's lines at the block's own indentation. */
+        private static String indented(String part) {
+            return part.isEmpty() ? "" : part.stripIndent().indent(4).stripTrailing();
+        }
+    }
+
     /** The df turn loop's nodes, whose statuses its turns write round the ring. */
     static final int DF_NODES = 30;
     private static final String COUNT = CostMeter.OWN_MARK + """
             SELECT (SELECT count(*) FROM df_engine.history WHERE instance_id = ?),
                    (SELECT count(*) FROM df_engine.activity_queue WHERE instance_id = ?)""";
-    private static final String CLEAR = """
-            WITH ids AS MATERIALIZED (SELECT ?::text[] AS ids),
+    /** Deletes the engine's rows of the orchestrations in the CTE {@code ids} (one array, {@code ids}). */
+    private static final String DELETE_ENGINE_ROWS = """
                  history AS (DELETE FROM df_engine.history USING ids WHERE instance_id = ANY (ids)),
                  queue AS (DELETE FROM df_engine.activity_queue USING ids WHERE instance_id = ANY (ids)),
                  engine AS (DELETE FROM df_engine.instances USING ids WHERE id = ANY (ids))
-            DELETE FROM df.instances USING ids WHERE id = ANY (ids)""";
+            """;
+    private static final String CLEAR = "WITH ids AS MATERIALIZED (SELECT ?::text[] AS ids),\n" + DELETE_ENGINE_ROWS
+            + "DELETE FROM df.instances USING ids WHERE id = ANY (ids)";
 
     /** Rows an earlier run left when it was stopped mid-loop (a finished run deletes its own). */
     private static final String CLEAR_LEFTOVERS = """
             WITH ids AS MATERIALIZED (
                      SELECT array_agg(i.id) AS ids FROM df_engine.instances i WHERE i.name = 'bench.completion'),
-                 history AS (DELETE FROM df_engine.history USING ids WHERE instance_id = ANY (ids)),
-                 queue AS (DELETE FROM df_engine.activity_queue USING ids WHERE instance_id = ANY (ids)),
-                 engine AS (DELETE FROM df_engine.instances USING ids WHERE id = ANY (ids))
-            DELETE FROM df.instances WHERE label = 'bench-completion'""";
+            """ + DELETE_ENGINE_ROWS + "DELETE FROM df.instances WHERE label = 'bench-completion'";
 
     private final BenchmarkSettings settings;
     private final PrintWriter out;
@@ -170,15 +186,14 @@ final class CompletionBenchmark {
             c.setAutoCommit(true);
             s.execute("SET synchronous_commit = off");
             List<BenchmarkReport.Completion> results = new ArrayList<>();
-            for (boolean df : new boolean[] {false, true}) {
-                String template = df ? DF_LOOP : ENGINE_LOOP;
-                String warm = newId(ids);
-                s.execute(String.format(Locale.ROOT, template, warm, WARMUP_CALLS, DF_NODES));
+            for (Turn turn : Turn.values()) {
+                s.execute(turn.loop(newId(ids), WARMUP_CALLS));
                 String measured = newId(ids);
+                String loop = turn.loop(measured, calls);
                 long started = System.nanoTime();
-                s.execute(String.format(Locale.ROOT, template, measured, calls, DF_NODES));
+                s.execute(loop);
                 Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
-                BenchmarkReport.Completion result = check(admin, df ? "df" : "engine", measured, calls, elapsed);
+                BenchmarkReport.Completion result = check(admin, turn.label, measured, calls, elapsed);
                 out.printf(Locale.ROOT, "completion: %d %s turns in %.2f s = %.1f us per call%n", calls, result.turn(),
                         BenchmarkReport.seconds(elapsed), result.microsPerCall());
                 out.printf(Locale.ROOT, "completion: %s rows %s%n", result.turn(), result.describe());
