@@ -85,8 +85,8 @@ BEGIN
     -- (node status changes, the instance starting to run, the instance ending): every write must
     -- name the df instance the engine instance belongs to (its id up to the first '::'), or the
     -- whole turn is refused; and whether any of them changes the df instance itself. An engine
-    -- turn has none and takes the lock alone: the reading of an empty list cost it about a tenth
-    -- of this function's time (docs/benchmarks.md, 2026-12-06, midday).
+    -- turn has none and takes the lock alone: reading an empty list cost it about 7% of a call
+    -- (docs/benchmarks.md, 2026-12-06, midday).
     IF current_setting('transaction_isolation') = 'read committed' THEN
         IF v_writes IS NULL THEN
             SELECT i.status, i.execution_id, i.partition_key, i.parent_id, i.parent_execution_id, i.parent_task_id,
