@@ -9,6 +9,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -170,8 +171,12 @@ final class CompletionBenchmark {
         this.out = out;
     }
 
-    /** Both loops, the engine turn's first; their rows are deleted whatever happens. */
-    List<BenchmarkReport.Completion> run(Connection admin) throws SQLException {
+    /**
+     * Both loops, the engine turn's first; each measured loop's cost goes to {@code costs} as
+     * {@code completion} and {@code completion-df}, per call. Their rows are deleted whatever happens.
+     */
+    List<BenchmarkReport.Completion> run(Connection admin, CostMeter meter, Map<String, CostMeter.Cost> costs)
+            throws SQLException {
         int calls = settings.completionCalls();
         out.printf(Locale.ROOT, "completion: one session calling df_engine.complete_and_advance %d times (after %d"
                 + " unmeasured), each call a turn committed asynchronously: engine turns, then df turns ...%n",
@@ -190,9 +195,12 @@ final class CompletionBenchmark {
                 s.execute(turn.loop(newId(ids), WARMUP_CALLS));
                 String measured = newId(ids);
                 String loop = turn.loop(measured, calls);
+                CostMeter.Mark mark = meter.start(admin);
                 long started = System.nanoTime();
                 s.execute(loop);
                 Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+                costs.put(turn == Turn.ENGINE ? "completion" : "completion-" + turn.label,
+                        meter.stop(admin, mark, calls));
                 BenchmarkReport.Completion result = check(admin, turn.label, measured, calls, elapsed);
                 out.printf(Locale.ROOT, "completion: %d %s turns in %.2f s = %.1f us per call%n", calls, result.turn(),
                         BenchmarkReport.seconds(elapsed), result.microsPerCall());

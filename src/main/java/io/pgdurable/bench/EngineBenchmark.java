@@ -181,7 +181,7 @@ public final class EngineBenchmark {
                 floor = runFloor(admin);
             }
             if (settings.runs(Scenario.COMPLETION)) {
-                completion = new CompletionBenchmark(settings, out).run(admin);
+                completion = new CompletionBenchmark(settings, out).run(admin, meter, costs);
             }
             if (settings.runs(Scenario.THROUGHPUT) || settings.runs(Scenario.LATENCY) || settings.runs(Scenario.LONG)) {
                 warnAboutOtherWorkers(admin);

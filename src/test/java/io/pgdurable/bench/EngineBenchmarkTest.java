@@ -294,7 +294,10 @@ class EngineBenchmarkTest {
                 .containsPattern("(?m)^completion         us/call            \\d+\\.\\d +\\(300 engine turns"
                         + " through complete_and_advance, one session\\)  rows OK$")
                 .containsPattern("(?m)^completion df      us/call            \\d+\\.\\d +\\(300 df turns"
-                        + " through complete_and_advance, one session\\)  rows OK$");
+                        + " through complete_and_advance, one session\\)  rows OK$")
+                // Each loop's cost per call, the database's CPU among it (the test's cluster is local).
+                .containsPattern("(?m)^cost completion    .*database cpu ms/step \\d+\\.\\d{3}")
+                .containsPattern("(?m)^cost completion-df .*database cpu ms/step \\d+\\.\\d{3}");
         // A loop whose calls left the wrong history is a failed check, named in the report's problems.
         BenchmarkReport.Completion broken = new BenchmarkReport.Completion("df", 10, Duration.ofMillis(5), 30, 1);
         assertThat(new BenchmarkReport(null, null, List.of(broken), null, null, null, null, null, null, null, null,
