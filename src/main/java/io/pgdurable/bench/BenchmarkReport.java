@@ -159,9 +159,10 @@ public final class BenchmarkReport {
     private final List<ScaleLevel> scale;
     private final Map<String, CostMeter.Cost> costs;
 
-    BenchmarkReport(Ceiling ceiling, Floor floor, List<Completion> completion, Throughput throughput, Latency latency, Latency latencyInJvm,
-                    LongWorkflow longWorkflow, Throughput df, Latency dfLatency, Latency dfJoin, Throughput inDatabase, Fairness fairness, List<ScaleLevel> scale,
-                    Map<String, CostMeter.Cost> costs) {
+    BenchmarkReport(Ceiling ceiling, Floor floor, List<Completion> completion, Throughput throughput,
+                    Latency latency, Latency latencyInJvm, LongWorkflow longWorkflow, Throughput df,
+                    Latency dfLatency, Latency dfJoin, Throughput inDatabase, Fairness fairness,
+                    List<ScaleLevel> scale, Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.floor = floor;
         this.completion = List.copyOf(completion);
