@@ -24,26 +24,27 @@ import picocli.CommandLine.Spec;
         name = "bench",
         description = {
                 "Benchmark the engine against a database that has the df_engine schema installed.",
-                "Runs an in-process worker whose activities each insert one row into the table bench_rows",
-                "(created if missing) exactly-once, and measures: the database's raw insert commit rate",
-                "(ceiling), steps/s of many orchestrations at once (throughput), start-to-completed time of",
-                "single-step orchestrations (latency), and the per-step cost of a long orchestration (long);",
-                "then, as a login role, steps/s of df workflows of SQL steps started with df.start (df) and the",
-                "df.start-to-completed time of single-step df workflows run one at a time (df-latency).",
-                "The fairness scenario (not a default) floods the worker with one role's one-step workflows",
-                "and counts how many of their steps finish before another role's single workflow's step runs.",
-                "The scale scenario (not a default) runs the df workload and single df.start calls with 0, 100,000",
-                "and 1,000,000 finished instances written into the database (and left there), then with 10,000",
-                "workflows waiting on a signal; run it on a throwaway database. The floor scenario (not a default)",
-                "commits the writes of a short-path step (its row, three history events, the next queue item in",
-                "and the last one out) with the ceiling's clients and no engine: what the data model itself costs.",
-                "The df-join scenario (not a default) times, like df-latency, workflows of a df.join of two",
-                "one-step branches followed by a step. The completion scenario (not a default) calls",
-                "df_engine.complete_and_advance 20,000 times in one session's DO block, with engine turns,",
-                "then with df turns, and no worker: the database's side of a short-path step alone, in",
-                "microseconds per call.",
-                "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop",
-                "other workers of the database first. Exits with 1 if a row or instance check fails."
+                "Runs an in-process worker whose activities each insert one row into the table bench_rows"
+                        + " (created if missing) exactly-once, and measures: the database's raw insert commit rate"
+                        + " (ceiling), steps/s of many orchestrations at once (throughput), start-to-completed time"
+                        + " of single-step orchestrations (latency), and the per-step cost of a long orchestration"
+                        + " (long); then, as a login role, steps/s of df workflows of SQL steps started with"
+                        + " df.start (df) and the df.start-to-completed time of single-step df workflows run one at"
+                        + " a time (df-latency).",
+                "Not run by default: the fairness scenario floods the worker with one role's one-step workflows"
+                        + " and counts how many of their steps finish before another role's single workflow's step"
+                        + " runs. The scale scenario runs the df workload and single df.start calls with 0, 100,000"
+                        + " and 1,000,000 finished instances written into the database (and left there), then with"
+                        + " 10,000 workflows waiting on a signal; run it on a throwaway database. The floor scenario"
+                        + " commits the writes of a short-path step (its row, three history events, the next queue"
+                        + " item in and the last one out) with the ceiling's clients and no engine: what the data"
+                        + " model itself costs. The df-join scenario times, like df-latency, workflows of a df.join"
+                        + " of two one-step branches followed by a step. The completion scenario calls"
+                        + " df_engine.complete_and_advance 20,000 times in one session's DO block, with engine"
+                        + " turns, then with df turns, and no worker: the database's side of a short-path step"
+                        + " alone, in microseconds per call.",
+                "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop other"
+                        + " workers of the database first. Exits with 1 if a row or instance check fails."
         })
 final class BenchCommand implements Callable<Integer> {
 

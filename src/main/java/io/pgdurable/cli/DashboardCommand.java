@@ -19,11 +19,11 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "dashboard",
         description = {
-                "Serve the web dashboard: instances, each one's graph and history, an overview",
-                "and the workers. People sign in with their own PostgreSQL role and password",
-                "(checked by the server's pg_hba.conf) and see what that role may see. Listens",
-                "on loopback unless told otherwise; put it behind a TLS proxy to serve it",
-                "further (USER_GUIDE, \"The web dashboard\")."
+                "Serve the web dashboard: instances, each one's graph and history, an overview and the"
+                        + " workers. People sign in with their own PostgreSQL role and password (checked by the"
+                        + " server's pg_hba.conf) and see what that role may see. Listens on loopback unless told"
+                        + " otherwise; put it behind a TLS proxy to serve it further (USER_GUIDE, \"The web"
+                        + " dashboard\")."
         })
 final class DashboardCommand implements Callable<Integer> {
 

@@ -15,7 +15,8 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "install",
         description = {
-                "Install pg_durable (schemas df and df_engine) into a database, or upgrade it to this build's version.",
+                "Install pg_durable (schemas df and df_engine) into a database, or upgrade it to this build's"
+                        + " version.",
                 "Safe to run again and from several hosts at once: each step is applied once.",
                 "For a database where pg_durable is an extension, use ALTER EXTENSION pg_durable UPDATE instead."
         })

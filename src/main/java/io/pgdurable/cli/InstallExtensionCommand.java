@@ -32,8 +32,8 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "install-extension",
         description = {
-                "Copy the pg_durable extension files into a PostgreSQL installation, so that",
-                "CREATE EXTENSION pg_durable (and pg_durable_pljava, with PL/Java) works.",
+                "Copy the pg_durable extension files into a PostgreSQL installation, so that CREATE EXTENSION"
+                        + " pg_durable (and pg_durable_pljava, with PL/Java) works.",
                 "Run it as the owner of the server's files (often root), on the server's host."
         })
 final class InstallExtensionCommand implements Callable<Integer> {

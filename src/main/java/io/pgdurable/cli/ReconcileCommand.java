@@ -17,9 +17,10 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "reconcile",
         description = {
-                "Run one reconciliation pass now and print what it did: remove expired terminal instances",
-                "(beyond the newest 10,000 or older than pg_durable.retention_days) and reclaim orphaned",
-                "engine records. Connect as the schema owner. Exits 1 if the pass failed, e.g. on a bad setting."
+                "Run one reconciliation pass now and print what it did: remove expired terminal instances"
+                        + " (beyond the newest 10,000 or older than pg_durable.retention_days) and reclaim orphaned"
+                        + " engine records. Connect as the schema owner. Exits 1 if the pass failed, e.g. on a bad"
+                        + " setting."
         })
 final class ReconcileCommand implements Callable<Integer> {
 

@@ -25,8 +25,8 @@ import picocli.CommandLine.Spec;
         name = "worker",
         description = {
                 "Run a worker: claim orchestration turns and activities and execute them until stopped.",
-                "SIGTERM (or Ctrl-C) stops claiming, lets running activities finish within the grace",
-                "period, returns the leases of the rest, and exits. Run several for throughput and failover."
+                "SIGTERM (or Ctrl-C) stops claiming, lets running activities finish within the grace period,"
+                        + " returns the leases of the rest, and exits. Run several for throughput and failover."
         })
 final class WorkerCommand implements Callable<Integer> {
 

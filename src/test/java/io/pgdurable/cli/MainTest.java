@@ -59,6 +59,39 @@ class MainTest {
         assertThat(install.out).contains("--url", "--user", "--password");
     }
 
+    /**
+     * A command's description is written as paragraphs that the help wraps: a line that ends
+     * inside a sentence is one the next word would not have fitted on, give or take the few
+     * columns picocli's wrapping leaves free. (Descriptions written as pre-broken lines longer
+     * than the help's width came out with a line break wherever the source had one as well, a
+     * word or two on a line of their own.)
+     */
+    /** Columns at the end of a line that picocli's wrapping may leave free. */
+    private static final int WRAP_SLACK = 4;
+
+    @Test
+    void every_commands_description_is_wrapped_at_the_help_width_only() {
+        CommandLine main = Main.commandLine();
+        List<CommandLine> commands = new ArrayList<>(main.getSubcommands().values());
+        commands.add(main);
+        for (CommandLine command : commands) {
+            int width = command.getUsageHelpWidth();
+            List<String> lines = command.getHelp().description().lines().toList();
+            assertThat(lines).as(command.getCommandName()).isNotEmpty();
+            for (int i = 0; i + 1 < lines.size(); i++) {
+                String line = lines.get(i).stripTrailing();
+                if (line.endsWith(".") || line.endsWith(":")) {
+                    continue; // a paragraph may end anywhere
+                }
+                String nextWord = lines.get(i + 1).strip().split(" ", 2)[0];
+                assertThat(line.length() + 1 + nextWord.length())
+                        .as("%s --help breaks its description after \"%s\" although \"%s\" fits on that line",
+                                command.getCommandName(), line, nextWord)
+                        .isGreaterThan(width - WRAP_SLACK);
+            }
+        }
+    }
+
     @Test
     void version_is_available_on_the_main_command_and_on_subcommands() {
         assertThat(run("--version").out).startsWith("pg-durable ");
