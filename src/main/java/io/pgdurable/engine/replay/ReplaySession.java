@@ -27,6 +27,7 @@ import java.util.Objects;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One execution of an orchestration, kept suspended between turns.
@@ -67,11 +68,17 @@ public final class ReplaySession implements AutoCloseable {
     private final Limits limits;
     private final Context context = new Context();
 
-    // Hand-off between the driving thread and the orchestration thread; guarded by baton.
-    private final Object baton = new Object();
-    private boolean orchestrationRunning;
-    private boolean aborted;
-    private Thread thread;
+    // Hand-off between the driving thread and the orchestration thread: whoever gives control
+    // sets orchestrationRunning and unparks the other side, which parks until it sees the change.
+    // One wake-up per hand-off; a monitor's notify and wait cost a second one whenever the woken
+    // thread found the monitor still held. The volatile writes of orchestrationRunning order
+    // everything else a side wrote before handing control over.
+    private volatile boolean orchestrationRunning;
+    private volatile boolean aborted;
+    /** The orchestration's carrier thread, once its body runs. */
+    private volatile Thread thread;
+    /** The thread that drives the current turn (a dispatch loop's, an activity thread, a test's). */
+    private volatile Thread driver;
 
     // Replay state, touched only by whichever side holds control (hand-off gives happens-before).
     private boolean replaying = true;
@@ -220,10 +227,8 @@ public final class ReplaySession implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (baton) {
-            aborted = true;
-            baton.notifyAll();
-        }
+        aborted = true;
+        LockSupport.unpark(thread);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -255,9 +260,8 @@ public final class ReplaySession implements AutoCloseable {
         }
         started = true;
         input = startInput;
-        synchronized (baton) {
-            orchestrationRunning = true;
-        }
+        driver = Thread.currentThread();
+        orchestrationRunning = true;
         CARRIERS.execute(this::body);
         awaitYield();
     }
@@ -330,31 +334,24 @@ public final class ReplaySession implements AutoCloseable {
             failure = t;
         } finally {
             carrier.setName("orchestration (idle)");
-            synchronized (baton) {
-                finished = true;
-                orchestrationRunning = false;
-                baton.notifyAll();
-            }
+            finished = true;
+            orchestrationRunning = false;
+            LockSupport.unpark(driver);
         }
     }
 
     private void waitForControl() {
-        synchronized (baton) {
-            while (!orchestrationRunning && !aborted) {
-                waitUninterruptibly();
-            }
-            if (aborted) {
-                throw new Aborted();
-            }
+        parkUntilControl();
+        if (aborted) {
+            throw new Aborted();
         }
     }
 
     private void resumeIfUnblocked() {
         if (started && !finished && blockedOn != null && blockedOn.isDone()) {
-            synchronized (baton) {
-                orchestrationRunning = true;
-                baton.notifyAll();
-            }
+            driver = Thread.currentThread();
+            orchestrationRunning = true;
+            LockSupport.unpark(thread);
             awaitYield();
         }
     }
@@ -362,50 +359,48 @@ public final class ReplaySession implements AutoCloseable {
     /** Driving side: waits until the orchestration parks or finishes. */
     private void awaitYield() {
         long deadline = System.nanoTime() + yieldTimeout.toNanos();
-        synchronized (baton) {
-            while (orchestrationRunning) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    aborted = true;
-                    baton.notifyAll();
-                    throw new DurableException("orchestration '" + name + "' (instance " + instanceId
-                            + ") ran for more than " + yieldTimeout + " without awaiting a task;"
-                            + " orchestration code must not block or loop: do long work in activities");
-                }
-                try {
-                    baton.wait(Math.max(1, left / 1_000_000));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    aborted = true;
-                    baton.notifyAll();
-                    throw new DurableException("interrupted while running orchestration " + instanceId, e);
-                }
+        while (orchestrationRunning) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                aborted = true;
+                LockSupport.unpark(thread);
+                throw new DurableException("orchestration '" + name + "' (instance " + instanceId
+                        + ") ran for more than " + yieldTimeout + " without awaiting a task;"
+                        + " orchestration code must not block or loop: do long work in activities");
+            }
+            LockSupport.parkNanos(this, left);
+            if (Thread.currentThread().isInterrupted() && orchestrationRunning) {
+                // The interrupt stays set for the caller to see.
+                aborted = true;
+                LockSupport.unpark(thread);
+                throw new DurableException("interrupted while running orchestration " + instanceId,
+                        new InterruptedException());
             }
         }
     }
 
     /** Orchestration side: parks until the awaited task is done. */
     private void suspend(TaskBase<?> task) {
-        synchronized (baton) {
-            blockedOn = task;
-            orchestrationRunning = false;
-            baton.notifyAll();
-            while (!orchestrationRunning && !aborted) {
-                waitUninterruptibly();
-            }
-            blockedOn = null;
-            if (aborted) {
-                throw new Aborted();
-            }
+        blockedOn = task;
+        orchestrationRunning = false;
+        LockSupport.unpark(driver);
+        parkUntilControl();
+        blockedOn = null;
+        if (aborted) {
+            throw new Aborted();
         }
     }
 
-    private void waitUninterruptibly() {
-        try {
-            baton.wait();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            aborted = true;
+    /**
+     * Orchestration side: parks until the driver hands control back or the session is aborted.
+     * An interrupt aborts the session (and stays set), as it cannot be waited through.
+     */
+    private void parkUntilControl() {
+        while (!orchestrationRunning && !aborted) {
+            LockSupport.park(this);
+            if (Thread.currentThread().isInterrupted()) {
+                aborted = true;
+            }
         }
     }
 
