@@ -42,12 +42,18 @@ class ChaosTest {
     static final String FAULTS_PROPERTY = "pgdurable.chaos.faults";
     static final String SEED_PROPERTY = "pgdurable.chaos.seed";
     static final int DEFAULT_FAULTS = 15;
-    static final int MAX_FAULTS_PER_ROUND = 100;
+    static final int MAX_FAULTS_PER_ROUND = 50;
     private static final int WORKFLOWS = 200;
     private static final int STEPS = 10;
     /** The run fails if neither an effect nor an instance's end is seen for this long. */
     private static final Duration STALL_LIMIT = Duration.ofMinutes(2);
     private static final Duration POLL = Duration.ofMillis(50);
+    /**
+     * How often the effect count is read while a fault waits for its point of the run: at some
+     * 1,500 steps per second a 50 ms poll let the run get 75 steps past the point, more than the
+     * 20 steps between two of 100 faults in a round; 10 ms lets it get about 15.
+     */
+    private static final Duration FAULT_POLL = Duration.ofMillis(10);
     /** Long enough to outlast a SIGKILL's held leases quickly, short enough to keep the suite fast. */
     private static final String LEASE_SECONDS = "3";
 
@@ -117,9 +123,26 @@ class ChaosTest {
         Counts counts = new Counts();
         long startedAt = System.nanoTime();
         worker.start();
-        for (int round = 1; round <= rounds; round++) {
-            int faultsThisRound = faults / rounds + (round <= faults % rounds ? 1 : 0);
-            runRound(round, faultsThisRound, random, counts);
+        // A round whose workflows all finished before its last faults could fall hands those on
+        // to the next round (an extra one after the last), so that every fault asked for hits a
+        // running system.
+        int left = faults;
+        int roundsRun = 0;
+        for (int round = 1; left > 0; round++) {
+            assertThat(round).as("rounds needed for %d faults (%d planned)", faults, rounds)
+                    .isLessThanOrEqualTo(2 * rounds + 1);
+            int later = 0;
+            for (int r = round + 1; r <= rounds; r++) {
+                later += share(faults, rounds, r);
+            }
+            int asked = Math.min(MAX_FAULTS_PER_ROUND, left - later);
+            int injected = runRound(round, asked, random, counts);
+            if (injected < asked) {
+                System.out.printf("chaos: round %d finished its workflows with %d of its faults still to come;"
+                        + " they move to the next round%n", round, asked - injected);
+            }
+            left -= injected;
+            roundsRun = round;
         }
         counts.strays = driver.longValue("""
                 SELECT count(*) FROM chaos_effects e
@@ -140,11 +163,17 @@ class ChaosTest {
                 worker.exits()).isZero();
         assertThat(counts.strays).as("effect rows of no chaos instance or step").isZero();
         assertThat(counts.duplicateCompletions).as("steps whose completion the engine recorded twice").isZero();
-        assertThat(counts.completed).isEqualTo((long) rounds * WORKFLOWS);
+        assertThat(counts.completed).isEqualTo((long) roundsRun * WORKFLOWS);
         assertThat(counts.totalFaults()).as("faults injected").isEqualTo(faults);
     }
 
-    private void runRound(int round, int faults, Random random, Counts counts) throws Exception {
+    /** Round {@code round}'s share of {@code faults} spread over {@code rounds} rounds. */
+    private static int share(int faults, int rounds, int round) {
+        return faults / rounds + (round <= faults % rounds ? 1 : 0);
+    }
+
+    /** Runs one round of workflows with up to {@code faults} faults; returns how many it injected. */
+    private int runRound(int round, int faults, Random random, Counts counts) throws Exception {
         String label = "chaos-" + round;
         long base = driver.longValue("SELECT count(*) FROM chaos_effects");
         startWorkflows(label);
@@ -158,22 +187,34 @@ class ChaosTest {
             plan.add(new PlannedFault(base + (long) (slice * (i + 0.5 + random.nextDouble())),
                     Fault.values()[random.nextInt(Fault.values().length)], random.nextLong()));
         }
+        long end = base + expected;
         long lastFaultAt = -1;
+        int injected = 0;
         for (int i = 0; i < faults; i++) {
             PlannedFault fault = plan.get(i);
-            // At least one step must commit between two faults: the system has recovered from the last.
-            long at = awaitEffects(label, Math.max(fault.position(), lastFaultAt + 1));
+            // At least one step must commit between two faults: the system has recovered from the
+            // last. And when the run got ahead of the plan (a fault's recovery let many steps
+            // through before the count was read again), the faults still to come share what is
+            // left of it, instead of all falling at its end, where the last of them found no step
+            // left to wait for and the round ended with fewer faults than asked.
+            long target = fault.position();
+            if (lastFaultAt >= 0) {
+                target = Math.max(target, lastFaultAt + Math.max(1, (end - lastFaultAt) / (faults - i + 1)));
+            }
+            long at = awaitEffects(label, target);
             if (at < 0) {
-                break; // every instance finished first: the missing effects show in the check below
+                break; // every instance finished first: the faults left move to the next round
             }
             long t0 = System.nanoTime();
             String detail = inject(fault, counts);
+            injected++;
             lastFaultAt = at;
             System.out.printf("chaos: round %d fault %d/%d at %d/%d effects: %s%s (%d ms)%n", round, i + 1, faults,
                     at - base, expected, fault.kind().description, detail, (System.nanoTime() - t0) / 1_000_000);
         }
         awaitEffects(label, Long.MAX_VALUE);
         verify(label, counts);
+        return injected;
     }
 
     private void startWorkflows(String label) throws SQLException {
@@ -274,7 +315,7 @@ class ChaosTest {
                         + "\n--- worker log ---\n" + worker.logTail()
                         + "\n--- server log ---\n" + env.cluster().serverLogTail());
             }
-            sleep(POLL);
+            sleep(target == Long.MAX_VALUE ? POLL : FAULT_POLL);
         }
     }
 
