@@ -216,11 +216,32 @@ BEGIN
 END
 $fn$;
 
--- The operand as canonical node JSON text.
+-- A combinator's result (df.seq, df.as, df.join, ...), kept for the rest of the transaction in
+-- the setting df.built_node and returned, so that the next combinator, handed this very text as
+-- an operand, takes it as it is (df._operand) instead of parsing and decoding it again. A chain
+-- a ~> b ~> ... hands each ~> the whole chain so far as its left operand, and decoding it there
+-- made the builders of a chain of n steps cost O(n^2) (60 ms for 250 steps; docs/benchmarks.md,
+-- 2026-12-06, night). Only the last result is kept, and only a combinator's: a leaf (df.sql,
+-- df.sleep, ...) is small, and keeping it would push out the chain it is about to join.
+--
+-- No graph starts less checked for it: the text is the rendering of a node its builder checked,
+-- and df.start checks the whole graph again however it was built. A value set by hand lets a
+-- builder pass on, to df.start, only what the caller could have written as JSON itself.
+CREATE OR REPLACE FUNCTION df._built(p_node text) RETURNS text
+LANGUAGE sql
+AS $fn$
+    SELECT pg_catalog.set_config('df.built_node', p_node, true)
+$fn$;
+
+-- The operand as canonical node JSON text: as it is when it is the last combinator's result
+-- (df._built), else decoded and rendered again.
 CREATE OR REPLACE FUNCTION df._operand(p_text text) RETURNS text
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT df._render(df._ensure(p_text))
+    SELECT CASE WHEN pg_catalog.starts_with(p_text, '{"node_type":')
+                     AND p_text = pg_catalog.current_setting('df.built_node', true)
+                THEN p_text
+                ELSE df._render(df._ensure(p_text)) END
 $fn$;
 
 -- Why a result name is unusable, or NULL.

@@ -17,7 +17,7 @@ DECLARE
     v_left text := df._operand(a);
     v_right text := df._operand(b);
 BEGIN
-    RETURN df._render(ROW('THEN', v_left, v_right, NULL, '{}', NULL, NULL, NULL)::df._node);
+    RETURN df._built(df._render(ROW('THEN', v_left, v_right, NULL, '{}', NULL, NULL, NULL)::df._node));
 END
 $fn$;
 
@@ -33,7 +33,7 @@ BEGIN
     END IF;
     v_node := df._ensure(fut);
     v_node.result_name := name;
-    RETURN df._render(v_node);
+    RETURN df._built(df._render(v_node));
 END
 $fn$;
 
@@ -44,7 +44,7 @@ DECLARE
     v_left text := df._operand(a);
     v_right text := df._operand(b);
 BEGIN
-    RETURN df._render(ROW('JOIN', v_left, v_right, NULL, '{}', NULL, NULL, NULL)::df._node);
+    RETURN df._built(df._render(ROW('JOIN', v_left, v_right, NULL, '{}', NULL, NULL, NULL)::df._node));
 END
 $fn$;
 
@@ -56,7 +56,7 @@ DECLARE
     v_right text := df._operand(b);
     v_extra text := df._operand(c);
 BEGIN
-    RETURN df._render(ROW('JOIN', v_left, v_right, NULL, ARRAY[v_extra], NULL, NULL, NULL)::df._node);
+    RETURN df._built(df._render(ROW('JOIN', v_left, v_right, NULL, ARRAY[v_extra], NULL, NULL, NULL)::df._node));
 END
 $fn$;
 
@@ -67,7 +67,7 @@ DECLARE
     v_left text := df._operand(a);
     v_right text := df._operand(b);
 BEGIN
-    RETURN df._render(ROW('RACE', v_left, v_right, NULL, '{}', NULL, NULL, NULL)::df._node);
+    RETURN df._built(df._render(ROW('RACE', v_left, v_right, NULL, '{}', NULL, NULL, NULL)::df._node));
 END
 $fn$;
 
@@ -79,7 +79,7 @@ DECLARE
     v_then text := df._operand($2);
     v_else text := df._operand($3);
 BEGIN
-    RETURN df._render(ROW('IF', v_then, v_else, v_condition, '{}', NULL, NULL, NULL)::df._node);
+    RETURN df._built(df._render(ROW('IF', v_then, v_else, v_condition, '{}', NULL, NULL, NULL)::df._node));
 END
 $fn$;
 
@@ -90,9 +90,9 @@ DECLARE
     v_then text := df._operand($2);
     v_else text := df._operand($3);
 BEGIN
-    RETURN df._render(ROW('IF', v_then, v_else, NULL, '{}',
+    RETURN df._built(df._render(ROW('IF', v_then, v_else, NULL, '{}',
         '{"condition_type":"result_has_rows","result_name":' || to_json($1)::text || '}',
-        NULL, NULL)::df._node);
+        NULL, NULL)::df._node));
 END
 $fn$;
 
@@ -110,7 +110,7 @@ BEGIN
     IF $2 IS NOT NULL THEN
         v_condition := df._operand($2);
     END IF;
-    RETURN df._render(ROW('LOOP', v_body, NULL, v_condition, '{}', NULL, NULL, NULL)::df._node);
+    RETURN df._built(df._render(ROW('LOOP', v_body, NULL, v_condition, '{}', NULL, NULL, NULL)::df._node));
 END
 $fn$;
 

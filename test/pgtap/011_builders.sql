@@ -1,6 +1,6 @@
 -- The graph builders: byte-exact JSON, the auto-wrap rules, strictness, and their errors.
 BEGIN;
-SELECT plan(74);
+SELECT plan(80);
 
 -- ---------------------------------------------------------------------------------------------
 -- The original's documented outputs, byte for byte
@@ -197,6 +197,49 @@ SELECT is(df.if_rows('r"1', 'a', 'b')::jsonb ->> 'query', '{"condition_type":"re
           'df.if_rows does not check the result name at build time, and escapes it');
 SELECT is(df.wait_for_schedule(' 0 0 * * 7 ')::jsonb ->> 'query', '{"cron_expr":" 0 0 * * 7 "}',
           'the cron expression is stored as written');
+-- ---------------------------------------------------------------------------------------------
+-- A combinator's result is kept for the next combinator, which takes it without decoding it
+-- ---------------------------------------------------------------------------------------------
+-- The setting as it is once the argument has been computed (PL/pgSQL: a SQL function would be
+-- inlined, and its unused argument never computed).
+CREATE FUNCTION pg_temp.kept_after(p_built text) RETURNS text LANGUAGE plpgsql AS
+$$ BEGIN RETURN current_setting('df.built_node', true); END $$;
+SELECT is(pg_temp.kept_after(df.seq('k1', 'k2')),
+          '{"node_type":"THEN","left_node":{"node_type":"SQL","query":"k1"},"right_node":{"node_type":"SQL","query":"k2"}}',
+          'a combinator keeps its result in df.built_node');
+SELECT is(pg_temp.kept_after(df.sleep(1)),
+          '{"node_type":"THEN","left_node":{"node_type":"SQL","query":"k1"},"right_node":{"node_type":"SQL","query":"k2"}}',
+          'a leaf builder leaves it, in a later statement of the transaction too');
+SELECT set_config('df.built_node', '{"node_type":"NOT_A_TYPE"}', true);
+SELECT is('{"node_type":"NOT_A_TYPE"}' ~> 'b',
+          '{"node_type":"THEN","left_node":{"node_type":"NOT_A_TYPE"},"right_node":{"node_type":"SQL","query":"b"}}',
+          'an operand equal to the kept text is taken as it is, without decoding (df.start checks it)');
+SELECT is('{"node_type":"NOT_A_TYPE"}' ~> 'b',
+          '{"node_type":"THEN","left_node":{"node_type":"SQL","query":"{\"node_type\":\"NOT_A_TYPE\"}"},"right_node":{"node_type":"SQL","query":"b"}}',
+          'any other operand is decoded: a JSON object of an unknown node_type is a SQL step');
+-- A chain of 250 steps, one ~> per statement, against the same chain written out.
+CREATE FUNCTION pg_temp.chain(n integer) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v text := 's1';
+BEGIN
+    FOR i IN 2..n LOOP
+        v := v ~> ('s' || i);
+    END LOOP;
+    RETURN v;
+END $$;
+SELECT is(pg_temp.chain(250),
+          (WITH RECURSIVE c(i, t) AS (
+               SELECT 1, '{"node_type":"SQL","query":"s1"}'
+               UNION ALL
+               SELECT i + 1, '{"node_type":"THEN","left_node":' || t || ',"right_node":{"node_type":"SQL","query":"s'
+                             || (i + 1) || '"}}'
+                 FROM c WHERE i < 250)
+           SELECT t FROM c WHERE i = 250),
+          'a chain of 250 steps built with ~> is the chain written out');
+SELECT is(df.seq(df.as(pg_temp.chain(3), 'r'), df.join(pg_temp.chain(2), 'x')),
+          '{"node_type":"THEN","left_node":{"node_type":"THEN","left_node":{"node_type":"THEN","left_node":{"node_type":"SQL","query":"s1"},"right_node":{"node_type":"SQL","query":"s2"}},"right_node":{"node_type":"SQL","query":"s3"},"result_name":"r"},"right_node":{"node_type":"JOIN","left_node":{"node_type":"THEN","left_node":{"node_type":"SQL","query":"s1"},"right_node":{"node_type":"SQL","query":"s2"}},"right_node":{"node_type":"SQL","query":"x"}}}',
+          'kept results named, joined and sequenced');
+
 SELECT is(df.version(), '0.2.0', 'df.version() is the release version');
 
 SELECT * FROM finish();

@@ -1,7 +1,7 @@
 -- df.start rejects bad input with a specific error (the path of the bad node for graph errors)
 -- and writes nothing.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 't014_user') THEN CREATE ROLE t014_user LOGIN; END IF;
@@ -105,6 +105,12 @@ SELECT throws_ok($$SELECT df.start('{"node_type":"JOIN","left_node":{"node_type"
 SELECT throws_ok(format('SELECT df.start(%L)', df.if('{"node_type":"SQL","query":"c","result_name":"no good"}', 'a', 'b')),
                  '22023', 'Invalid durable function graph: root.condition_node: result name ''no good'' is not a valid identifier — must match [a-zA-Z_][a-zA-Z0-9_]*',
                  'the path of a condition');
+
+-- A combinator takes an operand equal to the last combinator's result as it is (df._built);
+-- the setting that holds it can be set by hand, and what it lets through is checked here.
+SELECT throws_ok($$SELECT df.start(set_config('df.built_node', '{"node_type":"NOT_A_TYPE"}', true) ~> 'SELECT 1')$$,
+                 '22023', 'Invalid durable function graph: root.left: Unknown node_type ''NOT_A_TYPE''. Valid types: SQL, THEN, IF, JOIN, LOOP, BREAK, RACE, SLEEP, WAIT_SCHEDULE, HTTP, HTTP_MULTIPART, SIGNAL',
+                 'a node a builder took unchecked, from a kept result set by hand, is checked by df.start');
 
 -- ---------------------------------------------------------------------------------------------
 -- Limits: depth 256 and 10,000 nodes
