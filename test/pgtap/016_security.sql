@@ -9,7 +9,7 @@ INSERT INTO df.nodes (id, instance_id, node_type, query, submitted_by) VALUES ('
 COMMIT;
 
 BEGIN;
-SELECT plan(68);
+SELECT plan(69);
 
 CREATE ROLE t016_alice LOGIN;
 CREATE ROLE t016_bob LOGIN;
@@ -148,6 +148,9 @@ SELECT is((SELECT count(*)::integer FROM df.instances WHERE label = 'bad-graph')
 SELECT ok(has_function_privilege('t016_alice', 'df._fut_graph(text,text,oid)', 'EXECUTE')
           AND NOT has_function_privilege('t016_nobody', 'df._fut_graph(text,text,oid)', 'EXECUTE'),
           'df._fut_graph (which df.start calls for transaction_mode ''new'') comes with df.grant_usage');
+SELECT ok(has_function_privilege('t016_alice', 'df._built(text)', 'EXECUTE')
+          AND NOT has_function_privilege('t016_nobody', 'df._built(text)', 'EXECUTE'),
+          'df._built (which the combinators call) comes with df.grant_usage');
 SELECT throws_ok($$SELECT df._setvar('t016_bob', NULL, 'secret', 'forged')$$, '42501',
                  'the caller (session user "t016_alice") may not manage the variables of role t016_bob', 'df._setvar refuses another role');
 SELECT throws_ok($$SELECT df._unsetvar('t016_bob', NULL, 'secret')$$, '42501', NULL, 'df._unsetvar refuses another role');

@@ -111,6 +111,8 @@ class WriteGrantAttackTest {
                     .isEqualTo("permission denied for table vars");
             s.execute("SELECT df.setvar('k', 'v')");
             assertThat(first(app, "SELECT df.start('SELECT {k}')")).matches("[0-9a-f]{8}");
+            // The combinators' helper added after 0.1.0 (df._built) was granted by the upgrade.
+            assertThat(first(app, "SELECT df.start('SELECT 1' ~> 'SELECT 2' ~> 'SELECT {k}')")).matches("[0-9a-f]{8}");
         }
     }
 
