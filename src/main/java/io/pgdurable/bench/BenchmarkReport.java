@@ -78,6 +78,10 @@ public final class BenchmarkReport {
     public record Latency(LatencyStats stats, Verification verification) {
     }
 
+    /** Single df.start calls of a chain of {@code steps} SQL steps, each rolled back, timed by the client. */
+    public record Starts(int steps, LatencyStats stats) {
+    }
+
     /**
      * One orchestration of {@code steps} sequential activities against the median of short
      * {@code referenceSteps}-step runs.
@@ -154,6 +158,7 @@ public final class BenchmarkReport {
     private final Throughput df;
     private final Latency dfLatency;
     private final Latency dfJoin;
+    private final List<Starts> dfStart;
     private final Throughput inDatabase;
     private final Fairness fairness;
     private final List<ScaleLevel> scale;
@@ -161,8 +166,8 @@ public final class BenchmarkReport {
 
     BenchmarkReport(Ceiling ceiling, Floor floor, List<Completion> completion, Throughput throughput,
                     Latency latency, Latency latencyInJvm, LongWorkflow longWorkflow, Throughput df,
-                    Latency dfLatency, Latency dfJoin, Throughput inDatabase, Fairness fairness,
-                    List<ScaleLevel> scale, Map<String, CostMeter.Cost> costs) {
+                    Latency dfLatency, Latency dfJoin, List<Starts> dfStart, Throughput inDatabase,
+                    Fairness fairness, List<ScaleLevel> scale, Map<String, CostMeter.Cost> costs) {
         this.ceiling = ceiling;
         this.floor = floor;
         this.completion = List.copyOf(completion);
@@ -173,6 +178,7 @@ public final class BenchmarkReport {
         this.df = df;
         this.dfLatency = dfLatency;
         this.dfJoin = dfJoin;
+        this.dfStart = List.copyOf(dfStart);
         this.inDatabase = inDatabase;
         this.fairness = fairness;
         this.scale = List.copyOf(scale);
@@ -202,6 +208,11 @@ public final class BenchmarkReport {
     /** Workflows of a JOIN of two one-step branches and a step, one at a time; empty unless named. */
     public Optional<Latency> dfJoin() {
         return Optional.ofNullable(dfJoin);
+    }
+
+    /** Single df.start calls of chains of growing length, one measurement per length; empty unless named. */
+    public List<Starts> dfStart() {
+        return dfStart;
     }
 
     /** The df workload run by df.run_worker inside a backend (PL/Java). */
@@ -300,6 +311,9 @@ public final class BenchmarkReport {
         df().ifPresent(t -> printWorkflows(out, "df workflows", t));
         dfLatency().ifPresent(l -> printLatency(out, "df latency 1 step", l));
         dfJoin().ifPresent(l -> printLatency(out, "df latency join", l));
+        dfStart().forEach(s -> out.printf(Locale.ROOT, "%-18s p50 %s  p99 %s  max %s  (%d samples, each rolled back)%n",
+                "df start " + s.steps() + (s.steps() == 1 ? " step" : " steps"), LatencyStats.millis(s.stats().p50Nanos()),
+                LatencyStats.millis(s.stats().p99Nanos()), LatencyStats.millis(s.stats().maxNanos()), s.stats().count()));
         inDatabase().ifPresent(t -> printWorkflows(out, "df in-database", t));
         fairness().ifPresent(f -> out.printf(Locale.ROOT,
                 "fairness           flood steps before other role's step %d  (%d x 1 step of %d ms, %d threads,"

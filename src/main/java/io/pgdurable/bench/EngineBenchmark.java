@@ -164,6 +164,7 @@ public final class EngineBenchmark {
         BenchmarkReport.Throughput df = null;
         BenchmarkReport.Latency dfLatency = null;
         BenchmarkReport.Latency dfJoin = null;
+        List<BenchmarkReport.Starts> dfStart = List.of();
         BenchmarkReport.Throughput inDatabase = null;
         BenchmarkReport.Fairness fairness = null;
         Map<String, CostMeter.Cost> costs = new LinkedHashMap<>();
@@ -217,6 +218,9 @@ public final class EngineBenchmark {
             if (settings.runs(Scenario.DF_JOIN)) {
                 dfJoin = new DfBenchmark(settings, out, Scenario.DF_JOIN).latency(admin, meter, costs);
             }
+            if (settings.runs(Scenario.DF_START)) {
+                dfStart = new DfStartBenchmark(settings, out).run(admin, meter, costs);
+            }
             if (settings.runs(Scenario.IN_DATABASE)) {
                 inDatabase = new DfBenchmark(settings, out, Scenario.IN_DATABASE).run(admin, meter, costs);
             }
@@ -228,8 +232,7 @@ public final class EngineBenchmark {
             }
         }
         return new BenchmarkReport(ceiling, floor, completion, throughput, latency, latencyInJvm, longWorkflow, df, dfLatency, dfJoin,
-                inDatabase, fairness, scale,
-                costs);
+                dfStart, inDatabase, fairness, scale, costs);
     }
 
     private void checkSchema(Connection c) throws SQLException {

@@ -38,6 +38,12 @@ public enum Scenario {
      */
     DF_JOIN,
     /**
+     * Single {@code df.start} calls of chains of 1, 10, 100 and 250 SQL steps built with {@code ~>},
+     * each rolled back: what a start costs its caller as the graph grows. No worker; not among
+     * the defaults.
+     */
+    DF_START,
+    /**
      * The df workload again, run by {@code df.run_worker} inside a backend instead of an in-process
      * worker. Needs the PL/Java jar installed; not among the defaults.
      */

@@ -42,7 +42,9 @@ import picocli.CommandLine.Spec;
                         + " of two one-step branches followed by a step. The completion scenario calls"
                         + " df_engine.complete_and_advance 20,000 times in one session's DO block, with engine"
                         + " turns, then with df turns, and no worker: the database's side of a short-path step"
-                        + " alone, in microseconds per call.",
+                        + " alone, in microseconds per call. The df-start scenario times single df.start calls of"
+                        + " chains of 1, 10, 100 and 250 SQL steps built with ~>, each rolled back (--latency-samples"
+                        + " of each), with no worker.",
                 "Each scenario first empties bench_rows and deletes the engine's bench.* instances; stop other"
                         + " workers of the database first. Exits with 1 if a row or instance check fails."
         })

@@ -138,8 +138,8 @@ class EngineBenchmarkTest {
         // A floor whose steps lost an event is a failed check, named in the report's problems.
         BenchmarkReport.Floor broken = new BenchmarkReport.Floor(2, 10, Duration.ofSeconds(1), 50, 50, 50, 149);
         assertThat(broken.ok()).isFalse();
-        assertThat(new BenchmarkReport(null, broken, List.of(), null, null, null, null, null, null, null, null, null, List.of(),
-                Map.of()).problems())
+        assertThat(new BenchmarkReport(null, broken, List.of(), null, null, null, null, null, null, null, List.of(), null,
+                null, List.of(), Map.of()).problems())
                 .containsExactly("floor: MISMATCH: 50 rows (50 distinct steps) and 149 history events for 50 steps,"
                         + " expected one row and three events each");
         assertThat(printed.toString()).containsPattern("(?m)^floor: \\d+ steps in \\d+\\.\\d\\d s = \\d+ steps/s$")
@@ -193,6 +193,39 @@ class EngineBenchmarkTest {
         assertThat(summary.toString())
                 .containsPattern("(?m)^df latency join    p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(4 samples\\)  rows OK$")
                 .containsPattern("(?m)^cost df-join       statements/step ");
+    }
+
+    @Test
+    void the_df_start_scenario_times_chains_of_growing_length_and_leaves_no_workflow_behind() throws SQLException {
+        assertThat(BenchmarkSettings.builder("jdbc:postgresql://localhost/x").build().runs(Scenario.DF_START))
+                .as("not a default").isFalse();
+        String db = cluster.createDatabase("bench_df_start");
+        BenchmarkSettings settings = BenchmarkSettings.builder(cluster.jdbcUrl(db))
+                .user(TestCluster.SUPERUSER)
+                .latencySamples(3)
+                .scenarios(EnumSet.of(Scenario.DF_START))
+                .build();
+        StringWriter printed = new StringWriter();
+
+        BenchmarkReport report = new EngineBenchmark(settings, new PrintWriter(printed, true)).run();
+
+        assertThat(report.dfStart()).extracting(BenchmarkReport.Starts::steps).containsExactly(1, 10, 100, 250);
+        assertThat(report.dfStart()).allSatisfy(s -> assertThat(s.stats().count()).isEqualTo(3));
+        assertThat(report.ok()).isTrue();
+        assertThat(printed.toString()).contains("df-start: 3 single df.start calls of a chain of n SQL steps built"
+                + " with ~>, each rolled back, for n = 1, 10, 100, 250");
+        StringWriter summary = new StringWriter();
+        report.printSummary(new PrintWriter(summary, true));
+        assertThat(summary.toString())
+                .containsPattern("(?m)^df start 1 step    p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(3 samples, each rolled back\\)$")
+                .containsPattern("(?m)^df start 250 steps p50 \\S+ ms  p99 \\S+ ms  max \\S+ ms  \\(3 samples, each rolled back\\)$")
+                .containsPattern("(?m)^cost df-start-250  statements/step ");
+        // Every start was rolled back: no workflow was left to run.
+        try (var c = cluster.connect(db); var s = c.createStatement();
+             var rs = s.executeQuery("SELECT (SELECT count(*) FROM df.instances) + (SELECT count(*) FROM df_engine.instances)")) {
+            rs.next();
+            assertThat(rs.getLong(1)).isZero();
+        }
     }
 
     @Test
@@ -300,8 +333,8 @@ class EngineBenchmarkTest {
                 .containsPattern("(?m)^cost completion-df .*database cpu ms/step \\d+\\.\\d{3}");
         // A loop whose calls left the wrong history is a failed check, named in the report's problems.
         BenchmarkReport.Completion broken = new BenchmarkReport.Completion("df", 10, Duration.ofMillis(5), 30, 1);
-        assertThat(new BenchmarkReport(null, null, List.of(broken), null, null, null, null, null, null, null, null,
-                null, List.of(), Map.of()).problems())
+        assertThat(new BenchmarkReport(null, null, List.of(broken), null, null, null, null, null, null, null, List.of(),
+                null, null, List.of(), Map.of()).problems())
                 .containsExactly("completion df: MISMATCH: 30 history events and 1 queue items after 10 calls,"
                         + " expected 31 events and one item");
         // Both orchestrations of each loop (the unmeasured one too) are gone with their history, queue
@@ -323,7 +356,7 @@ class EngineBenchmarkTest {
 
         assertThat(run.exitCode).isEqualTo(2);
         assertThat(run.err).contains("unknown scenario 'fast': expected ceiling, floor, completion, throughput, latency, long, df,"
-                + " df-latency, df-join, in-database, fairness or scale");
+                + " df-latency, df-join, df-start, in-database, fairness or scale");
     }
 
     private static Run run(String... args) {
