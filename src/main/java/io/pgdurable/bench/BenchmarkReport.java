@@ -311,9 +311,7 @@ public final class BenchmarkReport {
         df().ifPresent(t -> printWorkflows(out, "df workflows", t));
         dfLatency().ifPresent(l -> printLatency(out, "df latency 1 step", l));
         dfJoin().ifPresent(l -> printLatency(out, "df latency join", l));
-        dfStart().forEach(s -> out.printf(Locale.ROOT, "%-18s p50 %s  p99 %s  max %s  (%d samples, each rolled back)%n",
-                "df start " + s.steps() + (s.steps() == 1 ? " step" : " steps"), LatencyStats.millis(s.stats().p50Nanos()),
-                LatencyStats.millis(s.stats().p99Nanos()), LatencyStats.millis(s.stats().maxNanos()), s.stats().count()));
+        dfStart().forEach(s -> printStarts(out, s));
         inDatabase().ifPresent(t -> printWorkflows(out, "df in-database", t));
         fairness().ifPresent(f -> out.printf(Locale.ROOT,
                 "fairness           flood steps before other role's step %d  (%d x 1 step of %d ms, %d threads,"
@@ -345,6 +343,13 @@ public final class BenchmarkReport {
         out.printf(Locale.ROOT, "%-18s p50 %s  p99 %s  max %s  (%d samples)  rows %s%n", title,
                 LatencyStats.millis(l.stats().p50Nanos()), LatencyStats.millis(l.stats().p99Nanos()),
                 LatencyStats.millis(l.stats().maxNanos()), l.stats().count(), verdict(l.verification()));
+    }
+
+    private static void printStarts(PrintWriter out, Starts s) {
+        String title = "df start " + s.steps() + (s.steps() == 1 ? " step" : " steps");
+        out.printf(Locale.ROOT, "%-18s p50 %s  p99 %s  max %s  (%d samples, each rolled back)%n", title,
+                LatencyStats.millis(s.stats().p50Nanos()), LatencyStats.millis(s.stats().p99Nanos()),
+                LatencyStats.millis(s.stats().maxNanos()), s.stats().count());
     }
 
     private static void printWorkflows(PrintWriter out, String title, Throughput t) {

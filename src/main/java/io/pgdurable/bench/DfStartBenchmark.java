@@ -35,15 +35,18 @@ final class DfStartBenchmark {
         this.out = out;
     }
 
-    /** One measurement per length of {@link #CHAINS}; each one's cost goes to {@code costs} as {@code df-start-<n>}, per call. */
+    /**
+     * One measurement per length of {@link #CHAINS}; each one's cost goes to {@code costs} as
+     * {@code df-start-<n>}, per call.
+     */
     List<BenchmarkReport.Starts> run(Connection admin, CostMeter meter, Map<String, CostMeter.Cost> costs)
             throws SQLException {
         // The df scenarios' role, its grants and its table.
         DfBenchmark setup = new DfBenchmark(settings, out, Scenario.DF);
         setup.prepare(admin);
         int samples = settings.latencySamples();
-        out.printf(Locale.ROOT, "df-start: %d single df.start calls of a chain of n SQL steps built with ~>, each rolled"
-                + " back, for n = %s (after %d unmeasured each) ...%n", samples, lengths(), WARMUP_CALLS);
+        out.printf(Locale.ROOT, "df-start: %d single df.start calls of a chain of n SQL steps built with ~>,"
+                + " each rolled back, for n = %s (after %d unmeasured each) ...%n", samples, lengths(), WARMUP_CALLS);
         out.flush();
         List<BenchmarkReport.Starts> results = new ArrayList<>();
         try (Connection app = setup.connectAsRole()) {
