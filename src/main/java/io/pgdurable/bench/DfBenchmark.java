@@ -69,7 +69,7 @@ final class DfBenchmark {
         int instances = settings.instances();
         int steps = settings.steps();
         try (Host host = scenario == Scenario.DF ? new InProcessHost() : new InDatabaseHost(admin);
-             Connection app = connectAsRole()) {
+             Connection app = connectAsRole(settings)) {
             warmUp(admin, app, host, settings.warmupRounds(), () -> { });
             out.printf(Locale.ROOT, "%s: %d workflows x %d SQL steps, started with df.start in one transaction ...%n",
                     name, instances, steps);
@@ -106,7 +106,7 @@ final class DfBenchmark {
         prepare(admin);
         int samples = settings.latencySamples();
         try (Host host = new InProcessHost();
-             Connection app = connectAsRole()) {
+             Connection app = connectAsRole(settings)) {
             try (PreparedStatement start = app.prepareStatement(singleStart());
                  PreparedStatement status = admin.prepareStatement(CostMeter.OWN_MARK
                          + "SELECT status IN ('completed', 'failed', 'cancelled') FROM df.instances WHERE id = ?")) {
@@ -364,7 +364,8 @@ final class DfBenchmark {
         }
     }
 
-    void prepare(Connection admin) throws SQLException {
+    /** The df scenarios' role (with df usage), and the table its steps write, emptied. */
+    static void prepare(Connection admin) throws SQLException {
         try (Statement s = admin.createStatement();
              ResultSet rs = s.executeQuery("SELECT to_regnamespace('df') IS NOT NULL")) {
             rs.next();
@@ -546,7 +547,7 @@ final class DfBenchmark {
     }
 
     /** The workflows' role logs in like the worker's step connections do: no password, its own defaults. */
-    Connection connectAsRole() throws SQLException {
+    static Connection connectAsRole(BenchmarkSettings settings) throws SQLException {
         return ConnectionSpec.fromUrl(settings.jdbcUrl()).forStep(ROLE, null)
                 .withApplicationName("pg-durable bench df client").open();
     }

@@ -6,9 +6,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * The df-start scenario: what {@code df.start} costs its caller as the graph grows. For each
@@ -41,15 +43,14 @@ final class DfStartBenchmark {
      */
     List<BenchmarkReport.Starts> run(Connection admin, CostMeter meter, Map<String, CostMeter.Cost> costs)
             throws SQLException {
-        // The df scenarios' role, its grants and its table.
-        DfBenchmark setup = new DfBenchmark(settings, out, Scenario.DF);
-        setup.prepare(admin);
+        DfBenchmark.prepare(admin);
         int samples = settings.latencySamples();
         out.printf(Locale.ROOT, "df-start: %d single df.start calls of a chain of n SQL steps built with ~>,"
-                + " each rolled back, for n = %s (after %d unmeasured each) ...%n", samples, lengths(), WARMUP_CALLS);
+                + " each rolled back, for n = %s (after %d unmeasured each) ...%n", samples,
+                Arrays.stream(CHAINS).mapToObj(String::valueOf).collect(Collectors.joining(", ")), WARMUP_CALLS);
         out.flush();
         List<BenchmarkReport.Starts> results = new ArrayList<>();
-        try (Connection app = setup.connectAsRole()) {
+        try (Connection app = DfBenchmark.connectAsRole(settings)) {
             app.setAutoCommit(false);
             for (int steps : CHAINS) {
                 try (PreparedStatement start = app.prepareStatement(statement(steps))) {
@@ -88,13 +89,5 @@ final class DfStartBenchmark {
         long took = System.nanoTime() - started;
         app.rollback();
         return took;
-    }
-
-    private static String lengths() {
-        StringBuilder s = new StringBuilder();
-        for (int n : CHAINS) {
-            s.append(s.length() == 0 ? "" : ", ").append(n);
-        }
-        return s.toString();
     }
 }

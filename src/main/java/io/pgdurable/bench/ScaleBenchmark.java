@@ -42,10 +42,10 @@ final class ScaleBenchmark {
     List<BenchmarkReport.ScaleLevel> run(Connection admin, CostMeter meter, Map<String, CostMeter.Cost> costs)
             throws SQLException {
         DfBenchmark df = new DfBenchmark(settings, out, Scenario.DF);
-        df.prepare(admin);
+        DfBenchmark.prepare(admin);
         List<BenchmarkReport.ScaleLevel> levels = new ArrayList<>();
         long history = countFinished(admin);
-        try (DfBenchmark.Host host = df.new InProcessHost(); Connection app = df.connectAsRole()) {
+        try (DfBenchmark.Host host = df.new InProcessHost(); Connection app = DfBenchmark.connectAsRole(settings)) {
             for (int target : settings.scaleHistory()) {
                 if (target > history) {
                     out.printf(Locale.ROOT, "scale: writing %d finished instances of history ...%n", target - history);
